@@ -1,0 +1,30 @@
+# The two commands of the README: `make run` and `make test`.
+# Everything else here is what they are made of.
+.PHONY: run test deps build-release build-debug bench clean
+JOBS ?= $(shell nproc)
+RELEASE_DIR := build/release
+DEBUG_DIR := build/debug
+
+run: deps build-release
+	@mkdir -p var
+	exec $(RELEASE_DIR)/apps/warrend/warrend --data-dir var $(ARGS)
+
+test: deps build-debug
+	cd $(DEBUG_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+deps:
+	@scripts/install-deps.sh
+
+build-release:
+	@cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DWARREN_TESTS=OFF >/dev/null
+	@cmake --build $(RELEASE_DIR) -j $(JOBS)
+
+build-debug:
+	@cmake -S . -B $(DEBUG_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWARREN_SANITIZE=ON -DWARREN_FUZZ=ON >/dev/null
+	@cmake --build $(DEBUG_DIR) -j $(JOBS)
+
+bench: deps build-release
+	bench/socketlock/run.sh $(RELEASE_DIR)
+
+clean:
+	rm -rf build

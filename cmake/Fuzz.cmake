@@ -1,0 +1,29 @@
+# libFuzzer needs clang; the main build uses GCC. So fuzz targets live in a
+# clang sub-build of the same tree (WARREN_FUZZERS_ONLY), and CTest runs each
+# one for a bounded time from here.
+if(NOT WARREN_FUZZ)
+  return()
+endif()
+find_program(CLANGXX clang++)
+if(NOT CLANGXX)
+  message(WARNING "clang++ not found: fuzz targets are skipped")
+  return()
+endif()
+include(ExternalProject)
+set(WARREN_FUZZ_DIR ${CMAKE_BINARY_DIR}/fuzz-build)
+set(WARREN_FUZZ_TARGETS fuzz_socketlock_server fuzz_socketlock_client)
+ExternalProject_Add(warren_fuzzers
+  SOURCE_DIR ${CMAKE_SOURCE_DIR}
+  BINARY_DIR ${WARREN_FUZZ_DIR}
+  CMAKE_ARGS -G Ninja -DCMAKE_CXX_COMPILER=${CLANGXX} -DCMAKE_BUILD_TYPE=Debug
+             -DWARREN_FUZZERS_ONLY=ON -DWARREN_TESTS=OFF
+  BUILD_ALWAYS ON
+  INSTALL_COMMAND ""
+  USES_TERMINAL_BUILD ON)
+set(WARREN_FUZZ_SECONDS 20 CACHE STRING "Seconds each fuzz target runs under CTest")
+foreach(t ${WARREN_FUZZ_TARGETS})
+  add_test(NAME ${t}
+    COMMAND ${WARREN_FUZZ_DIR}/fuzz/${t} -max_total_time=${WARREN_FUZZ_SECONDS}
+            -max_len=8192 -print_final_stats=1 ${CMAKE_SOURCE_DIR}/fuzz/corpus/${t})
+  set_tests_properties(${t} PROPERTIES TIMEOUT 300 LABELS fuzz)
+endforeach()

@@ -1,0 +1,27 @@
+# Compiler settings shared by every target: warnings, ccache, sanitizers.
+find_program(CCACHE_PROGRAM ccache)
+if(CCACHE_PROGRAM)
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+endif()
+
+add_compile_options(-Wall -Wextra -Wpedantic -Wshadow -Wno-unused-parameter)
+if(CMAKE_BUILD_TYPE STREQUAL "Debug")
+  add_compile_options(-O1 -g -fno-omit-frame-pointer)
+endif()
+
+if(WARREN_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# warren_add_test(NAME name SOURCES ... LIBS ...): one GoogleTest binary,
+# its cases registered individually with CTest.
+function(warren_add_test)
+  cmake_parse_arguments(T "" "NAME" "SOURCES;LIBS" ${ARGN})
+  if(NOT WARREN_TESTS OR WARREN_FUZZERS_ONLY)
+    return()
+  endif()
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 30 PROPERTIES TIMEOUT 120)
+endfunction()

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Warren needs to build, test and run.
+# Idempotent: only missing packages are installed, so a second call costs
+# one dpkg query. Uses sudo when not root.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  clang libclang-rt-14-dev            # libFuzzer and sanitizer runtimes
+  libasio-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
+  nlohmann-json3-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 util-linux procps           # integration tests (flock(1), ps)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
