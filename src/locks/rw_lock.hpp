@@ -1,0 +1,146 @@
+#pragma once
+// A read/write lock resource with offers, leases and fencing tokens,
+// independent of any wire protocol and of the clock.
+//
+// Life of a request: request() queues it; when the policy picks it, the lock
+// *offers* it (an Offered event carrying a fresh fencing token); the owner
+// must confirm() before the confirm timeout or the offer is withdrawn. While
+// an offer is outstanding no other request is granted. A confirmed lock is
+// held until release(), its TTL passes, or its owner disconnects.
+//
+// Time is an input: every call takes `now`, and the caller asks
+// next_deadline() when to call advance() again. Nothing here sleeps.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace warren::locks {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+using Duration = std::chrono::milliseconds;
+
+enum class Mode : uint8_t { Shared, Exclusive };
+enum class Policy : uint8_t { ReaderPreferred, WriterPreferred, Fifo };
+
+// Whoever holds or waits: a connection, a session. Opaque to the lock.
+using OwnerId = uint64_t;
+// A lock id. Strictly increasing in grant order, never reused: a fencing token.
+using Token = uint64_t;
+
+enum class Failure : uint8_t {
+  None,
+  TimeoutWaitingForLock,
+  TimeoutWaitingForConfirm,
+  TimeoutTooLong,
+  InvalidTtl,
+  InvalidLockId,
+  OfferRejected,
+  MultipleRequests,
+  Cancelled,
+};
+// The REQFAIL text of socketlock (the seed's wording where it has one).
+std::string_view to_string(Failure f);
+std::string_view to_string(Mode m);
+std::string_view to_string(Policy p);
+std::optional<Policy> parse_policy(std::string_view s);
+
+struct Options {
+  Policy policy = Policy::WriterPreferred;
+  Duration request_timeout = std::chrono::seconds(30);  // time to get an offer
+  Duration confirm_timeout = std::chrono::seconds(30);  // time to confirm it
+  Duration max_ttl = Duration::zero();                  // zero: no limit
+};
+
+struct Event {
+  enum class Kind : uint8_t {
+    Offered,  // owner may confirm `token` in `mode`
+    Failed,   // owner's request or offer ended with `reason` (token set for offers)
+    Expired,  // owner's held lock `token` passed its TTL and is gone
+  };
+  Kind kind;
+  OwnerId owner;
+  Token token;  // 0 when the failure concerns a request never offered
+  Mode mode;
+  Failure reason;
+};
+
+enum class Status : uint8_t {
+  Active,   // held by this owner
+  Ended,    // was this owner's (offered, released, expired): LOCKTIMEOUT
+  Unknown,  // never this owner's, or too long ago: invalid lock id
+};
+
+// What `socketlock status` shows.
+struct Snapshot {
+  struct Holder { OwnerId owner; Token token; Mode mode; TimePoint since; std::optional<TimePoint> expires; };
+  struct Offer { OwnerId owner; Token token; Mode mode; TimePoint deadline; };
+  struct Waiter { OwnerId owner; Mode mode; TimePoint since; TimePoint deadline; };
+  std::vector<Holder> holders;
+  std::optional<Offer> offer;
+  std::vector<Waiter> waiters;
+  Token next_token;
+};
+
+class RwLock {
+ public:
+  explicit RwLock(Options opts, Token first_token = 1);
+
+  // Queues a request. Immediate failures: MultipleRequests (the owner already
+  // waits or has an offer), TimeoutTooLong (ttl > max_ttl), InvalidTtl (<= 0).
+  Failure request(OwnerId owner, Mode mode, std::optional<Duration> ttl, TimePoint now);
+  // Makes the owner's outstanding offer `token` active.
+  Failure confirm(OwnerId owner, Token token, TimePoint now);
+  // Declines the owner's outstanding offer `token`.
+  Failure reject(OwnerId owner, Token token, TimePoint now);
+  // Withdraws the owner's queued request or outstanding offer, if any.
+  bool cancel(OwnerId owner, TimePoint now);
+  Failure release(OwnerId owner, Token token, TimePoint now);
+  Status status(OwnerId owner, Token token, TimePoint now);
+  // The owner is gone: its locks, offer and request all end, silently.
+  void disconnect(OwnerId owner, TimePoint now);
+
+  // Expires requests, offers and leases due at `now`, then grants.
+  void advance(TimePoint now);
+  std::optional<TimePoint> next_deadline() const;
+
+  // Events produced since the last call, in order.
+  void take_events(std::vector<Event>& out);
+  bool has_events() const { return !events_.empty(); }
+
+  Snapshot snapshot() const;
+  const Options& options() const { return opts_; }
+  Token next_token() const { return next_token_; }
+  size_t holders() const { return held_.size(); }
+
+ private:
+  struct Waiting { OwnerId owner; Mode mode; std::optional<Duration> ttl; TimePoint since; TimePoint deadline; };
+  struct Offered { OwnerId owner; Token token; Mode mode; std::optional<Duration> ttl; TimePoint deadline; };
+  struct Held { OwnerId owner; Mode mode; TimePoint since; std::optional<TimePoint> expires; };
+  // Tokens an owner recently had, so STATUS/CONFIRM can answer precisely.
+  struct History { std::deque<std::pair<Token, Failure>> ended; };
+  static constexpr size_t kHistory = 16;
+
+  void expire(TimePoint now);
+  void grant(TimePoint now);
+  std::optional<size_t> pick() const;
+  bool compatible(Mode m) const;
+  void end_token(OwnerId owner, Token token, Failure why);
+  Failure ended_reason(OwnerId owner, Token token) const;
+  void emit(Event::Kind k, OwnerId o, Token t, Mode m, Failure f) { events_.push_back({k, o, t, m, f}); }
+
+  Options opts_;
+  Token next_token_;
+  std::deque<Waiting> queue_;
+  std::optional<Offered> offer_;
+  std::unordered_map<Token, Held> held_;
+  size_t exclusive_held_ = 0;
+  std::unordered_map<OwnerId, History> history_;
+  std::vector<Event> events_;
+};
+
+}  // namespace warren::locks
