@@ -62,7 +62,11 @@ Failure RwLock::confirm(OwnerId owner, Token token, TimePoint now) {
     return why == Failure::TimeoutWaitingForConfirm ? why : Failure::InvalidLockId;
   }
   std::optional<TimePoint> expires;
-  if (offer_->ttl) expires = now + *offer_->ttl;
+  if (offer_->ttl) {
+    // Saturate: a TTL past the clock's range (no max_ttl) must not overflow now + ttl.
+    Duration room = std::chrono::duration_cast<Duration>(TimePoint::max() - now);
+    expires = *offer_->ttl < room ? now + *offer_->ttl : TimePoint::max();
+  }
   held_.emplace(token, Held{owner, offer_->mode, now, expires});
   if (offer_->mode == Mode::Exclusive) ++exclusive_held_;
   offer_.reset();
@@ -80,7 +84,7 @@ Failure RwLock::reject(OwnerId owner, Token token, TimePoint now) {
 }
 
 bool RwLock::cancel(OwnerId owner, TimePoint now) {
-  advance(now);
+  expire(now);  // not advance(): granting before withdrawing could offer to this very request
   if (offer_ && offer_->owner == owner) {
     end_token(owner, offer_->token, Failure::Cancelled);
     offer_.reset();
@@ -88,7 +92,10 @@ bool RwLock::cancel(OwnerId owner, TimePoint now) {
     return true;
   }
   auto it = std::find_if(queue_.begin(), queue_.end(), [&](const Waiting& w) { return w.owner == owner; });
-  if (it == queue_.end()) return false;
+  if (it == queue_.end()) {
+    grant(now);
+    return false;
+  }
   queue_.erase(it);
   grant(now);  // a writer at the head may have held back readers behind it
   return true;
@@ -118,7 +125,7 @@ Status RwLock::status(OwnerId owner, Token token, TimePoint now) {
 }
 
 void RwLock::disconnect(OwnerId owner, TimePoint now) {
-  advance(now);
+  expire(now);  // not advance(): granting before withdrawing could offer to the leaving owner
   if (offer_ && offer_->owner == owner) offer_.reset();
   std::erase_if(queue_, [&](const Waiting& w) { return w.owner == owner; });
   for (auto it = held_.begin(); it != held_.end();) {
