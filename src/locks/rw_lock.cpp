@@ -1,6 +1,7 @@
 #include "locks/rw_lock.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace warren::locks {
 
@@ -34,7 +35,7 @@ std::optional<Policy> parse_policy(std::string_view s) {
   for (Policy p : {Policy::ReaderPreferred, Policy::WriterPreferred, Policy::Fifo}) {
     std::string_view name = to_string(p);
     if (s.size() == name.size() &&
-        std::equal(s.begin(), s.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+        std::equal(s.begin(), s.end(), name.begin(), [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); }))
       return p;
   }
   return std::nullopt;

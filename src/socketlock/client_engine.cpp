@@ -34,6 +34,7 @@ void ClientEngine::emit(ClientEvent::Kind k, std::string text) {
     e.lock_id = held_->id;
     e.token = held_->token;
     e.mode = held_->mode;
+    e.expires = held_->expires;
   } else {
     e.mode = acq_mode_;
   }
@@ -53,6 +54,7 @@ void ClientEngine::take_events(std::vector<ClientEvent>& out) {
 bool ClientEngine::acquire(Mode mode, std::optional<std::chrono::seconds> ttl, TimePoint now) {
   if (phase_ != Phase::Ready || acq_ != Acq::None || held_) return false;
   acq_ = Acq::Requested;
+  acq_offer_.clear();
   acq_mode_ = mode;
   acq_ttl_ = ttl;
   std::string arg;
@@ -132,6 +134,7 @@ void ClientEngine::handle_line(std::string_view line, TimePoint now) {
 
   if (verb == kConnected) {
     if (phase_ == Phase::Hello) {
+      go_ = false;  // a seed answer, perhaps after our bare HELLO went out: the server speaks seed
       phase_ = Phase::Ready;
       emit(ClientEvent::Kind::Ready);
     }
@@ -147,6 +150,8 @@ void ClientEngine::handle_line(std::string_view line, TimePoint now) {
     }
   } else if (verb == kLockOk) {
     if (acq_ == Acq::Confirming && arg == acq_offer_) become_held(std::string(arg), now);
+    // Our CONFIRM crossed our CANCEL: the lock is ours but nobody wants it.
+    if (acq_ == Acq::Cancelling && !acq_offer_.empty() && arg == acq_offer_) send(now, kRelease, arg);
   } else if (verb == kLockTimeout) {
     if (held_ && arg == held_->id) lose("lock expired", now);
   } else if (verb == kReqFail) {

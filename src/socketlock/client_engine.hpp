@@ -41,6 +41,7 @@ struct ClientEvent {
   std::string lock_id;
   locks::Token token = 0;
   locks::Mode mode = locks::Mode::Shared;
+  std::optional<TimePoint> expires;  // Acquired with a TTL: when it ends, on our clock
   std::string text;
 };
 
@@ -71,6 +72,7 @@ class ClientEngine {
   bool go_dialect() const { return go_; }
   bool busy() const { return acq_ != Acq::None; }
   bool holding() const { return held_.has_value(); }
+  std::string_view held_id() const { return held_ ? std::string_view(held_->id) : std::string_view{}; }
   const std::string& client_id() const { return id_; }
 
  private:

@@ -1,0 +1,165 @@
+#include "config/config.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+namespace warren::config {
+
+using std::chrono::milliseconds;
+
+std::optional<milliseconds> parse_duration(std::string_view text) {
+  double value = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || value < 0) return std::nullopt;
+  std::string_view unit(p, text.data() + text.size() - p);
+  double ms;
+  if (unit.empty() || unit == "s") ms = value * 1000;
+  else if (unit == "ms") ms = value;
+  else if (unit == "m") ms = value * 60'000;
+  else if (unit == "h") ms = value * 3'600'000;
+  else return std::nullopt;
+  if (ms > 1e15) return std::nullopt;
+  return milliseconds(static_cast<int64_t>(ms));
+}
+
+namespace {
+
+[[noreturn]] void bad(std::string_view source, std::string_view key, std::string_view why) {
+  throw std::runtime_error(fmt::format("{}: {}: {}", source, key, why));
+}
+
+milliseconds duration_of(const toml::node& n, std::string_view source, std::string_view key) {
+  if (auto v = n.value<double>()) {
+    if (*v < 0) bad(source, key, "must not be negative");
+    return milliseconds(static_cast<int64_t>(*v * 1000));
+  }
+  if (auto s = n.value<std::string>()) {
+    if (auto d = parse_duration(*s)) return *d;
+  }
+  bad(source, key, "expected a duration such as 30, \"30s\" or \"250ms\"");
+}
+
+std::string string_of(const toml::node& n, std::string_view source, std::string_view key) {
+  if (auto s = n.value<std::string>()) return *s;
+  bad(source, key, "expected a string");
+}
+
+void check_keys(const toml::table& t, std::initializer_list<std::string_view> known, std::string_view source,
+                std::string_view prefix) {
+  std::set<std::string_view> k(known);
+  for (const auto& [key, _] : t)
+    if (!k.contains(key.str())) bad(source, fmt::format("{}{}", prefix, key.str()), "unknown key");
+}
+
+locks::Policy policy_of(std::string_view text, std::string_view source, std::string_view key) {
+  if (auto p = locks::parse_policy(text)) return *p;
+  bad(source, key, "expected ReaderPreferred, WriterPreferred or FIFO");
+}
+
+}  // namespace
+
+void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << e;
+    throw std::runtime_error(msg.str());
+  }
+  check_keys(root, {"data_dir", "log", "socketlock"}, source, "");
+  if (auto* n = root.get("data_dir")) cfg.data_dir = string_of(*n, source, "data_dir");
+  if (auto* log = root.get_as<toml::table>("log")) {
+    check_keys(*log, {"level"}, source, "log.");
+    if (auto* n = log->get("level")) cfg.log_level = string_of(*n, source, "log.level");
+  }
+  if (auto* sl = root.get_as<toml::table>("socketlock")) {
+    check_keys(*sl, {"enabled", "path", "policy", "request_timeout", "confirm_timeout", "max_ttl", "hello_timeout"},
+               source, "socketlock.");
+    SocketlockConfig& s = cfg.socketlock;
+    if (auto* n = sl->get("enabled")) {
+      auto b = n->value<bool>();
+      if (!b) bad(source, "socketlock.enabled", "expected true or false");
+      s.enabled = *b;
+    }
+    if (auto* n = sl->get("path")) s.path = string_of(*n, source, "socketlock.path");
+    if (auto* n = sl->get("policy")) s.lock.policy = policy_of(string_of(*n, source, "socketlock.policy"), source, "socketlock.policy");
+    if (auto* n = sl->get("request_timeout")) s.lock.request_timeout = duration_of(*n, source, "socketlock.request_timeout");
+    if (auto* n = sl->get("confirm_timeout")) s.lock.confirm_timeout = duration_of(*n, source, "socketlock.confirm_timeout");
+    if (auto* n = sl->get("max_ttl")) s.lock.max_ttl = duration_of(*n, source, "socketlock.max_ttl");
+    if (auto* n = sl->get("hello_timeout")) s.hello_timeout = duration_of(*n, source, "socketlock.hello_timeout");
+  }
+}
+
+std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) {
+  Config defaults;
+  CLI::App app{"warrend: the Warren broker and lock service"};
+  app.set_version_flag("--version", "warrend 0.1.0");
+  app.get_formatter()->column_width(44);
+
+  // Flags are kept as strings so that only those given override the file.
+  std::string config_file, data_dir, log_level, sl_path, policy, req_to, conf_to, max_ttl, hello_to;
+  bool no_socketlock = false;
+  app.add_option("-c,--config", config_file, "TOML configuration file (see docs/configuration.md)");
+  app.add_option("--data-dir", data_dir, "Directory for the broker's data")->default_str(defaults.data_dir);
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
+      ->default_str(defaults.log_level);
+  app.add_option("--socketlock-path", sl_path, "Unix socket where socketlock is served")
+      ->default_str("<data-dir>/socketlock.sock");
+  app.add_flag("--no-socketlock", no_socketlock, "Do not serve socketlock");
+  app.add_option("--socketlock-policy", policy, "ReaderPreferred, WriterPreferred or FIFO")
+      ->default_str(std::string(locks::to_string(defaults.socketlock.lock.policy)));
+  app.add_option("--socketlock-request-timeout", req_to, "How long a request may wait for an offer")->default_str("30s");
+  app.add_option("--socketlock-confirm-timeout", conf_to, "How long an offer waits for CONFIRM")->default_str("30s");
+  app.add_option("--socketlock-max-ttl", max_ttl, "Largest TTL a client may ask for (0: no limit)")->default_str("0");
+  app.add_option("--socketlock-hello-timeout", hello_to, "Close connections silent this long")->default_str("10s");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    exit_code = app.exit(e);
+    return std::nullopt;
+  }
+
+  Config cfg;
+  try {
+    if (!config_file.empty()) {
+      std::ifstream in(config_file);
+      if (!in) throw std::runtime_error("cannot read config file " + config_file);
+      std::stringstream text;
+      text << in.rdbuf();
+      apply_toml(cfg, text.str(), config_file);
+      cfg.config_file = config_file;
+    }
+    auto dur = [](const std::string& flag, const std::string& v) {
+      auto d = parse_duration(v);
+      if (!d) throw std::runtime_error(fmt::format("{}: not a duration: {}", flag, v));
+      return *d;
+    };
+    if (!data_dir.empty()) cfg.data_dir = data_dir;
+    if (!log_level.empty()) cfg.log_level = log_level;
+    if (!sl_path.empty()) cfg.socketlock.path = sl_path;
+    if (no_socketlock) cfg.socketlock.enabled = false;
+    if (!policy.empty()) cfg.socketlock.lock.policy = policy_of(policy, "command line", "--socketlock-policy");
+    if (!req_to.empty()) cfg.socketlock.lock.request_timeout = dur("--socketlock-request-timeout", req_to);
+    if (!conf_to.empty()) cfg.socketlock.lock.confirm_timeout = dur("--socketlock-confirm-timeout", conf_to);
+    if (!max_ttl.empty()) cfg.socketlock.lock.max_ttl = dur("--socketlock-max-ttl", max_ttl);
+    if (!hello_to.empty()) cfg.socketlock.hello_timeout = dur("--socketlock-hello-timeout", hello_to);
+    if (cfg.socketlock.lock.request_timeout <= milliseconds::zero() ||
+        cfg.socketlock.lock.confirm_timeout <= milliseconds::zero())
+      throw std::runtime_error("socketlock timeouts must be positive");
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "warrend: {}\n", e.what());
+    exit_code = 2;
+    return std::nullopt;
+  }
+  return cfg;
+}
+
+}  // namespace warren::config

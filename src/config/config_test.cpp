@@ -1,0 +1,78 @@
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace std::chrono_literals;
+using warren::config::Config;
+
+TEST(Config, DurationsAcceptUnitsAndPlainSeconds) {
+  using warren::config::parse_duration;
+  EXPECT_EQ(parse_duration("30"), 30s);
+  EXPECT_EQ(parse_duration("1.5s"), 1500ms);
+  EXPECT_EQ(parse_duration("250ms"), 250ms);
+  EXPECT_EQ(parse_duration("2m"), 120s);
+  EXPECT_EQ(parse_duration("1h"), 3600s);
+  EXPECT_FALSE(parse_duration("-1"));
+  EXPECT_FALSE(parse_duration("10 parsecs"));
+  EXPECT_FALSE(parse_duration(""));
+}
+
+TEST(Config, TomlOverridesDefaults) {
+  Config c;
+  warren::config::apply_toml(c, R"(
+data_dir = "/srv/warren"
+[log]
+level = "debug"
+[socketlock]
+path = "/run/locks.sock"
+policy = "fifo"
+request_timeout = "2s"
+confirm_timeout = 3
+max_ttl = "1m"
+)", "test.toml");
+  EXPECT_EQ(c.data_dir, "/srv/warren");
+  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.socketlock_path(), "/run/locks.sock");
+  EXPECT_EQ(c.socketlock.lock.policy, warren::locks::Policy::Fifo);
+  EXPECT_EQ(c.socketlock.lock.request_timeout, 2s);
+  EXPECT_EQ(c.socketlock.lock.confirm_timeout, 3s);
+  EXPECT_EQ(c.socketlock.lock.max_ttl, 60s);
+}
+
+TEST(Config, DefaultSocketPathLivesInTheDataDir) {
+  Config c;
+  c.data_dir = "/d";
+  EXPECT_EQ(c.socketlock_path(), "/d/socketlock.sock");
+}
+
+TEST(Config, UnknownKeysAndBadValuesAreNamed) {
+  Config c;
+  try {
+    warren::config::apply_toml(c, "[socketlock]\npolcy = \"fifo\"\n", "x.toml");
+    FAIL() << "typo accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("socketlock.polcy"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(warren::config::apply_toml(c, "[socketlock]\npolicy = \"random\"\n", "x.toml"), std::runtime_error);
+  EXPECT_THROW(warren::config::apply_toml(c, "[socketlock]\nmax_ttl = \"soon\"\n", "x.toml"), std::runtime_error);
+  EXPECT_THROW(warren::config::apply_toml(c, "data_dir = [", "x.toml"), std::runtime_error);
+}
+
+TEST(Config, FlagsOverrideTheFile) {
+  char tmpl[] = "/tmp/warren-config-XXXXXX";
+  int fd = mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  std::string text = "data_dir = \"/from-file\"\n[socketlock]\npolicy = \"ReaderPreferred\"\n";
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  std::vector<std::string> args = {"warrend", "--config", tmpl, "--data-dir", "/from-flag", "--socketlock-max-ttl", "90s"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  int code = -1;
+  auto c = warren::config::parse_command_line(static_cast<int>(argv.size()), argv.data(), code);
+  unlink(tmpl);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->data_dir, "/from-flag");
+  EXPECT_EQ(c->socketlock.lock.policy, warren::locks::Policy::ReaderPreferred);
+  EXPECT_EQ(c->socketlock.lock.max_ttl, 90s);
+}

@@ -1,0 +1,68 @@
+#include "socketlock/primary.hpp"
+
+namespace warren::socketlock {
+
+std::unique_ptr<Primary> Primary::start(net::EventLoop& loop, const std::string& path, ServerOptions opts,
+                                        ServerLog log) {
+  auto claim = PrimaryClaim::try_acquire(path);
+  if (!claim) return nullptr;
+  std::unique_ptr<Primary> p(new Primary(loop, std::move(claim), opts, std::move(log)));
+  p->listener_ = net::Listener::unix_socket(loop, path, [raw = p.get()](int fd) { raw->accept(fd); });
+  return p;
+}
+
+Primary::Primary(net::EventLoop& loop, std::unique_ptr<PrimaryClaim> claim, ServerOptions opts, ServerLog log)
+    : loop_(loop), claim_(std::move(claim)), server_(opts, claim_->first_token(), *this, std::move(log)) {}
+
+Primary::~Primary() {
+  if (timer_) loop_.cancel_timer(timer_);
+  listener_.reset();
+  conns_.clear();  // closes fds silently; clients see EOF and fail over
+}
+
+void Primary::accept(int fd) {
+  SessionId s = next_session_++;
+  auto c = net::Connection::adopt(loop_, fd, this);
+  c->set_user(reinterpret_cast<void*>(static_cast<uintptr_t>(s)));
+  conns_.emplace(s, std::move(c));
+  server_.open(s, loop_.now());
+  rearm();
+}
+
+void Primary::on_data(net::Connection& c, std::string_view bytes) {
+  server_.feed(id_of(c), bytes, loop_.now());
+  rearm();
+}
+
+void Primary::on_close(net::Connection& c, int error) {
+  SessionId s = id_of(c);
+  server_.closed(s, loop_.now());
+  conns_.erase(s);  // destroys `c`: allowed from inside on_close
+  rearm();
+}
+
+void Primary::send(SessionId s, std::string_view bytes) {
+  if (auto it = conns_.find(s); it != conns_.end()) it->second->send(bytes);
+}
+
+void Primary::close(SessionId s) {
+  if (auto it = conns_.find(s); it != conns_.end()) it->second->close();
+}
+
+// One loop timer at the engine's next deadline.
+void Primary::rearm() {
+  std::optional<TimePoint> next = server_.next_deadline();
+  if (next == timer_at_) return;
+  if (timer_) loop_.cancel_timer(timer_);
+  timer_ = 0;
+  timer_at_ = next;
+  if (!next) return;
+  timer_ = loop_.add_timer(*next, [this] {
+    timer_ = 0;
+    timer_at_.reset();
+    server_.advance(loop_.now());
+    rearm();
+  });
+}
+
+}  // namespace warren::socketlock
