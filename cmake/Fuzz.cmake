@@ -22,8 +22,13 @@ ExternalProject_Add(warren_fuzzers
   USES_TERMINAL_BUILD ON)
 set(WARREN_FUZZ_SECONDS 20 CACHE STRING "Seconds each fuzz target runs under CTest")
 foreach(t ${WARREN_FUZZ_TARGETS})
+  # New inputs go to the first corpus directory: keep it in the build tree so
+  # a test run never dirties the source tree; the committed seeds come second.
+  set(work_corpus ${CMAKE_BINARY_DIR}/fuzz-corpus/${t})
+  file(MAKE_DIRECTORY ${work_corpus})
   add_test(NAME ${t}
     COMMAND ${WARREN_FUZZ_DIR}/fuzz/${t} -max_total_time=${WARREN_FUZZ_SECONDS}
-            -max_len=8192 -print_final_stats=1 ${CMAKE_SOURCE_DIR}/fuzz/corpus/${t})
+            -max_len=8192 -print_final_stats=1 -artifact_prefix=${CMAKE_BINARY_DIR}/fuzz-corpus/
+            ${work_corpus} ${CMAKE_SOURCE_DIR}/fuzz/corpus/${t})
   set_tests_properties(${t} PROPERTIES TIMEOUT 300 LABELS fuzz)
 endforeach()
