@@ -158,6 +158,9 @@ void ClientEngine::handle_line(std::string_view line, TimePoint now) {
     if (acq_ == Acq::Requested || acq_ == Acq::Confirming) {
       acq_ = Acq::None;
       emit(ClientEvent::Kind::AcquireFailed, std::string(arg));
+    } else if (go_ && held_ && arg == locks::to_string(locks::Failure::TimeoutWaitingForConfirm)) {
+      // Go servers do not acknowledge CONFIRM: this is how we learn ours came too late.
+      lose("confirm came too late", now);
     }
     // Otherwise it answers something already over (a cancelled request):
     // nothing is waiting for it.

@@ -489,6 +489,21 @@ TEST_F(ClientEngineTest, GoDialectLockTimeoutLosesTheLock) {
   EXPECT_EQ(ev[0].lock_id, name);
 }
 
+TEST_F(ClientEngineTest, GoDialectLateConfirmLosesTheLock) {
+  // Go servers are silent on a good CONFIRM and say REQFAIL on a late one.
+  connect_go("c9");
+  ASSERT_TRUE(c.acquire(locks::Mode::Exclusive, std::nullopt, now));
+  std::string name = words(take()).at(2);
+  hear("c9 WRITELOCK " + name);
+  take();
+  ASSERT_EQ(events().at(0).kind, Kind::Acquired);
+  hear("c9 REQFAIL timeout waiting for confirm");
+  auto ev = events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].kind, Kind::Lost);
+  EXPECT_FALSE(c.holding());
+}
+
 TEST_F(ClientEngineTest, NoAnswerToEitherHelloBreaks) {
   c.start(now);
   take();
