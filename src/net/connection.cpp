@@ -1,0 +1,293 @@
+#include "net/connection.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <system_error>
+
+namespace warren::net {
+namespace {
+
+// One read buffer per thread is enough: on_data runs synchronously and the
+// view it gets is only valid during the call, so connections can share it.
+char* read_scratch() {
+  thread_local std::unique_ptr<char[]> buf(new char[Connection::kReadBudget]);
+  return buf.get();
+}
+
+// Runs a handler callback; returns false if the callback destroyed the connection.
+template <typename F>
+bool guarded(bool*& destroyed, F&& call) {
+  bool dead = false;
+  bool* outer = destroyed;  // callbacks can nest (close() inside on_data...)
+  destroyed = &dead;
+  call();
+  if (dead) {
+    if (outer != nullptr) *outer = true;
+    return false;
+  }
+  destroyed = outer;
+  return true;
+}
+
+int close_keep_errno(int fd) {
+  int e = errno;
+  ::close(fd);
+  errno = e;
+  return -1;
+}
+
+}  // namespace
+
+std::unique_ptr<Connection> Connection::adopt(EventLoop& loop, int fd, Handler* handler) {
+  if (fd < 0) throw std::system_error(EBADF, std::generic_category(), "Connection::adopt");
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    int e = errno;
+    ::close(fd);  // we own it even when we fail
+    throw std::system_error(e, std::generic_category(), "Connection::adopt: O_NONBLOCK");
+  }
+  // We batch writes ourselves at end of turn; Nagle would only add latency.
+  // (Fails harmlessly with EOPNOTSUPP on Unix sockets.)
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  try {
+    return std::unique_ptr<Connection>(new Connection(loop, fd, handler));
+  } catch (...) {  // epoll refused the fd
+    ::close(fd);
+    throw;
+  }
+}
+
+Connection::Connection(EventLoop& loop, int fd, Handler* handler)
+    : loop_(loop), fd_(fd), handler_(handler) {
+  update_interest();
+}
+
+Connection::~Connection() {
+  if (destroyed_ != nullptr) *destroyed_ = true;
+  loop_.cancel_flush(this);
+  if (registered_) loop_.unwatch(fd_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int Connection::connect_unix(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) return close_keep_errno(fd);
+  return fd;
+}
+
+int Connection::connect_tcp(const std::string& host, uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
+  if (rc != 0) {
+    if (rc != EAI_SYSTEM) errno = EHOSTUNREACH;  // name did not resolve
+    return -1;
+  }
+  int fd = -1;
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) continue;
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) break;
+    fd = close_keep_errno(fd);
+  }
+  int e = errno;
+  freeaddrinfo(res);
+  errno = e;
+  return fd;
+}
+
+void Connection::send(std::string_view bytes) {
+  if (closed_ || closing_ || bytes.empty()) return;
+  out_.append(bytes);
+  // While waiting for EPOLLOUT the socket is full; the writable event will flush.
+  if (!want_write_) loop_.schedule_flush(this);
+}
+
+void Connection::send(std::shared_ptr<const std::string> bytes) {
+  if (closed_ || closing_ || !bytes || bytes->empty()) return;
+  out_.append(std::move(bytes));
+  if (!want_write_) loop_.schedule_flush(this);
+}
+
+void Connection::close() {
+  if (closed_ || closing_) return;
+  closing_ = true;
+  update_interest();
+  loop_.schedule_flush(this);  // on_close is reported from flush(), never from inside close()
+}
+
+void Connection::abort() {
+  if (closed_) return;
+  if (registered_) loop_.unwatch(fd_);
+  registered_ = false;
+  ::close(fd_);
+  fd_ = -1;
+  closed_ = true;
+  out_.clear();
+  close_pending_ = true;
+  loop_.schedule_flush(this);
+}
+
+void Connection::pause_reading() {
+  paused_ = true;
+  update_interest();
+}
+
+void Connection::resume_reading() {
+  paused_ = false;
+  update_interest();
+}
+
+void Connection::update_interest() {
+  if (closed_) return;
+  uint32_t want = (!closing_ && !paused_ ? EPOLLIN : 0u) | (want_write_ ? EPOLLOUT : 0u);
+  if (!registered_) {
+    loop_.watch(fd_, want, this);
+    registered_ = true;
+    interest_ = want;
+  } else if (want != interest_) {
+    loop_.modify(fd_, want, this);
+    interest_ = want;
+  }
+}
+
+void Connection::on_events(uint32_t events) {
+  if (closed_) return;
+  if (!closing_ && !paused_ && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+    if (!handle_read() || closed_) return;
+  }
+  if (want_write_ && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
+    flush();  // a write error surfaces from the write itself
+    return;
+  }
+  if (!closing_ && !paused_) return;
+  // Not reading, nothing to write: errors still need reporting, and a hang-up
+  // would fire on every turn, so stop watching until reading resumes.
+  if (events & EPOLLERR) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    finish(err != 0 ? err : EIO);
+  } else if (events & EPOLLHUP) {
+    loop_.unwatch(fd_);
+    registered_ = false;
+  }
+}
+
+bool Connection::handle_read() {
+  char* buf = read_scratch();
+  size_t total = 0;
+  int err = 0;
+  bool eof = false;
+  while (total < kReadBudget) {
+    size_t want = kReadBudget - total;
+    ssize_t n = ::read(fd_, buf + total, want);
+    if (n > 0) {
+      total += static_cast<size_t>(n);
+      if (static_cast<size_t>(n) < want) break;  // short read: drained, save the EAGAIN syscall
+    } else if (n == 0) {
+      eof = true;
+      break;
+    } else if (errno != EINTR) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
+      break;
+    }
+  }
+  if (total > 0) {
+    if (!guarded(destroyed_, [&] {
+          if (handler_ != nullptr) handler_->on_data(*this, {buf, total});
+        }))
+      return false;
+    if (closed_) return true;
+  }
+  if (err != 0) return finish(err);
+  if (eof) {
+    // Peer EOF: like close(), answers already queued still go out first.
+    closing_ = true;
+    if (out_.empty()) return finish(0);
+    update_interest();
+    loop_.schedule_flush(this);
+  }
+  return true;
+}
+
+void Connection::flush() {
+  if (close_pending_) {  // after abort()
+    close_pending_ = false;
+    guarded(destroyed_, [&] {
+      if (handler_ != nullptr) handler_->on_close(*this, 0);
+    });
+    return;
+  }
+  if (closed_) return;
+  if (!out_.empty()) {
+    iovec iov[IOV_MAX];
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(out_.fill_iov(iov, IOV_MAX));
+    // sendmsg is writev plus MSG_NOSIGNAL: a dead peer gives EPIPE, not SIGPIPE.
+    ssize_t n;
+    do {
+      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    ++writev_calls_;
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        finish(errno);
+        return;
+      }
+    } else {
+      out_.consume(static_cast<size_t>(n));
+      bytes_written_ += static_cast<uint64_t>(n);
+    }
+  }
+  if (out_.empty()) {
+    if (want_write_) {
+      want_write_ = false;
+      update_interest();
+    }
+    if (closing_) finish(0);
+    return;
+  }
+  if (!want_write_) {  // partial write: continue when writable
+    want_write_ = true;
+    update_interest();
+  }
+}
+
+bool Connection::finish(int error) {
+  if (registered_) loop_.unwatch(fd_);
+  registered_ = false;
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  closed_ = true;
+  out_.clear();
+  loop_.cancel_flush(this);
+  return guarded(destroyed_, [&] {
+    if (handler_ != nullptr) handler_->on_close(*this, error);
+  });
+}
+
+}  // namespace warren::net

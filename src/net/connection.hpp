@@ -1,0 +1,93 @@
+// A non-blocking stream socket (Unix or TCP) driven by an EventLoop.
+//
+// Reads are delivered once per turn as one contiguous view; sends are queued
+// and written with a single gather write at the end of the turn.
+//
+// Lifetime: a Handler may destroy the Connection from inside on_data or
+// on_close; the Connection never touches itself after such a callback. A
+// Connection destroyed without close()/abort() closes its fd silently.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "net/event_loop.hpp"
+#include "net/output_buffer.hpp"
+
+namespace warren::net {
+
+class Connection : public Pollable, public Flushable {
+ public:
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    // Everything read this turn (up to kReadBudget). Valid only during the call.
+    virtual void on_data(Connection& c, std::string_view bytes) = 0;
+    // Exactly once. error 0 = orderly EOF or local close(); errno otherwise.
+    virtual void on_close(Connection& c, int error) = 0;
+  };
+
+  static constexpr size_t kReadBudget = 256 * 1024;  // per connection per turn, for fairness
+
+  // Takes ownership of a connected fd, makes it non-blocking and starts reading.
+  static std::unique_ptr<Connection> adopt(EventLoop& loop, int fd, Handler* handler);
+  // Blocking connects; return a CLOEXEC fd, or -1 with errno set.
+  static int connect_unix(const std::string& path);
+  static int connect_tcp(const std::string& host, uint16_t port);
+
+  ~Connection() override;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void send(std::string_view bytes);                    // copied
+  void send(std::shared_ptr<const std::string> bytes);  // referenced until written
+  size_t output_bytes() const { return out_.size(); }
+
+  void close();  // stop reading, write queued output, then close; on_close(0) from the loop
+  void abort();  // close the fd now, dropping output; on_close(0) at end of turn
+  void pause_reading();
+  void resume_reading();
+
+  bool closed() const { return closed_; }
+  int fd() const { return fd_; }  // -1 once the fd is closed
+  void set_user(void* p) { user_ = p; }
+  void* user() const { return user_; }
+  void set_handler(Handler* h) { handler_ = h; }
+
+  // Stats: gather-write syscalls issued and bytes they wrote.
+  uint64_t writev_calls() const { return writev_calls_; }
+  uint64_t bytes_written() const { return bytes_written_; }
+
+  void on_events(uint32_t events) override;
+  void flush() override;
+
+ private:
+  Connection(EventLoop& loop, int fd, Handler* handler);
+
+  void update_interest();
+  // Returns false if the handler destroyed *this: the caller must return at once.
+  bool handle_read();
+  // Closes the fd and reports on_close(error); same return convention.
+  bool finish(int error);
+
+  EventLoop& loop_;
+  int fd_;
+  Handler* handler_;
+  void* user_ = nullptr;
+  OutputBuffer out_;
+  uint32_t interest_ = 0;  // events currently registered with epoll
+  bool registered_ = false;
+  bool paused_ = false;
+  bool want_write_ = false;  // partial write pending: EPOLLOUT registered
+  bool closing_ = false;     // close() called or peer EOF: no more reads, drain output
+  bool closed_ = false;      // fd closed; on_close pending or delivered
+  bool close_pending_ = false;  // abort(): on_close still to be delivered
+  bool* destroyed_ = nullptr;   // set by the destructor while a callback runs
+  uint64_t writev_calls_ = 0;
+  uint64_t bytes_written_ = 0;
+};
+
+}  // namespace warren::net
