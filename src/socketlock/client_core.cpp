@@ -233,9 +233,11 @@ void ClientCore::cancel_want() {
 }
 
 void ClientCore::finish(AcquireResult::State st, std::string reason, std::shared_ptr<HeldLock> h) {
-  std::lock_guard g(mu);
-  result_ = {st, std::move(reason), std::move(h)};
-  cv.notify_all();
+  {
+    std::lock_guard g(mu);
+    result_ = {st, std::move(reason), std::move(h)};
+  }
+  cv.notify_all();  // after unlocking: the woken thread must not block on `mu` again
 }
 
 void ClientCore::pump() {
@@ -250,16 +252,20 @@ void ClientCore::pump() {
     conn_->send(out);
     out.clear();
   }
+  // One loop timer at the engine's next deadline, moved only when it changes.
+  std::optional<TimePoint> next = engine_->next_deadline();
+  if (next == engine_timer_at_) return;
   if (engine_timer_) loop_.cancel_timer(engine_timer_);
   engine_timer_ = 0;
-  if (auto next = engine_->next_deadline()) {
-    engine_timer_ = loop_.add_timer(*next, [this] {
-      engine_timer_ = 0;
-      if (!engine_) return;
-      engine_->advance(loop_.now());
-      pump();
-    });
-  }
+  engine_timer_at_ = next;
+  if (!next) return;
+  engine_timer_ = loop_.add_timer(*next, [this] {
+    engine_timer_ = 0;
+    engine_timer_at_.reset();
+    if (!engine_) return;
+    engine_->advance(loop_.now());
+    pump();
+  });
 }
 
 void ClientCore::handle_events() {
@@ -342,6 +348,7 @@ void ClientCore::on_data(net::Connection&, std::string_view bytes) {
 void ClientCore::on_close(net::Connection&, int) {
   if (engine_timer_) loop_.cancel_timer(engine_timer_);
   engine_timer_ = 0;
+  engine_timer_at_.reset();
   engine_.reset();
   conn_.reset();  // allowed from inside on_close
   {

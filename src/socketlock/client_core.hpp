@@ -85,6 +85,7 @@ class ClientCore final : public net::Connection::Handler, public std::enable_sha
   std::shared_ptr<EmbeddedPrimary> primary_;
   std::vector<ClientEvent> events_;
   net::TimerId engine_timer_ = 0;
+  std::optional<locks::TimePoint> engine_timer_at_;
   net::TimerId connect_timer_ = 0;
   locks::TimePoint connect_deadline_{};
   bool connected_once_ = false;

@@ -19,8 +19,8 @@ void ClientEngine::send(TimePoint now, std::string_view verb, std::string_view a
   if (go_ && verb == kHello) {
     out_.append("HELLO\n");
   } else {
-    fmt::format_to(std::back_inserter(out_), "{} {}", id_, verb);
-    if (!arg.empty()) fmt::format_to(std::back_inserter(out_), " {}", arg);
+    out_.append(id_).append(" ").append(verb);
+    if (!arg.empty()) out_.append(" ").append(arg);
     out_.push_back('\n');
   }
   last_sent_ = now;
@@ -118,7 +118,7 @@ void ClientEngine::feed(std::string_view bytes, TimePoint now) {
 }
 
 void ClientEngine::handle_line(std::string_view line, TimePoint now) {
-  std::vector<std::string_view> w = split_words(line, 3);
+  Words w = split_words(line, 3);
   if (w.size() < 2) return;
   if (w[0] == kConnected) {  // Go dialect: "CONNECTED <assigned-id>"
     if (phase_ != Phase::Hello) return;

@@ -1,7 +1,9 @@
 #pragma once
 // socketlock's line protocol: words, limits and the splitting of a byte
 // stream into lines. Shared by the server and client engines.
+#include <array>
 #include <charconv>
+#include <functional>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,9 +30,26 @@ inline constexpr std::string_view kConnected = "CONNECTED", kReadLock = "READLOC
                                   kReleased = "RELEASED", kCancelled = "CANCELLED", kHolder = "HOLDER",
                                   kOffer = "OFFER", kWaiter = "WAITER", kShowEnd = "SHOWEND";
 
+// The words of one line, without allocating: views into the line.
+class Words {
+ public:
+  static constexpr size_t kMax = 8;
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  std::string_view operator[](size_t i) const { return w_[i]; }
+  const std::string_view* begin() const { return w_.data(); }
+  const std::string_view* end() const { return w_.data() + n_; }
+  void push_back(std::string_view v) { w_[n_++] = v; }
+
+ private:
+  std::array<std::string_view, kMax> w_{};
+  size_t n_ = 0;
+};
+
 // Splits `line` on spaces and tabs; at most `max` words (the last keeps the rest).
-inline std::vector<std::string_view> split_words(std::string_view line, size_t max = 8) {
-  std::vector<std::string_view> words;
+inline Words split_words(std::string_view line, size_t max = Words::kMax) {
+  Words words;
+  if (max > Words::kMax) max = Words::kMax;
   size_t i = 0;
   while (i < line.size()) {
     while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
@@ -47,6 +66,12 @@ inline std::vector<std::string_view> split_words(std::string_view line, size_t m
   }
   return words;
 }
+
+// Hashing that lets maps keyed by std::string be searched with a string_view.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
 
 // A positive decimal integer, or nothing.
 inline std::optional<uint64_t> parse_u64(std::string_view s) {

@@ -75,7 +75,7 @@ std::optional<TimePoint> Server::next_deadline() const {
 }
 
 void Server::handle_line(SessionId s, Session& ss, std::string_view line, TimePoint now) {
-  std::vector<std::string_view> w = split_words(line);
+  Words w = split_words(line);
   if (w.empty()) return;
   if (w.size() == 1 && w[0] == kHello) {  // Go dialect: the server names the client
     if (ss.client_id.empty()) {
@@ -92,9 +92,7 @@ void Server::handle_line(SessionId s, Session& ss, std::string_view line, TimePo
     return;
   }
   std::string_view id = w[0], cmd = w[1];
-  auto reply_to = [&](std::string_view word, std::string_view arg) {
-    transport_.send(s, arg.empty() ? fmt::format("{} {}\n", id, word) : fmt::format("{} {} {}\n", id, word, arg));
-  };
+  auto reply_to = [&](std::string_view word, std::string_view arg) { send_line(s, id, word, arg); };
   if (cmd == kHello && w.size() == 2) {
     if (ss.client_id.empty()) {
       if (id.size() > kMaxClientId) return reply_to(kReqFail, "client id too long");
@@ -109,7 +107,7 @@ void Server::handle_line(SessionId s, Session& ss, std::string_view line, TimePo
   if (ss.client_id.empty()) return reply_to(kReqFail, "hello required");
   if (id != ss.client_id) return reply_to(kReqFail, "client id mismatch");
 
-  std::vector<std::string_view> args(w.begin() + 2, w.end());
+  std::span<const std::string_view> args(w.begin() + 2, w.end());
   if (cmd == kReqRead || cmd == kReqWrite)
     return handle_request(s, ss, cmd == kReqRead ? Mode::Shared : Mode::Exclusive, args, now);
   if (cmd == kPing) return reply(s, ss, kPong);
@@ -130,7 +128,7 @@ void Server::handle_line(SessionId s, Session& ss, std::string_view line, TimePo
   fail(s, ss, "unknown command");
 }
 
-void Server::handle_request(SessionId s, Session& ss, Mode mode, const std::vector<std::string_view>& args,
+void Server::handle_request(SessionId s, Session& ss, Mode mode, std::span<const std::string_view> args,
                             TimePoint now) {
   // Seed form: [ttl]. Go form: <name> [ttl]. A lone number is a TTL unless
   // the client said a bare HELLO (then it is a name, as Go clients send).
@@ -143,7 +141,7 @@ void Server::handle_request(SessionId s, Session& ss, Mode mode, const std::vect
   } else if (args.size() > 2) {
     return fail(s, ss, "invalid ttl");
   }
-  if (name.size() > kMaxLockName || (!name.empty() && ss.names.contains(std::string(name))))
+  if (name.size() > kMaxLockName || (!name.empty() && ss.names.contains(name)))
     return fail(s, ss, "invalid lock id");
   std::optional<Duration> ttl;
   if (!ttl_text.empty()) {
@@ -158,7 +156,7 @@ void Server::handle_request(SessionId s, Session& ss, Mode mode, const std::vect
 }
 
 void Server::handle_with_id(SessionId s, Session& ss, std::string_view cmd, std::string_view id, TimePoint now) {
-  bool named = ss.names.contains(std::string(id));
+  bool named = ss.names.contains(id);
   // REJECT of a Go request that was never offered: withdraw it.
   if (cmd == kReject && !named && !ss.pending_name.empty() && ss.pending_name == id) {
     lock_.cancel(s, now);
@@ -227,14 +225,14 @@ void Server::handle_show(SessionId s, Session& ss, TimePoint now) {
 }
 
 Token Server::resolve(const Session& ss, std::string_view id) const {
-  if (auto it = ss.names.find(std::string(id)); it != ss.names.end()) return it->second;
+  if (auto it = ss.names.find(id); it != ss.names.end()) return it->second;
   if (ss.dialect == Dialect::Go) return 0;
   return parse_u64(id).value_or(0);
 }
 
 std::string Server::display(const Session& ss, Token token) const {
   auto it = ss.token_names.find(token);
-  return it != ss.token_names.end() ? it->second : fmt::format("{}", token);
+  return it != ss.token_names.end() ? it->second : std::to_string(token);
 }
 
 void Server::forget_name(Session& ss, Token token) {
@@ -245,9 +243,14 @@ void Server::forget_name(Session& ss, Token token) {
 }
 
 void Server::reply(SessionId s, const Session& ss, std::string_view word, std::string_view arg) {
+  send_line(s, ss.client_id.empty() ? kNoId : std::string_view(ss.client_id), word, arg);
+}
+
+// "<id> <word>[ <arg>]\n", built in a reused buffer: the hot path allocates nothing.
+void Server::send_line(SessionId s, std::string_view id, std::string_view word, std::string_view arg) {
   line_.clear();
-  fmt::format_to(std::back_inserter(line_), "{} {}", ss.client_id.empty() ? kNoId : ss.client_id, word);
-  if (!arg.empty()) fmt::format_to(std::back_inserter(line_), " {}", arg);
+  line_.append(id).append(" ").append(word);
+  if (!arg.empty()) line_.append(" ").append(arg);
   line_.push_back('\n');
   transport_.send(s, line_);
 }

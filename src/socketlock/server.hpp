@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -65,12 +66,12 @@ class Server {
     TimePoint opened;
     // Go dialect: the client's names for its locks.
     std::string pending_name;                      // name of the queued request
-    std::unordered_map<std::string, locks::Token> names;
+    std::unordered_map<std::string, locks::Token, StringHash, std::equal_to<>> names;
     std::unordered_map<locks::Token, std::string> token_names;
   };
 
   void handle_line(SessionId s, Session& ss, std::string_view line, TimePoint now);
-  void handle_request(SessionId s, Session& ss, locks::Mode mode, const std::vector<std::string_view>& args, TimePoint now);
+  void handle_request(SessionId s, Session& ss, locks::Mode mode, std::span<const std::string_view> args, TimePoint now);
   void handle_with_id(SessionId s, Session& ss, std::string_view cmd, std::string_view id, TimePoint now);
   void handle_show(SessionId s, Session& ss, TimePoint now);
   // Resolves a lock id as the client wrote it; 0 when it names nothing.
@@ -80,6 +81,7 @@ class Server {
   void forget_name(Session& ss, locks::Token token);
   void reply(SessionId s, const Session& ss, std::string_view word, std::string_view arg = {});
   void fail(SessionId s, const Session& ss, std::string_view reason);
+  void send_line(SessionId s, std::string_view id, std::string_view word, std::string_view arg);
   void drop(SessionId s, TimePoint now);
   void dispatch_events();
   void log(std::string_view line) { if (log_) log_(line); }
