@@ -73,6 +73,11 @@ int run(const Common& c, bool write, const std::string& ttl, const std::string& 
   socketlock::AcquireOptions opts;
   if (!ttl.empty()) opts.ttl = std::chrono::duration_cast<std::chrono::seconds>(duration("--ttl", ttl));
   if (!timeout.empty()) opts.timeout = duration("--timeout", timeout);
+  // Registered before acquiring, so no loss can go unreported.
+  client->on_lost([kill_on_loss](locks::Token token, const std::string& why) {
+    fmt::print(stderr, "socketlock: lock {} lost: {}\n", token, why);
+    if (kill_on_loss && child_pid.load() > 0) ::kill(child_pid.load(), SIGTERM);
+  });
   socketlock::Lock lock;
   try {
     lock = write ? client->acquire_write(opts) : client->acquire_read(opts);
@@ -81,10 +86,6 @@ int run(const Common& c, bool write, const std::string& ttl, const std::string& 
     client->close();
     return 1;
   }
-  client->on_lost([kill_on_loss](locks::Token token, const std::string& why) {
-    fmt::print(stderr, "socketlock: lock {} lost: {}\n", token, why);
-    if (kill_on_loss && child_pid.load() > 0) ::kill(child_pid.load(), SIGTERM);
-  });
   // The command learns its fencing token, to pass on to what it guards.
   ::setenv("SOCKETLOCK_TOKEN", std::to_string(lock.token()).c_str(), 1);
   ::setenv("SOCKETLOCK_MODE", write ? "write" : "read", 1);
@@ -100,6 +101,8 @@ int run(const Common& c, bool write, const std::string& ttl, const std::string& 
     return 127;
   }
   child_pid = pid;
+  // A loss reported while the command was starting found no pid to signal.
+  if (kill_on_loss && !lock.valid()) ::kill(pid, SIGTERM);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -264,11 +264,17 @@ void Connection::flush() {
     }
   }
   if (out_.empty()) {
+    bool was_blocked = want_write_;
     if (want_write_) {
       want_write_ = false;
       update_interest();
     }
-    if (closing_) finish(0);
+    if (closing_) {
+      finish(0);
+      return;
+    }
+    // A handler that paused reading because output piled up resumes here.
+    if ((was_blocked || paused_) && handler_ != nullptr) guarded(destroyed_, [&] { handler_->on_drain(*this); });
     return;
   }
   if (!want_write_) {  // partial write: continue when writable

@@ -28,6 +28,9 @@ class Connection : public Pollable, public Flushable {
     virtual void on_data(Connection& c, std::string_view bytes) = 0;
     // Exactly once. error 0 = orderly EOF or local close(); errno otherwise.
     virtual void on_close(Connection& c, int error) = 0;
+    // The output buffer emptied after a blocked write, or while reading was
+    // paused: the place to resume reading paused for backpressure.
+    virtual void on_drain(Connection& c) {}
   };
 
   static constexpr size_t kReadBudget = 256 * 1024;  // per connection per turn, for fairness

@@ -253,5 +253,41 @@ TEST(Connection, ConnectUnixReportsErrno) {
   ::close(s);
 }
 
+// Backpressure: a handler that paused reading because its output piled up
+// hears on_drain once the peer has taken it all, and only then.
+TEST(Connection, DrainAfterBlockedWriteIsReported) {
+  struct Drains : Recorder {
+    int drains = 0;
+    void on_drain(Connection& c) override {
+      ++drains;
+      c.resume_reading();
+    }
+  } rec;
+  EventLoop loop;
+  SocketPair sp;
+  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  const std::string big = pattern(4 << 20);
+  loop.post([&] {
+    c->pause_reading();
+    c->send(big);
+  });
+  run_for(loop, 50ms);
+  EXPECT_GT(c->output_bytes(), 0u);  // the peer has not read: still queued
+  EXPECT_EQ(rec.drains, 0);
+  std::thread reader([fd = sp.fd[1], n = big.size()] {
+    std::string buf(65536, '\0');
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = ::read(fd, buf.data(), buf.size());
+      if (r <= 0) break;
+      got += static_cast<size_t>(r);
+    }
+  });
+  EXPECT_TRUE(run_until(loop, [&] { return rec.drains > 0; }, 30000ms));
+  reader.join();
+  EXPECT_EQ(c->output_bytes(), 0u);
+  EXPECT_EQ(rec.drains, 1);
+}
+
 }  // namespace
 }  // namespace warren::net

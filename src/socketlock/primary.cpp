@@ -31,8 +31,11 @@ void Primary::accept(int fd) {
 
 void Primary::on_data(net::Connection& c, std::string_view bytes) {
   server_.feed(id_of(c), bytes, loop_.now());
+  if (c.output_bytes() > kMaxPendingOutput) c.pause_reading();
   rearm();
 }
+
+void Primary::on_drain(net::Connection& c) { c.resume_reading(); }
 
 void Primary::on_close(net::Connection& c, int error) {
   SessionId s = id_of(c);

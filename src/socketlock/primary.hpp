@@ -15,6 +15,10 @@ namespace warren::socketlock {
 
 class Primary final : public net::Connection::Handler, public Transport {
  public:
+  // A client that does not read its replies stops being read once this much
+  // output waits for it, so it cannot make the primary grow without bound.
+  static constexpr size_t kMaxPendingOutput = 256 * 1024;
+
   // nullptr when another process is primary for `path`. Throws on I/O errors.
   static std::unique_ptr<Primary> start(net::EventLoop& loop, const std::string& path, ServerOptions opts,
                                         ServerLog log = {});
@@ -32,6 +36,7 @@ class Primary final : public net::Connection::Handler, public Transport {
   // net::Connection::Handler
   void on_data(net::Connection& c, std::string_view bytes) override;
   void on_close(net::Connection& c, int error) override;
+  void on_drain(net::Connection& c) override;
   // Transport
   void send(SessionId s, std::string_view bytes) override;
   void close(SessionId s) override;

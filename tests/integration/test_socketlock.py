@@ -191,15 +191,9 @@ class PrimaryDeathTest(SocketlockCase):
         # lock under it. When the primary is SIGKILLed, the lock is lost
         # (on_lost fires) and the command is terminated.
         #
-        # KNOWN BUG (apps/socketlock/main.cpp, run()): this fails now and
-        # then (1 run in 15 to 1 in 80 here): the "lock ... lost" message is printed
-        # but the command is never sent SIGTERM and runs on without the lock.
-        # child_pid is stored only after posix_spawnp() returns, while the
-        # command is already running; a loss reported in that window finds
-        # child_pid == 0, and on_lost fires only once. Deterministic under gdb:
-        # break at `child_pid = pid`, kill the primary, continue -> the
-        # command runs to completion and `socketlock run` exits 0. Kept in on
-        # purpose; it passes once the loss is re-checked after child_pid is set.
+        # A loss reported while the command is being spawned (before its pid
+        # is known) must still terminate it: run() re-checks the lock once
+        # the pid is stored.
         serve = self.cli("serve", "serve", "--socket", self.sock)
         self.wait_listening(self.sock, serve)
         run = self.cli("run", "run", "--write", "--kill-on-loss", "--socket", self.sock, "--",

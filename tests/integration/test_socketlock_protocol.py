@@ -153,14 +153,10 @@ class RawProtocolTest(SocketlockCase):
         self.assertIsNone(self.warrend.p.poll(), "warrend survived\n" + self.warrend.describe())
 
     def test_client_that_never_reads_is_held_back(self):
-        # KNOWN BUG (src/socketlock/primary.cpp + src/net/connection): no
-        # backpressure. The primary keeps reading a client's requests and
-        # queueing the answers while the client reads none, so one local
-        # client can grow warrend without bound (4 MB of "SHOW" -> ~20 MB of
-        # queued answers; +190 MB RSS under ASan; 20 MB -> +740 MB). Expected:
-        # the primary stops reading such a client (pause_reading above some
-        # output size) or drops it; either way the client cannot push 4 MB in.
-        # Fails until that is fixed; kept in on purpose.
+        # Backpressure: a client that reads none of its answers must not be
+        # able to grow the primary without bound. The primary stops reading
+        # it once its queued output passes Primary::kMaxPendingOutput and
+        # resumes when the output drains, so 4 MB of "SHOW" cannot get in.
         flood = self.raw("flood")
         self.assertEqual(flood.ask("f HELLO"), "f CONNECTED")
         flood.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
