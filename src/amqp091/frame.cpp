@@ -1,0 +1,116 @@
+#include "amqp091/frame.hpp"
+
+#include <cassert>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace warren::amqp091 {
+
+HeaderCheck check_protocol_header(std::span<const uint8_t> input) {
+  size_t n = std::min(input.size(), kProtocolHeader.size());
+  // Decide on the first wrong octet: no need to wait for all eight.
+  if (std::memcmp(input.data(), kProtocolHeader.data(), n) != 0) return HeaderCheck::Mismatch;
+  return n == kProtocolHeader.size() ? HeaderCheck::Match : HeaderCheck::Incomplete;
+}
+
+bool FrameReader::next(Frame& out) {
+  if (failed()) return false;
+  std::span<const uint8_t> rest = in_.subspan(pos_);
+  if (rest.size() < kFrameHeaderSize) return false;
+  Reader r(rest);
+  uint8_t type = 0;
+  uint16_t channel = 0;
+  uint32_t size = 0;
+  r.octet(type);
+  r.u16(channel);
+  r.u32(size);
+  // Checked on the header, before the payload arrives, so a peer cannot make
+  // us buffer more than frame_max.
+  if (size > max_payload(frame_max_))
+    return fail(type, {}, fmt::format("{{frame_too_large,{},{}}}", size, max_payload(frame_max_)));
+  if (r.remaining() < uint64_t(size) + 1) return false;
+  std::span<const uint8_t> payload = rest.subspan(kFrameHeaderSize, size);
+  uint8_t end = rest[kFrameHeaderSize + size];
+  if (end != kFrameEnd) return fail(type, payload, fmt::format("{{invalid_frame_end_marker,{}}}", end));
+  switch (type) {
+    case kFrameMethod:
+    case kFrameHeader:
+    case kFrameBody:
+    case kFrameHeartbeat:
+      break;
+    default:
+      return fail(type, payload, "unknown_frame");
+  }
+  out = {type, channel, payload};
+  pos_ += kFrameOverhead + size;
+  return true;
+}
+
+size_t FrameReader::pending_frame_size() const {
+  Reader r(in_.subspan(pos_));
+  uint32_t size;
+  if (failed() || !r.skip(3) || !r.u32(size)) return 0;
+  return kFrameOverhead + size;
+}
+
+// RabbitMQ's wording, e.g. "type 3, first 16 octets = <<132,2,...>>:
+// {invalid_frame_end_marker,83}", so operators can search for it.
+bool FrameReader::fail(uint8_t type, std::span<const uint8_t> payload, std::string_view what) {
+  std::span<const uint8_t> shown = payload.first(std::min<size_t>(payload.size(), 16));
+  text_ = fmt::format("type {}, {} octets = <<{}>>: {}", type, shown.size() < payload.size() ? "first 16" : "all",
+                      fmt::join(shown, ","), what);
+  status_ = {ReplyCode::FrameError, text_};
+  return false;
+}
+
+std::array<uint8_t, kFrameHeaderSize> frame_header(uint8_t type, uint16_t channel, uint32_t size) {
+  return {uint8_t(type),      uint8_t(channel >> 8), uint8_t(channel),  uint8_t(size >> 24),
+          uint8_t(size >> 16), uint8_t(size >> 8),    uint8_t(size)};
+}
+
+void append_frame(std::string& out, uint8_t type, uint16_t channel, std::span<const uint8_t> payload) {
+  assert(payload.size() <= UINT32_MAX);
+  auto h = frame_header(type, channel, uint32_t(payload.size()));
+  out.append(reinterpret_cast<const char*>(h.data()), h.size());
+  out.append(as_chars(payload));
+  out.push_back(char(kFrameEnd));
+}
+
+void append_heartbeat(std::string& out) { append_frame(out, kFrameHeartbeat, 0, {}); }
+
+size_t write_frame(std::span<uint8_t> dst, uint8_t type, uint16_t channel, std::span<const uint8_t> payload) {
+  if (payload.size() > UINT32_MAX || dst.size() < kFrameOverhead || dst.size() - kFrameOverhead < payload.size())
+    return 0;
+  auto h = frame_header(type, channel, uint32_t(payload.size()));
+  std::memcpy(dst.data(), h.data(), h.size());
+  if (!payload.empty()) std::memcpy(dst.data() + h.size(), payload.data(), payload.size());
+  dst[h.size() + payload.size()] = kFrameEnd;
+  return kFrameOverhead + payload.size();
+}
+
+size_t begin_frame(std::string& out, uint8_t type, uint16_t channel) {
+  auto h = frame_header(type, channel, 0);
+  out.append(reinterpret_cast<const char*>(h.data()), h.size());
+  return out.size();
+}
+
+void end_frame(std::string& out, size_t begin) {
+  size_t size = out.size() - begin;
+  assert(size <= UINT32_MAX);
+  for (int i = 0; i < 4; ++i) out[begin - 4 + i] = char(size >> (24 - 8 * i));
+  out.push_back(char(kFrameEnd));
+}
+
+void append_body_frames(std::string& out, uint16_t channel, std::span<const uint8_t> body, uint32_t frame_max) {
+  uint64_t chunk = max_payload(frame_max);
+  assert(chunk > 0 && "frame_max below the frame overhead");
+  if (chunk == 0) chunk = 1;
+  while (!body.empty()) {
+    size_t n = size_t(std::min<uint64_t>(chunk, body.size()));
+    append_frame(out, kFrameBody, channel, body.first(n));
+    body = body.subspan(n);
+  }
+}
+
+}  // namespace warren::amqp091
