@@ -273,8 +273,12 @@ void Connection::flush() {
       finish(0);
       return;
     }
-    // A handler that paused reading because output piled up resumes here.
-    if ((was_blocked || paused_) && handler_ != nullptr) guarded(destroyed_, [&] { handler_->on_drain(*this); });
+    // A handler that paused reading, or stopped producing, because output
+    // piled up resumes here.
+    if ((was_blocked || paused_ || drain_wanted_) && handler_ != nullptr) {
+      drain_wanted_ = false;
+      guarded(destroyed_, [&] { handler_->on_drain(*this); });
+    }
     return;
   }
   if (!want_write_) {  // partial write: continue when writable

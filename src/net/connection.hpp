@@ -28,8 +28,9 @@ class Connection : public Pollable, public Flushable {
     virtual void on_data(Connection& c, std::string_view bytes) = 0;
     // Exactly once. error 0 = orderly EOF or local close(); errno otherwise.
     virtual void on_close(Connection& c, int error) = 0;
-    // The output buffer emptied after a blocked write, or while reading was
-    // paused: the place to resume reading paused for backpressure.
+    // The output buffer emptied after a blocked write, while reading was
+    // paused, or after want_drain(): the place to resume what backpressure
+    // stopped.
     virtual void on_drain(Connection& c) {}
   };
 
@@ -51,6 +52,8 @@ class Connection : public Pollable, public Flushable {
 
   void close();  // stop reading, write queued output, then close; on_close(0) from the loop
   void abort();  // close the fd now, dropping output; on_close(0) at end of turn
+  // Asks for one on_drain() when the output buffer next becomes empty.
+  void want_drain() { drain_wanted_ = true; }
   void pause_reading();
   void resume_reading();
 
@@ -84,6 +87,7 @@ class Connection : public Pollable, public Flushable {
   uint32_t interest_ = 0;  // events currently registered with epoll
   bool registered_ = false;
   bool paused_ = false;
+  bool drain_wanted_ = false;
   bool want_write_ = false;  // partial write pending: EPOLLOUT registered
   bool closing_ = false;     // close() called or peer EOF: no more reads, drain output
   bool closed_ = false;      // fd closed; on_close pending or delivered
