@@ -289,5 +289,23 @@ TEST(Connection, DrainAfterBlockedWriteIsReported) {
   EXPECT_EQ(rec.drains, 1);
 }
 
+TEST(Connection, WantDrainReportsOnceWhenOutputEmpties) {
+  struct Drains : Recorder {
+    int drains = 0;
+    void on_drain(Connection&) override { ++drains; }
+  } rec;
+  EventLoop loop;
+  SocketPair sp;
+  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  loop.post([&] {
+    c->send("hello");
+    c->want_drain();
+  });
+  EXPECT_TRUE(run_until(loop, [&] { return rec.drains > 0; }, 5000ms));
+  loop.post([&] { c->send("again"); });  // no new request: no new report
+  run_for(loop, 50ms);
+  EXPECT_EQ(rec.drains, 1);
+}
+
 }  // namespace
 }  // namespace warren::net
