@@ -14,6 +14,8 @@ template <class... F>
 struct Overload : F... {
   using F::operator()...;
 };
+template <class... F>
+Overload(F...) -> Overload<F...>;  // clang 14 lacks aggregate deduction
 
 struct Decoder {
   const TableLimits& limits;

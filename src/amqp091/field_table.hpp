@@ -41,10 +41,19 @@ struct ByteArray {  // 'x': bytes, as opposed to the string 'S'
 using FieldArray = std::vector<FieldValue>;
 
 // Entries in wire order. Duplicate keys can arrive; find() sees the first.
+// (Members that touch the entries are defined below FieldEntry: the entry
+// type is incomplete here, and clang instantiates eagerly.)
 class FieldTable {
  public:
-  FieldTable() = default;
+  using const_iterator = std::vector<FieldEntry>::const_iterator;
+
+  FieldTable();
   FieldTable(std::initializer_list<FieldEntry> entries);
+  FieldTable(const FieldTable&);
+  FieldTable(FieldTable&&) noexcept;
+  FieldTable& operator=(const FieldTable&);
+  FieldTable& operator=(FieldTable&&) noexcept;
+  ~FieldTable();
 
   const FieldValue* find(std::string_view key) const;
   FieldValue* find(std::string_view key);
@@ -52,12 +61,12 @@ class FieldTable {
   void set(std::string_view key, FieldValue value);
   void add(std::string key, FieldValue value);  // appends, even if the key exists
 
-  size_t size() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
-  void clear() { entries_.clear(); }
+  size_t size() const;
+  bool empty() const;
+  void clear();
   const std::vector<FieldEntry>& entries() const { return entries_; }
-  auto begin() const { return entries_.begin(); }
-  auto end() const { return entries_.end(); }
+  const_iterator begin() const;
+  const_iterator end() const;
 
   bool operator==(const FieldTable& o) const;
 
@@ -97,7 +106,18 @@ struct FieldEntry {
   bool operator==(const FieldEntry&) const = default;
 };
 
+inline FieldTable::FieldTable() = default;
 inline FieldTable::FieldTable(std::initializer_list<FieldEntry> entries) : entries_(entries) {}
+inline FieldTable::FieldTable(const FieldTable&) = default;
+inline FieldTable::FieldTable(FieldTable&&) noexcept = default;
+inline FieldTable& FieldTable::operator=(const FieldTable&) = default;
+inline FieldTable& FieldTable::operator=(FieldTable&&) noexcept = default;
+inline FieldTable::~FieldTable() = default;
+inline size_t FieldTable::size() const { return entries_.size(); }
+inline bool FieldTable::empty() const { return entries_.empty(); }
+inline void FieldTable::clear() { entries_.clear(); }
+inline FieldTable::const_iterator FieldTable::begin() const { return entries_.begin(); }
+inline FieldTable::const_iterator FieldTable::end() const { return entries_.end(); }
 inline bool FieldTable::operator==(const FieldTable& o) const { return entries_ == o.entries_; }
 
 // Limits on what a hostile peer can make a decode do.
