@@ -5,11 +5,14 @@
 //
 // FrameReader splits the bytes a connection has received into frames without
 // copying them; the writers append frames to an output string or buffer.
+// Which frame may come when, and on which channel (heartbeats on 0, a header
+// after a content method), is the connection's business, not this file's.
 #include <array>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "amqp091/generated/methods.hpp"
 #include "amqp091/wire.hpp"

@@ -9,6 +9,7 @@
 // they arrived, so a broker forwards them to consumers verbatim and reads the
 // few it needs (delivery-mode, priority, expiration) without decoding the
 // rest; `BasicProperties` is the decoded, owning form.
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
