@@ -74,11 +74,37 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     msg << e;
     throw std::runtime_error(msg.str());
   }
-  check_keys(root, {"data_dir", "log", "socketlock"}, source, "");
+  check_keys(root, {"data_dir", "log", "socketlock", "amqp"}, source, "");
   if (auto* n = root.get("data_dir")) cfg.data_dir = string_of(*n, source, "data_dir");
   if (auto* log = root.get_as<toml::table>("log")) {
     check_keys(*log, {"level"}, source, "log.");
     if (auto* n = log->get("level")) cfg.log_level = string_of(*n, source, "log.level");
+  }
+  if (auto* a = root.get_as<toml::table>("amqp")) {
+    check_keys(*a, {"enabled", "host", "port", "heartbeat", "frame_max", "channel_max", "max_message_size", "users"},
+               source, "amqp.");
+    AmqpConfig& c = cfg.amqp;
+    auto integer = [&](const char* key, int64_t lo, int64_t hi) -> std::optional<int64_t> {
+      const toml::node* n = a->get(key);
+      if (!n) return std::nullopt;
+      auto v = n->value<int64_t>();
+      if (!v || *v < lo || *v > hi) bad(source, fmt::format("amqp.{}", key), fmt::format("expected an integer in {}..{}", lo, hi));
+      return v;
+    };
+    if (auto* n = a->get("enabled")) {
+      auto b = n->value<bool>();
+      if (!b) bad(source, "amqp.enabled", "expected true or false");
+      c.enabled = *b;
+    }
+    if (auto* n = a->get("host")) c.host = string_of(*n, source, "amqp.host");
+    if (auto v = integer("port", 0, 65535)) c.port = uint16_t(*v);
+    if (auto v = integer("heartbeat", 0, 65535)) c.heartbeat = uint16_t(*v);
+    if (auto v = integer("frame_max", 4096, 1 << 30)) c.frame_max = uint32_t(*v);
+    if (auto v = integer("channel_max", 1, 65535)) c.channel_max = uint16_t(*v);
+    if (auto v = integer("max_message_size", 1, 512ll << 20)) c.max_message_size = uint64_t(*v);
+    if (auto* users = a->get_as<toml::table>("users")) {
+      for (const auto& [name, pw] : *users) c.users[std::string(name.str())] = string_of(pw, source, "amqp.users");
+    }
   }
   if (auto* sl = root.get_as<toml::table>("socketlock")) {
     check_keys(*sl, {"enabled", "path", "policy", "request_timeout", "confirm_timeout", "max_ttl", "hello_timeout"},
@@ -106,11 +132,16 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
 
   // Flags are kept as strings so that only those given override the file.
   std::string config_file, data_dir, log_level, sl_path, policy, req_to, conf_to, max_ttl, hello_to;
-  bool no_socketlock = false;
+  bool no_socketlock = false, no_amqp = false;
+  std::string amqp_host;
+  int amqp_port = -1;
   app.add_option("-c,--config", config_file, "TOML configuration file (see docs/configuration.md)");
   app.add_option("--data-dir", data_dir, "Directory for the broker's data")->default_str(defaults.data_dir);
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
       ->default_str(defaults.log_level);
+  app.add_option("--amqp-host", amqp_host, "Address the AMQP listener binds")->default_str(defaults.amqp.host);
+  app.add_option("--amqp-port", amqp_port, "AMQP port (0: any free port)")->default_str(std::to_string(defaults.amqp.port));
+  app.add_flag("--no-amqp", no_amqp, "Do not serve AMQP");
   app.add_option("--socketlock-path", sl_path, "Unix socket where socketlock is served")
       ->default_str("<data-dir>/socketlock.sock");
   app.add_flag("--no-socketlock", no_socketlock, "Do not serve socketlock");
@@ -145,6 +176,12 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
     if (!data_dir.empty()) cfg.data_dir = data_dir;
     if (!log_level.empty()) cfg.log_level = log_level;
     if (!sl_path.empty()) cfg.socketlock.path = sl_path;
+    if (!amqp_host.empty()) cfg.amqp.host = amqp_host;
+    if (amqp_port >= 0) {
+      if (amqp_port > 65535) throw std::runtime_error("--amqp-port: out of range");
+      cfg.amqp.port = uint16_t(amqp_port);
+    }
+    if (no_amqp) cfg.amqp.enabled = false;
     if (no_socketlock) cfg.socketlock.enabled = false;
     if (!policy.empty()) cfg.socketlock.lock.policy = policy_of(policy, "command line", "--socketlock-policy");
     if (!req_to.empty()) cfg.socketlock.lock.request_timeout = dur("--socketlock-request-timeout", req_to);

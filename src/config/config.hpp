@@ -2,6 +2,7 @@
 // warrend's configuration: built-in defaults, then a TOML file (--config),
 // then command-line flags, each overriding the one before.
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,11 +18,24 @@ struct SocketlockConfig {
   std::chrono::milliseconds hello_timeout = std::chrono::seconds(10);
 };
 
+struct AmqpConfig {
+  bool enabled = true;
+  std::string host = "127.0.0.1";  // loopback unless configured otherwise
+  uint16_t port = 5672;
+  uint16_t heartbeat = 60;          // seconds proposed to clients
+  uint32_t frame_max = 131072;
+  uint16_t channel_max = 2047;
+  uint64_t max_message_size = 16 * 1024 * 1024;
+  // user -> password; guest/guest from loopback only when left as is.
+  std::map<std::string, std::string> users;
+};
+
 struct Config {
   std::string config_file;  // empty: embedded defaults only
   std::string data_dir = "var";
   std::string log_level = "info";
   SocketlockConfig socketlock;
+  AmqpConfig amqp;
 
   std::string socketlock_path() const {
     return socketlock.path.empty() ? data_dir + "/socketlock.sock" : socketlock.path;

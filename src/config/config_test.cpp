@@ -76,3 +76,28 @@ TEST(Config, FlagsOverrideTheFile) {
   EXPECT_EQ(c->socketlock.lock.policy, warren::locks::Policy::ReaderPreferred);
   EXPECT_EQ(c->socketlock.lock.max_ttl, 90s);
 }
+
+TEST(Config, AmqpSectionAndFlags) {
+  Config c;
+  warren::config::apply_toml(c, R"(
+[amqp]
+host = "0.0.0.0"
+port = 5673
+heartbeat = 30
+[amqp.users]
+app = "secret"
+)", "a.toml");
+  EXPECT_EQ(c.amqp.host, "0.0.0.0");
+  EXPECT_EQ(c.amqp.port, 5673);
+  EXPECT_EQ(c.amqp.heartbeat, 30);
+  EXPECT_EQ(c.amqp.users.at("app"), "secret");
+  EXPECT_THROW(warren::config::apply_toml(c, "[amqp]\nport = 70000\n", "a.toml"), std::runtime_error);
+  std::vector<std::string> args = {"warrend", "--amqp-port", "0"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  int code = -1;
+  auto parsed = warren::config::parse_command_line(static_cast<int>(argv.size()), argv.data(), code);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->amqp.port, 0);
+  EXPECT_EQ(parsed->amqp.host, "127.0.0.1");
+}
