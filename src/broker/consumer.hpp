@@ -1,0 +1,50 @@
+#pragma once
+// What a queue hands messages to. A front end implements Consumer for an
+// AMQP 0-9-1 consumer (basic.consume) or an AMQP 1.0 sending link.
+//
+// Consumers pull by credit: a queue hands a consumer at most credit()
+// deliveries until the front end grants more (0-9-1: prefetch minus
+// unacked; 1.0: link credit) and calls Queue::credit_changed().
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "broker/message.hpp"
+
+namespace warren::broker {
+
+class Queue;
+
+struct Delivery {
+  std::shared_ptr<Queue> queue;
+  uint64_t seq = 0;          // the entry's id in its queue, for settlement
+  MessagePtr message;
+  bool redelivered = false;  // handed out before and returned unsettled
+  uint32_t delivery_count = 0;
+};
+
+class Consumer {
+ public:
+  virtual ~Consumer() = default;
+  // How many more deliveries this consumer may be handed now.
+  virtual uint32_t credit() const = 0;
+  // Hands over one delivery (only while credit() > 0). A consumer that
+  // settles on delivery (no-ack) returns true, and the queue forgets it.
+  virtual bool deliver(Delivery d) = 0;
+  // The queue went away (deleted, or its exclusive owner closed): 0-9-1's
+  // consumer_cancel_notify / 1.0's detach.
+  virtual void cancelled_by_queue() {}
+  // A queue with single-active-consumer made this consumer (in)active.
+  virtual void active_changed(bool active) {}
+};
+
+// How a queue knows its consumers.
+struct ConsumerSlot {
+  Consumer* consumer;
+  std::string tag;
+  int priority = 0;     // consumer x-priority: higher served first while they have credit
+  bool exclusive = false;
+  uint64_t owner = 0;   // connection id
+};
+
+}  // namespace warren::broker

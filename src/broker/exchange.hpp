@@ -1,0 +1,83 @@
+#pragma once
+// Exchanges route a message to queues and to other exchanges through their
+// bindings: direct (key equality), fanout (everything), topic (dot-separated
+// words with * and #), headers (x-match all/any, also all-with-x/any-with-x).
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/error.hpp"
+#include "broker/message.hpp"
+
+namespace warren::broker {
+
+enum class ExchangeType : uint8_t { Direct, Fanout, Topic, Headers };
+std::optional<ExchangeType> parse_exchange_type(std::string_view s);
+std::string_view to_string(ExchangeType t);
+
+struct Destination {
+  std::string name;
+  bool is_exchange = false;
+  bool operator==(const Destination&) const = default;
+};
+
+struct Binding {
+  Destination destination;
+  std::string key;
+  Table arguments;
+  bool operator==(const Binding& o) const {
+    return destination == o.destination && key == o.key && arguments == o.arguments;
+  }
+};
+
+// Does `pattern` (a topic binding key) match `key`? Words are separated by
+// '.', '*' matches exactly one word, '#' matches zero or more.
+bool topic_matches(std::string_view pattern, std::string_view key);
+// Does a headers binding's arguments match the message headers?
+bool headers_match(const Table& binding_args, const Table* headers);
+
+class Exchange {
+ public:
+  struct Options {
+    std::string name;
+    ExchangeType type = ExchangeType::Direct;
+    bool durable = false;
+    bool auto_delete = false;
+    bool internal = false;
+    Table arguments;
+  };
+  explicit Exchange(Options opts);
+
+  const std::string& name() const { return opts_.name; }
+  const Options& options() const { return opts_; }
+  ExchangeType type() const { return opts_.type; }
+  // From the alternate-exchange argument.
+  const std::string* alternate_exchange() const;
+
+  // False when the same binding exists already / does not exist.
+  bool bind(Binding b);
+  bool unbind(const Binding& b);
+  // Removes every binding to `d` (its queue or exchange was deleted);
+  // true when there was one.
+  bool unbind_all(const Destination& d);
+  bool has_bindings() const { return !bindings_.empty(); }
+  const std::vector<Binding>& bindings() const { return bindings_; }
+
+  // Appends the destinations `msg` goes to (duplicates possible; the caller
+  // de-duplicates across exchanges).
+  void route(const Message& msg, std::vector<Destination>& out) const;
+
+ private:
+  Options opts_;
+  std::vector<Binding> bindings_;
+  // Direct exchanges: binding key -> indexes into bindings_, for O(1) routing.
+  std::unordered_multimap<std::string, size_t> direct_;
+  void reindex();
+};
+
+using ExchangePtr = std::shared_ptr<Exchange>;
+
+}  // namespace warren::broker

@@ -1,0 +1,68 @@
+#include "broker/message.hpp"
+
+namespace warren::broker {
+
+namespace {
+// RabbitMQ's ?MAX_EXPIRY_TIMER: per-message and queue TTLs above it are refused.
+constexpr uint64_t kMaxExpiry = 4294967295;
+}  // namespace
+
+MessagePtr Message::received(std::string exchange, std::string routing_key, const PropertyCodec* codec,
+                             std::string raw_properties, Essentials essentials, Body body) {
+  std::shared_ptr<Message> m(new Message());
+  m->exchange_ = std::move(exchange);
+  m->routing_key_ = std::move(routing_key);
+  m->codec_ = codec;
+  m->raw_ = std::move(raw_properties);
+  m->essentials_ = essentials;
+  m->body_ = std::move(body);
+  return m;
+}
+
+MessagePtr Message::built(std::string exchange, std::string routing_key, Properties props, Body body) {
+  std::shared_ptr<Message> m(new Message());
+  m->exchange_ = std::move(exchange);
+  m->routing_key_ = std::move(routing_key);
+  m->essentials_ = essentials_of(props);
+  m->decoded_ = std::move(props);
+  m->body_ = std::move(body);
+  return m;
+}
+
+const Properties& Message::properties() const {
+  if (!decoded_) decoded_ = codec_ ? codec_->decode(raw_) : Properties{};
+  return *decoded_;
+}
+
+MessagePtr Message::with(Properties props, std::string exchange, std::string routing_key) const {
+  return built(std::move(exchange), std::move(routing_key), std::move(props), body_);
+}
+
+Message::Essentials essentials_of(const Properties& p) {
+  Message::Essentials e;
+  e.persistent = p.delivery_mode == 2;
+  e.priority = p.priority.value_or(0);
+  if (p.expiration) e.ttl = parse_expiration(*p.expiration);
+  return e;
+}
+
+// As RabbitMQ's string:to_integer + check_expiry: an optional sign, digits,
+// nothing after them, 0 <= N <= 2^32-1.
+std::optional<Duration> parse_expiration(std::string_view text) {
+  bool negative = false;
+  if (!text.empty() && (text.front() == '+' || text.front() == '-')) {
+    negative = text.front() == '-';
+    text.remove_prefix(1);
+  }
+  if (text.empty()) return std::nullopt;
+  uint64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + uint64_t(c - '0');
+    if (n > kMaxExpiry) return std::nullopt;
+  }
+  if (negative && n != 0) return std::nullopt;
+  return Duration(int64_t(n));
+}
+
+}  // namespace warren::broker

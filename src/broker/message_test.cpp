@@ -1,0 +1,136 @@
+// Messages: lazy property decoding, derived copies, expiration parsing.
+#include "broker/message.hpp"
+
+#include <gtest/gtest.h>
+
+#include "broker/error.hpp"
+#include "broker/test_util.hpp"
+
+namespace warren::broker {
+namespace {
+
+using namespace test;
+
+// A codec for the test format "content-type|expiration".
+class CountingCodec : public PropertyCodec {
+ public:
+  Properties decode(std::string_view raw) const override {
+    ++calls;
+    Properties p;
+    auto bar = raw.find('|');
+    p.content_type = std::string(raw.substr(0, bar));
+    if (bar != std::string_view::npos) p.expiration = std::string(raw.substr(bar + 1));
+    return p;
+  }
+  mutable int calls = 0;
+};
+
+TEST(Message, ReceivedDecodesItsPropertiesOnceAndOnlyWhenAsked) {
+  CountingCodec codec;
+  Message::Essentials e{true, 3, Duration(500)};
+  MessagePtr m = Message::received("x", "rk", &codec, "text/plain|500", e, body("hello"));
+  EXPECT_EQ(codec.calls, 0);
+  EXPECT_EQ(m->exchange(), "x");
+  EXPECT_EQ(m->routing_key(), "rk");
+  EXPECT_EQ(m->raw_properties(), "text/plain|500");
+  EXPECT_EQ(m->codec(), &codec);
+  EXPECT_TRUE(m->persistent());
+  EXPECT_EQ(m->priority(), 3);
+  EXPECT_EQ(m->ttl(), Duration(500));
+  EXPECT_EQ(m->size(), 5u);
+  EXPECT_EQ(codec.calls, 0);
+  EXPECT_EQ(m->properties().content_type, "text/plain");
+  EXPECT_EQ(m->properties().expiration, "500");
+  EXPECT_EQ(codec.calls, 1);
+}
+
+TEST(Message, WithoutCodecOrPropertiesTheyAreEmpty) {
+  MessagePtr m = Message::received("", "q", nullptr, "", {}, nullptr);
+  EXPECT_EQ(m->properties(), Properties{});
+  EXPECT_EQ(m->body_size(), 0u);
+  EXPECT_EQ(m->size(), 0u);
+}
+
+TEST(Message, BuiltTakesItsEssentialsFromTheProperties) {
+  Properties p;
+  p.delivery_mode = 2;
+  p.priority = 7;
+  p.expiration = "1500";
+  MessagePtr m = Message::built("x", "k", p, body("abc"));
+  EXPECT_TRUE(m->persistent());
+  EXPECT_EQ(m->priority(), 7);
+  EXPECT_EQ(m->ttl(), Duration(1500));
+  EXPECT_EQ(m->codec(), nullptr);
+  EXPECT_EQ(m->properties(), p);
+  MessagePtr plain = Message::built("x", "k", {}, body("abc"));
+  EXPECT_FALSE(plain->persistent());
+  EXPECT_EQ(plain->priority(), 0);
+  EXPECT_EQ(plain->ttl(), std::nullopt);
+}
+
+TEST(Message, WithSharesTheBodyAndReplacesPropertiesAndRouting) {
+  CountingCodec codec;
+  MessagePtr m = Message::received("x", "rk", &codec, "a|100", Message::Essentials{true, 1, Duration(100)}, body("B"));
+  Properties p = m->properties();
+  p.expiration.reset();
+  p.priority = 4;
+  MessagePtr copy = m->with(p, "dlx", "other");
+  EXPECT_EQ(copy->body().get(), m->body().get());
+  EXPECT_EQ(copy->exchange(), "dlx");
+  EXPECT_EQ(copy->routing_key(), "other");
+  EXPECT_EQ(copy->codec(), nullptr);
+  EXPECT_EQ(copy->properties(), p);
+  EXPECT_EQ(copy->ttl(), std::nullopt);
+  EXPECT_EQ(copy->priority(), 4);
+  EXPECT_FALSE(copy->persistent());  // from the properties, which have no delivery mode
+  EXPECT_EQ(m->exchange(), "x");     // the original is untouched
+  EXPECT_EQ(m->ttl(), Duration(100));
+}
+
+TEST(Message, EssentialsOf) {
+  Properties p;
+  EXPECT_FALSE(essentials_of(p).persistent);
+  p.delivery_mode = 1;
+  EXPECT_FALSE(essentials_of(p).persistent);
+  p.delivery_mode = 2;
+  p.priority = 9;
+  p.expiration = "junk";
+  auto e = essentials_of(p);
+  EXPECT_TRUE(e.persistent);
+  EXPECT_EQ(e.priority, 9);
+  EXPECT_EQ(e.ttl, std::nullopt);
+}
+
+TEST(Message, ParseExpirationAcceptsWhatRabbitMQAccepts) {
+  EXPECT_EQ(parse_expiration("0"), Duration(0));
+  EXPECT_EQ(parse_expiration("60000"), Duration(60000));
+  EXPECT_EQ(parse_expiration("007"), Duration(7));
+  EXPECT_EQ(parse_expiration("+5"), Duration(5));
+  EXPECT_EQ(parse_expiration("-0"), Duration(0));
+  EXPECT_EQ(parse_expiration("4294967295"), Duration(4294967295));
+  EXPECT_EQ(parse_expiration("4294967296"), std::nullopt);
+  EXPECT_EQ(parse_expiration("99999999999999999999999"), std::nullopt);
+  EXPECT_EQ(parse_expiration("-1"), std::nullopt);
+  EXPECT_EQ(parse_expiration(""), std::nullopt);
+  EXPECT_EQ(parse_expiration("+"), std::nullopt);
+  EXPECT_EQ(parse_expiration("abc"), std::nullopt);
+  EXPECT_EQ(parse_expiration("12a"), std::nullopt);
+  EXPECT_EQ(parse_expiration(" 5"), std::nullopt);
+  EXPECT_EQ(parse_expiration("1.5"), std::nullopt);
+}
+
+TEST(Error, MakeAndResourceUseRabbitMQsWording) {
+  Error e = Error::make(ErrorCode::NotFound, "no " + resource("queue", "q", "/"));
+  EXPECT_TRUE(e);
+  EXPECT_EQ(e.code, ErrorCode::NotFound);
+  EXPECT_EQ(e.text, "NOT_FOUND - no queue 'q' in vhost '/'");
+  EXPECT_FALSE(Error::none());
+  EXPECT_EQ(reply_name(ErrorCode::CommandInvalid), "COMMAND_INVALID");
+  EXPECT_EQ(uint16_t(ErrorCode::CommandInvalid), 503);
+  EXPECT_EQ(reply_name(ErrorCode::ResourceLocked), "RESOURCE_LOCKED");
+  EXPECT_EQ(reply_name(ErrorCode::PreconditionFailed), "PRECONDITION_FAILED");
+  EXPECT_EQ(reply_name(ErrorCode::AccessRefused), "ACCESS_REFUSED");
+}
+
+}  // namespace
+}  // namespace warren::broker

@@ -1,0 +1,170 @@
+#pragma once
+// A queue: messages in order (per priority), consumers served by credit,
+// deliveries held until settled, and RabbitMQ's queue arguments: TTLs,
+// length limits with their overflow behaviours, dead-lettering, priorities,
+// single active consumer, auto-delete and exclusivity.
+//
+// Single-threaded; time is an input. The owner (a VHost) calls
+// advance(now) at next_deadline() for message expiry and x-expires.
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/consumer.hpp"
+#include "broker/error.hpp"
+#include "broker/message.hpp"
+
+namespace warren::broker {
+
+enum class Overflow : uint8_t { DropHead, RejectPublish, RejectPublishDlx };
+
+// The queue arguments Warren understands, parsed and checked.
+struct QueueArgs {
+  std::optional<Duration> message_ttl;    // x-message-ttl
+  std::optional<Duration> expires;        // x-expires
+  std::optional<uint64_t> max_length;     // x-max-length
+  std::optional<uint64_t> max_length_bytes;
+  Overflow overflow = Overflow::DropHead;  // x-overflow
+  std::optional<std::string> dead_letter_exchange;
+  std::optional<std::string> dead_letter_routing_key;
+  uint8_t max_priority = 0;               // x-max-priority (0: not a priority queue)
+  bool single_active_consumer = false;
+
+  // Parses `args`; an argument of the wrong type or range is a 406 with
+  // RabbitMQ's text ("PRECONDITION_FAILED - invalid arg 'x-max-length' for
+  // queue 'q' in vhost '/': {unacceptable_type,longstr}"), naming `queue`.
+  // Unknown arguments are ignored, as RabbitMQ does.
+  static QueueArgs parse(const Table& args, Error& err, std::string_view queue = {}, std::string_view vhost = "/");
+  // The argument keys RabbitMQ compares when a queue is redeclared.
+  static bool is_compared_on_redeclare(std::string_view key);
+};
+
+// Why a message left a queue without being consumed: x-death's "reason".
+enum class DeadReason : uint8_t { Rejected, Expired, MaxLen, DeliveryLimit };
+
+// Where a queue sends what it dead-letters, and tells about itself.
+class QueueHost {
+ public:
+  virtual ~QueueHost() = default;
+  virtual void dead_letter(Queue& from, MessagePtr msg, DeadReason why, TimePoint now) = 0;
+  // The queue should go: auto-delete after its last consumer, or x-expires.
+  virtual void queue_unused(Queue& q) = 0;
+};
+
+// A settled delivery's fate.
+enum class Outcome : uint8_t {
+  Accepted,  // done: remove it
+  Released,  // back to the queue, marked redelivered (0-9-1 requeue, 1.0 released)
+  Rejected,  // dead-letter if configured, else drop
+  Modified,  // 1.0 modified with delivery-failed: back, delivery count + 1
+};
+
+class Queue : public std::enable_shared_from_this<Queue> {
+ public:
+  struct Options {
+    std::string name;
+    std::string vhost = "/";
+    bool durable = false;
+    bool auto_delete = false;
+    uint64_t exclusive_owner = 0;  // connection id; 0: not exclusive
+    Table arguments;               // as declared, for equivalence checks
+    QueueArgs args;
+  };
+
+  Queue(Options opts, QueueHost& host, TimePoint now);
+
+  const std::string& name() const { return opts_.name; }
+  const Options& options() const { return opts_; }
+  bool durable() const { return opts_.durable; }
+  bool exclusive() const { return opts_.exclusive_owner != 0; }
+  uint64_t exclusive_owner() const { return opts_.exclusive_owner; }
+
+  enum class Accept : uint8_t { Enqueued, Rejected /* reject-publish overflow */ };
+  Accept publish(MessagePtr msg, TimePoint now);
+
+  // basic.get: the head message, if any (settled at once when no_ack).
+  std::optional<Delivery> get(bool no_ack, TimePoint now);
+
+  // Consumers, known by their Consumer pointer (tags are unique per
+  // channel, not per queue). Refuses with 403 when an exclusive consumer
+  // holds the queue, or when `slot` wants exclusivity and there are
+  // consumers; the caller checks the queue's own exclusivity (queue_for).
+  Error add_consumer(ConsumerSlot slot, TimePoint now);
+  // Cancels one consumer; its unsettled deliveries stay with their session.
+  void remove_consumer(Consumer* c, TimePoint now);
+  // The consumer's credit went up: deliver what it may take now.
+  void credit_changed(TimePoint now) { dispatch(now); }
+
+  void settle(uint64_t seq, Outcome outcome, TimePoint now);
+
+  uint64_t purge(TimePoint now);  // drops ready messages; returns how many
+  // Going away: every consumer is told, unsettled deliveries are forgotten.
+  void close();
+  bool closed() const { return closed_; }
+
+  uint64_t ready_count() const { return ready_count_; }
+  uint64_t unacked_count() const { return unacked_.size(); }
+  uint64_t ready_bytes() const { return ready_bytes_; }
+  size_t consumer_count() const { return consumers_.size(); }
+  bool has_consumers() const { return !consumers_.empty(); }
+
+  void advance(TimePoint now);
+  std::optional<TimePoint> next_deadline() const;
+  // basic.get, consume and redeclare count as use for x-expires.
+  void touch(TimePoint now) { last_used_ = now; }
+
+ private:
+  struct Entry {
+    MessagePtr msg;
+    uint64_t seq;
+    std::optional<TimePoint> expires;
+    uint32_t delivery_count = 0;
+    bool redelivered = false;
+  };
+
+  void dispatch(TimePoint now);
+  void enqueue(Entry e);
+  void requeue(Entry e);
+  std::optional<Entry> pop_ready();
+  const Entry* peek_ready() const;
+  std::optional<Entry> take_ready(uint64_t seq);  // a given ready entry, if still there
+  void note_removed(const Entry& e);
+  void drop_expired(TimePoint now);
+  void enforce_limits(TimePoint now);
+  bool over_limit(size_t extra_bytes, size_t extra_count) const;
+  // Dead-letters `e` with `why` when the queue has a DLX; else drops it.
+  void discard(Entry e, DeadReason why, TimePoint now);
+  std::optional<TimePoint> expiry_for(const Message& m, TimePoint now) const;
+  ConsumerSlot* next_consumer();
+  std::deque<Entry>& lane(uint8_t priority);
+  void report_unused();
+
+  Options opts_;
+  QueueHost& host_;
+  bool closed_ = false;
+  uint64_t next_seq_ = 1;
+  std::vector<std::deque<Entry>> lanes_;  // one per priority level, highest last
+  uint64_t ready_count_ = 0;
+  uint64_t ready_bytes_ = 0;
+  std::map<uint64_t, Entry> unacked_;
+  std::vector<ConsumerSlot> consumers_;
+  size_t round_robin_ = 0;
+  TimePoint last_used_;
+  // dispatch() may be re-entered (a consumer's deliver() or a dead-letter
+  // publish into this same queue): the nested call asks the running one
+  // to loop again instead of recursing.
+  bool dispatching_ = false;
+  bool redispatch_ = false;
+  bool unused_reported_ = false;  // queue_unused() told once
+  // The message publish() is placing: with a TTL of 0 it may still go to
+  // a consumer that can take it at once, but never waits in the queue.
+  uint64_t fresh_seq_ = 0;
+};
+
+using QueuePtr = std::shared_ptr<Queue>;
+
+}  // namespace warren::broker

@@ -1,0 +1,146 @@
+// QueueArgs::parse: RabbitMQ's queue-argument checks (rabbit_amqqueue's
+// declare_args validators), their order and their error terms.
+#include <fmt/format.h>
+
+#include <array>
+
+#include "broker/queue.hpp"
+
+namespace warren::broker {
+
+namespace {
+
+constexpr uint64_t kMaxExpiry = 4294967295;  // RabbitMQ's ?MAX_EXPIRY_TIMER
+constexpr int64_t kMaxPriority = 255;        // RabbitMQ's ?MAX_SUPPORTED_PRIORITY
+
+// The keys RabbitMQ validates on declare and compares on redeclare, in its order.
+constexpr std::array<std::string_view, 18> kDeclareArgs = {
+    "x-expires",          "x-message-ttl",          "x-dead-letter-exchange", "x-dead-letter-routing-key",
+    "x-max-length",       "x-max-length-bytes",     "x-max-in-memory-length", "x-max-in-memory-bytes",
+    "x-max-priority",     "x-overflow",             "x-queue-mode",           "x-single-active-consumer",
+    "x-queue-type",       "x-quorum-initial-group-size", "x-max-age",          "x-stream-max-segment-size-bytes",
+    "x-initial-cluster-size", "x-queue-leader-locator",
+};
+
+// An integer argument's value; an unsigned 64-bit value beyond INT64_MAX
+// (stored modulo 2^64) reads as "too large" rather than negative.
+struct IntArg {
+  int64_t value = 0;
+  bool huge = false;
+  std::string text() const { return huge ? fmt::format("{}", uint64_t(value)) : fmt::format("{}", value); }
+};
+
+std::optional<IntArg> int_arg(const Value& v) {
+  const Int* i = std::get_if<Int>(&v.v);
+  if (!i) return std::nullopt;
+  return IntArg{i->value, i->kind == IntKind::U64 && i->value < 0};
+}
+
+std::string unacceptable(const Value& v) { return fmt::format("{{unacceptable_type,{}}}", type_name(v)); }
+
+// Each checker returns RabbitMQ's error term, or "" when the value is fine.
+std::string check_non_neg(const Value& v) {
+  auto i = int_arg(v);
+  if (!i) return unacceptable(v);
+  if (!i->huge && i->value < 0) return fmt::format("{{value_negative,{}}}", i->value);
+  return "";
+}
+
+std::string check_expiry(const IntArg& i) {
+  if (!i.huge && i.value < 0) return fmt::format("{{value_negative,{}}}", i.value);
+  if (i.huge || uint64_t(i.value) > kMaxExpiry) return fmt::format("{{value_too_large,{},{}}}", i.text(), kMaxExpiry);
+  return "";
+}
+
+std::string check_one_of(const Value& v, std::initializer_list<std::string_view> allowed, std::string_view error) {
+  const std::string* s = v.as_string();
+  if (!s) return unacceptable(v);
+  for (std::string_view a : allowed)
+    if (*s == a) return "";
+  return std::string(error);
+}
+
+}  // namespace
+
+bool QueueArgs::is_compared_on_redeclare(std::string_view key) {
+  for (std::string_view k : kDeclareArgs)
+    if (k == key) return true;
+  return false;
+}
+
+QueueArgs QueueArgs::parse(const Table& args, Error& err, std::string_view queue, std::string_view vhost) {
+  QueueArgs out;
+  err = Error::none();
+  const std::string rs = resource("queue", queue, vhost);
+  // rabbit_channel checks the DLX name's type before the argument validators run.
+  if (const Value* v = find(args, "x-dead-letter-exchange"); v && !v->as_string()) {
+    err = Error::make(ErrorCode::PreconditionFailed,
+                      fmt::format("invalid type '{}' for arg 'x-dead-letter-exchange' in {}", type_name(*v), rs));
+    return out;
+  }
+  for (std::string_view key : kDeclareArgs) {
+    const Value* v = find(args, key);
+    if (!v) continue;
+    std::string problem;
+    if (key == "x-expires") {
+      if (auto i = int_arg(*v)) {
+        if (!i->huge && i->value == 0) problem = "{value_zero,0}";
+        else if (problem = check_expiry(*i); problem.empty()) out.expires = Duration(i->value);
+      } else {
+        problem = unacceptable(*v);
+      }
+    } else if (key == "x-message-ttl") {
+      if (auto i = int_arg(*v)) {
+        if (problem = check_expiry(*i); problem.empty()) out.message_ttl = Duration(i->value);
+      } else {
+        problem = unacceptable(*v);
+      }
+    } else if (key == "x-dead-letter-exchange") {
+      out.dead_letter_exchange = *v->as_string();
+    } else if (key == "x-dead-letter-routing-key") {
+      if (!v->as_string()) problem = unacceptable(*v);
+      else if (!find(args, "x-dead-letter-exchange")) problem = "routing_key_but_no_dlx_defined";
+      else out.dead_letter_routing_key = *v->as_string();
+    } else if (key == "x-max-length" || key == "x-max-length-bytes") {
+      if (problem = check_non_neg(*v); problem.empty())
+        (key == "x-max-length" ? out.max_length : out.max_length_bytes) = uint64_t(int_arg(*v)->value);
+    } else if (key == "x-max-in-memory-length" || key == "x-max-in-memory-bytes" ||
+               key == "x-stream-max-segment-size-bytes") {
+      problem = check_non_neg(*v);  // accepted, no effect in Warren
+    } else if (key == "x-max-priority") {
+      if (problem = check_non_neg(*v); problem.empty()) {
+        IntArg i = *int_arg(*v);
+        if (i.huge || i.value > kMaxPriority) problem = fmt::format("{{max_value_exceeded,{}}}", i.text());
+        else out.max_priority = uint8_t(i.value);
+      }
+    } else if (key == "x-overflow") {
+      problem = check_one_of(*v, {"drop-head", "reject-publish", "reject-publish-dlx"}, "invalid_overflow");
+      if (problem.empty()) {
+        const std::string& s = *v->as_string();
+        out.overflow = s == "drop-head"        ? Overflow::DropHead
+                       : s == "reject-publish" ? Overflow::RejectPublish
+                                               : Overflow::RejectPublishDlx;
+      }
+    } else if (key == "x-queue-mode") {
+      problem = check_one_of(*v, {"default", "lazy"}, "invalid_queue_mode");
+    } else if (key == "x-queue-type") {
+      problem = check_one_of(*v, {"classic", "quorum", "stream"}, "invalid_queue_type");
+    } else if (key == "x-single-active-consumer") {
+      if (const bool* b = v->as_bool()) out.single_active_consumer = *b;
+      else problem = unacceptable(*v);
+    } else if (key == "x-queue-leader-locator") {
+      problem = check_one_of(*v, {"client-local", "balanced", "random", "least-leaders"}, "invalid_queue_locator");
+    } else if (key == "x-quorum-initial-group-size" || key == "x-initial-cluster-size") {
+      if (problem = check_non_neg(*v); problem.empty() && int_arg(*v)->value == 0) problem = "{value_zero,0}";
+    } else if (key == "x-max-age") {
+      if (!v->as_string()) problem = unacceptable(*v);
+    }
+    if (!problem.empty()) {
+      err = Error::make(ErrorCode::PreconditionFailed, fmt::format("invalid arg '{}' for {}: {}", key, rs, problem));
+      return QueueArgs{};
+    }
+  }
+  return out;
+}
+
+}  // namespace warren::broker

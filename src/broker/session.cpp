@@ -1,0 +1,87 @@
+#include "broker/session.hpp"
+
+#include <algorithm>
+
+namespace warren::broker {
+
+Session::~Session() { settle_all(Outcome::Released, last_now_); }
+
+uint64_t Session::track(Delivery d, uint64_t consumer) {
+  uint64_t tag = next_tag_++;
+  tracked_.push_back(Tracked{tag, std::move(d), consumer, false});
+  ++live_;
+  return tag;
+}
+
+size_t Session::index_of(uint64_t tag) const {
+  auto it = std::lower_bound(tracked_.begin(), tracked_.end(), tag,
+                             [](const Tracked& t, uint64_t value) { return t.tag < value; });
+  return size_t(it - tracked_.begin());
+}
+
+Session::Tracked* Session::find(uint64_t tag) {
+  size_t i = index_of(tag);
+  if (i < tracked_.size() && tracked_[i].tag == tag && !tracked_[i].settled) return &tracked_[i];
+  return nullptr;
+}
+
+// Marks `t` settled before handing control to its queue, which may deliver
+// again (track() appends; a deque keeps references to other elements).
+void Session::settle_one(Tracked& t, Outcome outcome, TimePoint now, std::vector<uint64_t>* settled) {
+  t.settled = true;
+  --live_;
+  if (settled) settled->push_back(t.consumer);
+  QueuePtr q = std::move(t.delivery.queue);
+  const uint64_t seq = t.delivery.seq;
+  t.delivery.message.reset();
+  if (q) q->settle(seq, outcome, now);
+}
+
+bool Session::settle(uint64_t tag, bool multiple, Outcome outcome, TimePoint now, std::vector<uint64_t>& settled) {
+  last_now_ = now;
+  if (multiple && tag == 0) {
+    settle_all(outcome, now, &settled);
+    return true;
+  }
+  Tracked* t = find(tag);
+  if (!t) return false;  // like RabbitMQ, a bad tag settles nothing, even with `multiple`
+  ++depth_;
+  if (!multiple) {
+    settle_one(*t, outcome, now, &settled);
+  } else {
+    // Entries are only appended while depth_ > 0, so indexes up to `tag` hold.
+    const size_t last = index_of(tag);
+    for (size_t i = 0; i <= last; ++i)
+      if (!tracked_[i].settled) settle_one(tracked_[i], outcome, now, &settled);
+  }
+  if (--depth_ == 0) trim();
+  return true;
+}
+
+// Only what was tracked when called: a Released delivery may come straight
+// back to this session with a new tag, and must not be released again.
+void Session::settle_all(Outcome outcome, TimePoint now, std::vector<uint64_t>* settled) {
+  last_now_ = now;
+  ++depth_;
+  const size_t n = tracked_.size();
+  for (size_t i = 0; i < n; ++i)
+    if (!tracked_[i].settled) settle_one(tracked_[i], outcome, now, settled);
+  if (--depth_ == 0) trim();
+}
+
+void Session::forget_queue(const Queue* q) {
+  for (Tracked& t : tracked_) {
+    if (t.settled || t.delivery.queue.get() != q) continue;
+    t.settled = true;
+    --live_;
+    t.delivery.queue.reset();
+    t.delivery.message.reset();
+  }
+  if (depth_ == 0) trim();
+}
+
+void Session::trim() {
+  while (!tracked_.empty() && tracked_.front().settled) tracked_.pop_front();
+}
+
+}  // namespace warren::broker

@@ -1,0 +1,483 @@
+// VHost: declarations, deletions, bindings and routing with RabbitMQ 3.10's
+// rules and texts (rabbit_channel, rabbit_exchange, rabbit_binding,
+// rabbit_amqqueue). Dead-lettering is in dead_letter.cpp.
+#include "broker/vhost.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace warren::broker {
+
+namespace {
+
+Error default_exchange_refused() {
+  return Error::make(ErrorCode::AccessRefused, "operation not permitted on the default exchange");
+}
+
+std::string quoted(bool b) { return b ? "'true'" : "'false'"; }
+
+// rabbit_misc:val/1 for an argument: "none" or "the value 'v' of type 't'".
+std::string arg_text(const Value* v) {
+  if (!v) return "none";
+  return fmt::format("the value '{}' of type '{}'", to_text(*v), type_name(*v));
+}
+
+Error inequivalent(std::string_view arg, const std::string& rs, const std::string& received,
+                   const std::string& current) {
+  return Error::make(ErrorCode::PreconditionFailed,
+                     fmt::format("inequivalent arg '{}' for {}: received {} but current is {}", arg, rs, received,
+                                 current));
+}
+
+// rabbit_misc:assert_args_equivalence over the keys `compared` selects.
+// Integers of any width are one class, as are floats (Value's == already
+// compares them by value within their class).
+template <class Pred>
+Error check_args(const Table& current, const Table& requested, Pred compared, const std::string& rs) {
+  auto check = [&](const std::string& key) -> Error {
+    if (!compared(key)) return Error::none();
+    const Value* cur = find(current, key);
+    const Value* req = find(requested, key);
+    if (!cur && !req) return Error::none();
+    if (cur && req && *cur == *req) return Error::none();
+    return inequivalent(key, rs, arg_text(req), arg_text(cur));
+  };
+  for (const auto& [key, _] : requested)
+    if (Error e = check(key)) return e;
+  for (const auto& [key, _] : current)
+    if (Error e = check(key)) return e;
+  return Error::none();
+}
+
+// Bindings are identified with their arguments sorted by key, as RabbitMQ does.
+Table sorted(const Table& args) {
+  Table t = args;
+  std::stable_sort(t.begin(), t.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return t;
+}
+
+// rabbit_exchange_type_headers:validate_binding.
+Error validate_binding(const Exchange& x, const Table& args) {
+  if (x.type() != ExchangeType::Headers) return Error::none();
+  const Value* m = find(args, "x-match");
+  if (!m) return Error::none();
+  if (const std::string* s = m->as_string()) {
+    if (*s == "all" || *s == "any" || *s == "all-with-x" || *s == "any-with-x") return Error::none();
+    return Error::make(ErrorCode::PreconditionFailed,
+                       fmt::format("Invalid x-match field value <<\"{}\">>; expected all, any, all-with-x, or any-with-x",
+                                   *s));
+  }
+  return Error::make(ErrorCode::PreconditionFailed,
+                     fmt::format("Invalid x-match field type {} (value {}); expected longstr", type_name(*m),
+                                 to_text(*m)));
+}
+
+}  // namespace
+
+VHost::VHost(std::string name, TimePoint now) : name_(std::move(name)), rng_(std::random_device{}()) {
+  (void)now;
+  wall_clock_ = [] {
+    return uint64_t(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  };
+  auto add = [&](std::string n, ExchangeType t) {
+    exchanges_.emplace(n, std::make_shared<Exchange>(Exchange::Options{n, t, /*durable=*/true}));
+  };
+  add("", ExchangeType::Direct);
+  add("amq.direct", ExchangeType::Direct);
+  add("amq.fanout", ExchangeType::Fanout);
+  add("amq.topic", ExchangeType::Topic);
+  add("amq.headers", ExchangeType::Headers);
+  add("amq.match", ExchangeType::Headers);
+}
+
+QueuePtr VHost::find_queue(std::string_view name) const {
+  auto it = queues_.find(name);
+  return it == queues_.end() ? nullptr : it->second;
+}
+
+ExchangePtr VHost::find_exchange(std::string_view name) const {
+  auto it = exchanges_.find(name);
+  return it == exchanges_.end() ? nullptr : it->second;
+}
+
+// ----------------------------------------------------------------- exchanges
+
+Error VHost::declare_exchange(const ExchangeDeclare& d) {
+  Guard guard(*this);
+  if (d.passive) {
+    if (d.name.empty()) return default_exchange_refused();
+    if (!find_exchange(d.name)) return Error::make(ErrorCode::NotFound, "no " + resource("exchange", d.name, name_));
+    return Error::none();
+  }
+  std::optional<ExchangeType> type = parse_exchange_type(d.type);
+  if (!type) return Error::make(ErrorCode::CommandInvalid, fmt::format("unknown exchange type '{}'", d.type));
+  if (d.name.empty()) return default_exchange_refused();
+  const std::string rs = resource("exchange", d.name, name_);
+  auto it = exchanges_.find(d.name);
+  if (it == exchanges_.end()) {
+    if (d.name.starts_with("amq."))
+      return Error::make(ErrorCode::AccessRefused,
+                         fmt::format("exchange name '{}' contains reserved prefix 'amq.*'", d.name));
+    if (const Value* ae = find(d.arguments, "alternate-exchange"); ae && !ae->as_string())
+      return Error::make(ErrorCode::PreconditionFailed,
+                         fmt::format("invalid type '{}' for arg 'alternate-exchange' in {}", type_name(*ae), rs));
+    exchanges_.emplace(d.name, std::make_shared<Exchange>(Exchange::Options{d.name, *type, d.durable, d.auto_delete,
+                                                                            d.internal, d.arguments}));
+    return Error::none();
+  }
+  const Exchange::Options& o = it->second->options();
+  if (o.type != *type)
+    return inequivalent("type", rs, fmt::format("'{}'", to_string(*type)), fmt::format("'{}'", to_string(o.type)));
+  if (o.durable != d.durable) return inequivalent("durable", rs, quoted(d.durable), quoted(o.durable));
+  if (o.auto_delete != d.auto_delete) return inequivalent("auto_delete", rs, quoted(d.auto_delete), quoted(o.auto_delete));
+  if (o.internal != d.internal) return inequivalent("internal", rs, quoted(d.internal), quoted(o.internal));
+  return check_args(
+      o.arguments, d.arguments, [](std::string_view k) { return k == "alternate-exchange"; }, rs);
+}
+
+Error VHost::delete_exchange(std::string_view name, bool if_unused) {
+  Guard guard(*this);
+  if (name.empty()) return default_exchange_refused();
+  if (name.starts_with("amq."))
+    return Error::make(ErrorCode::AccessRefused,
+                       fmt::format("deletion of system {} not allowed", resource("exchange", name, name_)));
+  ExchangePtr x = find_exchange(name);
+  if (!x) return Error::none();
+  if (if_unused && x->has_bindings())
+    return Error::make(ErrorCode::PreconditionFailed, resource("exchange", name, name_) + " in use");
+  delete_exchange_now(x->name());
+  return Error::none();
+}
+
+void VHost::delete_exchange_now(const std::string& name) {
+  auto it = exchanges_.find(name);
+  if (it == exchanges_.end()) return;
+  ExchangePtr keep = it->second;  // `name` may live in it
+  exchanges_.erase(it);
+  remove_bindings_to(Destination{keep->name(), true});
+}
+
+// Drops every binding to `d`; sources that are auto-delete and lost their
+// last binding go too (which may cascade).
+void VHost::remove_bindings_to(const Destination& d) {
+  std::vector<std::string> emptied;
+  for (auto& [n, x] : exchanges_)
+    if (x->unbind_all(d) && x->options().auto_delete && !x->has_bindings()) emptied.push_back(n);
+  for (const std::string& n : emptied) delete_exchange_now(n);
+}
+
+void VHost::after_unbind(const std::string& source) {
+  ExchangePtr x = find_exchange(source);
+  if (x && x->options().auto_delete && !x->has_bindings()) delete_exchange_now(source);
+}
+
+// -------------------------------------------------------------------- queues
+
+std::string VHost::generate_queue_name() {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  while (true) {
+    // 16 random bytes in unpadded base64url: 22 characters, like rabbit_guid.
+    uint64_t a = rng_() ^ next_generated_++, b = rng_();
+    std::string name = "amq.gen-";
+    for (int i = 0; i < 22; ++i) {
+      uint64_t& word = i < 11 ? a : b;
+      name.push_back(kAlphabet[word & 63]);
+      word >>= 6;
+    }
+    if (!queues_.contains(name)) return name;
+  }
+}
+
+Error VHost::declare_queue(const QueueDeclare& d, TimePoint now, QueueDeclareOk& ok) {
+  Guard guard(*this);
+  ok = QueueDeclareOk{};
+  auto reply = [&](const Queue& q) {
+    ok.name = q.name();
+    ok.message_count = q.ready_count();
+    ok.consumer_count = uint32_t(q.consumer_count());
+    return Error::none();
+  };
+  auto locked = [&](std::string_view name) {
+    return Error::make(ErrorCode::ResourceLocked,
+                       fmt::format("cannot obtain exclusive access to locked {}. It could be originally declared on "
+                                   "another connection or the exclusive property value does not match that of the "
+                                   "original declaration.",
+                                   resource("queue", name, name_)));
+  };
+  if (d.passive) {
+    QueuePtr q = find_queue(d.name);
+    if (!q) return Error::make(ErrorCode::NotFound, "no " + resource("queue", d.name, name_));
+    if (q->exclusive() && q->exclusive_owner() != d.owner) return locked(d.name);
+    q->touch(now);
+    return reply(*q);
+  }
+  std::string name = d.name;
+  if (name.empty()) name = generate_queue_name();
+  else if (name.starts_with("amq."))  // even when it exists: RabbitMQ checks the name first
+    return Error::make(ErrorCode::AccessRefused, fmt::format("queue name '{}' contains reserved prefix 'amq.*'", name));
+  const bool durable = d.durable && !d.exclusive;  // RabbitMQ: exclusive queues are never durable
+  const ConnectionId owner = d.exclusive ? d.owner : 0;
+  const std::string rs = resource("queue", name, name_);
+  if (QueuePtr q = find_queue(name)) {
+    if (q->exclusive_owner() != owner) return locked(name);
+    if (q->durable() != durable) return inequivalent("durable", rs, quoted(durable), quoted(q->durable()));
+    if (q->options().auto_delete != d.auto_delete)
+      return inequivalent("auto_delete", rs, quoted(d.auto_delete), quoted(q->options().auto_delete));
+    if (Error e = check_args(q->options().arguments, d.arguments, QueueArgs::is_compared_on_redeclare, rs)) return e;
+    q->touch(now);
+    return reply(*q);
+  }
+  Error err;
+  QueueArgs args = QueueArgs::parse(d.arguments, err, name, name_);
+  if (err) return err;
+  Queue::Options o{name, name_, durable, d.auto_delete, owner, d.arguments, std::move(args)};
+  QueuePtr q = std::make_shared<Queue>(std::move(o), *this, now);
+  queues_.emplace(name, q);
+  return reply(*q);
+}
+
+QueuePtr VHost::queue_for(std::string_view name, ConnectionId who, Error& err) {
+  Guard guard(*this);
+  err = Error::none();
+  QueuePtr q = find_queue(name);
+  if (!q) {
+    err = Error::make(ErrorCode::NotFound, "no " + resource("queue", name, name_));
+    return nullptr;
+  }
+  if (q->exclusive() && q->exclusive_owner() != who) {
+    err = Error::make(ErrorCode::ResourceLocked,
+                      fmt::format("cannot obtain exclusive access to locked {}. It could be originally declared on "
+                                  "another connection or the exclusive property value does not match that of the "
+                                  "original declaration.",
+                                  resource("queue", name, name_)));
+    return nullptr;
+  }
+  return q;
+}
+
+Error VHost::delete_queue(std::string_view name, bool if_unused, bool if_empty, ConnectionId who, TimePoint now,
+                          uint64_t& messages) {
+  Guard guard(*this);
+  (void)now;
+  messages = 0;
+  if (!find_queue(name)) return Error::none();
+  Error err;
+  QueuePtr q = queue_for(name, who, err);
+  if (err) return err;
+  if (if_empty && q->ready_count() > 0)
+    return Error::make(ErrorCode::PreconditionFailed, resource("queue", name, name_) + " not empty");
+  if (if_unused && q->has_consumers())
+    return Error::make(ErrorCode::PreconditionFailed, resource("queue", name, name_) + " in use");
+  messages = q->ready_count();
+  delete_queue_now(q);
+  return Error::none();
+}
+
+Error VHost::purge_queue(std::string_view name, ConnectionId who, TimePoint now, uint64_t& messages) {
+  Guard guard(*this);
+  messages = 0;
+  Error err;
+  QueuePtr q = queue_for(name, who, err);
+  if (err) return err;
+  messages = q->purge(now);
+  return Error::none();
+}
+
+void VHost::delete_queue_now(const QueuePtr& q) {
+  auto it = queues_.find(q->name());
+  if (it != queues_.end() && it->second == q) {
+    queues_.erase(it);
+    remove_bindings_to(Destination{q->name(), false});
+  }
+  q->close();
+}
+
+void VHost::queue_unused(Queue& q) {
+  auto it = queues_.find(q.name());
+  if (it == queues_.end() || it->second.get() != &q) return;
+  if (std::find(doomed_.begin(), doomed_.end(), it->second) == doomed_.end()) doomed_.push_back(it->second);
+}
+
+void VHost::reap() {
+  ++depth_;  // closing queues tells consumers, whose callbacks may come back in
+  while (!doomed_.empty()) {
+    std::vector<QueuePtr> batch;
+    batch.swap(doomed_);
+    for (const QueuePtr& q : batch) delete_queue_now(q);
+  }
+  --depth_;
+}
+
+void VHost::connection_closed(ConnectionId who, TimePoint now) {
+  Guard guard(*this);
+  (void)now;
+  if (who == 0) return;
+  std::vector<QueuePtr> owned;
+  for (const auto& [_, q] : queues_)
+    if (q->exclusive_owner() == who) owned.push_back(q);
+  for (const QueuePtr& q : owned) delete_queue_now(q);
+}
+
+// ------------------------------------------------------------------ bindings
+
+Error VHost::check_bind_ends(std::string_view source, const Destination& dest, ConnectionId who, const Table& args,
+                             Exchange*& x) {
+  if (source.empty() || (dest.is_exchange && dest.name.empty())) return default_exchange_refused();
+  ExchangePtr src = find_exchange(source);
+  if (!src) return Error::make(ErrorCode::NotFound, "no " + resource("exchange", source, name_));
+  if (dest.is_exchange) {
+    if (!find_exchange(dest.name)) return Error::make(ErrorCode::NotFound, "no " + resource("exchange", dest.name, name_));
+  } else if (!find_queue(dest.name)) {
+    return Error::make(ErrorCode::NotFound, "no " + resource("queue", dest.name, name_));
+  }
+  if (Error e = validate_binding(*src, args)) return e;
+  if (!dest.is_exchange) {
+    Error err;
+    queue_for(dest.name, who, err);
+    if (err) return err;
+  }
+  x = src.get();
+  return Error::none();
+}
+
+Error VHost::bind_queue(std::string_view queue, std::string_view exchange, std::string_view key, const Table& args,
+                        ConnectionId who) {
+  Guard guard(*this);
+  Destination dest{std::string(queue), false};
+  Exchange* x = nullptr;
+  if (Error e = check_bind_ends(exchange, dest, who, args, x)) return e;
+  x->bind(Binding{std::move(dest), std::string(key), sorted(args)});
+  return Error::none();
+}
+
+Error VHost::bind_exchange(std::string_view destination, std::string_view source, std::string_view key,
+                           const Table& args) {
+  Guard guard(*this);
+  Destination dest{std::string(destination), true};
+  Exchange* x = nullptr;
+  if (Error e = check_bind_ends(source, dest, 0, args, x)) return e;
+  x->bind(Binding{std::move(dest), std::string(key), sorted(args)});
+  return Error::none();
+}
+
+Error VHost::unbind_queue(std::string_view queue, std::string_view exchange, std::string_view key, const Table& args,
+                          ConnectionId who) {
+  Guard guard(*this);
+  if (exchange.empty()) return default_exchange_refused();
+  ExchangePtr x = find_exchange(exchange);
+  if (!x || !find_queue(queue)) return Error::none();
+  Binding b{Destination{std::string(queue), false}, std::string(key), sorted(args)};
+  const auto& all = x->bindings();
+  if (std::find(all.begin(), all.end(), b) == all.end()) return Error::none();
+  Error err;
+  queue_for(queue, who, err);
+  if (err) return err;
+  x->unbind(b);
+  after_unbind(x->name());
+  return Error::none();
+}
+
+Error VHost::unbind_exchange(std::string_view destination, std::string_view source, std::string_view key,
+                             const Table& args) {
+  Guard guard(*this);
+  if (source.empty() || destination.empty()) return default_exchange_refused();
+  ExchangePtr x = find_exchange(source);
+  if (!x || !find_exchange(destination)) return Error::none();
+  if (x->unbind(Binding{Destination{std::string(destination), true}, std::string(key), sorted(args)}))
+    after_unbind(x->name());
+  return Error::none();
+}
+
+// ------------------------------------------------------------------- routing
+
+void VHost::route(const Exchange& x, const Message& msg, std::vector<QueuePtr>& out) {
+  out.clear();
+  if (x.name().empty()) {  // the default exchange: the queue named by the routing key
+    if (QueuePtr q = find_queue(msg.routing_key())) out.push_back(std::move(q));
+    return;
+  }
+  // rabbit_exchange:route/2: a work list of exchanges, each visited once;
+  // an exchange that routes nowhere itself hands over to its alternate.
+  std::vector<const Exchange*> work{&x}, seen{&x};
+  std::vector<Destination>& dests = scratch_;
+  while (!work.empty()) {
+    const Exchange* cur = work.back();
+    work.pop_back();
+    dests.clear();
+    cur->route(msg, dests);
+    if (dests.empty())
+      if (const std::string* ae = cur->alternate_exchange()) dests.push_back(Destination{*ae, true});
+    for (const Destination& d : dests) {
+      if (d.is_exchange) {
+        ExchangePtr next = find_exchange(d.name);
+        if (next && std::find(seen.begin(), seen.end(), next.get()) == seen.end()) {
+          seen.push_back(next.get());
+          work.push_back(next.get());
+        }
+      } else if (QueuePtr q = find_queue(d.name)) {
+        out.push_back(std::move(q));
+      }
+    }
+  }
+  // Each queue once, in the order first reached.
+  if (out.size() > 1) {
+    std::vector<QueuePtr> unique;
+    unique.reserve(out.size());
+    if (out.size() <= 16) {
+      for (QueuePtr& q : out)
+        if (std::find(unique.begin(), unique.end(), q) == unique.end()) unique.push_back(std::move(q));
+    } else {
+      std::vector<const Queue*> keys;
+      keys.reserve(out.size());
+      for (const QueuePtr& q : out) keys.push_back(q.get());
+      std::sort(keys.begin(), keys.end());
+      std::vector<bool> taken(keys.size(), false);
+      for (QueuePtr& q : out) {
+        size_t i = size_t(std::lower_bound(keys.begin(), keys.end(), q.get()) - keys.begin());
+        if (!taken[i]) {
+          taken[i] = true;
+          unique.push_back(std::move(q));
+        }
+      }
+    }
+    out.swap(unique);
+  }
+}
+
+Error VHost::publish(std::string_view exchange, const MessagePtr& msg, TimePoint now, PublishResult& result) {
+  Guard guard(*this);
+  result = PublishResult{};
+  ExchangePtr x = find_exchange(exchange);
+  if (!x) return Error::make(ErrorCode::NotFound, "no " + resource("exchange", exchange, name_));
+  if (x->options().internal)
+    return Error::make(ErrorCode::AccessRefused, "cannot publish to internal " + resource("exchange", exchange, name_));
+  std::vector<QueuePtr> targets;
+  route(*x, *msg, targets);
+  result.queues = targets.size();
+  for (const QueuePtr& q : targets)
+    if (q->publish(msg, now) == Queue::Accept::Rejected) result.rejected = true;
+  return Error::none();
+}
+
+// ---------------------------------------------------------------------- time
+
+void VHost::advance(TimePoint now) {
+  Guard guard(*this);
+  std::vector<QueuePtr> all;
+  all.reserve(queues_.size());
+  for (const auto& [_, q] : queues_) all.push_back(q);
+  for (const QueuePtr& q : all) q->advance(now);
+}
+
+std::optional<TimePoint> VHost::next_deadline() const {
+  if (!doomed_.empty()) return TimePoint{};
+  std::optional<TimePoint> d;
+  for (const auto& [_, q] : queues_)
+    if (auto t = q->next_deadline(); t && (!d || *t < *d)) d = t;
+  return d;
+}
+
+}  // namespace warren::broker

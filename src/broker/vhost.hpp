@@ -1,0 +1,140 @@
+#pragma once
+// A virtual host: its exchanges, queues and bindings, and the operations a
+// front end performs on them, with RabbitMQ's rules and error texts.
+// Single-threaded; time is an input.
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/error.hpp"
+#include "broker/exchange.hpp"
+#include "broker/queue.hpp"
+
+namespace warren::broker {
+
+using ConnectionId = uint64_t;
+
+struct ExchangeDeclare {
+  std::string name;
+  std::string type = "direct";
+  bool passive = false, durable = false, auto_delete = false, internal = false;
+  Table arguments;
+};
+
+struct QueueDeclare {
+  std::string name;  // empty: the server names it "amq.gen-..."
+  bool passive = false, durable = false, exclusive = false, auto_delete = false;
+  Table arguments;
+  ConnectionId owner = 0;  // the declaring connection
+};
+
+struct QueueDeclareOk {
+  std::string name;
+  uint64_t message_count = 0;
+  uint32_t consumer_count = 0;
+};
+
+struct PublishResult {
+  size_t queues = 0;      // how many queues it was routed to, each once (0: unroutable -> basic.return if mandatory)
+  bool rejected = false;  // one of them refused it (reject-publish overflow): nack the publisher
+};
+
+class VHost final : public QueueHost {
+ public:
+  explicit VHost(std::string name, TimePoint now);
+
+  const std::string& name() const { return name_; }
+
+  // Seconds since the POSIX epoch, for x-death's "time" (the system clock
+  // unless a test injects one).
+  void set_wall_clock(std::function<uint64_t()> clock) { wall_clock_ = std::move(clock); }
+
+  Error declare_exchange(const ExchangeDeclare& d);
+  // Deleting an exchange that does not exist succeeds, as in RabbitMQ.
+  Error delete_exchange(std::string_view name, bool if_unused);
+  Error declare_queue(const QueueDeclare& d, TimePoint now, QueueDeclareOk& ok);
+  // Deleting a queue that does not exist succeeds with 0 messages, as in RabbitMQ.
+  Error delete_queue(std::string_view name, bool if_unused, bool if_empty, ConnectionId who, TimePoint now,
+                     uint64_t& messages);
+  Error purge_queue(std::string_view name, ConnectionId who, TimePoint now, uint64_t& messages);
+  Error bind_queue(std::string_view queue, std::string_view exchange, std::string_view key, const Table& args,
+                   ConnectionId who);
+  // Unbinding what is not bound (or from/to what does not exist) succeeds, as in RabbitMQ.
+  Error unbind_queue(std::string_view queue, std::string_view exchange, std::string_view key, const Table& args,
+                     ConnectionId who);
+  Error bind_exchange(std::string_view destination, std::string_view source, std::string_view key, const Table& args);
+  Error unbind_exchange(std::string_view destination, std::string_view source, std::string_view key,
+                        const Table& args);
+
+  // Routes through `exchange` (and exchange-to-exchange bindings, and
+  // alternate exchanges) into every matching queue, each queue once.
+  Error publish(std::string_view exchange, const MessagePtr& msg, TimePoint now, PublishResult& result);
+
+  // The queue, checked for use by `who` (405 when exclusive to another
+  // connection; 404 when missing).
+  QueuePtr queue_for(std::string_view name, ConnectionId who, Error& err);
+  QueuePtr find_queue(std::string_view name) const;
+  ExchangePtr find_exchange(std::string_view name) const;
+
+  // The connection is gone: its exclusive queues are deleted.
+  void connection_closed(ConnectionId who, TimePoint now);
+
+  void advance(TimePoint now);
+  // The earliest expiry or x-expires deadline; TimePoint{} (long past)
+  // when a queue is waiting to be deleted, so the driver advances at once.
+  std::optional<TimePoint> next_deadline() const;
+
+  size_t queue_count() const { return queues_.size(); }
+  size_t exchange_count() const { return exchanges_.size(); }
+
+  // QueueHost
+  void dead_letter(Queue& from, MessagePtr msg, DeadReason why, TimePoint now) override;
+  void queue_unused(Queue& q) override;
+
+ private:
+  // Marks a VHost entry point. The outermost one deletes the queues that
+  // became unused meanwhile (doomed_), when no queue code is below it.
+  class Guard {
+   public:
+    explicit Guard(VHost& v, bool reaps = true) : v_(v), reaps_(reaps) {
+      if (v_.depth_++ == 0 && reaps_) v_.reap();
+    }
+    ~Guard() {
+      if (--v_.depth_ == 0 && reaps_) v_.reap();
+    }
+    Guard(const Guard&) = delete;
+    Guard& operator=(const Guard&) = delete;
+
+   private:
+    VHost& v_;
+    bool reaps_;
+  };
+  void reap();
+  void delete_queue_now(const QueuePtr& q);
+  void delete_exchange_now(const std::string& name);
+  void remove_bindings_to(const Destination& d);
+  void after_unbind(const std::string& source);
+  // Every queue `msg` published to `x` reaches: through exchange-to-exchange
+  // bindings and alternate exchanges, each exchange visited once, each
+  // queue listed once.
+  void route(const Exchange& x, const Message& msg, std::vector<QueuePtr>& out);
+  Error check_bind_ends(std::string_view source, const Destination& dest, ConnectionId who, const Table& args,
+                        Exchange*& x);
+  std::string generate_queue_name();
+
+  std::string name_;
+  std::map<std::string, ExchangePtr, std::less<>> exchanges_;
+  std::map<std::string, QueuePtr, std::less<>> queues_;
+  std::vector<QueuePtr> doomed_;  // unused queues, deleted at the next safe point
+  uint64_t next_generated_ = 1;
+  std::mt19937_64 rng_;
+  std::function<uint64_t()> wall_clock_;
+  int depth_ = 0;
+  std::vector<Destination> scratch_;  // route()'s per-exchange results
+};
+
+}  // namespace warren::broker
