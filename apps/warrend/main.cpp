@@ -1,5 +1,5 @@
-// warrend: the Warren daemon. At this stage it serves socketlock as the
-// primary at its socket path; AMQP listeners join the same loop later.
+// warrend: the Warren daemon. One event loop serves AMQP (the broker) and
+// socketlock (the primary at its socket path).
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "net/event_loop.hpp"
 #include "net/signals.hpp"
+#include "server/amqp_server.hpp"
 #include "socketlock/primary.hpp"
 
 using namespace warren;
@@ -43,9 +44,27 @@ int main(int argc, char** argv) {
                    socketlock->epoch(), locks::to_string(opts.lock.policy), opts.lock.request_timeout.count(),
                    opts.lock.confirm_timeout.count());
     }
+    broker::Broker broker(loop.now());
+    std::unique_ptr<server::AmqpServer> amqp;
+    if (cfg->amqp.enabled) {
+      server::AmqpServerOptions o;
+      o.host = cfg->amqp.host;
+      o.port = cfg->amqp.port;
+      o.amqp091.heartbeat = cfg->amqp.heartbeat;
+      o.amqp091.frame_max = cfg->amqp.frame_max;
+      o.amqp091.channel_max = cfg->amqp.channel_max;
+      o.amqp091.max_message_size = cfg->amqp.max_message_size;
+      if (!cfg->amqp.users.empty()) {
+        o.amqp091.users.clear();
+        for (const auto& [name, password] : cfg->amqp.users) o.amqp091.users[name] = {password, false};
+      }
+      amqp = std::make_unique<server::AmqpServer>(loop, broker, o);
+      spdlog::info("AMQP 0-9-1 listening on {}:{}", o.host, amqp->port());
+    }
     spdlog::info("warrend ready (data dir {}{})", cfg->data_dir,
                  cfg->config_file.empty() ? ", embedded default configuration" : ", config " + cfg->config_file);
     loop.run();
+    amqp.reset();
     socketlock.reset();  // unlinks the socket and gives up the primary claim
     spdlog::info("warrend stopped");
   } catch (const std::exception& e) {

@@ -175,7 +175,9 @@ class SocketlockCase(unittest.TestCase):
     def start_warrend(self, *extra, name="warrend", sock=None, wait=True):
         sock = sock or self.sock
         p = self.spawn(name, [self.warrend_bin, "--data-dir", os.path.join(self.dir, "data"),
-                              "--socketlock-path", sock, "--log-level", "info", *extra], stdin=False)
+                              "--socketlock-path", sock, "--log-level", "info",
+                              # any free port: tests run side by side
+                              "--amqp-port", "0", *extra], stdin=False)
         if wait:
             self.wait_listening(sock, p)
         return p

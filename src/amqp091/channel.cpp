@@ -1,0 +1,504 @@
+#include "amqp091/channel.hpp"
+
+#include <fmt/format.h>
+
+#include <climits>
+#include <set>
+
+#include "amqp091/convert.hpp"
+
+namespace warren::amqp091 {
+
+using broker::Outcome;
+
+namespace {
+
+template <class M>
+const M* as(const Method& m) {
+  return std::get_if<M>(&m);
+}
+
+std::pair<uint16_t, uint16_t> ids(const Method& m) {
+  return std::visit(
+      [](const auto& x) -> std::pair<uint16_t, uint16_t> {
+        if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::monostate>)
+          return {0, 0};
+        else
+          return {x.kClassId, x.kMethodId};
+      },
+      m);
+}
+
+bool is_hard(ReplyCode c) { return uint16_t(c) >= 500 || c == ReplyCode::ConnectionForced || c == ReplyCode::InvalidPath; }
+
+}  // namespace
+
+// ---------------------------------------------------------------- consumer
+
+uint32_t ChannelConsumer::credit() const {
+  if (!ready_ || !ch_.flow_active() || ch_.connection().output_full()) return 0;
+  if (no_ack_) return UINT32_MAX;  // RabbitMQ applies no prefetch to no-ack consumers
+  uint32_t c = prefetch_ == 0 ? UINT32_MAX : (prefetch_ > unacked_ ? prefetch_ - unacked_ : 0);
+  return std::min(c, ch_.global_credit());
+}
+
+bool ChannelConsumer::deliver(broker::Delivery d) {
+  if (!no_ack_) ++unacked_;
+  ch_.deliver(*this, std::move(d), no_ack_);
+  return no_ack_;
+}
+
+void ChannelConsumer::cancelled_by_queue() { ch_.consumer_cancelled_by_queue(*this); }
+
+// ----------------------------------------------------------------- channel
+
+Channel::Channel(Connection& conn, uint16_t id) : conn_(conn), id_(id) {}
+
+Channel::~Channel() { release(conn_.now()); }
+
+// Consumers go first, so the deliveries the session returns are not handed
+// straight back to this dying channel.
+void Channel::release(TimePoint now) {
+  for (auto& [tag, c] : consumers_) c->queue()->remove_consumer(c.get(), now);
+  consumers_.clear();
+  consumers_by_key_.clear();
+  session_.close(now);
+  content_.reset();
+  tx_.clear();
+}
+
+void Channel::error(ReplyCode code, std::string_view text, const Method& m) {
+  auto [cid, mid] = ids(m);
+  if (is_hard(code)) return conn_.connection_error(code, text, cid, mid);
+  ChannelClose close;
+  // Core errors already read "NOT_FOUND - ..."; ours are bare details.
+  std::string reply = text.starts_with(reply_name(code)) ? std::string(text.substr(0, kMaxShortstr))
+                                                         : reply_text(code, text);
+  close.reply_code = uint16_t(code);
+  close.reply_text = reply;
+  close.class_id = cid;
+  close.method_id = mid;
+  conn_.send_method(id_, close);
+  closing_ = true;
+  release(conn_.now());
+}
+
+bool Channel::fail_if(const broker::Error& err, const Method& m) {
+  if (!err) return false;
+  error(ReplyCode(uint16_t(err.code)), err.text, m);
+  return true;
+}
+
+std::string Channel::queue_name(std::string_view given) const {
+  return given.empty() ? last_queue_ : std::string(given);
+}
+
+void Channel::handle_method(const Method& m, TimePoint now) {
+  graveyard_.clear();
+  auto [cid, mid] = ids(m);
+  switch (cid) {
+    case kClassExchange: return handle_exchange(m, now);
+    case kClassQueue: return handle_queue(m, now);
+    case kClassBasic: return handle_basic(m, now);
+    default: break;
+  }
+  if (auto* f = as<ChannelFlow>(m)) {
+    flow_active_ = f->active;
+    ChannelFlowOk ok;
+    ok.active = f->active;
+    conn_.send_method(id_, ok);
+    if (flow_active_) resume_deliveries(now);
+    return;
+  }
+  if (as<AccessRequest>(m)) {
+    AccessRequestOk ok;
+    ok.ticket = 1;
+    return conn_.send_method(id_, ok);
+  }
+  if (auto* c = as<ConfirmSelect>(m)) {
+    if (tx_mode_) return error(ReplyCode::PreconditionFailed, "cannot switch from tx to confirm mode", m);
+    confirm_mode_ = true;
+    if (!c->nowait) conn_.send_method(id_, ConfirmSelectOk{});
+    return;
+  }
+  if (as<TxSelect>(m)) {
+    if (confirm_mode_) return error(ReplyCode::PreconditionFailed, "cannot switch from confirm to tx mode", m);
+    tx_mode_ = true;
+    return conn_.send_method(id_, TxSelectOk{});
+  }
+  if (as<TxCommit>(m) || as<TxRollback>(m)) {
+    if (!tx_mode_) return error(ReplyCode::PreconditionFailed, "channel is not transactional", m);
+    std::vector<TxOp> ops = std::move(tx_);
+    tx_.clear();
+    if (as<TxRollback>(m)) return conn_.send_method(id_, TxRollbackOk{});
+    tx_mode_ = false;  // apply for real, then back to transactional
+    for (TxOp& op : ops) {
+      if (op.publish) publish(std::move(*op.publish), now);
+      else if (!settle(op.tag, op.multiple, op.outcome, now, m)) break;
+      if (closing_) return;
+    }
+    tx_mode_ = true;
+    return conn_.send_method(id_, TxCommitOk{});
+  }
+  error(ReplyCode::NotImplemented, fmt::format("unexpected method {} from the client", method_name(cid, mid)), m);
+}
+
+void Channel::handle_exchange(const Method& m, TimePoint now) {
+  broker::VHost& vh = conn_.vhost();
+  broker::Table args;
+  DecodeStatus st;
+  if (auto* d = as<ExchangeDeclare>(m)) {
+    if (!decode_arguments(d->arguments, args, st)) return error(st.code, st.text, m);
+    broker::ExchangeDeclare x{std::string(d->exchange), std::string(d->type), d->passive, d->durable,
+                              d->auto_delete, d->internal, std::move(args)};
+    if (fail_if(vh.declare_exchange(x), m)) return;
+    if (!d->nowait) conn_.send_method(id_, ExchangeDeclareOk{});
+  } else if (auto* d = as<ExchangeDelete>(m)) {
+    if (fail_if(vh.delete_exchange(d->exchange, d->if_unused), m)) return;
+    if (!d->nowait) conn_.send_method(id_, ExchangeDeleteOk{});
+  } else if (auto* b = as<ExchangeBind>(m)) {
+    if (!decode_arguments(b->arguments, args, st)) return error(st.code, st.text, m);
+    if (fail_if(vh.bind_exchange(b->destination, b->source, b->routing_key, args), m)) return;
+    if (!b->nowait) conn_.send_method(id_, ExchangeBindOk{});
+  } else if (auto* u = as<ExchangeUnbind>(m)) {
+    if (!decode_arguments(u->arguments, args, st)) return error(st.code, st.text, m);
+    if (fail_if(vh.unbind_exchange(u->destination, u->source, u->routing_key, args), m)) return;
+    if (!u->nowait) conn_.send_method(id_, ExchangeUnbindOk{});
+  } else {
+    error(ReplyCode::NotImplemented, "unexpected exchange method", m);
+  }
+  (void)now;
+}
+
+void Channel::handle_queue(const Method& m, TimePoint now) {
+  broker::VHost& vh = conn_.vhost();
+  broker::Table args;
+  DecodeStatus st;
+  uint64_t who = conn_.id();
+  if (auto* d = as<QueueDeclare>(m)) {
+    if (!decode_arguments(d->arguments, args, st)) return error(st.code, st.text, m);
+    broker::QueueDeclare q{std::string(d->queue), d->passive, d->durable, d->exclusive, d->auto_delete,
+                           std::move(args), who};
+    broker::QueueDeclareOk ok;
+    if (fail_if(vh.declare_queue(q, now, ok), m)) return;
+    last_queue_ = ok.name;
+    if (d->nowait) return;
+    QueueDeclareOk reply;
+    reply.queue = ok.name;
+    reply.message_count = uint32_t(ok.message_count);
+    reply.consumer_count = ok.consumer_count;
+    return conn_.send_method(id_, reply);
+  }
+  auto name_or_fail = [&](std::string_view given, std::string& out) {
+    out = queue_name(given);
+    if (!out.empty()) return true;
+    error(ReplyCode::NotFound, "no previously declared queue", m);
+    return false;
+  };
+  std::string q;
+  if (auto* b = as<QueueBind>(m)) {
+    if (!name_or_fail(b->queue, q) || !decode_arguments(b->arguments, args, st)) {
+      if (!closing_) error(st.code, st.text, m);
+      return;
+    }
+    // RabbitMQ: an empty routing key with an empty queue name binds the last queue's name.
+    std::string key = b->routing_key.empty() && b->queue.empty() ? q : std::string(b->routing_key);
+    if (fail_if(vh.bind_queue(q, b->exchange, key, args, who), m)) return;
+    if (!b->nowait) conn_.send_method(id_, QueueBindOk{});
+  } else if (auto* u = as<QueueUnbind>(m)) {
+    if (!name_or_fail(u->queue, q) || !decode_arguments(u->arguments, args, st)) {
+      if (!closing_) error(st.code, st.text, m);
+      return;
+    }
+    if (fail_if(vh.unbind_queue(q, u->exchange, u->routing_key, args, who), m)) return;
+    conn_.send_method(id_, QueueUnbindOk{});
+  } else if (auto* p = as<QueuePurge>(m)) {
+    if (!name_or_fail(p->queue, q)) return;
+    uint64_t n = 0;
+    if (fail_if(vh.purge_queue(q, who, now, n), m)) return;
+    QueuePurgeOk ok;
+    ok.message_count = uint32_t(n);
+    if (!p->nowait) conn_.send_method(id_, ok);
+  } else if (auto* d = as<QueueDelete>(m)) {
+    if (!name_or_fail(d->queue, q)) return;
+    uint64_t n = 0;
+    if (fail_if(vh.delete_queue(q, d->if_unused, d->if_empty, who, now, n), m)) return;
+    QueueDeleteOk ok;
+    ok.message_count = uint32_t(n);
+    if (!d->nowait) conn_.send_method(id_, ok);
+  } else {
+    error(ReplyCode::NotImplemented, "unexpected queue method", m);
+  }
+}
+
+void Channel::handle_basic(const Method& m, TimePoint now) {
+  if (auto* p = as<BasicPublish>(m)) {
+    if (p->immediate) return error(ReplyCode::NotImplemented, "immediate=true", m);
+    content_.emplace();
+    content_->exchange = p->exchange;
+    content_->routing_key = p->routing_key;
+    content_->mandatory = p->mandatory;
+    return;
+  }
+  if (auto* a = as<BasicAck>(m)) return (void)settle(a->delivery_tag, a->multiple, Outcome::Accepted, now, m);
+  if (auto* n = as<BasicNack>(m))
+    return (void)settle(n->delivery_tag, n->multiple, n->requeue ? Outcome::Released : Outcome::Rejected, now, m);
+  if (auto* r = as<BasicReject>(m))
+    return (void)settle(r->delivery_tag, false, r->requeue ? Outcome::Released : Outcome::Rejected, now, m);
+  if (auto* c = as<BasicConsume>(m)) return handle_consume(*c, now);
+  if (auto* g = as<BasicGet>(m)) return handle_get(*g, now);
+  if (auto* c = as<BasicCancel>(m)) {
+    std::string tag(c->consumer_tag);
+    cancel_consumer(tag, now);
+    if (!c->nowait) {
+      BasicCancelOk ok;
+      ok.consumer_tag = tag;
+      conn_.send_method(id_, ok);
+    }
+    return;
+  }
+  if (auto* q = as<BasicQos>(m)) {
+    if (q->prefetch_size != 0)
+      return error(ReplyCode::NotImplemented, fmt::format("prefetch_size!=0 ({})", q->prefetch_size), m);
+    (q->global ? global_prefetch_ : prefetch_) = q->prefetch_count;
+    conn_.send_method(id_, BasicQosOk{});
+    return resume_deliveries(now);
+  }
+  auto recover = [&](bool requeue) {
+    if (!requeue) return error(ReplyCode::NotImplemented, "requeue=false", m), false;
+    session_.settle_all(Outcome::Released, now, &settled_keys_);
+    credit_settled(now);
+    return true;
+  };
+  if (auto* r = as<BasicRecover>(m)) {
+    if (recover(r->requeue)) conn_.send_method(id_, BasicRecoverOk{});
+    return;
+  }
+  if (auto* r = as<BasicRecoverAsync>(m)) return (void)recover(r->requeue);
+  error(ReplyCode::NotImplemented, "unexpected basic method", m);
+}
+
+void Channel::handle_consume(const BasicConsume& m, TimePoint now) {
+  Method method = m;
+  broker::Error err;
+  broker::QueuePtr q = conn_.vhost().queue_for(queue_name(m.queue), conn_.id(), err);
+  if (fail_if(err, method)) return;
+  std::string tag = m.consumer_tag.empty() ? fmt::format("amq.ctag-{}.{}.{}", conn_.id(), id_, next_ctag_++)
+                                           : std::string(m.consumer_tag);
+  if (consumers_.contains(tag))
+    return error(ReplyCode::NotAllowed, fmt::format("attempt to reuse consumer tag '{}'", tag), method);
+  broker::Table args;
+  DecodeStatus st;
+  if (!decode_arguments(m.arguments, args, st)) return error(st.code, st.text, method);
+  int priority = 0;
+  if (const broker::Value* v = broker::find(args, "x-priority")) {
+    auto p = v->as_int();
+    if (!p) return error(ReplyCode::PreconditionFailed, "invalid arg 'x-priority' for basic.consume", method);
+    priority = int(*p);
+  }
+  uint64_t key = next_consumer_key_++;
+  auto c = std::make_unique<ChannelConsumer>(*this, key, tag, q, m.no_ack, prefetch_);
+  ChannelConsumer* raw = c.get();
+  if (fail_if(q->add_consumer(broker::ConsumerSlot{raw, tag, priority, m.exclusive, conn_.id()}, now), method)) return;
+  consumers_.emplace(tag, std::move(c));
+  consumers_by_key_.emplace(key, raw);
+  if (!m.nowait) {
+    BasicConsumeOk ok;
+    ok.consumer_tag = tag;
+    conn_.send_method(id_, ok);
+  }
+  // Only now may messages flow: consume-ok must come before the first deliver.
+  raw->make_ready();
+  q->credit_changed(now);
+}
+
+void Channel::handle_get(const BasicGet& m, TimePoint now) {
+  Method method = m;
+  broker::Error err;
+  broker::QueuePtr q = conn_.vhost().queue_for(queue_name(m.queue), conn_.id(), err);
+  if (fail_if(err, method)) return;
+  std::optional<broker::Delivery> d = q->get(m.no_ack, now);
+  if (!d) return conn_.send_method(id_, BasicGetEmpty{});
+  broker::MessagePtr msg = d->message;
+  BasicGetOk ok;
+  ok.redelivered = d->redelivered;
+  ok.delivery_tag = m.no_ack ? session_.untracked_tag() : session_.track(std::move(*d), 0);
+  ok.exchange = msg->exchange();
+  ok.routing_key = msg->routing_key();
+  ok.message_count = uint32_t(q->ready_count());
+  conn_.send_with_content(id_, ok, *msg);
+}
+
+void Channel::deliver(ChannelConsumer& c, broker::Delivery d, bool no_ack) {
+  broker::MessagePtr msg = d.message;
+  BasicDeliver m;
+  m.consumer_tag = c.tag();
+  m.redelivered = d.redelivered;
+  m.delivery_tag = no_ack ? session_.untracked_tag() : session_.track(std::move(d), c.key());
+  m.exchange = msg->exchange();
+  m.routing_key = msg->routing_key();
+  conn_.send_with_content(id_, m, *msg);
+  if (conn_.output_full()) conn_.note_output_full();
+}
+
+uint32_t Channel::global_credit() const {
+  if (global_prefetch_ == 0) return UINT32_MAX;
+  size_t n = session_.unsettled();
+  return n >= global_prefetch_ ? 0 : uint32_t(global_prefetch_ - n);
+}
+
+void Channel::consumer_cancelled_by_queue(ChannelConsumer& c) {
+  if (conn_.cancel_notify()) {
+    BasicCancel cancel;
+    cancel.consumer_tag = c.tag();
+    cancel.nowait = true;
+    conn_.send_method(id_, cancel);
+  }
+  consumers_by_key_.erase(c.key());
+  auto it = consumers_.find(c.tag());
+  if (it != consumers_.end()) {
+    graveyard_.push_back(std::move(it->second));  // the queue is still iterating over it
+    consumers_.erase(it);
+  }
+}
+
+void Channel::cancel_consumer(const std::string& tag, TimePoint now) {
+  auto it = consumers_.find(tag);
+  if (it == consumers_.end()) return;
+  std::unique_ptr<ChannelConsumer> c = std::move(it->second);
+  consumers_.erase(it);
+  consumers_by_key_.erase(c->key());
+  c->queue()->remove_consumer(c.get(), now);
+}
+
+bool Channel::settle(uint64_t tag, bool multiple, Outcome outcome, TimePoint now, const Method& m) {
+  if (tx_mode_) {
+    TxOp op;
+    op.tag = tag;
+    op.multiple = multiple;
+    op.outcome = outcome;
+    tx_.push_back(std::move(op));
+    return true;
+  }
+  settled_keys_.clear();
+  if (!session_.settle(tag, multiple, outcome, now, settled_keys_)) {
+    error(ReplyCode::PreconditionFailed, fmt::format("unknown delivery tag {}", tag), m);
+    return false;
+  }
+  credit_settled(now);
+  return true;
+}
+
+// Settled deliveries free prefetch credit: let their queues deliver again.
+void Channel::credit_settled(TimePoint now) {
+  for (uint64_t key : settled_keys_)
+    if (auto it = consumers_by_key_.find(key); it != consumers_by_key_.end()) it->second->settled();
+  settled_keys_.clear();
+  resume_deliveries(now);
+}
+
+void Channel::resume_deliveries(TimePoint now) {
+  if (closing_ || consumers_.empty()) return;
+  std::set<broker::Queue*> seen;
+  // Copy: a delivery can cancel a consumer (its queue deleted) mid-loop.
+  std::vector<broker::QueuePtr> queues;
+  for (auto& [_, c] : consumers_)
+    if (seen.insert(c->queue().get()).second) queues.push_back(c->queue());
+  for (auto& q : queues) q->credit_changed(now);
+}
+
+void Channel::handle_header(const ContentHeader& h, TimePoint now) {
+  Content& c = *content_;
+  if (c.have_header)
+    return conn_.connection_error(ReplyCode::UnexpectedFrame, "content header received twice", 60, 40);
+  if (h.body_size > conn_.options().max_message_size) {
+    Method m = BasicPublish{};
+    return error(ReplyCode::PreconditionFailed,
+                 fmt::format("message size {} is larger than configured max size {}", h.body_size,
+                             conn_.options().max_message_size),
+                 m);
+  }
+  if (auto exp = h.properties.expiration(); exp && !broker::parse_expiration(*exp)) {
+    Method m = BasicPublish{};
+    return error(ReplyCode::PreconditionFailed, fmt::format("invalid expiration '{}'", *exp), m);
+  }
+  c.have_header = true;
+  c.properties.assign(as_chars(h.properties.bytes()));
+  c.essentials = essentials(h.properties);
+  c.body_size = h.body_size;
+  c.body = std::make_shared<std::string>();
+  if (c.body_size == 0) {
+    Content done = std::move(*content_);
+    content_.reset();
+    return publish(std::move(done), now);
+  }
+  c.body->reserve(c.body_size);
+}
+
+void Channel::handle_body(std::span<const uint8_t> body, TimePoint now) {
+  Content& c = *content_;
+  if (!c.have_header) return conn_.connection_error(ReplyCode::UnexpectedFrame, "content body before its header", 60, 40);
+  if (c.body->size() + body.size() > c.body_size)
+    return conn_.connection_error(ReplyCode::FrameError,
+                                  fmt::format("content body exceeds the declared size {}", c.body_size), 60, 40);
+  c.body->append(as_chars(body));
+  if (c.body->size() < c.body_size) return;
+  Content done = std::move(*content_);
+  content_.reset();
+  publish(std::move(done), now);
+}
+
+void Channel::publish(Content c, TimePoint now) {
+  if (tx_mode_) {
+    TxOp op;
+    op.publish = std::move(c);
+    tx_.push_back(std::move(op));
+    return;
+  }
+  std::string exchange = c.exchange;
+  bool mandatory = c.mandatory;
+  broker::MessagePtr msg =
+      broker::Message::received(std::move(c.exchange), std::move(c.routing_key), &PropertyCodec::instance(),
+                                std::move(c.properties), c.essentials, std::move(c.body));
+  broker::PublishResult r;
+  Method m = BasicPublish{};
+  if (fail_if(conn_.vhost().publish(exchange, msg, now, r), m)) return;
+  if (r.queues == 0 && !r.rejected && mandatory) {
+    BasicReturn ret;
+    ret.reply_code = uint16_t(ReplyCode::NoRoute);
+    ret.reply_text = "NO_ROUTE";
+    ret.exchange = msg->exchange();
+    ret.routing_key = msg->routing_key();
+    conn_.send_with_content(id_, ret, *msg);
+  }
+  if (confirm_mode_) confirm(!r.rejected);
+}
+
+// Acks are batched: flush_confirms() sends one multiple ack per turn. A
+// nack goes at once, after the acks before it.
+void Channel::confirm(bool ack) {
+  ++publish_seq_;
+  if (ack) return;
+  if (publish_seq_ - 1 > acked_upto_) {
+    BasicAck a;
+    a.delivery_tag = publish_seq_ - 1;
+    a.multiple = publish_seq_ - 1 - acked_upto_ > 1;
+    conn_.send_method(id_, a);
+  }
+  BasicNack n;
+  n.delivery_tag = publish_seq_;
+  n.requeue = false;
+  conn_.send_method(id_, n);
+  acked_upto_ = publish_seq_;
+}
+
+void Channel::flush_confirms() {
+  if (closing_ || publish_seq_ == acked_upto_) return;
+  BasicAck a;
+  a.delivery_tag = publish_seq_;
+  a.multiple = publish_seq_ - acked_upto_ > 1;
+  conn_.send_method(id_, a);
+  acked_upto_ = publish_seq_;
+}
+
+}  // namespace warren::amqp091

@@ -1,0 +1,127 @@
+#pragma once
+// One AMQP 0-9-1 channel: its methods, the content it is receiving, its
+// consumers, its unacked deliveries (a broker::Session), publisher
+// confirms and transactions.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "amqp091/connection.hpp"
+#include "broker/session.hpp"
+
+namespace warren::amqp091 {
+
+class Channel;
+
+// A basic.consume: the core's Consumer, accounting prefetch.
+class ChannelConsumer final : public broker::Consumer {
+ public:
+  ChannelConsumer(Channel& ch, uint64_t key, std::string tag, broker::QueuePtr queue, bool no_ack, uint16_t prefetch)
+      : ch_(ch), key_(key), tag_(std::move(tag)), queue_(std::move(queue)), no_ack_(no_ack), prefetch_(prefetch) {}
+
+  uint32_t credit() const override;
+  bool deliver(broker::Delivery d) override;
+  void cancelled_by_queue() override;
+
+  const std::string& tag() const { return tag_; }
+  const broker::QueuePtr& queue() const { return queue_; }
+  uint64_t key() const { return key_; }
+  void settled() {
+    if (unacked_ > 0) --unacked_;
+  }
+  void make_ready() { ready_ = true; }
+
+ private:
+  Channel& ch_;
+  uint64_t key_;
+  std::string tag_;
+  broker::QueuePtr queue_;
+  bool no_ack_;
+  uint16_t prefetch_;  // 0: unlimited
+  uint32_t unacked_ = 0;
+  bool ready_ = false;  // consume-ok sent: deliveries may flow
+};
+
+class Channel {
+ public:
+  Channel(Connection& conn, uint16_t id);
+  ~Channel();  // cancels consumers; the session returns unacked deliveries
+
+  uint16_t id() const { return id_; }
+  bool closing() const { return closing_; }
+
+  void handle_method(const Method& m, TimePoint now);
+  void handle_header(const ContentHeader& h, TimePoint now);
+  void handle_body(std::span<const uint8_t> body, TimePoint now);
+  bool expecting_content() const { return content_.has_value(); }
+  // Output room again: let the queues deliver.
+  void resume_deliveries(TimePoint now);
+  // Sends pending publisher-confirm acks (batched per turn).
+  void flush_confirms();
+
+  // --- for ChannelConsumer ---
+  Connection& connection() { return conn_; }
+  bool flow_active() const { return flow_active_; }
+  uint32_t global_credit() const;
+  void deliver(ChannelConsumer& c, broker::Delivery d, bool no_ack);
+  void consumer_cancelled_by_queue(ChannelConsumer& c);
+
+ private:
+  struct Content {
+    std::string exchange, routing_key;
+    bool mandatory = false;
+    std::string properties;  // raw flags + values
+    broker::Message::Essentials essentials;
+    uint64_t body_size = 0;
+    bool have_header = false;
+    std::shared_ptr<std::string> body;
+  };
+  struct TxOp {  // what a transaction will do at commit
+    std::optional<Content> publish;
+    uint64_t tag = 0;
+    bool multiple = false;
+    broker::Outcome outcome = broker::Outcome::Accepted;
+  };
+
+  void error(ReplyCode code, std::string_view text, const Method& m);
+  void handle_exchange(const Method& m, TimePoint now);
+  void handle_queue(const Method& m, TimePoint now);
+  void handle_basic(const Method& m, TimePoint now);
+  void handle_consume(const BasicConsume& m, TimePoint now);
+  void handle_get(const BasicGet& m, TimePoint now);
+  void publish(Content c, TimePoint now);
+  bool settle(uint64_t tag, bool multiple, broker::Outcome outcome, TimePoint now, const Method& m);
+  void cancel_consumer(const std::string& tag, TimePoint now);
+  // The queue named in a method, "" meaning the last one declared here.
+  std::string queue_name(std::string_view given) const;
+  bool fail_if(const broker::Error& err, const Method& m);
+  void confirm(bool ack);
+  void release(TimePoint now);
+  void credit_settled(TimePoint now);
+
+  Connection& conn_;
+  const uint16_t id_;
+  bool closing_ = false;
+  bool flow_active_ = true;
+  broker::Session session_;
+  std::optional<Content> content_;
+  std::map<std::string, std::unique_ptr<ChannelConsumer>, std::less<>> consumers_;
+  std::map<uint64_t, ChannelConsumer*> consumers_by_key_;
+  uint64_t next_consumer_key_ = 1;
+  uint64_t next_ctag_ = 1;
+  uint16_t prefetch_ = 0;         // per new consumer (basic.qos global=false)
+  uint16_t global_prefetch_ = 0;  // per channel (global=true)
+  std::string last_queue_;        // for methods that name queue ""
+  // Publisher confirms
+  bool confirm_mode_ = false;
+  uint64_t publish_seq_ = 0;
+  uint64_t acked_upto_ = 0;       // last seq whose ack went out
+  // Transactions
+  bool tx_mode_ = false;
+  std::vector<TxOp> tx_;
+  std::vector<uint64_t> settled_keys_;
+  std::vector<std::unique_ptr<ChannelConsumer>> graveyard_;  // cancelled by their queue, freed later
+};
+
+}  // namespace warren::amqp091

@@ -1,0 +1,402 @@
+#include "amqp091/connection.hpp"
+
+#include <fmt/format.h>
+
+#include "amqp091/channel.hpp"
+#include "amqp091/convert.hpp"
+
+namespace warren::amqp091 {
+
+namespace {
+
+// What we tell clients we can do (RabbitMQ's capability names).
+FieldTable server_properties(const ServerOptions& o) {
+  FieldTable caps;
+  for (const char* c : {"publisher_confirms", "exchange_exchange_bindings", "basic.nack", "consumer_cancel_notify",
+                        "connection.blocked", "consumer_priorities", "authentication_failure_close",
+                        "per_consumer_qos"})
+    caps.add(c, true);
+  FieldTable t;
+  t.add("product", o.product);
+  t.add("version", o.version);
+  t.add("platform", std::string("C++20"));
+  t.add("cluster_name", o.cluster_name);
+  t.add("copyright", std::string("Warren contributors"));
+  t.add("information", std::string("Warren: a message broker and lock service"));
+  t.add("capabilities", std::move(caps));
+  return t;
+}
+
+// "\0user\0password" (PLAIN) or a LOGIN/PASSWORD table (AMQPLAIN).
+bool credentials(std::string_view mechanism, std::string_view response, std::string& user, std::string& password) {
+  if (mechanism == "PLAIN") {
+    size_t a = response.find('\0');
+    if (a == std::string_view::npos) return false;
+    size_t b = response.find('\0', a + 1);
+    if (b == std::string_view::npos) return false;
+    user = response.substr(a + 1, b - a - 1);
+    password = response.substr(b + 1);
+    return true;
+  }
+  if (mechanism == "AMQPLAIN") {
+    FieldTable t;
+    if (!decode_table_entries(as_bytes(response), t).ok()) return false;
+    auto* l = t.find("LOGIN");
+    auto* p = t.find("PASSWORD");
+    if (!l || !p || !std::holds_alternative<std::string>(*l) || !std::holds_alternative<std::string>(*p)) return false;
+    user = std::get<std::string>(*l);
+    password = std::get<std::string>(*p);
+    return true;
+  }
+  return false;
+}
+
+template <class M>
+const M* as(const Method& m) {
+  return std::get_if<M>(&m);
+}
+
+}  // namespace
+
+Connection::Connection(broker::Broker& broker, uint64_t id, const ServerOptions& opts, Transport& transport,
+                       bool from_loopback, TimePoint now)
+    : broker_(broker), id_(id), opts_(opts), transport_(transport), from_loopback_(from_loopback),
+      channel_max_(opts.channel_max), frame_max_(opts.frame_max), opened_at_(now), last_received_(now),
+      last_sent_(now), now_(now) {}
+
+Connection::~Connection() {
+  if (state_ != State::Closed) {
+    channels_.clear();
+    broker_.connection_closed(id_, now_);
+  }
+}
+
+void Connection::feed(std::span<const uint8_t> bytes, TimePoint now) {
+  if (state_ == State::Closed) return;
+  now_ = now;
+  last_received_ = now;
+  std::span<const uint8_t> in = bytes;
+  if (!input_.empty() || state_ == State::Header) {
+    input_.append(as_chars(bytes));
+    in = as_bytes(input_);
+  }
+  if (state_ == State::Header) {
+    switch (check_protocol_header(in)) {
+      case HeaderCheck::Incomplete: return;
+      case HeaderCheck::Mismatch:
+        // The spec: answer with the protocol we speak, then close.
+        transport_.send(as_chars(kProtocolHeader));
+        transport_.close();
+        state_ = State::Closed;
+        return;
+      case HeaderCheck::Match: break;
+    }
+    in = in.subspan(kProtocolHeader.size());
+    send_start();
+    state_ = State::StartOk;
+  }
+  FrameReader reader(in, frame_max_);
+  Frame f;
+  while (state_ != State::Closed && reader.next(f)) handle_frame(f, now);
+  if (state_ != State::Closed && reader.failed()) connection_error(reader.error().code, reader.error().text);
+  if (state_ == State::Closed) return;
+  // Keep the incomplete tail for the next read.
+  std::string tail(as_chars(in.subspan(reader.consumed())));
+  input_.swap(tail);
+  for (auto& [_, ch] : channels_) ch->flush_confirms();
+}
+
+void Connection::send_start() {
+  std::string props;
+  encode_table_entries(props, server_properties(opts_));
+  ConnectionStart start;
+  start.server_properties = TableView(props);
+  start.mechanisms = "PLAIN AMQPLAIN";
+  send_method(0, start);
+}
+
+void Connection::handle_frame(const Frame& f, TimePoint now) {
+  if (state_ == State::Closing) {  // only the closing handshake matters now
+    if (f.type != kFrameMethod || f.channel != 0) return;
+    Method m;
+    if (!decode_method(f.payload, m).ok()) return;
+    if (as<ConnectionCloseOk>(m)) return finish(now);
+    if (as<ConnectionClose>(m)) {
+      send_method(0, ConnectionCloseOk{});
+      return finish(now);
+    }
+    return;
+  }
+  if (f.type == kFrameHeartbeat) {
+    if (f.channel != 0) connection_error(ReplyCode::FrameError, "heartbeat frame on a non-zero channel");
+    return;
+  }
+  if (state_ != State::Opened && (f.type != kFrameMethod || f.channel != 0))
+    return connection_error(ReplyCode::UnexpectedFrame, "frame before the connection was open");
+
+  Channel* ch = nullptr;
+  if (f.channel != 0) {
+    auto it = channels_.find(f.channel);
+    if (it != channels_.end()) ch = it->second.get();
+  }
+  if (f.type == kFrameHeader || f.type == kFrameBody) {
+    if (ch && ch->closing()) return;  // the rest of a publish the channel refused
+    if (!ch || !ch->expecting_content())
+      return connection_error(ReplyCode::UnexpectedFrame,
+                              fmt::format("unexpected content {} frame on channel {}",
+                                          f.type == kFrameHeader ? "header" : "body", f.channel));
+    if (f.type == kFrameBody) return ch->handle_body(f.payload, now);
+    ContentHeader h;
+    DecodeStatus st = decode_content_header(f.payload, h);
+    if (!st.ok()) return connection_error(st.code, st.text);
+    return ch->handle_header(h, now);
+  }
+  if (f.type != kFrameMethod) return connection_error(ReplyCode::FrameError, "unknown frame type");
+
+  Method m;
+  DecodeStatus st = decode_method(f.payload, m);
+  if (!st.ok()) return connection_error(st.code, st.text);
+  if (f.channel == 0) return handle_connection_method(m, now);
+
+  if (ch && ch->expecting_content())
+    return connection_error(ReplyCode::UnexpectedFrame,
+                            fmt::format("expected content header for class 60, got non content header frame instead"));
+  if (as<ChannelOpen>(m)) {
+    if (ch) return connection_error(ReplyCode::ChannelError, "second 'channel.open' seen", 20, 10);
+    if (f.channel > channel_max_)
+      return connection_error(ReplyCode::ChannelError,
+                              fmt::format("channel number {} exceeds negotiated channel_max {}", f.channel, channel_max_),
+                              20, 10);
+    channels_.emplace(f.channel, std::make_unique<Channel>(*this, f.channel));
+    send_method(f.channel, ChannelOpenOk{});
+    return;
+  }
+  if (!ch) return connection_error(ReplyCode::ChannelError, "expected 'channel.open'");
+  if (ch->closing()) {  // we sent channel.close: wait for close-ok, drop the rest
+    if (as<ChannelCloseOk>(m)) channels_.erase(f.channel);
+    if (as<ChannelClose>(m)) {
+      send_method(f.channel, ChannelCloseOk{});
+      channels_.erase(f.channel);
+    }
+    return;
+  }
+  if (as<ChannelClose>(m)) {
+    channels_.erase(f.channel);  // releases its deliveries and consumers first
+    send_method(f.channel, ChannelCloseOk{});
+    return;
+  }
+  if (as<ChannelCloseOk>(m)) return;
+  ch->handle_method(m, now);
+}
+
+void Connection::handle_connection_method(const Method& m, TimePoint now) {
+  switch (state_) {
+    case State::StartOk:
+      if (auto* s = as<ConnectionStartOk>(m)) return handle_start_ok(*s);
+      break;
+    case State::TuneOk:
+      if (auto* t = as<ConnectionTuneOk>(m)) return handle_tune_ok(*t, now);
+      break;
+    case State::Open:
+      if (auto* o = as<ConnectionOpen>(m)) return handle_open(*o);
+      break;
+    case State::Opened:
+      if (as<ConnectionClose>(m)) {
+        close_channels(now);
+        send_method(0, ConnectionCloseOk{});
+        return finish(now);
+      }
+      if (as<ConnectionCloseOk>(m) || as<ConnectionBlocked>(m) || as<ConnectionUnblocked>(m)) return;
+      if (as<ConnectionUpdateSecret>(m)) return send_method(0, ConnectionUpdateSecretOk{});
+      break;
+    default:
+      break;
+  }
+  connection_error(state_ == State::Opened ? ReplyCode::CommandInvalid : ReplyCode::UnexpectedFrame,
+                   fmt::format("unexpected method on channel 0"));
+}
+
+void Connection::handle_start_ok(const ConnectionStartOk& m) {
+  FieldTable client;
+  if (m.client_properties.decode(client).ok())
+    if (auto* caps = client.find("capabilities"); caps && std::holds_alternative<FieldTable>(*caps))
+      if (auto* c = std::get<FieldTable>(*caps).find("consumer_cancel_notify"))
+        cancel_notify_ = std::holds_alternative<bool>(*c) && std::get<bool>(*c);
+  std::string user, password;
+  bool known_mechanism = m.mechanism == "PLAIN" || m.mechanism == "AMQPLAIN";
+  bool ok = known_mechanism && credentials(m.mechanism, m.response, user, password);
+  if (ok) {
+    auto it = opts_.users.find(user);
+    ok = it != opts_.users.end() && it->second.password == password &&
+         (!it->second.loopback_only || from_loopback_);
+  }
+  if (!ok) {
+    // With authentication_failure_close the client is told why, then we hang up.
+    std::string text =
+        known_mechanism
+            ? fmt::format("Login was refused using authentication mechanism {}. For details see the broker logfile.",
+                          m.mechanism)
+            : fmt::format("unsupported authentication mechanism '{}'", m.mechanism);
+    ConnectionClose close;
+    std::string reply = reply_text(ReplyCode::AccessRefused, text);
+    close.reply_code = uint16_t(ReplyCode::AccessRefused);
+    close.reply_text = reply;
+    send_method(0, close);
+    return finish(now_);
+  }
+  user_ = user;
+  ConnectionTune tune;
+  tune.channel_max = opts_.channel_max;
+  tune.frame_max = opts_.frame_max;
+  tune.heartbeat = opts_.heartbeat;
+  send_method(0, tune);
+  state_ = State::TuneOk;
+}
+
+void Connection::handle_tune_ok(const ConnectionTuneOk& m, TimePoint now) {
+  if (m.frame_max != 0 && m.frame_max < kFrameMinSize)
+    return connection_error(ReplyCode::NotAllowed,
+                            fmt::format("frame_max={} < {} min size", m.frame_max, kFrameMinSize));
+  if (m.frame_max > opts_.frame_max || (m.frame_max == 0 && opts_.frame_max != 0))
+    return connection_error(ReplyCode::NotAllowed,
+                            fmt::format("negotiated frame_max = {} is higher than the maximum allowed value ({})",
+                                        m.frame_max, opts_.frame_max));
+  if (m.channel_max > opts_.channel_max)
+    return connection_error(ReplyCode::NotAllowed,
+                            fmt::format("negotiated channel_max = {} is higher than the maximum allowed value ({})",
+                                        m.channel_max, opts_.channel_max));
+  frame_max_ = m.frame_max;
+  channel_max_ = m.channel_max == 0 ? opts_.channel_max : m.channel_max;
+  heartbeat_ = m.heartbeat;
+  last_received_ = last_sent_ = now;
+  state_ = State::Open;
+}
+
+void Connection::handle_open(const ConnectionOpen& m) {
+  vhost_ = broker_.vhost(m.virtual_host);
+  if (!vhost_)
+    return connection_error(ReplyCode::NotAllowed, fmt::format("vhost '{}' not found", m.virtual_host), 10, 40);
+  send_method(0, ConnectionOpenOk{});
+  state_ = State::Opened;
+}
+
+void Connection::connection_error(ReplyCode code, std::string_view text, uint16_t class_id, uint16_t method_id) {
+  if (state_ == State::Closing || state_ == State::Closed) return;
+  ConnectionClose close;
+  std::string reply = reply_text(code, text);
+  close.reply_code = uint16_t(code);
+  close.reply_text = reply;
+  close.class_id = class_id;
+  close.method_id = method_id;
+  send_method(0, close);
+  // Everything the connection held goes now, not when the peer answers.
+  close_channels(now_);
+  if (state_ != State::Opened) return finish(now_);  // no handshake to wait for
+  state_ = State::Closing;
+  closing_since_ = now_;
+}
+
+void Connection::close_channels(TimePoint now) {
+  now_ = now;
+  auto channels = std::move(channels_);
+  channels.clear();  // each channel's session returns its unacked deliveries
+}
+
+void Connection::finish(TimePoint now) {
+  if (state_ == State::Closed) return;
+  close_channels(now);
+  broker_.connection_closed(id_, now);
+  state_ = State::Closed;
+  transport_.close();
+}
+
+void Connection::transport_closed(TimePoint now) {
+  if (state_ == State::Closed) return;
+  close_channels(now);
+  broker_.connection_closed(id_, now);
+  state_ = State::Closed;
+}
+
+void Connection::output_drained(TimePoint now) {
+  now_ = now;
+  for (auto& [_, ch] : channels_) ch->resume_deliveries(now);
+}
+
+void Connection::note_output_full() { transport_.want_drain(); }
+
+void Connection::advance(TimePoint now) {
+  if (state_ == State::Closed) return;
+  now_ = now;
+  if (sent_) {
+    last_sent_ = now;
+    sent_ = false;
+  }
+  if (state_ == State::Closing) {
+    if (now - closing_since_ >= opts_.close_timeout) finish(now);
+    return;
+  }
+  if (state_ != State::Opened) {
+    if (now - opened_at_ >= opts_.handshake_timeout) finish(now);
+    return;
+  }
+  if (heartbeat_ == 0) return;
+  auto hb = std::chrono::seconds(heartbeat_);
+  if (now - last_received_ >= 2 * hb) return finish(now);  // RabbitMQ: "missed heartbeats from client"
+  if (now - last_sent_ >= hb) {
+    scratch_.clear();
+    append_heartbeat(scratch_);
+    transport_.send(scratch_);
+    last_sent_ = now;
+  }
+}
+
+std::optional<TimePoint> Connection::next_deadline() const {
+  switch (state_) {
+    case State::Closed: return std::nullopt;
+    case State::Closing: return closing_since_ + opts_.close_timeout;
+    case State::Opened: break;
+    default: return opened_at_ + opts_.handshake_timeout;
+  }
+  if (heartbeat_ == 0) return std::nullopt;
+  auto hb = std::chrono::seconds(heartbeat_);
+  return std::min(last_received_ + 2 * hb, (sent_ ? now_ : last_sent_) + hb);
+}
+
+template <class M>
+void Connection::send_with_content(uint16_t channel, const M& m, const broker::Message& msg) {
+  scratch_.clear();
+  append_method_frame(scratch_, channel, m);
+  size_t at = begin_frame(scratch_, kFrameHeader, channel);
+  PropertiesView view;
+  if (msg.codec() == &PropertyCodec::instance() && PropertiesView::parse(as_bytes(msg.raw_properties()), view).ok())
+    encode_content_header(scratch_, ContentHeader{kClassBasic, 0, msg.body_size(), view});
+  else
+    encode_content_header(scratch_, msg.body_size(), to_basic(msg.properties()));
+  end_frame(scratch_, at);
+  size_t size = msg.body_size();
+  if (size > 0) {
+    const std::string& body = *msg.body();
+    if (size > max_payload(frame_max_)) {
+      append_body_frames(scratch_, channel, as_bytes(body), frame_max_);
+    } else if (size < 1024) {  // small: a copy is cheaper than a reference
+      auto h = frame_header(kFrameBody, channel, uint32_t(size));
+      scratch_.append(reinterpret_cast<const char*>(h.data()), h.size());
+      scratch_.append(body);
+      scratch_.push_back(char(kFrameEnd));
+    } else {  // one frame: header, the shared body by reference, end octet
+      auto h = frame_header(kFrameBody, channel, uint32_t(size));
+      scratch_.append(reinterpret_cast<const char*>(h.data()), h.size());
+      transport_.send(scratch_);
+      transport_.send_shared(msg.body());
+      scratch_.assign(1, char(kFrameEnd));
+    }
+  }
+  transport_.send(scratch_);
+  sent_ = true;
+}
+
+template void Connection::send_with_content(uint16_t, const BasicDeliver&, const broker::Message&);
+template void Connection::send_with_content(uint16_t, const BasicGetOk&, const broker::Message&);
+template void Connection::send_with_content(uint16_t, const BasicReturn&, const broker::Message&);
+
+}  // namespace warren::amqp091

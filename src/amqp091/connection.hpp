@@ -1,0 +1,123 @@
+#pragma once
+// An AMQP 0-9-1 server connection as a sans-I/O state machine: bytes and
+// the time go in; frames go out through a Transport; the broker core is
+// called for everything with meaning. Deliveries arrive from queues at any
+// time (another connection's publish) and are written at once.
+//
+//   header -> start/start-ok -> tune/tune-ok -> open/open-ok -> channels...
+//
+// Errors follow RabbitMQ: a soft error closes the channel (channel.close
+// with 403/404/405/406), a hard one the connection (connection.close with
+// 501-541), and either way everything the channel or connection held -
+// unacked deliveries, exclusive queues, consumers - is released.
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+
+#include "amqp091/frame.hpp"
+#include "amqp091/generated/methods.hpp"
+#include "amqp091/properties.hpp"
+#include "amqp091/server_options.hpp"
+#include "broker/broker.hpp"
+
+namespace warren::amqp091 {
+
+using broker::TimePoint;
+
+// Where a connection's bytes go. The I/O layer implements it over a socket.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual void send(std::string_view bytes) = 0;
+  // Queued by reference, not copied (message bodies).
+  virtual void send_shared(std::shared_ptr<const std::string> bytes) = 0;
+  virtual size_t pending_output() const = 0;
+  // Asks for Connection::output_drained() once pending output is written.
+  virtual void want_drain() = 0;
+  // Flush what was sent, then close.
+  virtual void close() = 0;
+};
+
+class Channel;
+
+class Connection {
+ public:
+  Connection(broker::Broker& broker, uint64_t id, const ServerOptions& opts, Transport& transport, bool from_loopback,
+             TimePoint now);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void feed(std::span<const uint8_t> bytes, TimePoint now);
+  void advance(TimePoint now);
+  std::optional<TimePoint> next_deadline() const;
+  // The socket is gone: every channel ends, as if closed.
+  void transport_closed(TimePoint now);
+  // What the transport was asked to signal: room for more deliveries.
+  void output_drained(TimePoint now);
+
+  bool finished() const { return state_ == State::Closed; }
+  uint64_t id() const { return id_; }
+  const std::string& user() const { return user_; }
+
+  // --- for channels ---
+  broker::Broker& broker() { return broker_; }
+  TimePoint now() const { return now_; }
+  broker::VHost& vhost() { return *vhost_; }
+  const ServerOptions& options() const { return opts_; }
+  uint32_t frame_max() const { return frame_max_; }
+  bool output_full() const { return transport_.pending_output() > opts_.max_output; }
+  void note_output_full();
+  bool cancel_notify() const { return cancel_notify_; }
+  template <class M>
+  void send_method(uint16_t channel, const M& m) {
+    scratch_.clear();
+    append_method_frame(scratch_, channel, m);
+    transport_.send(scratch_);
+    sent_ = true;
+  }
+  // basic.deliver / basic.get-ok / basic.return with its content.
+  template <class M>
+  void send_with_content(uint16_t channel, const M& m, const broker::Message& msg);
+  void connection_error(ReplyCode code, std::string_view text, uint16_t class_id = 0, uint16_t method_id = 0);
+
+ private:
+  enum class State : uint8_t { Header, StartOk, TuneOk, Open, Opened, Closing, Closed };
+
+  void handle_frame(const Frame& f, TimePoint now);
+  void handle_connection_method(const Method& m, TimePoint now);
+  void handle_start_ok(const ConnectionStartOk& m);
+  void handle_tune_ok(const ConnectionTuneOk& m, TimePoint now);
+  void handle_open(const ConnectionOpen& m);
+  void send_start();
+  void close_channels(TimePoint now);
+  void finish(TimePoint now);
+  void write_content(uint16_t channel, const broker::Message& msg);
+
+  broker::Broker& broker_;
+  broker::VHost* vhost_ = nullptr;
+  const uint64_t id_;
+  const ServerOptions& opts_;
+  Transport& transport_;
+  const bool from_loopback_;
+
+  State state_ = State::Header;
+  std::string input_;                // bytes not yet forming a whole frame
+  std::string user_;
+  uint16_t channel_max_;
+  uint32_t frame_max_;
+  uint16_t heartbeat_ = 0;           // negotiated, seconds; 0: none
+  bool cancel_notify_ = false;       // the client's consumer_cancel_notify capability
+  TimePoint opened_at_;
+  TimePoint last_received_;
+  TimePoint last_sent_;
+  TimePoint closing_since_{};
+  bool sent_ = false;                // something was sent during this call
+  std::unordered_map<uint16_t, std::unique_ptr<Channel>> channels_;
+  std::string scratch_;
+  TimePoint now_{};                  // the time of the call in progress
+};
+
+}  // namespace warren::amqp091

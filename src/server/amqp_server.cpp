@@ -1,0 +1,130 @@
+#include "server/amqp_server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <spdlog/spdlog.h>
+
+namespace warren::server {
+
+namespace {
+bool is_loopback(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return false;
+  if (ss.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (ss.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+           (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+  }
+  return false;
+}
+}  // namespace
+
+// A socket and its engine: the engine's Transport, the socket's Handler.
+class AmqpServer::Conn final : public net::Connection::Handler, public amqp091::Transport {
+ public:
+  Conn(AmqpServer& server, uint64_t id, int fd)
+      : server_(server), id_(id), loopback_(is_loopback(fd)),
+        sock_(net::Connection::adopt(server.loop_, fd, this)),
+        engine_(server.broker_, id, server.opts_.amqp091, *this, loopback_, server.loop_.now()) {
+    rearm();
+  }
+  ~Conn() override {
+    if (timer_) server_.loop_.cancel_timer(timer_);
+  }
+
+  // net::Connection::Handler
+  void on_data(net::Connection&, std::string_view bytes) override {
+    engine_.feed({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, server_.loop_.now());
+    after();
+  }
+  void on_close(net::Connection&, int error) override {
+    engine_.transport_closed(server_.loop_.now());
+    server_.rearm_broker();
+    server_.remove(id_);  // destroys this: nothing after
+  }
+  void on_drain(net::Connection&) override {
+    engine_.output_drained(server_.loop_.now());
+    after();
+  }
+
+  // amqp091::Transport
+  void send(std::string_view bytes) override { sock_->send(bytes); }
+  void send_shared(std::shared_ptr<const std::string> bytes) override { sock_->send(std::move(bytes)); }
+  size_t pending_output() const override { return sock_->output_bytes(); }
+  void want_drain() override { sock_->want_drain(); }
+  void close() override { sock_->close(); }
+
+ private:
+  void after() {
+    rearm();
+    server_.rearm_broker();
+  }
+  void rearm() {
+    std::optional<net::TimePoint> next = engine_.next_deadline();
+    if (next == timer_at_) return;
+    if (timer_) server_.loop_.cancel_timer(timer_);
+    timer_ = 0;
+    timer_at_ = next;
+    if (!next) return;
+    timer_ = server_.loop_.add_timer(*next, [this] {
+      timer_ = 0;
+      timer_at_.reset();
+      engine_.advance(server_.loop_.now());
+      after();
+    });
+  }
+
+  AmqpServer& server_;
+  uint64_t id_;
+  bool loopback_;
+  std::unique_ptr<net::Connection> sock_;
+  amqp091::Connection engine_;
+  net::TimerId timer_ = 0;
+  std::optional<net::TimePoint> timer_at_;
+};
+
+AmqpServer::AmqpServer(net::EventLoop& loop, broker::Broker& broker, AmqpServerOptions opts)
+    : loop_(loop), broker_(broker), opts_(std::move(opts)) {
+  listener_ = net::Listener::tcp(loop_, opts_.host, opts_.port, [this](int fd) { accept(fd); });
+}
+
+AmqpServer::~AmqpServer() {
+  if (broker_timer_) loop_.cancel_timer(broker_timer_);
+  listener_.reset();
+  conns_.clear();
+}
+
+void AmqpServer::accept(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  uint64_t id = next_id_++;
+  conns_.emplace(id, std::make_unique<Conn>(*this, id, fd));
+}
+
+void AmqpServer::remove(uint64_t id) { conns_.erase(id); }
+
+// One loop timer at the broker's next deadline (message TTL, x-expires).
+void AmqpServer::rearm_broker() {
+  std::optional<net::TimePoint> next = broker_.next_deadline();
+  if (next == broker_timer_at_) return;
+  if (broker_timer_) loop_.cancel_timer(broker_timer_);
+  broker_timer_ = 0;
+  broker_timer_at_ = next;
+  if (!next) return;
+  broker_timer_ = loop_.add_timer(*next, [this] {
+    broker_timer_ = 0;
+    broker_timer_at_.reset();
+    broker_.advance(loop_.now());
+    rearm_broker();
+  });
+}
+
+}  // namespace warren::server

@@ -1,0 +1,50 @@
+#pragma once
+// The AMQP listener of warrend: accepts TCP connections, reads the 8-byte
+// protocol header to pick the engine (AMQP 0-9-1 today; AMQP 1.0 joins on
+// the same port), and pumps bytes and time between sockets and engines.
+// Also drives the broker's own timers (TTL, x-expires). One event loop.
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "amqp091/connection.hpp"
+#include "broker/broker.hpp"
+#include "net/connection.hpp"
+#include "net/listener.hpp"
+
+namespace warren::server {
+
+struct AmqpServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 5672;
+  amqp091::ServerOptions amqp091;
+};
+
+class AmqpServer {
+ public:
+  // Binds and listens; throws std::system_error when the port is taken.
+  AmqpServer(net::EventLoop& loop, broker::Broker& broker, AmqpServerOptions opts);
+  ~AmqpServer();
+
+  uint16_t port() const { return listener_->port(); }
+  size_t connections() const { return conns_.size(); }
+
+  class Conn;  // one accepted socket and its engine
+
+ private:
+  friend class Conn;
+  void accept(int fd);
+  void remove(uint64_t id);
+  void rearm_broker();
+
+  net::EventLoop& loop_;
+  broker::Broker& broker_;
+  AmqpServerOptions opts_;
+  std::unique_ptr<net::Listener> listener_;
+  std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
+  uint64_t next_id_ = 1;
+  net::TimerId broker_timer_ = 0;
+  std::optional<net::TimePoint> broker_timer_at_;
+};
+
+}  // namespace warren::server
