@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "net/event_loop.hpp"
 #include "net/signals.hpp"
+#include "broker/memory.hpp"
 #include "server/amqp_server.hpp"
 #include "socketlock/primary.hpp"
 
@@ -54,6 +55,9 @@ int main(int argc, char** argv) {
       o.amqp091.frame_max = cfg->amqp.frame_max;
       o.amqp091.channel_max = cfg->amqp.channel_max;
       o.amqp091.max_message_size = cfg->amqp.max_message_size;
+      double wm = cfg->amqp.memory_high_watermark;
+      o.memory_high_watermark = wm <= 1 ? uint64_t(double(broker::default_memory_high_watermark()) / 0.4 * wm)
+                                        : uint64_t(wm);
       if (!cfg->amqp.users.empty()) {
         o.amqp091.users.clear();
         for (const auto& [name, password] : cfg->amqp.users) o.amqp091.users[name] = {password, false};

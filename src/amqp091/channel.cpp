@@ -460,6 +460,7 @@ void Channel::publish(Content c, TimePoint now) {
   broker::MessagePtr msg =
       broker::Message::received(std::move(c.exchange), std::move(c.routing_key), &PropertyCodec::instance(),
                                 std::move(c.properties), c.essentials, std::move(c.body));
+  conn_.note_publish();
   broker::PublishResult r;
   Method m = BasicPublish{};
   if (fail_if(conn_.vhost().publish(exchange, msg, now, r), m)) return;

@@ -220,8 +220,10 @@ void Connection::handle_start_ok(const ConnectionStartOk& m) {
   FieldTable client;
   if (m.client_properties.decode(client).ok())
     if (auto* caps = client.find("capabilities"); caps && std::holds_alternative<FieldTable>(*caps))
-      if (auto* c = std::get<FieldTable>(*caps).find("consumer_cancel_notify"))
-        cancel_notify_ = std::holds_alternative<bool>(*c) && std::get<bool>(*c);
+      for (auto [name, flag] : {std::pair{"consumer_cancel_notify", &cancel_notify_},
+                                std::pair{"connection.blocked", &blocked_notify_}})
+        if (auto* c = std::get<FieldTable>(*caps).find(name))
+          *flag = std::holds_alternative<bool>(*c) && std::get<bool>(*c);
   std::string user, password;
   bool known_mechanism = m.mechanism == "PLAIN" || m.mechanism == "AMQPLAIN";
   bool ok = known_mechanism && credentials(m.mechanism, m.response, user, password);
@@ -324,6 +326,34 @@ void Connection::output_drained(TimePoint now) {
 
 void Connection::note_output_full() { transport_.want_drain(); }
 
+void Connection::memory_alarm(bool on) {
+  memory_alarm_ = on;
+  if (on && published_) set_blocked(true);
+  if (!on) set_blocked(false);
+}
+
+void Connection::note_publish() {
+  published_ = true;
+  if (memory_alarm_ && !blocked_) set_blocked(true);
+}
+
+void Connection::set_blocked(bool on) {
+  if (on == blocked_ || state_ == State::Closed) return;
+  blocked_ = on;
+  if (blocked_notify_ && state_ == State::Opened) {
+    if (on) {
+      ConnectionBlocked b;
+      b.reason = "low on memory";
+      send_method(0, b);
+    } else {
+      send_method(0, ConnectionUnblocked{});
+    }
+  }
+  transport_.set_reading(!on);
+  // What we did not read cannot count as a missed heartbeat.
+  last_received_ = now_;
+}
+
 void Connection::advance(TimePoint now) {
   if (state_ == State::Closed) return;
   now_ = now;
@@ -341,6 +371,7 @@ void Connection::advance(TimePoint now) {
   }
   if (heartbeat_ == 0) return;
   auto hb = std::chrono::seconds(heartbeat_);
+  if (blocked_) last_received_ = now;  // not reading: the peer's heartbeats wait in the socket
   if (now - last_received_ >= 2 * hb) return finish(now);  // RabbitMQ: "missed heartbeats from client"
   if (now - last_sent_ >= hb) {
     scratch_.clear();

@@ -38,6 +38,8 @@ class Transport {
   virtual void want_drain() = 0;
   // Flush what was sent, then close.
   virtual void close() = 0;
+  // Stop or resume reading from the peer (memory alarm).
+  virtual void set_reading(bool on) = 0;
 };
 
 class Channel;
@@ -57,6 +59,12 @@ class Connection {
   void transport_closed(TimePoint now);
   // What the transport was asked to signal: room for more deliveries.
   void output_drained(TimePoint now);
+  // The broker is over its memory high watermark (or back under it):
+  // connections that publish are blocked - told with connection.blocked when
+  // they asked for it, and no longer read - until it clears. Consumers go on,
+  // so that acks can free memory.
+  void memory_alarm(bool on);
+  bool blocked() const { return blocked_; }
 
   bool finished() const { return state_ == State::Closed; }
   uint64_t id() const { return id_; }
@@ -82,6 +90,8 @@ class Connection {
   template <class M>
   void send_with_content(uint16_t channel, const M& m, const broker::Message& msg);
   void connection_error(ReplyCode code, std::string_view text, uint16_t class_id = 0, uint16_t method_id = 0);
+  // A channel published: under a memory alarm, that blocks the connection.
+  void note_publish();
 
  private:
   enum class State : uint8_t { Header, StartOk, TuneOk, Open, Opened, Closing, Closed };
@@ -94,7 +104,7 @@ class Connection {
   void send_start();
   void close_channels(TimePoint now);
   void finish(TimePoint now);
-  void write_content(uint16_t channel, const broker::Message& msg);
+  void set_blocked(bool on);
 
   broker::Broker& broker_;
   broker::VHost* vhost_ = nullptr;
@@ -110,6 +120,10 @@ class Connection {
   uint32_t frame_max_;
   uint16_t heartbeat_ = 0;           // negotiated, seconds; 0: none
   bool cancel_notify_ = false;       // the client's consumer_cancel_notify capability
+  bool blocked_notify_ = false;      // the client's connection.blocked capability
+  bool memory_alarm_ = false;
+  bool published_ = false;
+  bool blocked_ = false;
   TimePoint opened_at_;
   TimePoint last_received_;
   TimePoint last_sent_;

@@ -1,5 +1,9 @@
 #include "broker/message.hpp"
 
+#include <unistd.h>
+
+#include "broker/memory.hpp"
+
 namespace warren::broker {
 
 namespace {
@@ -16,6 +20,7 @@ MessagePtr Message::received(std::string exchange, std::string routing_key, cons
   m->raw_ = std::move(raw_properties);
   m->essentials_ = essentials;
   m->body_ = std::move(body);
+  MemoryAccount::add(int64_t(m->size()));
   return m;
 }
 
@@ -26,6 +31,7 @@ MessagePtr Message::built(std::string exchange, std::string routing_key, Propert
   m->essentials_ = essentials_of(props);
   m->decoded_ = std::move(props);
   m->body_ = std::move(body);
+  MemoryAccount::add(int64_t(m->size()));
   return m;
 }
 
@@ -63,6 +69,14 @@ std::optional<Duration> parse_expiration(std::string_view text) {
   }
   if (negative && n != 0) return std::nullopt;
   return Duration(int64_t(n));
+}
+
+Message::~Message() { MemoryAccount::add(-int64_t(size())); }
+
+uint64_t default_memory_high_watermark() {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return uint64_t(1) << 30;
+  return uint64_t(pages) * uint64_t(page) / 10 * 4;
 }
 
 }  // namespace warren::broker

@@ -84,6 +84,11 @@ class Message {
 
  private:
   Message() = default;
+
+ public:
+  ~Message();
+
+ private:
   std::string exchange_, routing_key_;
   const PropertyCodec* codec_ = nullptr;
   std::string raw_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "broker/error.hpp"
+#include "broker/memory.hpp"
 #include "broker/test_util.hpp"
 
 namespace warren::broker {
@@ -134,3 +135,14 @@ TEST(Error, MakeAndResourceUseRabbitMQsWording) {
 
 }  // namespace
 }  // namespace warren::broker
+
+TEST(MemoryAccount, CountsLiveMessageBodies) {
+  int64_t before = warren::broker::MemoryAccount::used();
+  {
+    auto body = std::make_shared<const std::string>(1000, 'x');
+    auto m = warren::broker::Message::built("", "k", {}, body);
+    EXPECT_EQ(warren::broker::MemoryAccount::used(), before + 1000);
+  }
+  EXPECT_EQ(warren::broker::MemoryAccount::used(), before);
+  EXPECT_GT(warren::broker::default_memory_high_watermark(), 0u);
+}

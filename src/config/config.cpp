@@ -81,7 +81,8 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     if (auto* n = log->get("level")) cfg.log_level = string_of(*n, source, "log.level");
   }
   if (auto* a = root.get_as<toml::table>("amqp")) {
-    check_keys(*a, {"enabled", "host", "port", "heartbeat", "frame_max", "channel_max", "max_message_size", "users"},
+    check_keys(*a, {"enabled", "host", "port", "heartbeat", "frame_max", "channel_max", "max_message_size",
+                    "memory_high_watermark", "users"},
                source, "amqp.");
     AmqpConfig& c = cfg.amqp;
     auto integer = [&](const char* key, int64_t lo, int64_t hi) -> std::optional<int64_t> {
@@ -102,6 +103,11 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     if (auto v = integer("frame_max", 4096, 1 << 30)) c.frame_max = uint32_t(*v);
     if (auto v = integer("channel_max", 1, 65535)) c.channel_max = uint16_t(*v);
     if (auto v = integer("max_message_size", 1, 512ll << 20)) c.max_message_size = uint64_t(*v);
+    if (auto* n = a->get("memory_high_watermark")) {
+      auto v = n->value<double>();
+      if (!v || *v <= 0) bad(source, "amqp.memory_high_watermark", "expected a fraction of RAM (0.4) or bytes");
+      c.memory_high_watermark = *v;
+    }
     if (auto* users = a->get_as<toml::table>("users")) {
       for (const auto& [name, pw] : *users) c.users[std::string(name.str())] = string_of(pw, source, "amqp.users");
     }
@@ -142,6 +148,9 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
   app.add_option("--amqp-host", amqp_host, "Address the AMQP listener binds")->default_str(defaults.amqp.host);
   app.add_option("--amqp-port", amqp_port, "AMQP port (0: any free port)")->default_str(std::to_string(defaults.amqp.port));
   app.add_flag("--no-amqp", no_amqp, "Do not serve AMQP");
+  double watermark = -1;
+  app.add_option("--memory-high-watermark", watermark, "Block publishers above this: a fraction of RAM, or bytes")
+      ->default_str("0.4");
   app.add_option("--socketlock-path", sl_path, "Unix socket where socketlock is served")
       ->default_str("<data-dir>/socketlock.sock");
   app.add_flag("--no-socketlock", no_socketlock, "Do not serve socketlock");
@@ -182,6 +191,9 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
       cfg.amqp.port = uint16_t(amqp_port);
     }
     if (no_amqp) cfg.amqp.enabled = false;
+    if (watermark == 0 || (watermark < 0 && watermark != -1))
+      throw std::runtime_error("--memory-high-watermark: must be positive");
+    if (watermark > 0) cfg.amqp.memory_high_watermark = watermark;
     if (no_socketlock) cfg.socketlock.enabled = false;
     if (!policy.empty()) cfg.socketlock.lock.policy = policy_of(policy, "command line", "--socketlock-policy");
     if (!req_to.empty()) cfg.socketlock.lock.request_timeout = dur("--socketlock-request-timeout", req_to);

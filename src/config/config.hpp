@@ -26,6 +26,8 @@ struct AmqpConfig {
   uint32_t frame_max = 131072;
   uint16_t channel_max = 2047;
   uint64_t max_message_size = 16 * 1024 * 1024;
+  // Up to 1: a fraction of physical memory; above: bytes. RabbitMQ's default 0.4.
+  double memory_high_watermark = 0.4;
   // user -> password; guest/guest from loopback only when left as is.
   std::map<std::string, std::string> users;
 };

@@ -101,3 +101,13 @@ app = "secret"
   EXPECT_EQ(parsed->amqp.port, 0);
   EXPECT_EQ(parsed->amqp.host, "127.0.0.1");
 }
+
+TEST(Config, MemoryHighWatermarkIsAFractionOrBytes) {
+  Config c;
+  EXPECT_DOUBLE_EQ(c.amqp.memory_high_watermark, 0.4);
+  warren::config::apply_toml(c, "[amqp]\nmemory_high_watermark = 0.25\n", "m.toml");
+  EXPECT_DOUBLE_EQ(c.amqp.memory_high_watermark, 0.25);
+  warren::config::apply_toml(c, "[amqp]\nmemory_high_watermark = 1000000\n", "m.toml");
+  EXPECT_DOUBLE_EQ(c.amqp.memory_high_watermark, 1e6);
+  EXPECT_THROW(warren::config::apply_toml(c, "[amqp]\nmemory_high_watermark = 0\n", "m.toml"), std::runtime_error);
+}

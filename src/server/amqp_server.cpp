@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "broker/memory.hpp"
+
 namespace warren::server {
 
 namespace {
@@ -61,6 +63,9 @@ class AmqpServer::Conn final : public net::Connection::Handler, public amqp091::
   size_t pending_output() const override { return sock_->output_bytes(); }
   void want_drain() override { sock_->want_drain(); }
   void close() override { sock_->close(); }
+  void set_reading(bool on) override { on ? sock_->resume_reading() : sock_->pause_reading(); }
+
+  amqp091::Connection& engine() { return engine_; }
 
  private:
   void after() {
@@ -94,10 +99,29 @@ class AmqpServer::Conn final : public net::Connection::Handler, public amqp091::
 AmqpServer::AmqpServer(net::EventLoop& loop, broker::Broker& broker, AmqpServerOptions opts)
     : loop_(loop), broker_(broker), opts_(std::move(opts)) {
   listener_ = net::Listener::tcp(loop_, opts_.host, opts_.port, [this](int fd) { accept(fd); });
+  if (opts_.memory_high_watermark == 0) opts_.memory_high_watermark = broker::default_memory_high_watermark();
+  check_memory();
+}
+
+// RabbitMQ's memory alarm: above the watermark, publishers are blocked.
+// Checked a few times a second, not per message.
+void AmqpServer::check_memory() {
+  bool over = broker::MemoryAccount::used() > int64_t(opts_.memory_high_watermark);
+  if (over != memory_alarm_) {
+    memory_alarm_ = over;
+    if (over)
+      spdlog::warn("memory alarm: {} bytes of messages, above the high watermark of {}: blocking publishers",
+                   broker::MemoryAccount::used(), opts_.memory_high_watermark);
+    else
+      spdlog::info("memory alarm cleared: publishers may go on");
+    for (auto& [_, c] : conns_) c->engine().memory_alarm(over);
+  }
+  memory_timer_ = loop_.add_timer(loop_.now() + std::chrono::milliseconds(100), [this] { check_memory(); });
 }
 
 AmqpServer::~AmqpServer() {
   if (broker_timer_) loop_.cancel_timer(broker_timer_);
+  if (memory_timer_) loop_.cancel_timer(memory_timer_);
   listener_.reset();
   conns_.clear();
 }
@@ -106,7 +130,8 @@ void AmqpServer::accept(int fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   uint64_t id = next_id_++;
-  conns_.emplace(id, std::make_unique<Conn>(*this, id, fd));
+  auto& c = conns_.emplace(id, std::make_unique<Conn>(*this, id, fd)).first->second;
+  if (memory_alarm_) c->engine().memory_alarm(true);
 }
 
 void AmqpServer::remove(uint64_t id) { conns_.erase(id); }

@@ -18,6 +18,7 @@ struct AmqpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 5672;
   amqp091::ServerOptions amqp091;
+  uint64_t memory_high_watermark = 0;  // bytes of live messages; 0: 40% of RAM
 };
 
 class AmqpServer {
@@ -36,6 +37,7 @@ class AmqpServer {
   void accept(int fd);
   void remove(uint64_t id);
   void rearm_broker();
+  void check_memory();
 
   net::EventLoop& loop_;
   broker::Broker& broker_;
@@ -45,6 +47,8 @@ class AmqpServer {
   uint64_t next_id_ = 1;
   net::TimerId broker_timer_ = 0;
   std::optional<net::TimePoint> broker_timer_at_;
+  net::TimerId memory_timer_ = 0;
+  bool memory_alarm_ = false;
 };
 
 }  // namespace warren::server
