@@ -11,10 +11,14 @@ packages=(
   nlohmann-json3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 util-linux procps           # integration tests (flock(1), ps)
+  python3-pika python3-kombu amqp-tools librabbitmq-dev  # AMQP 0-9-1 client tests
+  nodejs npm                          # amqplib tests (tests/amqp091)
 )
 
 missing=()
 for p in "${packages[@]}"; do
+  # A nodejs built with npm inside (NodeSource's) conflicts with Debian's npm package.
+  [ "$p" = npm ] && command -v npm >/dev/null && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -1,0 +1,164 @@
+// amqplib (Node) against warrend: connect, assertQueue, sendToQueue,
+// consume with ack, a confirm channel's waitForConfirms, prefetch.
+// Starts its own warrend ($WARREN_WARREND) on a free port and stops it with
+// SIGTERM at the end: a non-zero exit or a sanitizer report fails the run.
+// Run by run_amqplib.sh (which installs amqplib from package-lock.json).
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const amqp = require('amqplib');
+
+let warrend;
+let url;
+let dir;
+let stdout = '';
+let stderr = '';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function describeWarrend() {
+  return `--- warrend stdout:\n${stdout.slice(-4000)}\n--- warrend stderr:\n${stderr.slice(-4000)}`;
+}
+
+before(async () => {
+  const bin = process.env.WARREN_WARREND;
+  assert.ok(bin && fs.existsSync(bin), `$WARREN_WARREND must name warrend, got ${bin}`);
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wamqp-node-'));
+  warrend = spawn(bin, ['--data-dir', path.join(dir, 'data'), '--socketlock-path', path.join(dir, 'sl.sock'),
+    '--amqp-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  warrend.stdout.on('data', (d) => { stdout += d; });
+  warrend.stderr.on('data', (d) => { stderr += d; });
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    const m = /AMQP 0-9-1 listening on ([0-9.]+):(\d+)/.exec(stdout);
+    if (m) {
+      url = `amqp://guest:guest@${m[1]}:${m[2]}`;
+      return;
+    }
+    if (warrend.exitCode !== null) throw new Error(`warrend exited early\n${describeWarrend()}`);
+    if (Date.now() > deadline) throw new Error(`warrend did not listen\n${describeWarrend()}`);
+    await sleep(20);
+  }
+});
+
+after(async () => {
+  if (!warrend) return;
+  const exited = warrend.exitCode !== null ? Promise.resolve(warrend.exitCode)
+    : new Promise((resolve) => warrend.on('exit', (code, signal) => resolve(code ?? signal)));
+  warrend.kill('SIGTERM');
+  let timer;
+  const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), 30000); });
+  const code = await Promise.race([exited, timeout]);
+  clearTimeout(timer);
+  if (code === 'timeout') warrend.kill('SIGKILL');
+  assert.equal(code, 0, `warrend's exit after SIGTERM\n${describeWarrend()}`);
+  assert.doesNotMatch(stderr, /Sanitizer|runtime error:/, describeWarrend());
+  if (!process.env.WARREN_KEEP_TMP) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const unique = (what) => `node.${what}.${Math.random().toString(16).slice(2, 8)}`;
+
+test('connect, assertQueue, sendToQueue, consume with ack', async () => {
+  const conn = await amqp.connect(url);
+  try {
+    const ch = await conn.createChannel();
+    const q = unique('work');
+    const ok = await ch.assertQueue(q, { durable: true });
+    assert.deepEqual(ok, { queue: q, messageCount: 0, consumerCount: 0 });
+    for (let i = 0; i < 3; i++) {
+      ch.sendToQueue(q, Buffer.from(`job ${i}`), { persistent: true, contentType: 'text/plain',
+        headers: { attempt: i } });
+    }
+    const got = [];
+    const done = new Promise((resolve) => {
+      ch.consume(q, (msg) => {
+        got.push({ body: msg.content.toString(), attempt: msg.properties.headers.attempt,
+          mode: msg.properties.deliveryMode, tag: msg.fields.deliveryTag, redelivered: msg.fields.redelivered });
+        ch.ack(msg);
+        if (got.length === 3) resolve();
+      }, { noAck: false });
+    });
+    let timer;
+    await Promise.race([done, new Promise((r) => { timer = setTimeout(r, 5000); })]);
+    clearTimeout(timer);
+    assert.deepEqual(got, [0, 1, 2].map((i) => ({ body: `job ${i}`, attempt: i, mode: 2, tag: i + 1,
+      redelivered: false })));
+    const check = await ch.checkQueue(q);
+    assert.equal(check.messageCount, 0);
+    assert.equal(check.consumerCount, 1);
+    // A server-named exclusive queue.
+    const anon = await ch.assertQueue('', { exclusive: true });
+    assert.match(anon.queue, /^amq\.gen-/);
+    await ch.close();
+  } finally {
+    await conn.close();
+  }
+});
+
+test('confirm channel: waitForConfirms and per-publish callbacks', async () => {
+  const conn = await amqp.connect(url);
+  try {
+    const ch = await conn.createConfirmChannel();
+    const q = unique('confirm');
+    await ch.assertQueue(q);
+    const n = 1000;
+    let acked = 0;
+    for (let i = 0; i < n; i++) {
+      ch.sendToQueue(q, Buffer.from(String(i)), {}, (err) => {
+        assert.equal(err, null, `publish ${i} nacked`);
+        acked++;
+      });
+    }
+    await ch.waitForConfirms();
+    assert.equal(acked, n);
+    assert.equal((await ch.checkQueue(q)).messageCount, n);
+    await ch.close();
+  } finally {
+    await conn.close();
+  }
+});
+
+test('prefetch limits unacked deliveries', async () => {
+  const conn = await amqp.connect(url);
+  try {
+    const ch = await conn.createChannel();
+    const q = unique('prefetch');
+    await ch.assertQueue(q);
+    for (let i = 0; i < 5; i++) ch.sendToQueue(q, Buffer.from(String(i)));
+    await ch.prefetch(2);
+    const got = [];
+    await ch.consume(q, (msg) => got.push(msg));
+    await sleep(300);
+    assert.deepEqual(got.map((m) => m.content.toString()), ['0', '1'], 'prefetch 2: two unacked at most');
+    ch.ack(got[0]);
+    await sleep(300);
+    assert.deepEqual(got.map((m) => m.content.toString()), ['0', '1', '2'], 'one ack, one more delivery');
+    ch.ackAll();
+    await sleep(300);
+    assert.equal(got.length, 5);
+    await ch.close();
+  } finally {
+    await conn.close();
+  }
+});
+
+test('errors: checkQueue of a missing queue is 404 and closes the channel only', async () => {
+  const conn = await amqp.connect(url);
+  try {
+    const ch = await conn.createChannel();
+    ch.on('error', () => {}); // the channel error is expected
+    await assert.rejects(ch.checkQueue('node.no-such-queue'),
+      (err) => err.code === 404 && /NOT_FOUND - no queue 'node.no-such-queue' in vhost '\/'/.test(err.message));
+    const ch2 = await conn.createChannel();
+    const q = await ch2.assertQueue('', { exclusive: true });
+    assert.ok(q.queue);
+    await ch2.close();
+  } finally {
+    await conn.close();
+  }
+});
