@@ -55,8 +55,7 @@ class ProtocolErrorTest(BrokerCase):
         with self.assertRaises(pika.exceptions.ProbableAccessDeniedError) as cm:
             self.connect(virtual_host="no-such-vhost")
         self.assertIn("530", repr(cm.exception))
-        # KNOWN BUG: RabbitMQ 3.10 says "NOT_ALLOWED - vhost no-such-vhost not found" (the name unquoted,
-        # rabbit_access_control's "vhost ~s not found"); warrend quotes it: "vhost 'no-such-vhost' not found".
+        # RabbitMQ 3.10's exact text: the name unquoted (rabbit_access_control's "vhost ~s not found").
         c = self.raw()
         c.handshake(open_vhost=False)
         c.send_method(0, 10, 40, shortstr("no-such-vhost") + shortstr("") + b"\0")
@@ -68,6 +67,19 @@ class ProtocolErrorTest(BrokerCase):
         c.send_method(3, 60, 70, struct.pack("!H", 0) + shortstr("q") + b"\0")
         code, text, _, _ = c.read_close()
         self.assertEqual((code, text), (504, "CHANNEL_ERROR - expected 'channel.open'"))
+
+    def test_consumer_tag_reuse_is_530(self):
+        # pika refuses a duplicate tag itself: the raw client sends it twice.
+        q = self.qname()
+        self.channel().queue_declare(q)
+        c = self.raw()
+        c.handshake()
+        c.channel_open(1)
+        consume = struct.pack("!H", 0) + shortstr(q) + shortstr("mine") + b"\0" + struct.pack("!I", 0)
+        c.send_method(1, 60, 20, consume)
+        self.assertEqual(c.expect(60, 21, 1).shortstr(), "mine")
+        c.send_method(1, 60, 20, consume)
+        self.assertEqual(c.read_close(), (530, "NOT_ALLOWED - attempt to reuse consumer tag 'mine'", 60, 20))
 
     def test_body_without_header_is_505(self):
         c = self.raw()

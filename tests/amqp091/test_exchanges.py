@@ -78,6 +78,20 @@ class ExchangeTest(BrokerCase):
         self.assertChannelClosedBy(404, "NOT_FOUND - no exchange 'missing-x' in vhost '/'",
                                    conn.channel().exchange_declare, "missing-x", passive=True)
 
+    def test_auto_delete_exchange_goes_with_its_last_binding(self):
+        conn = self.connect()
+        ch = conn.channel()
+        x = self.qname("adx")
+        ch.exchange_declare(x, "fanout", auto_delete=True)
+        q1, q2 = self.declare(ch), self.declare(ch)
+        ch.queue_bind(q1, x)
+        ch.queue_bind(q2, x)
+        ch.queue_unbind(q1, x)
+        ch.exchange_declare(x, passive=True)
+        ch.queue_delete(q2)  # its binding goes with it: the exchange's last
+        self.assertChannelClosedBy(404, f"NOT_FOUND - no exchange '{x}' in vhost '/'",
+                                   ch.exchange_declare, x, passive=True)
+
     def test_delete_if_unused(self):
         conn = self.connect()
         ch = conn.channel()
@@ -165,6 +179,77 @@ class BasicTest(BrokerCase):
         self.pump(conn, 0.3)
         self.assertEqual(got, [1, 2, 3])
         self.assertEqual(self.count(ch, q), (2, 1))
+
+    def test_large_and_empty_bodies_round_trip(self):
+        ch = self.channel()
+        q = self.declare(ch)
+        # frame_max is 131072: bodies around it and far above it are split into body frames.
+        sizes = [0, 1, 131064, 131065, 131072, 300000, 4 * 1024 * 1024 + 3]
+        bodies = [bytes((i * 7 + n) % 251 for i in range(n)) for n in sizes]
+        for b in bodies:
+            ch.basic_publish("", q, b)
+        for n, b in zip(sizes, bodies):
+            m, _, got = ch.basic_get(q, auto_ack=True)
+            self.assertEqual((len(got), got == b), (n, True), f"body of {n} bytes")
+
+    def test_all_properties_round_trip(self):
+        import datetime
+        import decimal
+        ch = self.channel()
+        q = self.declare(ch)
+        ts = 1700000000
+        headers = {"s": "text", "i": 7, "neg": -5, "big": 2 ** 40, "t": True, "no": False,
+                   "bytes": b"\x00\xff", "list": [1, "a", [2]], "table": {"k": {"deep": "v"}}, "none": None,
+                   "dec": decimal.Decimal("1.25"), "when": datetime.datetime(2024, 1, 2, 3, 4, 5)}
+        props = pika.BasicProperties(content_type="application/json", content_encoding="gzip", headers=headers,
+                                     delivery_mode=2, priority=3, correlation_id="c-1", reply_to="r-q",
+                                     expiration="60000", message_id="m-1", timestamp=ts, type="kind",
+                                     user_id="guest", app_id="tests", cluster_id="cl")
+        ch.basic_publish("", q, "p", props)
+        _m, got, _b = ch.basic_get(q, auto_ack=True)
+        for field in ("content_type", "content_encoding", "delivery_mode", "priority", "correlation_id",
+                      "reply_to", "expiration", "message_id", "timestamp", "type", "user_id", "app_id",
+                      "cluster_id"):
+            self.assertEqual(getattr(got, field), getattr(props, field), field)
+        self.assertEqual(got.headers, headers)
+
+    def test_purge_and_conditional_delete(self):
+        conn = self.connect()
+        ch = conn.channel()
+        q = self.declare(ch)
+        for i in range(3):
+            ch.basic_publish("", q, str(i))
+        self.assertEqual(ch.queue_purge(q).method.message_count, 3)
+        ch.basic_publish("", q, "left")
+        self.assertChannelClosedBy(406, f"PRECONDITION_FAILED - queue '{q}' in vhost '/' not empty",
+                                   ch.queue_delete, q, if_empty=True)
+        ch = conn.channel()
+        ch.basic_consume(q, lambda *a: None, auto_ack=True)
+        self.assertChannelClosedBy(406, f"PRECONDITION_FAILED - queue '{q}' in vhost '/' in use",
+                                   conn.channel().queue_delete, q, if_unused=True)
+        self.assertEqual(conn.channel().queue_delete(q).method.message_count, 0)
+
+    def test_consumer_cancel_notify_when_queue_deleted(self):
+        conn = self.connect()
+        ch = conn.channel()
+        q = self.declare(ch)
+        cancelled = []
+        ch.add_on_cancel_callback(lambda frame: cancelled.append(frame.method.consumer_tag))
+        tag = ch.basic_consume(q, lambda *a: None)
+        self.connect().channel().queue_delete(q)
+        self.pump_until(conn, lambda: cancelled, 5, "basic.cancel from the server")
+        self.assertEqual(cancelled, [tag])
+        self.assertTrue(ch.is_open)
+
+    def test_user_id_must_match_the_login(self):
+        # As RabbitMQ (rabbit_channel:check_user_id_header): the channel is closed with 406 unless
+        # user_id is the authenticated user's name.
+        ch = self.channel()
+        q = self.declare(ch)
+        ch.basic_publish("", q, "x", pika.BasicProperties(user_id="someone-else"))
+        self.assertChannelClosedBy(
+            406, "PRECONDITION_FAILED - user_id property set to 'someone-else' but authenticated user was 'guest'",
+            ch.queue_declare, q, passive=True)
 
 
 if __name__ == "__main__":
