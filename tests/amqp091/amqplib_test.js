@@ -21,6 +21,14 @@ let stderr = '';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+async function waitFor(predicate, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
 function describeWarrend() {
   return `--- warrend stdout:\n${stdout.slice(-4000)}\n--- warrend stderr:\n${stderr.slice(-4000)}`;
 }
@@ -133,14 +141,17 @@ test('prefetch limits unacked deliveries', async () => {
     await ch.prefetch(2);
     const got = [];
     await ch.consume(q, (msg) => got.push(msg));
-    await sleep(300);
-    assert.deepEqual(got.map((m) => m.content.toString()), ['0', '1'], 'prefetch 2: two unacked at most');
+    const bodies = () => got.map((m) => m.content.toString());
+    await waitFor(() => got.length >= 2, 5000, 'two deliveries');
+    await sleep(200);
+    assert.deepEqual(bodies(), ['0', '1'], 'prefetch 2: two unacked at most');
     ch.ack(got[0]);
-    await sleep(300);
-    assert.deepEqual(got.map((m) => m.content.toString()), ['0', '1', '2'], 'one ack, one more delivery');
+    await waitFor(() => got.length >= 3, 5000, 'a delivery after one ack');
+    await sleep(200);
+    assert.deepEqual(bodies(), ['0', '1', '2'], 'one ack, one more delivery');
     ch.ackAll();
-    await sleep(300);
-    assert.equal(got.length, 5);
+    await waitFor(() => got.length >= 5, 5000, 'the rest after ackAll');
+    assert.deepEqual(bodies(), ['0', '1', '2', '3', '4']);
     await ch.close();
   } finally {
     await conn.close();

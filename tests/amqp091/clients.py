@@ -3,6 +3,9 @@ SIGKILLed). The broker is at $AMQP_HOST:$AMQP_PORT.
 
   hold QUEUE PREFETCH   consume QUEUE with manual ack and never ack: print
                         "got BODY redelivered=BOOL" per message
+  exclusive QUEUE       declare QUEUE exclusive, print "ready", then idle
+  work QUEUE PREFETCH   consume QUEUE, ack each message, then print
+                        "acked BODY redelivered=BOOL"
 """
 import os
 import sys
@@ -29,5 +32,26 @@ def hold(queue, prefetch):
     channel.start_consuming()
 
 
+def work(queue, prefetch):
+    connection = connect()
+    channel = connection.channel()
+    channel.basic_qos(prefetch_count=int(prefetch))
+
+    def on_message(ch, method, properties, body):
+        ch.basic_ack(method.delivery_tag)
+        print(f"acked {body.decode()} redelivered={method.redelivered}", flush=True)
+
+    channel.basic_consume(queue=queue, on_message_callback=on_message)
+    print("ready", flush=True)
+    channel.start_consuming()
+
+
+def exclusive(queue):
+    connection = connect()
+    connection.channel().queue_declare(queue=queue, exclusive=True)
+    print("ready", flush=True)
+    connection.sleep(120)
+
+
 if __name__ == "__main__":
-    {"hold": hold}[sys.argv[1]](*sys.argv[2:])
+    {"hold": hold, "exclusive": exclusive, "work": work}[sys.argv[1]](*sys.argv[2:])

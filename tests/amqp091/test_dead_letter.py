@@ -1,6 +1,7 @@
 """Dead-lettering through pika: on reject, on expiry and on overflow, with
 the x-death header as RabbitMQ 3.10 writes it."""
 import datetime
+import decimal
 import time
 import unittest
 
@@ -64,6 +65,21 @@ class DeadLetterTest(BrokerCase):
         self.assertEqual((props.headers.get("app"), props.message_id), ("kept", "id-1"), "other properties stay")
         self.check_death(props, src, "rejected", "", [src])
         self.assertEqual(self.count(self.ch, src), (0, 0))
+
+    def test_header_types_survive_dead_lettering(self):
+        # Dead-lettering rewrites the headers: every field type must come out as it went in.
+        headers = {"s": "text", "i": 7, "neg": -5, "big": 2 ** 40, "t": True, "no": False, "bytes": b"\x00\xff",
+                   "list": [1, "a", [2], {"in": "list"}], "table": {"k": {"deep": "v"}}, "none": None,
+                   "dec": decimal.Decimal("1.25"), "when": datetime.datetime(2024, 1, 2, 3, 4, 5)}
+        src = self.source()
+        self.ch.basic_publish("", src, "typed", pika.BasicProperties(headers=headers, content_type="x/y",
+                                                                     correlation_id="c", priority=4))
+        m, _, _ = self.ch.basic_get(src)
+        self.ch.basic_reject(m.delivery_tag, requeue=False)
+        _m, props, _body = self.dead_one()
+        got = {k: v for k, v in props.headers.items() if not k.startswith("x-")}
+        self.assertEqual(got, headers)
+        self.assertEqual((props.content_type, props.correlation_id, props.priority), ("x/y", "c", 4))
 
     def test_nack_dead_letters(self):
         src = self.source()

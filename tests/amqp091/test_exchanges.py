@@ -155,7 +155,8 @@ class BasicTest(BrokerCase):
         on_message = lambda c, m, p, b: got.append((b.decode(), m.delivery_tag))
         sub.basic_consume(qa, on_message)
         sub.basic_consume(qb, on_message)
-        self.pump(conn, 0.3)
+        self.pump_until(conn, lambda: len(got) >= 2, 5, "two deliveries")
+        self.pump(conn, 0.2)
         self.assertEqual(len(got), 2, f"2 unacked at most on the whole channel, got {got}")
         sub.basic_ack(got[0][1])
         self.pump_until(conn, lambda: len(got) >= 3, 5, "one more after an ack")
@@ -176,7 +177,8 @@ class BasicTest(BrokerCase):
         sub.basic_qos(prefetch_count=3)
         got = []
         sub.basic_consume(q, lambda c, m, p, b: got.append(m.delivery_tag))
-        self.pump(conn, 0.3)
+        self.pump_until(conn, lambda: len(got) >= 3, 5, "three deliveries")
+        self.pump(conn, 0.2)
         self.assertEqual(got, [1, 2, 3])
         self.assertEqual(self.count(ch, q), (2, 1))
 

@@ -156,6 +156,40 @@ class PublishTest(BrokerCase):
         ch = self.channel()
         self.assertChannelClosedBy(406, "PRECONDITION_FAILED - channel is not transactional", ch.tx_commit)
 
+    def test_tx_and_confirms_exclude_each_other(self):
+        ch = self.channel()
+        ch.tx_select()
+        self.assertChannelClosedBy(406, "PRECONDITION_FAILED - cannot switch from tx to confirm mode",
+                                   ch.confirm_delivery)
+        ch = self.channel()
+        ch.confirm_delivery()
+        self.assertChannelClosedBy(406, "PRECONDITION_FAILED - cannot switch from confirm to tx mode", ch.tx_select)
+
+
+class MemoryAlarmTest(BrokerCase):
+    """--memory-high-watermark in bytes: publishers get connection.blocked."""
+
+    broker_args = ("--memory-high-watermark", "200000")
+
+    def test_blocked_then_unblocked(self):
+        conn = self.connect()
+        events = []
+        conn.add_on_connection_blocked_callback(lambda c, frame: events.append(("blocked", frame.method.reason)))
+        conn.add_on_connection_unblocked_callback(lambda c, frame: events.append(("unblocked",)))
+        ch = conn.channel()
+        q = self.declare(ch)
+        ch.basic_publish("", q, b"x" * 300000)  # above the watermark
+        self.pump_until(conn, lambda: events, 5, "connection.blocked")
+        self.assertEqual(events, [("blocked", "low on memory")])
+        # Another connection drains the queue: the alarm clears, the publisher is unblocked.
+        other = self.channel()
+        m, _, body = other.basic_get(q, auto_ack=True)
+        self.assertEqual(len(body), 300000, "consumers go on during the alarm")
+        self.pump_until(conn, lambda: len(events) == 2, 5, "connection.unblocked")
+        self.assertEqual(events[1], ("unblocked",))
+        ch.basic_publish("", q, "small")
+        self.assertEqual(self.get_bodies(other, q), ["small"])
+
 
 if __name__ == "__main__":
     unittest.main()

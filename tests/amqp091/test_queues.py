@@ -1,6 +1,7 @@
 """Queue properties and arguments through pika: exclusive, auto-delete,
 passive declare, x-expires, TTLs, length limits, priorities, single active
 consumer and consumer priorities."""
+import signal
 import time
 import unittest
 
@@ -35,6 +36,39 @@ class QueueTest(BrokerCase):
                                    other.channel().queue_declare, q, passive=True)
         # Now another connection may have it.
         self.assertEqual(self.declare(other.channel(), q, exclusive=True), q)
+
+    def test_exclusive_queue_goes_when_its_owner_is_killed(self):
+        q = "killed-owner." + self.qname()[-6:]  # short: the 405 text must fit in 255 bytes
+        owner = self.py("clients.py", "exclusive", q)
+        self.wait_for(lambda: owner.has("ready"), 15, "the owner to declare", owner.describe)
+        self.assertChannelClosedBy(405, LOCKED.format(q), self.channel().queue_declare, q, passive=True)
+        owner.p.send_signal(signal.SIGKILL)
+        owner.wait(10)
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                self.channel().queue_declare(q, passive=True)
+            except pika.exceptions.ChannelClosedByBroker as e:
+                self.assertEqual(e.reply_code, 404, e.reply_text)
+                break
+            self.assertLess(time.monotonic(), deadline, "the exclusive queue outlived its killed owner")
+            time.sleep(0.05)
+
+    def test_redeclare_with_other_arguments_is_406(self):
+        conn = self.connect()
+        q = self.declare(conn.channel(), arguments={"x-max-length": 2})
+        self.declare(conn.channel(), q, arguments={"x-max-length": 2})
+        self.declare(conn.channel(), q, passive=True)  # passive ignores arguments
+        self.assertChannelClosedBy(
+            406, f"PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue '{q}' in vhost '/': received "
+            "the value '5' of type 'signedint' but current is the value '2' of type 'signedint'",
+            conn.channel().queue_declare, q, arguments={"x-max-length": 5})
+        self.assertChannelClosedBy(
+            406, f"PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue '{q}' in vhost '/': received "
+            "none but current is the value '2' of type 'signedint'", conn.channel().queue_declare, q)
+        self.assertChannelClosedBy(
+            406, "PRECONDITION_FAILED - invalid arg 'x-max-length' for queue 'bad-arg' in vhost '/': "
+            "{unacceptable_type,longstr}", conn.channel().queue_declare, "bad-arg", arguments={"x-max-length": "2"})
 
     def test_auto_delete_on_last_consumer_cancel(self):
         conn = self.connect()
@@ -87,11 +121,11 @@ class QueueTest(BrokerCase):
 
     def test_x_message_ttl(self):
         ch = self.channel()
-        q = self.declare(ch, arguments={"x-message-ttl": 200})
+        q = self.declare(ch, arguments={"x-message-ttl": 500})
         ch.basic_publish("", q, "soon gone")
         ch.basic_publish("", q, "also gone")
         self.assertEqual(self.count(ch, q), (2, 0))
-        time.sleep(0.5)
+        time.sleep(0.8)
         self.assertEqual(self.count(ch, q), (0, 0), "expired by x-message-ttl")
         self.assertEqual(ch.basic_get(q), (None, None, None))
 
@@ -118,6 +152,20 @@ class QueueTest(BrokerCase):
         for i in range(1, 5):
             ch.basic_publish("", q, str(i))
         self.assertEqual(self.get_bodies(ch, q), ["3", "4"], "the oldest make room")
+
+    def test_max_length_bytes(self):
+        ch = self.channel()
+        q = self.declare(ch, arguments={"x-max-length-bytes": 10})
+        for body in ("12345", "67890", "abc"):
+            ch.basic_publish("", q, body)
+        self.assertEqual(self.get_bodies(ch, q), ["67890", "abc"], "bodies count, oldest dropped")
+
+    def test_exclusive_consumer(self):
+        conn = self.connect()
+        q = self.declare(conn.channel())
+        conn.channel().basic_consume(q, lambda *a: None, exclusive=True)
+        self.assertChannelClosedBy(403, f"ACCESS_REFUSED - queue '{q}' in vhost '/' in exclusive use",
+                                   conn.channel().basic_consume, q, lambda *a: None)
 
     def test_max_length_reject_publish_nacks(self):
         ch = self.channel()

@@ -36,7 +36,7 @@ class TutorialsTest(BrokerCase):
     def test_2_work_queues(self):
         w1 = self.start("worker")
         w2 = self.start("worker")
-        long_task = "long.........."  # 1 s of work
+        long_task = "long" + "." * 20  # 2 s of work
         short = [f"t{i}." for i in range(1, 6)]
         self.run_py(APP, "new_task", long_task, *short)
         done = lambda: self.received(w1, " [x] Done ") + self.received(w2, " [x] Done ")
