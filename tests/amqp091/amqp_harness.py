@@ -294,9 +294,11 @@ class Child:
     def matching(self, prefix):
         return [l for l in self.lines if l.startswith(prefix)]
 
-    def describe(self):
+    def describe(self, last=20):
+        shown = self.lines[-last:]
+        more = f"({len(self.lines) - last} lines before these) " if len(self.lines) > last else ""
         return (f"--- client {' '.join(self.argv)} (pid {self.p.pid}, status {self.p.poll()})\n"
-                f"stdout: {self.lines}\nstderr: {self.err[-3000:]}")
+                f"stdout: {more}{shown}\nstderr: {self.err[-3000:]}")
 
     def finish(self, sig=signal.SIGINT, timeout=10):
         """Stops it with `sig` (SIGINT: the tutorials' KeyboardInterrupt); returns its status."""

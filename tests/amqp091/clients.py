@@ -4,8 +4,8 @@ SIGKILLed). The broker is at $AMQP_HOST:$AMQP_PORT.
   hold QUEUE PREFETCH   consume QUEUE with manual ack and never ack: print
                         "got BODY redelivered=BOOL" per message
   exclusive QUEUE       declare QUEUE exclusive, print "ready", then idle
-  work QUEUE PREFETCH   consume QUEUE, ack each message, then print
-                        "acked BODY redelivered=BOOL"
+  work QUEUE PREFETCH   consume QUEUE: print "got BODY redelivered=BOOL"
+                        for each message, then ack it
 """
 import os
 import sys
@@ -38,8 +38,9 @@ def work(queue, prefetch):
     channel.basic_qos(prefetch_count=int(prefetch))
 
     def on_message(ch, method, properties, body):
+        # Said before the ack: a message acked but never said would look lost.
+        print(f"got {body.decode()} redelivered={method.redelivered}", flush=True)
         ch.basic_ack(method.delivery_tag)
-        print(f"acked {body.decode()} redelivered={method.redelivered}", flush=True)
 
     channel.basic_consume(queue=queue, on_message_callback=on_message)
     print("ready", flush=True)
