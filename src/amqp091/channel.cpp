@@ -134,7 +134,7 @@ void Channel::handle_method(const Method& m, TimePoint now) {
     tx_mode_ = false;  // apply for real, then back to transactional
     for (TxOp& op : ops) {
       if (op.publish) publish(std::move(*op.publish), now);
-      else if (!settle(op.tag, op.multiple, op.outcome, now, m)) break;
+      else if (!settle(op.tag, op.multiple, op.outcome, now, m)) return;  // closed the channel: no commit-ok
       if (closing_) return;
     }
     tx_mode_ = true;
@@ -234,7 +234,7 @@ void Channel::handle_queue(const Method& m, TimePoint now) {
 void Channel::handle_basic(const Method& m, TimePoint now) {
   if (auto* p = as<BasicPublish>(m)) {
     if (p->immediate) return error(ReplyCode::NotImplemented, "immediate=true", m);
-    content_.emplace();
+    content_ = Content();  // not emplace(): clang 14 sees Content as not default-constructible there
     content_->exchange = p->exchange;
     content_->routing_key = p->routing_key;
     content_->mandatory = p->mandatory;

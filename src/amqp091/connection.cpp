@@ -56,6 +56,17 @@ const M* as(const Method& m) {
   return std::get_if<M>(&m);
 }
 
+// A call at `now` begins. What was sent since the last call went out at
+// that call's time (or, for deliveries another connection's publish caused,
+// later than it: a heartbeat may come early, never late).
+void begin_call(TimePoint now, TimePoint& current, bool& sent, TimePoint& last_sent) {
+  if (sent) {
+    last_sent = current;
+    sent = false;
+  }
+  current = now;
+}
+
 }  // namespace
 
 Connection::Connection(broker::Broker& broker, uint64_t id, const ServerOptions& opts, Transport& transport,
@@ -73,7 +84,7 @@ Connection::~Connection() {
 
 void Connection::feed(std::span<const uint8_t> bytes, TimePoint now) {
   if (state_ == State::Closed) return;
-  now_ = now;
+  begin_call(now, now_, sent_, last_sent_);
   last_received_ = now;
   std::span<const uint8_t> in = bytes;
   if (!input_.empty() || state_ == State::Header) {
@@ -95,13 +106,24 @@ void Connection::feed(std::span<const uint8_t> bytes, TimePoint now) {
     send_start();
     state_ = State::StartOk;
   }
-  FrameReader reader(in, frame_max_);
-  Frame f;
-  while (state_ != State::Closed && reader.next(f)) handle_frame(f, now);
-  if (state_ != State::Closed && reader.failed()) connection_error(reader.error().code, reader.error().text);
+  size_t used = 0;
+  for (bool retune = true; retune;) {
+    // tune-ok changes frame_max: the frames after it are read under the new limit.
+    retune = false;
+    const uint32_t limit = frame_max_;
+    FrameReader reader(in.subspan(used), limit);
+    Frame f;
+    while (state_ != State::Closed && !retune && reader.next(f)) {
+      handle_frame(f, now);
+      retune = frame_max_ != limit;
+    }
+    used += reader.consumed();
+    if (!retune && state_ != State::Closed && reader.failed())
+      connection_error(reader.error().code, reader.error().text);
+  }
   if (state_ == State::Closed) return;
   // Keep the incomplete tail for the next read.
-  std::string tail(as_chars(in.subspan(reader.consumed())));
+  std::string tail(as_chars(in.subspan(used)));
   input_.swap(tail);
   for (auto& [_, ch] : channels_) ch->flush_confirms();
 }
@@ -291,8 +313,10 @@ void Connection::connection_error(ReplyCode code, std::string_view text, uint16_
   close.class_id = class_id;
   close.method_id = method_id;
   send_method(0, close);
-  // Everything the connection held goes now, not when the peer answers.
+  // Everything the connection held goes now, not when the peer answers:
+  // its channels' deliveries and consumers, and its exclusive queues.
   close_channels(now_);
+  broker_.connection_closed(id_, now_);
   if (state_ != State::Opened) return finish(now_);  // no handshake to wait for
   state_ = State::Closing;
   closing_since_ = now_;
@@ -320,7 +344,7 @@ void Connection::transport_closed(TimePoint now) {
 }
 
 void Connection::output_drained(TimePoint now) {
-  now_ = now;
+  begin_call(now, now_, sent_, last_sent_);
   for (auto& [_, ch] : channels_) ch->resume_deliveries(now);
 }
 
@@ -356,11 +380,7 @@ void Connection::set_blocked(bool on) {
 
 void Connection::advance(TimePoint now) {
   if (state_ == State::Closed) return;
-  now_ = now;
-  if (sent_) {
-    last_sent_ = now;
-    sent_ = false;
-  }
+  begin_call(now, now_, sent_, last_sent_);
   if (state_ == State::Closing) {
     if (now - closing_since_ >= opts_.close_timeout) finish(now);
     return;
