@@ -422,6 +422,12 @@ void Channel::handle_header(const ContentHeader& h, TimePoint now) {
     Method m = BasicPublish{};
     return error(ReplyCode::PreconditionFailed, fmt::format("invalid expiration '{}'", *exp), m);
   }
+  // RabbitMQ: a user-id property must name the user who logged in.
+  if (auto uid = h.properties.shortstr(Property::UserId); uid && *uid != conn_.user()) {
+    Method m = BasicPublish{};
+    return error(ReplyCode::PreconditionFailed,
+                 fmt::format("user_id property set to '{}' but authenticated user was '{}'", *uid, conn_.user()), m);
+  }
   c.have_header = true;
   c.properties.assign(as_chars(h.properties.bytes()));
   c.essentials = essentials(h.properties);

@@ -299,7 +299,7 @@ void Connection::handle_tune_ok(const ConnectionTuneOk& m, TimePoint now) {
 void Connection::handle_open(const ConnectionOpen& m) {
   vhost_ = broker_.vhost(m.virtual_host);
   if (!vhost_)
-    return connection_error(ReplyCode::NotAllowed, fmt::format("vhost '{}' not found", m.virtual_host), 10, 40);
+    return connection_error(ReplyCode::NotAllowed, fmt::format("vhost {} not found", m.virtual_host), 10, 40);
   send_method(0, ConnectionOpenOk{});
   state_ = State::Opened;
 }
