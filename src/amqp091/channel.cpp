@@ -438,7 +438,10 @@ void Channel::handle_header(const ContentHeader& h, TimePoint now) {
     content_.reset();
     return publish(std::move(done), now);
   }
-  c.body->reserve(c.body_size);
+  // Reserve for the usual message at once, but not what a header merely
+  // promises: a client could otherwise make us hold max_message_size per
+  // channel without sending a byte of body.
+  c.body->reserve(std::min<uint64_t>(c.body_size, 1 << 20));
 }
 
 void Channel::handle_body(std::span<const uint8_t> body, TimePoint now) {
