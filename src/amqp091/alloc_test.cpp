@@ -11,31 +11,7 @@
 #include "amqp091/methods_test_util.hpp"
 #include "amqp091/properties.hpp"
 
-// All forms are replaced together so ASan sees matching new/delete.
-namespace {
-std::atomic<uint64_t> g_allocs{0};
-void* counted_alloc(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-}  // namespace
-void* operator new(std::size_t n) { return counted_alloc(n); }
-void* operator new[](std::size_t n) { return counted_alloc(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n ? n : 1);
-}
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n ? n : 1);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+#include "common/testing/count_allocations.hpp"
 
 namespace warren::amqp091 {
 namespace {
@@ -77,7 +53,7 @@ TEST(HotPath, DecodingAllocatesNothing) {
   Method m;
   ContentHeader h;
   int methods = 0, headers = 0, persistent = 0;
-  uint64_t before = g_allocs.load();
+  uint64_t before = warren::testing::allocations();
   FrameReader reader(as_bytes(in), 131072);
   Frame f;
   while (reader.next(f)) {
@@ -89,7 +65,7 @@ TEST(HotPath, DecodingAllocatesNothing) {
                     h.properties.expiration() == "60000";
     }
   }
-  uint64_t allocs = g_allocs.load() - before;
+  uint64_t allocs = warren::testing::allocations() - before;
   EXPECT_EQ(allocs, 0u);
   EXPECT_FALSE(reader.failed());
   EXPECT_EQ(methods, 5);
@@ -98,9 +74,9 @@ TEST(HotPath, DecodingAllocatesNothing) {
 
   // The counter works: the decoded, owning form does allocate.
   BasicProperties p;
-  before = g_allocs.load();
+  before = warren::testing::allocations();
   ASSERT_TRUE(h.properties.decode(p).ok());
-  EXPECT_GT(g_allocs.load() - before, 0u);
+  EXPECT_GT(warren::testing::allocations() - before, 0u);
 }
 
 TEST(HotPath, ForwardingAllocatesNothingOnceTheBufferHasRoom) {
@@ -109,7 +85,7 @@ TEST(HotPath, ForwardingAllocatesNothingOnceTheBufferHasRoom) {
   out.reserve(2 * in.size());
   Method m;
   ContentHeader h;
-  uint64_t before = g_allocs.load();
+  uint64_t before = warren::testing::allocations();
   FrameReader reader(as_bytes(in), 131072);
   Frame f;
   while (reader.next(f)) {
@@ -123,7 +99,7 @@ TEST(HotPath, ForwardingAllocatesNothingOnceTheBufferHasRoom) {
       append_frame(out, f.type, f.channel, f.payload);
     }
   }
-  EXPECT_EQ(g_allocs.load() - before, 0u);
+  EXPECT_EQ(warren::testing::allocations() - before, 0u);
   EXPECT_EQ(to_hex(out), to_hex(in));
 }
 

@@ -10,32 +10,7 @@
 #include "net/connection.hpp"
 #include "net/test_util.hpp"
 
-// Counts heap allocations so tests can prove the steady state allocates
-// nothing. All forms are replaced together so ASan sees matching new/delete.
-namespace {
-std::atomic<uint64_t> g_allocs{0};
-void* counted_alloc(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-}  // namespace
-void* operator new(std::size_t n) { return counted_alloc(n); }
-void* operator new[](std::size_t n) { return counted_alloc(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n ? n : 1);
-}
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n ? n : 1);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+#include "common/testing/count_allocations.hpp"
 
 namespace warren::net {
 namespace {
@@ -105,9 +80,9 @@ TEST(OutputBuffer, SteadyStateSmallAppendsDoNotAllocate) {
     b.consume(b.size());
   };
   for (int i = 0; i < 10; ++i) cycle();  // warm the pool and vector capacity
-  uint64_t before = g_allocs.load();
+  uint64_t before = warren::testing::allocations();
   for (int i = 0; i < 1000; ++i) cycle();
-  EXPECT_EQ(g_allocs.load(), before);
+  EXPECT_EQ(warren::testing::allocations(), before);
   EXPECT_GE(OutputBuffer::pooled_blocks(), 1u);
 }
 
@@ -125,9 +100,9 @@ TEST(Connection, SteadyStateSendAndFlushDoNotAllocate) {
     }
   };
   for (int i = 0; i < 10; ++i) cycle();
-  uint64_t before = g_allocs.load();
+  uint64_t before = warren::testing::allocations();
   for (int i = 0; i < 1000; ++i) cycle();
-  EXPECT_EQ(g_allocs.load(), before);
+  EXPECT_EQ(warren::testing::allocations(), before);
 }
 
 }  // namespace
