@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""perf_smoke: a seconds-long warren-perf run against a real warrend.
+
+Starts warrend on a free port with a temporary data dir, runs warren-perf
+with publisher confirms, manual multi-acks and -C (so every sequence number
+is checked), and checks that nothing was lost or duplicated and that the
+--json line parses. Paths come from WARREN_WARREND and WARREN_PERF.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def start_warrend(warrend, data_dir):
+    log_path = os.path.join(data_dir, "warrend.log")
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [warrend, "--amqp-port", "0", "--data-dir", data_dir,
+         "--socketlock-path", os.path.join(data_dir, "sl.sock")],
+        stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with open(log_path) as f:
+            m = re.search(r"AMQP 0-9-1 listening on ([\d.]+):(\d+)", f.read())
+        if m:
+            return proc, int(m.group(2))
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    sys.exit("warrend did not start:\n" + open(log_path).read())
+
+
+def main():
+    warrend = os.environ["WARREN_WARREND"]
+    perf = os.environ["WARREN_PERF"]
+    with tempfile.TemporaryDirectory(prefix="perf_smoke.") as tmp:
+        proc, port = start_warrend(warrend, tmp)
+        try:
+            cmd = [perf, "-h", f"amqp://guest:guest@127.0.0.1:{port}/%2F",
+                   "-x", "2", "-y", "2", "-u", "perf-smoke", "-s", "64",
+                   "-C", "100000", "-c", "256", "-A", "50", "-q", "500",
+                   "-z", "30", "--json"]
+            print("$", " ".join(cmd), flush=True)
+            run = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+            sys.stderr.write(run.stderr)
+            lines = [l for l in run.stdout.splitlines() if l.startswith("{")]
+            assert len(lines) == 1, f"expected one JSON line, got: {run.stdout!r}"
+            result = json.loads(lines[0])
+            print(json.dumps(result, indent=1))
+            assert run.returncode == 0, f"warren-perf exited {run.returncode}"
+            assert result["errors"] == [], result["errors"]
+            assert result["verified"], "loss/dup check did not run"
+            assert result["sent"] == 200000, result["sent"]
+            assert result["confirmed"] == 200000, result["confirmed"]
+            assert result["received"] == 200000, result["received"]
+            assert result["lost"] == 0 and result["duplicated"] == 0, (result["lost"], result["duplicated"])
+            for key in ("latency_us", "confirm_latency_us"):
+                h = result[key]
+                assert h["count"] == 200000, (key, h["count"])
+                assert 0 <= h["min"] <= h["p50"] <= h["p99"] <= h["p99.9"] <= h["max"], (key, h)
+            assert result["send_rate"] > 0 and result["receive_rate"] > 0
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    print("perf_smoke: ok")
+
+
+if __name__ == "__main__":
+    main()
