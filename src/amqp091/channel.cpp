@@ -473,6 +473,7 @@ void Channel::publish(Content c, TimePoint now) {
   broker::PublishResult r;
   Method m = BasicPublish{};
   if (fail_if(conn_.vhost().publish(exchange, msg, now, r), m)) return;
+  if (r.rewritten) msg = std::move(r.rewritten);  // returned without its BCC header, as RabbitMQ does
   if (r.queues == 0 && !r.rejected && mandatory) {
     BasicReturn ret;
     ret.reply_code = uint16_t(ReplyCode::NoRoute);

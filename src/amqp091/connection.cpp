@@ -185,6 +185,13 @@ void Connection::handle_frame(const Frame& f, TimePoint now) {
                             fmt::format("expected content header for class 60, got non content header frame instead"));
   if (as<ChannelOpen>(m)) {
     if (ch) return connection_error(ReplyCode::ChannelError, "second 'channel.open' seen", 20, 10);
+    // RabbitMQ counts open channels against channel_max (530, no method);
+    // a number above it is refused too, as the spec's channel range says.
+    if (channel_max_ != 0 && channels_.size() >= channel_max_)
+      return connection_error(ReplyCode::NotAllowed,
+                              fmt::format("number of channels opened ({}) has reached the negotiated channel_max ({})",
+                                          channels_.size(), channel_max_),
+                              0, 0);
     if (f.channel > channel_max_)
       return connection_error(ReplyCode::ChannelError,
                               fmt::format("channel number {} exceeds negotiated channel_max {}", f.channel, channel_max_),

@@ -154,6 +154,8 @@ broker::Message::Essentials essentials(const PropertiesView& v) {
   e.persistent = v.delivery_mode().value_or(1) == 2;
   e.priority = v.priority().value_or(0);
   if (auto exp = v.expiration()) e.ttl = broker::parse_expiration(*exp);
+  if (v.has(Property::Headers))
+    if (auto h = v.headers()) e.sender_selected = h->has_key("CC") || h->has_key("BCC");
   return e;
 }
 

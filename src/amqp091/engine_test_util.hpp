@@ -228,13 +228,13 @@ class Peer {
   }
 
   // start-ok (PLAIN guest/guest), tune-ok, open "/": up to open-ok.
-  void handshake(uint16_t heartbeat = 0, uint32_t frame_max = 131072) {
+  void handshake(uint16_t heartbeat = 0, uint32_t frame_max = 131072, uint16_t channel_max = 2047) {
     feed(std::string_view("AMQP\0\0\x09\x01", 8));
     ASSERT_TRUE(take_one().is<ConnectionStart>());
     send(0, start_ok("PLAIN", std::string_view("\0guest\0guest", 12)));
     ASSERT_TRUE(take_one().is<ConnectionTune>());
     ConnectionTuneOk tune;
-    tune.channel_max = 2047;
+    tune.channel_max = channel_max;
     tune.frame_max = frame_max;
     tune.heartbeat = heartbeat;
     send(0, tune);

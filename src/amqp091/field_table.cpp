@@ -171,6 +171,34 @@ bool encode_table(std::string& out, const FieldTable& table) {
   return w.finish();
 }
 
+bool TableView::has_key(std::string_view key) const {
+  Reader r(bytes_);
+  while (!r.empty()) {
+    std::string_view k;
+    uint8_t type;
+    if (!r.shortstr(k) || !r.octet(type)) return false;
+    if (k == key) return true;
+    size_t fixed = 0;
+    switch (char(type)) {
+      case 'V': break;
+      case 't': case 'b': case 'B': fixed = 1; break;
+      case 's': case 'u': fixed = 2; break;
+      case 'I': case 'i': case 'f': fixed = 4; break;
+      case 'D': fixed = 5; break;
+      case 'l': case 'd': case 'T': fixed = 8; break;
+      case 'S': case 'x': case 'A': case 'F': {
+        uint32_t n;
+        if (!r.u32(n)) return false;
+        fixed = n;
+        break;
+      }
+      default: return false;
+    }
+    if (!r.skip(fixed)) return false;
+  }
+  return false;
+}
+
 DecodeStatus decode_table_entries(std::span<const uint8_t> entries, FieldTable& out, const TableLimits& limits) {
   out.clear();
   Decoder d{limits};

@@ -148,6 +148,9 @@ class TableView {
   DecodeStatus decode(FieldTable& out, const TableLimits& limits = {}) const {
     return decode_table_entries(bytes_, out, limits);
   }
+  // Is there a top-level entry with this key? Skips values without decoding
+  // them; false for a malformed table.
+  bool has_key(std::string_view key) const;
   bool operator==(const TableView& o) const {
     return bytes_.size() == o.bytes_.size() && std::equal(bytes_.begin(), bytes_.end(), o.bytes_.begin());
   }

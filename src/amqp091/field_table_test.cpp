@@ -235,5 +235,22 @@ TEST(TableView, PassThroughIsByteIdentical) {
   EXPECT_EQ(to_hex(reencoded), "01 62 74 01 01 62 74 00 03 78 2d 6e 49 00 00 00 07");
 }
 
+TEST(TableView, HasKeySkipsEveryValueType) {
+  FieldTable t = every_type();
+  t.add("CC", FieldArray{std::string("a")});
+  std::string bytes;
+  ASSERT_TRUE(encode_table_entries(bytes, t));
+  TableView v(bytes);
+  for (const FieldEntry& e : t) EXPECT_TRUE(v.has_key(e.key)) << e.key;
+  EXPECT_FALSE(v.has_key("BCC"));
+  EXPECT_FALSE(v.has_key("c"));
+  EXPECT_FALSE(TableView().has_key("CC"));
+  // A value longer than the table, or an unknown type, before the key: false,
+  // never a read past the end.
+  EXPECT_FALSE(TableView(hex("01 61 53 00 00 00 09 41  02 43 43 56")).has_key("CC"));
+  EXPECT_FALSE(TableView(hex("01 61 5a  02 43 43 56")).has_key("CC"));
+  EXPECT_TRUE(TableView(hex("01 61 53 00 00 00 01 41  02 43 43 56")).has_key("CC"));
+}
+
 }  // namespace
 }  // namespace warren::amqp091

@@ -159,10 +159,10 @@ void Exchange::reindex() {
   for (size_t i = 0; i < bindings_.size(); ++i) direct_.emplace(bindings_[i].key, i);
 }
 
-void Exchange::route(const Message& msg, std::vector<Destination>& out) const {
+void Exchange::route(const Message& msg, std::string_view key, std::vector<Destination>& out) const {
   switch (opts_.type) {
     case ExchangeType::Direct: {
-      auto [first, last] = direct_.equal_range(msg.routing_key());
+      auto [first, last] = direct_.equal_range(key);
       for (auto it = first; it != last; ++it) out.push_back(bindings_[it->second].destination);
       return;
     }
@@ -171,7 +171,7 @@ void Exchange::route(const Message& msg, std::vector<Destination>& out) const {
       return;
     case ExchangeType::Topic:
       for (const Binding& b : bindings_)
-        if (topic_matches(b.key, msg.routing_key())) out.push_back(b.destination);
+        if (topic_matches(b.key, key)) out.push_back(b.destination);
       return;
     case ExchangeType::Headers: {
       if (bindings_.empty()) return;

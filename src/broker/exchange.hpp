@@ -68,13 +68,20 @@ class Exchange {
 
   // Appends the destinations `msg` goes to (duplicates possible; the caller
   // de-duplicates across exchanges).
-  void route(const Message& msg, std::vector<Destination>& out) const;
+  void route(const Message& msg, std::vector<Destination>& out) const { route(msg, msg.routing_key(), out); }
+  // The same with another of the message's routing keys (CC, BCC).
+  void route(const Message& msg, std::string_view key, std::vector<Destination>& out) const;
 
  private:
   Options opts_;
   std::vector<Binding> bindings_;
-  // Direct exchanges: binding key -> indexes into bindings_, for O(1) routing.
-  std::unordered_multimap<std::string, size_t> direct_;
+  // Direct exchanges: binding key -> indexes into bindings_, for O(1)
+  // routing; looked up by string_view, without building a string.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_multimap<std::string, size_t, KeyHash, std::equal_to<>> direct_;
   void reindex();
 };
 

@@ -49,6 +49,7 @@ Message::Essentials essentials_of(const Properties& p) {
   e.persistent = p.delivery_mode == 2;
   e.priority = p.priority.value_or(0);
   if (p.expiration) e.ttl = parse_expiration(*p.expiration);
+  e.sender_selected = p.headers && (find(*p.headers, "CC") || find(*p.headers, "BCC"));
   return e;
 }
 

@@ -53,6 +53,10 @@ class Message {
     bool persistent = false;
     uint8_t priority = 0;
     std::optional<Duration> ttl;  // from the per-message expiration
+    // Its headers have a "CC" or "BCC" entry (sender-selected distribution):
+    // the core then decodes them to route with those keys too. Publishes
+    // without it never have their properties decoded for routing.
+    bool sender_selected = false;
   };
 
   // A message as a front end received it: raw properties in its own format.
@@ -71,6 +75,7 @@ class Message {
   bool persistent() const { return essentials_.persistent; }
   uint8_t priority() const { return essentials_.priority; }
   std::optional<Duration> ttl() const { return essentials_.ttl; }
+  bool sender_selected() const { return essentials_.sender_selected; }
 
   // The raw bytes and their codec, when the message still has them.
   const PropertyCodec* codec() const { return codec_; }

@@ -23,7 +23,13 @@ namespace warren::broker {
 enum class Overflow : uint8_t { DropHead, RejectPublish, RejectPublishDlx };
 
 // The queue arguments Warren understands, parsed and checked.
+// x-queue-type. Warren is a single node: a quorum queue or a stream is a
+// classic queue here (replication is what those types add), declared with
+// their rules.
+enum class QueueType : uint8_t { Classic, Quorum, Stream };
+
 struct QueueArgs {
+  QueueType type = QueueType::Classic;
   std::optional<Duration> message_ttl;    // x-message-ttl
   std::optional<Duration> expires;        // x-expires
   std::optional<uint64_t> max_length;     // x-max-length
@@ -39,6 +45,11 @@ struct QueueArgs {
   // queue 'q' in vhost '/': {unacceptable_type,longstr}"), naming `queue`.
   // Unknown arguments are ignored, as RabbitMQ does.
   static QueueArgs parse(const Table& args, Error& err, std::string_view queue = {}, std::string_view vhost = "/");
+  // What a quorum queue or stream must be when declared (rabbit_quorum_queue
+  // and rabbit_stream_queue's checks, in their order): none of the arguments
+  // its type refuses, not auto-delete, not exclusive, durable.
+  Error check_type(const Table& args, bool durable, bool exclusive, bool auto_delete, std::string_view queue,
+                   std::string_view vhost) const;
   // The argument keys RabbitMQ compares when a queue is redeclared.
   static bool is_compared_on_redeclare(std::string_view key);
 };

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <span>
 
 #include "broker/queue.hpp"
 
@@ -125,6 +126,10 @@ QueueArgs QueueArgs::parse(const Table& args, Error& err, std::string_view queue
       problem = check_one_of(*v, {"default", "lazy"}, "invalid_queue_mode");
     } else if (key == "x-queue-type") {
       problem = check_one_of(*v, {"classic", "quorum", "stream"}, "invalid_queue_type");
+      if (problem.empty())
+        out.type = *v->as_string() == "quorum" ? QueueType::Quorum
+                   : *v->as_string() == "stream" ? QueueType::Stream
+                                                 : QueueType::Classic;
     } else if (key == "x-single-active-consumer") {
       if (const bool* b = v->as_bool()) out.single_active_consumer = *b;
       else problem = unacceptable(*v);
@@ -141,6 +146,34 @@ QueueArgs QueueArgs::parse(const Table& args, Error& err, std::string_view queue
     }
   }
   return out;
+}
+
+Error QueueArgs::check_type(const Table& args, bool durable, bool exclusive, bool auto_delete, std::string_view queue,
+                            std::string_view vhost) const {
+  if (type == QueueType::Classic) return Error::none();
+  const std::string rs = resource("queue", queue, vhost);
+  // RabbitMQ 3.10: quorum queues have no priorities, no lazy mode and no
+  // reject-publish-dlx; streams refuse every per-message queue feature.
+  static constexpr std::array<std::string_view, 2> kQuorumRefuses = {"x-max-priority", "x-queue-mode"};
+  static constexpr std::array<std::string_view, 9> kStreamRefuses = {
+      "x-expires",          "x-message-ttl",          "x-max-priority",
+      "x-queue-mode",       "x-overflow",             "x-max-in-memory-length",
+      "x-max-in-memory-bytes", "x-quorum-initial-group-size", "x-cancel-on-ha-failover"};
+  std::span<const std::string_view> refused =
+      type == QueueType::Quorum ? std::span<const std::string_view>(kQuorumRefuses) : kStreamRefuses;
+  for (std::string_view key : refused)
+    if (find(args, key))
+      return Error::make(ErrorCode::PreconditionFailed, fmt::format("invalid arg '{}' for {}", key, rs));
+  if (type == QueueType::Quorum && overflow == Overflow::RejectPublishDlx)
+    return Error::make(ErrorCode::PreconditionFailed,
+                       fmt::format("invalid arg 'x-overflow' with value 'reject-publish-dlx' for {}", rs));
+  auto property = [&](std::string_view p) {
+    return Error::make(ErrorCode::PreconditionFailed, fmt::format("invalid property '{}' for {}", p, rs));
+  };
+  if (auto_delete) return property("auto-delete");
+  if (exclusive) return property("exclusive-owner");
+  if (!durable) return property("non-durable");
+  return Error::none();
 }
 
 }  // namespace warren::broker

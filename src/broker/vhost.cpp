@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 
 namespace warren::broker {
@@ -72,6 +73,28 @@ Error validate_binding(const Exchange& x, const Table& args) {
   return Error::make(ErrorCode::PreconditionFailed,
                      fmt::format("Invalid x-match field type {} (value {}); expected longstr", type_name(*m),
                                  to_text(*m)));
+}
+
+// RabbitMQ's ?ROUTING_HEADERS, in its order.
+constexpr std::array<std::string_view, 2> kRoutingHeaders = {"CC", "BCC"};
+
+// rabbit_basic:header_routes: the string elements of the CC and BCC arrays
+// (other elements are ignored); false, with RabbitMQ's error term, when
+// either header is not an array.
+bool header_routes(const Table* headers, std::vector<std::string_view>& keys, std::string* problem) {
+  if (!headers) return true;
+  for (std::string_view name : kRoutingHeaders) {
+    const Value* v = find(*headers, name);
+    if (!v) continue;
+    const Array* routes = v->as_array();
+    if (!routes) {
+      if (problem) *problem = fmt::format("{{unacceptable_type_in_header,\"{}\",{}}}", name, type_name(*v));
+      return false;
+    }
+    for (const Value& r : *routes)
+      if (const std::string* k = r.as_string()) keys.push_back(*k);
+  }
+  return true;
 }
 
 }  // namespace
@@ -233,6 +256,7 @@ Error VHost::declare_queue(const QueueDeclare& d, TimePoint now, QueueDeclareOk&
   Error err;
   QueueArgs args = QueueArgs::parse(d.arguments, err, name, name_);
   if (err) return err;
+  if (Error e = args.check_type(d.arguments, d.durable, d.exclusive, d.auto_delete, name, name_)) return e;
   Queue::Options o{name, name_, durable, d.auto_delete, owner, d.arguments, std::move(args)};
   QueuePtr q = std::make_shared<Queue>(std::move(o), *this, now);
   queues_.emplace(name, q);
@@ -394,11 +418,29 @@ Error VHost::unbind_exchange(std::string_view destination, std::string_view sour
 // ------------------------------------------------------------------- routing
 
 void VHost::route(const Exchange& x, const Message& msg, std::vector<QueuePtr>& out) {
-  out.clear();
-  if (x.name().empty()) {  // the default exchange: the queue named by the routing key
-    if (QueuePtr q = find_queue(msg.routing_key())) out.push_back(std::move(q));
-    return;
+  if (!msg.sender_selected()) {
+    std::string_view key = msg.routing_key();
+    return route(x, msg, {&key, 1}, out);
   }
+  std::vector<std::string_view> keys{msg.routing_key()};
+  header_routes(msg.properties().headers ? &*msg.properties().headers : nullptr, keys, nullptr);
+  route(x, msg, keys, out);
+}
+
+void VHost::route(const Exchange& x, const Message& msg, std::span<const std::string_view> keys,
+                  std::vector<QueuePtr>& out) {
+  out.clear();
+  if (x.name().empty()) {  // the default exchange: the queues named by the routing keys
+    for (std::string_view key : keys)
+      if (QueuePtr q = find_queue(key)) out.push_back(std::move(q));
+  } else {
+    route_exchanges(x, msg, keys, out);
+  }
+  unique_in_order(out);
+}
+
+void VHost::route_exchanges(const Exchange& x, const Message& msg, std::span<const std::string_view> keys,
+                            std::vector<QueuePtr>& out) {
   // rabbit_exchange:route/2: a work list of exchanges, each visited once;
   // an exchange that routes nowhere itself hands over to its alternate.
   std::vector<const Exchange*> work{&x}, seen{&x};
@@ -407,7 +449,9 @@ void VHost::route(const Exchange& x, const Message& msg, std::vector<QueuePtr>& 
     const Exchange* cur = work.back();
     work.pop_back();
     dests.clear();
-    cur->route(msg, dests);
+    // Fanout and headers exchanges ignore routing keys: one pass is enough.
+    const bool keyed = cur->type() == ExchangeType::Direct || cur->type() == ExchangeType::Topic;
+    for (size_t i = 0; i < (keyed ? keys.size() : 1); ++i) cur->route(msg, keys[i], dests);
     if (dests.empty())
       if (const std::string* ae = cur->alternate_exchange()) dests.push_back(Destination{*ae, true});
     for (const Destination& d : dests) {
@@ -422,7 +466,10 @@ void VHost::route(const Exchange& x, const Message& msg, std::vector<QueuePtr>& 
       }
     }
   }
-  // Each queue once, in the order first reached.
+}
+
+// Each queue once, in the order first reached.
+void VHost::unique_in_order(std::vector<QueuePtr>& out) {
   if (out.size() > 1) {
     std::vector<QueuePtr> unique;
     unique.reserve(out.size());
@@ -455,7 +502,31 @@ Error VHost::publish(std::string_view exchange, const MessagePtr& msg, TimePoint
   if (x->options().internal)
     return Error::make(ErrorCode::AccessRefused, "cannot publish to internal " + resource("exchange", exchange, name_));
   std::vector<QueuePtr> targets;
-  route(*x, *msg, targets);
+  if (!msg->sender_selected()) {
+    std::string_view key = msg->routing_key();
+    route(*x, *msg, {&key, 1}, targets);
+  } else {
+    // Rare: decode the headers. The keys view the original message's
+    // properties, which outlive the routing.
+    const Properties& props = msg->properties();
+    const Table* headers = props.headers ? &*props.headers : nullptr;
+    std::vector<std::string_view> keys{msg->routing_key()};
+    std::string problem;
+    if (!header_routes(headers, keys, &problem))
+      return Error::make(ErrorCode::PreconditionFailed, "invalid message: " + problem);
+    MessagePtr routed = msg;
+    if (headers && find(*headers, "BCC")) {
+      Properties stripped = props;
+      erase(*stripped.headers, "BCC");
+      routed = msg->with(std::move(stripped), msg->exchange(), msg->routing_key());
+      result.rewritten = routed;
+    }
+    route(*x, *routed, keys, targets);
+    result.queues = targets.size();
+    for (const QueuePtr& q : targets)
+      if (q->publish(routed, now) == Queue::Accept::Rejected) result.rejected = true;
+    return Error::none();
+  }
   result.queues = targets.size();
   for (const QueuePtr& q : targets)
     if (q->publish(msg, now) == Queue::Accept::Rejected) result.rejected = true;

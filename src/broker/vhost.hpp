@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -41,6 +42,7 @@ struct QueueDeclareOk {
 struct PublishResult {
   size_t queues = 0;      // how many queues it was routed to, each once (0: unroutable -> basic.return if mandatory)
   bool rejected = false;  // one of them refused it (reject-publish overflow): nack the publisher
+  MessagePtr rewritten;   // set when the core changed the message (BCC removed): what was routed, and returned
 };
 
 class VHost final : public QueueHost {
@@ -72,6 +74,9 @@ class VHost final : public QueueHost {
 
   // Routes through `exchange` (and exchange-to-exchange bindings, and
   // alternate exchanges) into every matching queue, each queue once.
+  // Sender-selected distribution, as RabbitMQ: the keys in the "CC" and
+  // "BCC" headers (arrays of strings) are routing keys too, and "BCC" is
+  // removed from the message; either header of another type is a 406.
   Error publish(std::string_view exchange, const MessagePtr& msg, TimePoint now, PublishResult& result);
 
   // The queue, checked for use by `who` (405 when exclusive to another
@@ -122,6 +127,11 @@ class VHost final : public QueueHost {
   // bindings and alternate exchanges, each exchange visited once, each
   // queue listed once.
   void route(const Exchange& x, const Message& msg, std::vector<QueuePtr>& out);
+  void route(const Exchange& x, const Message& msg, std::span<const std::string_view> keys,
+             std::vector<QueuePtr>& out);
+  void route_exchanges(const Exchange& x, const Message& msg, std::span<const std::string_view> keys,
+                       std::vector<QueuePtr>& out);
+  static void unique_in_order(std::vector<QueuePtr>& out);
   Error check_bind_ends(std::string_view source, const Destination& dest, ConnectionId who, const Table& args,
                         Exchange*& x);
   std::string generate_queue_name();
