@@ -123,7 +123,9 @@ void Amqp091Connection::wait_for(uint16_t class_id, uint16_t method_id, F&& on_r
     if (reader.failed()) throw_error("bad frame from the broker");
     in_begin_ += reader.consumed();
     if (found) return;
-    if (read_some(30'000) == 0) throw_error(std::string("no ") + std::string(amqp091::method_name(class_id, method_id)) + " within 30 s");
+    // Generous: a loaded broker accepting a thousand connections at once is slow.
+    if (read_some(120'000) == 0)
+      throw_error(std::string("no ") + std::string(amqp091::method_name(class_id, method_id)) + " within 120 s");
   }
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <mutex>
+#include <semaphore>
 #include <thread>
 
 #include "payload.hpp"
@@ -16,6 +17,23 @@ namespace warren::perf {
 namespace {
 
 std::atomic<bool> g_stop_requested{false};
+
+// Connections open a few at a time: a thousand simultaneous handshakes make
+// RabbitMQ reset some (its handshake timeout), and measure nothing useful.
+std::counting_semaphore<> g_connecting(8);
+
+template <class F>
+auto connect_gated(F&& make) {
+  g_connecting.acquire();
+  try {
+    auto client = make();
+    g_connecting.release();
+    return client;
+  } catch (...) {
+    g_connecting.release();
+    throw;
+  }
+}
 
 using std::chrono::milliseconds;
 
@@ -129,11 +147,13 @@ class ConfirmTracker final : public ConfirmSink {
 
 void producer_main(int id, ProducerState& st, const Options& o, const ProtocolImpl& proto, Control& ctl) {
   try {
-    auto pub = proto.make_publisher(o, st.route);
+    auto pub = connect_gated([&] { return proto.make_publisher(o, st.route); });
     st.ready = true;
-    while (!ctl.go.load()) {
-      if (ctl.stop_producers.load()) return;
-      std::this_thread::sleep_for(milliseconds(1));
+    ctl.go.wait(false);  // a thousand producers must not poll for the start
+    if (ctl.stop_producers.load()) {
+      st.done = true;
+      pub->close();
+      return;
     }
     ConfirmTracker confirms(st, o.confirms() ? o.confirm : 1);
     std::vector<uint8_t> body(o.body_size, 0);
@@ -146,7 +166,8 @@ void producer_main(int id, ProducerState& st, const Options& o, const ProtocolIm
       uint64_t stamp_ns = now;
       if (interval > 0) {
         // Coordinated omission: a late message carries the time it should have gone.
-        uint64_t due = ctl.t0 + uint64_t(double(seq) * interval);
+        // Producers are spread over the interval rather than all sending at once.
+        uint64_t due = ctl.t0 + uint64_t((double(seq) + double(id) / double(o.producers)) * interval);
         if (due > now) {
           if (pub->buffered_bytes()) pub->flush(confirms);
           pub->poll(milliseconds(0), confirms);
@@ -219,12 +240,12 @@ class DeliveryCounter final : public DeliverySink {
 
 void consumer_main(ConsumerState& st, const Options& o, const ProtocolImpl& proto, Control& ctl) {
   try {
-    auto con = proto.make_consumer(o, st.source);
+    auto con = connect_gated([&] { return proto.make_consumer(o, st.source); });
     st.ready = true;
     DeliveryCounter counter(st);
     const uint64_t limit = o.consumer_count ? o.consumer_count : UINT64_MAX;
     while (counter.count() < limit && !ctl.stop_consumers.load(std::memory_order_relaxed)) {
-      con->poll(milliseconds(50), counter);
+      con->poll(milliseconds(200), counter);
       counter.flush();
     }
     st.done = true;
@@ -303,7 +324,9 @@ Results run(const Options& o, const ProtocolImpl& proto) {
   rusage ru0;
   getrusage(RUSAGE_SELF, &ru0);
   ctl.t0 = now_ns();
+  if (ctl.failed.load()) ctl.stop_producers = true;
   ctl.go = true;
+  ctl.go.notify_all();
 
   Histogram interval_latency, interval_confirms;
   uint64_t last_sent = 0, last_confirmed = 0, last_received = 0;
@@ -417,9 +440,9 @@ Results run(const Options& o, const ProtocolImpl& proto) {
     if (!c.error.empty()) r.errors.push_back("consumer: " + c.error);
   }
   // A timed run's rates are over its duration; a counted run's up to its last message.
-  r.send_seconds = o.seconds > 0 && o.producer_count == 0 ? r.seconds : double(send_end - ctl.t0) / 1e9;
-  r.receive_seconds =
-      o.seconds > 0 && o.producer_count == 0 ? r.seconds : double((recv_end ? recv_end : t_end) - ctl.t0) / 1e9;
+  const bool timed = o.seconds > 0 && o.producer_count == 0 && o.consumer_count == 0;
+  r.send_seconds = timed ? std::min(r.seconds, o.seconds) : double(send_end - ctl.t0) / 1e9;
+  r.receive_seconds = timed ? std::min(r.seconds, o.seconds) : double((recv_end ? recv_end : t_end) - ctl.t0) / 1e9;
 
   if (o.producer_count > 0 && !consumers.empty() && r.errors.empty()) {
     r.verified = true;
