@@ -161,6 +161,9 @@ class Decoder {
   std::span<const uint8_t> in_;
   size_t pos_ = 0;
   int depth_ = 0;
+  // Array elements with zero-width encodings (null, true, uint0...) cost
+  // the sender nothing: how many more this decoder will materialise.
+  uint32_t zero_width_budget_ = 65536;
   const char* error_ = nullptr;
 };
 

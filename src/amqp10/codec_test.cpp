@@ -12,7 +12,7 @@
 namespace warren::amqp10 {
 namespace {
 
-TEST(Decode, EveryPrimitiveEncoding) {
+TEST(Amqp10Decode, EveryPrimitiveEncoding) {
   struct Case {
     const char* hex;
     Value want;
@@ -76,7 +76,7 @@ TEST(Decode, EveryPrimitiveEncoding) {
   }
 }
 
-TEST(Decode, TypedReadsAcceptEveryForm) {
+TEST(Amqp10Decode, TypedReadsAcceptEveryForm) {
   uint32_t u = 9;
   EXPECT_TRUE(decoder_for("43").read_uint(u));
   EXPECT_EQ(u, 0u);
@@ -113,7 +113,7 @@ TEST(Decode, TypedReadsAcceptEveryForm) {
   EXPECT_STREQ(d.error(), "expected a symbol");
 }
 
-TEST(Encode, SmallestForm) {
+TEST(Amqp10Encode, SmallestForm) {
   EXPECT_EQ(encoded([](Encoder& e) { e.write_uint(0); }), "43");
   EXPECT_EQ(encoded([](Encoder& e) { e.write_uint(255); }), "52ff");
   EXPECT_EQ(encoded([](Encoder& e) { e.write_uint(256); }), "7000000100");
@@ -143,7 +143,7 @@ TEST(Encode, SmallestForm) {
 }
 
 // Values of every kind, alone and inside compounds, survive encode/decode.
-TEST(RoundTrip, EveryKind) {
+TEST(Amqp10RoundTrip, EveryKind) {
   for (const Value& v : sample_values()) {
     SCOPED_TRACE(v.to_string());
     expect_round_trip(v);
@@ -154,7 +154,7 @@ TEST(RoundTrip, EveryKind) {
   }
 }
 
-TEST(RoundTrip, ArraysOfEveryElementKind) {
+TEST(Amqp10RoundTrip, ArraysOfEveryElementKind) {
   for (const Value& v : sample_values()) {
     SCOPED_TRACE(v.to_string());
     if (v.kind() == Kind::Described) {
@@ -173,7 +173,7 @@ TEST(RoundTrip, ArraysOfEveryElementKind) {
   expect_round_trip(Value::array(Kind::String, {Value::string(std::string(300, 'x'))}));
 }
 
-TEST(Decode, ArraysInEveryForm) {
+TEST(Amqp10Decode, ArraysInEveryForm) {
   // Elements with zero-width constructors: true, uint0, null, list0.
   EXPECT_EQ(value_of("e0020341"), Value::array(Kind::Boolean, Value::List(3, Value::boolean(true))));
   EXPECT_EQ(value_of("e0020243"), Value::array(Kind::Uint, Value::List(2, Value::uint(0))));
@@ -191,7 +191,7 @@ TEST(Decode, ArraysInEveryForm) {
             Value::array(Kind::Symbol, {Value::symbol("a"), Value::symbol("")}));
 }
 
-TEST(Decode, DescribedWithEitherDescriptor) {
+TEST(Amqp10Decode, DescribedWithEitherDescriptor) {
   Value by_code = value_of("005324" "45");
   EXPECT_TRUE(by_code.has_descriptor(0x24, "amqp:accepted:list"));
   EXPECT_EQ(by_code.inner_kind(), Kind::List);
@@ -213,7 +213,7 @@ TEST(Decode, DescribedWithEitherDescriptor) {
   EXPECT_FALSE(decoder_for("00a1026869" "45").read_value(nested));
 }
 
-TEST(Decode, MalformedCompounds) {
+TEST(Amqp10Decode, MalformedCompounds) {
   Value v;
   for (const char* hex : {
            "c0", "c005", "c00102", "c0020241", "c1020141", "c104024141", "d0000000", "d000000003000000",
@@ -228,7 +228,7 @@ TEST(Decode, MalformedCompounds) {
   EXPECT_FALSE(decoder_for("f000000005" "00100001" "40").read_value(v));
 }
 
-TEST(Decode, NestingDepthIsLimited) {
+TEST(Amqp10Decode, NestingDepthIsLimited) {
   // Innermost first: list0, then each level wraps it in a list32 of one item.
   auto nested_lists = [](int depth) {
     std::string bytes = unhex("45");
@@ -258,7 +258,7 @@ TEST(Decode, NestingDepthIsLimited) {
   EXPECT_FALSE(ds.skip_value());
 }
 
-TEST(Decode, TruncatedValuesFailAtEveryLength) {
+TEST(Amqp10Decode, TruncatedValuesFailAtEveryLength) {
   for (const Value& v : sample_values()) {
     std::string wire;
     Encoder e(wire);
@@ -274,7 +274,7 @@ TEST(Decode, TruncatedValuesFailAtEveryLength) {
   }
 }
 
-TEST(Value, AccessorsAndEquality) {
+TEST(Amqp10Value, AccessorsAndEquality) {
   EXPECT_EQ(Value::uint(7).as_uint(), 7u);
   EXPECT_EQ(Value::long_(-5).as_long(), -5);
   EXPECT_EQ(Value::symbol("s").bytes(), "s");

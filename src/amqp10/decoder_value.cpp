@@ -11,10 +11,6 @@ uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
 uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
 uint64_t be64(const uint8_t* p) { return uint64_t(be32(p)) << 32 | be32(p + 4); }
 
-// Arrays of zero-width elements (nulls, true, uint0...) cost nothing on the
-// wire: cap how many we materialise.
-constexpr uint32_t kMaxZeroWidthElements = 65536;
-
 bool zero_width(uint8_t c) {
   return c == code::kNull || c == code::kTrue || c == code::kFalse || c == code::kUint0 || c == code::kUlong0 ||
          c == code::kList0;
@@ -146,7 +142,7 @@ bool Decoder::read_payload(uint8_t c, Value& v) {
       if (l.count % 2) return fail("map with an odd number of items");
       v.map_.reserve(l.count / 2);
       for (uint32_t i = 0; i < l.count / 2; ++i) {
-        auto& [key, value] = v.map_.emplace_back();
+        auto& [key, value] = v.map_.emplace_back(Value{}, Value{});
         if (!read_value(key) || !read_value(value)) return false;
       }
     }
@@ -230,8 +226,12 @@ bool Decoder::read_array_body(uint8_t c, Value& v) {
   }
   Kind ek;
   if (!kind_of(ec, ek)) return fail("unknown array element constructor");
-  if (zero_width(ec) ? count > kMaxZeroWidthElements : count > end - std::min(end, pos_))
+  if (zero_width(ec)) {
+    if (count > zero_width_budget_) return fail("too many zero-width array elements");
+    zero_width_budget_ -= count;
+  } else if (count > end - std::min(end, pos_)) {
     return fail("array count larger than its size");
+  }
   v.items_.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
     Value& e = v.items_.emplace_back();

@@ -50,7 +50,7 @@ class Value {
   using List = std::vector<Value>;
   using Map = std::vector<std::pair<Value, Value>>;
 
-  Value() = default;  // null
+  Value() noexcept {}  // null (user-provided: clang wants it before the class is complete)
 
   static Value null() { return {}; }
   static Value boolean(bool v);
