@@ -13,6 +13,7 @@ packages=(
   python3 util-linux procps           # integration tests (flock(1), ps)
   python3-pika python3-kombu amqp-tools librabbitmq-dev  # AMQP 0-9-1 client tests
   nodejs npm                          # amqplib tests (tests/amqp091)
+  python3-qpid-proton libqpid-proton11-dev libqpid-proton-cpp12-dev libqpid-proton11-dev-examples  # AMQP 1.0 client tests (tests/amqp10)
 )
 
 missing=()

@@ -8,8 +8,10 @@ namespaces) to the test process, which relays it to the broker.
   inside the namespace: netns_forward.py UNIX_PATH -- COMMAND...
   in the test process:  UnixToTcp(UNIX_PATH, host, port).start()
 """
+import fcntl
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -74,10 +76,18 @@ class UnixToTcp:
             pass
 
 
+def loopback_up():
+    """`ip link set lo up` without needing iproute2: SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, struct.pack("16sH", b"lo", 0))[:18])[1]
+    fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", flags | 0x1))
+    s.close()
+
+
 def main():
     path, sep, *command = sys.argv[1:]
     assert sep == "--" and command, __doc__
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    loopback_up()
 
     def to_unix():
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
