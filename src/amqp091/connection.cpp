@@ -426,14 +426,17 @@ void Connection::send_with_content(uint16_t channel, const M& m, const broker::M
   append_method_frame(scratch_, channel, m);
   size_t at = begin_frame(scratch_, kFrameHeader, channel);
   PropertiesView view;
-  if (msg.codec() == &PropertyCodec::instance() && PropertiesView::parse(as_bytes(msg.raw_properties()), view).ok())
-    encode_content_header(scratch_, ContentHeader{kClassBasic, 0, msg.body_size(), view});
+  const bool ours = msg.codec() == &PropertyCodec::instance();
+  // A message from another protocol may keep its body in that protocol's form.
+  const broker::Body plain = ours || !msg.codec() ? msg.body() : msg.codec()->plain_body(msg.body());
+  const size_t size = plain ? plain->size() : 0;
+  if (ours && PropertiesView::parse(as_bytes(msg.raw_properties()), view).ok())
+    encode_content_header(scratch_, ContentHeader{kClassBasic, 0, size, view});
   else
-    encode_content_header(scratch_, msg.body_size(), to_basic(msg.properties()));
+    encode_content_header(scratch_, size, to_basic(msg.properties()));
   end_frame(scratch_, at);
-  size_t size = msg.body_size();
   if (size > 0) {
-    const std::string& body = *msg.body();
+    const std::string& body = *plain;
     if (size > max_payload(frame_max_)) {
       append_body_frames(scratch_, channel, as_bytes(body), frame_max_);
     } else if (size < 1024) {  // small: a copy is cheaper than a reference
@@ -445,7 +448,7 @@ void Connection::send_with_content(uint16_t channel, const M& m, const broker::M
       auto h = frame_header(kFrameBody, channel, uint32_t(size));
       scratch_.append(reinterpret_cast<const char*>(h.data()), h.size());
       transport_.send(scratch_);
-      transport_.send_shared(msg.body());
+      transport_.send_shared(plain);
       scratch_.assign(1, char(kFrameEnd));
     }
   }

@@ -36,12 +36,19 @@ MessagePtr Message::built(std::string exchange, std::string routing_key, Propert
 }
 
 const Properties& Message::properties() const {
-  if (!decoded_) decoded_ = codec_ ? codec_->decode(raw_) : Properties{};
-  return *decoded_;
+  if (decoded_) return *decoded_;
+  decoded_ = codec_ ? codec_->decode(raw_) : Properties{};
+  // What another protocol keeps outside its properties (AMQP 1.0's header).
+  Properties& p = *decoded_;
+  if (!p.delivery_mode && essentials_.persistent) p.delivery_mode = 2;
+  if (!p.priority && essentials_.priority != 0) p.priority = essentials_.priority;
+  if (!p.expiration && essentials_.ttl) p.expiration = std::to_string(essentials_.ttl->count());
+  return p;
 }
 
 MessagePtr Message::with(Properties props, std::string exchange, std::string routing_key) const {
-  return built(std::move(exchange), std::move(routing_key), std::move(props), body_);
+  return built(std::move(exchange), std::move(routing_key), std::move(props),
+               codec_ ? codec_->plain_body(body_) : body_);
 }
 
 Message::Essentials essentials_of(const Properties& p) {

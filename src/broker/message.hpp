@@ -39,6 +39,11 @@ class PropertyCodec {
  public:
   virtual ~PropertyCodec() = default;
   virtual Properties decode(std::string_view raw) const = 0;
+  // The body as plain bytes for a consumer on another protocol (AMQP 1.0
+  // stores its body sections as received).
+  virtual std::shared_ptr<const std::string> plain_body(const std::shared_ptr<const std::string>& stored) const {
+    return stored;
+  }
 };
 
 using Body = std::shared_ptr<const std::string>;
