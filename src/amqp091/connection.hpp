@@ -21,30 +21,17 @@
 #include "amqp091/properties.hpp"
 #include "amqp091/server_options.hpp"
 #include "broker/broker.hpp"
+#include "common/engine/server_engine.hpp"
 
 namespace warren::amqp091 {
 
 using broker::TimePoint;
 
-// Where a connection's bytes go. The I/O layer implements it over a socket.
-class Transport {
- public:
-  virtual ~Transport() = default;
-  virtual void send(std::string_view bytes) = 0;
-  // Queued by reference, not copied (message bodies).
-  virtual void send_shared(std::shared_ptr<const std::string> bytes) = 0;
-  virtual size_t pending_output() const = 0;
-  // Asks for Connection::output_drained() once pending output is written.
-  virtual void want_drain() = 0;
-  // Flush what was sent, then close.
-  virtual void close() = 0;
-  // Stop or resume reading from the peer (memory alarm).
-  virtual void set_reading(bool on) = 0;
-};
+using Transport = engine::Transport;
 
 class Channel;
 
-class Connection {
+class Connection final : public engine::ServerEngine {
  public:
   Connection(broker::Broker& broker, uint64_t id, const ServerOptions& opts, Transport& transport, bool from_loopback,
              TimePoint now);
@@ -52,18 +39,18 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  void feed(std::span<const uint8_t> bytes, TimePoint now);
-  void advance(TimePoint now);
-  std::optional<TimePoint> next_deadline() const;
+  void feed(std::span<const uint8_t> bytes, TimePoint now) override;
+  void advance(TimePoint now) override;
+  std::optional<TimePoint> next_deadline() const override;
   // The socket is gone: every channel ends, as if closed.
-  void transport_closed(TimePoint now);
+  void transport_closed(TimePoint now) override;
   // What the transport was asked to signal: room for more deliveries.
-  void output_drained(TimePoint now);
+  void output_drained(TimePoint now) override;
   // The broker is over its memory high watermark (or back under it):
   // connections that publish are blocked - told with connection.blocked when
   // they asked for it, and no longer read - until it clears. Consumers go on,
   // so that acks can free memory.
-  void memory_alarm(bool on);
+  void memory_alarm(bool on) override;
   bool blocked() const { return blocked_; }
 
   bool finished() const { return state_ == State::Closed; }

@@ -58,6 +58,17 @@ bool Session::settle(uint64_t tag, bool multiple, Outcome outcome, TimePoint now
   return true;
 }
 
+void Session::settle_range(uint64_t first, uint64_t last, Outcome outcome, TimePoint now,
+                           std::vector<uint64_t>& settled) {
+  last_now_ = now;
+  if (first > last) return;
+  ++depth_;
+  // Deliveries tracked while settling get tags above every tag in range.
+  for (size_t i = index_of(first); i < tracked_.size() && tracked_[i].tag <= last; ++i)
+    if (!tracked_[i].settled) settle_one(tracked_[i], outcome, now, &settled);
+  if (--depth_ == 0) trim();
+}
+
 // Only what was tracked when called: a Released delivery may come straight
 // back to this session with a new tag, and must not be released again.
 void Session::settle_all(Outcome outcome, TimePoint now, std::vector<uint64_t>* settled) {

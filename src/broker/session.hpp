@@ -30,6 +30,10 @@ class Session {
   // False when `tag` is not unsettled (0-9-1: 406 "unknown delivery tag").
   // Tag 0 with `multiple` means every unsettled delivery (0-9-1 basic.ack).
   bool settle(uint64_t tag, bool multiple, Outcome outcome, TimePoint now, std::vector<uint64_t>& settled);
+  // Settles every unsettled delivery with a tag in [first, last] (AMQP 1.0
+  // disposition ranges). Costs the tracked entries in the range, not its
+  // width, so a peer naming a huge range cannot make us loop over it.
+  void settle_range(uint64_t first, uint64_t last, Outcome outcome, TimePoint now, std::vector<uint64_t>& settled);
   // Settles everything (basic.recover: Released; channel close: Released).
   void settle_all(Outcome outcome, TimePoint now, std::vector<uint64_t>* settled = nullptr);
   // Forgets the deliveries of a queue that went away.

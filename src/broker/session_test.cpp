@@ -45,6 +45,26 @@ TEST_F(SessionTest, TagsCountFromOneAndUntrackedTagsTakeTheirPlace) {
   EXPECT_EQ(s.unsettled(), 0u);
 }
 
+TEST_F(SessionTest, SettleRangeSettlesOnlyUnsettledTagsInside) {
+  Session s;
+  auto tags = get_all(s, q, {"a", "b", "c", "d", "e"}, 3);
+  Keys settled;
+  ASSERT_TRUE(s.settle(tags[2], false, Outcome::Accepted, t0, settled));
+  settled.clear();
+  s.settle_range(tags[1], tags[3], Outcome::Accepted, t0, settled);
+  EXPECT_EQ(settled, (Keys{3, 3}));  // b and d; c was settled already
+  EXPECT_EQ(s.unsettled(), 2u);
+  EXPECT_EQ(q->unacked_count(), 2u);
+  settled.clear();
+  s.settle_range(tags[4], tags[0], Outcome::Accepted, t0, settled);  // first > last: nothing
+  EXPECT_TRUE(settled.empty());
+  // A range far wider than what is tracked costs only what is tracked.
+  s.settle_range(0, ~uint64_t{0} - 1, Outcome::Released, t0, settled);
+  EXPECT_EQ(settled.size(), 2u);
+  EXPECT_EQ(s.unsettled(), 0u);
+  EXPECT_EQ(q->ready_count(), 2u);  // a and e are back
+}
+
 TEST_F(SessionTest, AckSettlesOneTagOnce) {
   Session s;
   auto tags = get_all(s, q, {"a", "b"}, 7);

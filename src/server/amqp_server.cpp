@@ -30,13 +30,20 @@ bool is_loopback(int fd) {
 }  // namespace
 
 // A socket and its engine: the engine's Transport, the socket's Handler.
-class AmqpServer::Conn final : public net::Connection::Handler, public amqp091::Transport {
+// The engine is picked by the connection's first bytes (sniff_protocol).
+class AmqpServer::Conn final : public net::Connection::Handler, public engine::Transport {
  public:
   Conn(AmqpServer& server, uint64_t id, int fd)
       : server_(server), id_(id), loopback_(is_loopback(fd)),
-        sock_(net::Connection::adopt(server.loop_, fd, this)),
-        engine_(server.broker_, id, server.opts_.amqp091, *this, loopback_, server.loop_.now()) {
-    rearm();
+        sock_(net::Connection::adopt(server.loop_, fd, this)) {
+    // A peer that never sends its protocol header is dropped, as the engines
+    // drop one that stalls in the handshake.
+    timer_at_ = server_.loop_.now() + kHeaderTimeout;
+    timer_ = server_.loop_.add_timer(*timer_at_, [this] {
+      timer_ = 0;
+      timer_at_.reset();
+      if (!engine_) sock_->close();
+    });
   }
   ~Conn() override {
     if (timer_) server_.loop_.cancel_timer(timer_);
@@ -44,20 +51,23 @@ class AmqpServer::Conn final : public net::Connection::Handler, public amqp091::
 
   // net::Connection::Handler
   void on_data(net::Connection&, std::string_view bytes) override {
-    engine_.feed({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, server_.loop_.now());
+    auto in = std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    if (!engine_ && !choose_engine(in)) return;
+    engine_->feed(in, server_.loop_.now());
     after();
   }
   void on_close(net::Connection&, int error) override {
-    engine_.transport_closed(server_.loop_.now());
+    if (engine_) engine_->transport_closed(server_.loop_.now());
     server_.rearm_broker();
     server_.remove(id_);  // destroys this: nothing after
   }
   void on_drain(net::Connection&) override {
-    engine_.output_drained(server_.loop_.now());
+    if (!engine_) return;
+    engine_->output_drained(server_.loop_.now());
     after();
   }
 
-  // amqp091::Transport
+  // engine::Transport
   void send(std::string_view bytes) override { sock_->send(bytes); }
   void send_shared(std::shared_ptr<const std::string> bytes) override { sock_->send(std::move(bytes)); }
   size_t pending_output() const override { return sock_->output_bytes(); }
@@ -65,15 +75,42 @@ class AmqpServer::Conn final : public net::Connection::Handler, public amqp091::
   void close() override { sock_->close(); }
   void set_reading(bool on) override { on ? sock_->resume_reading() : sock_->pause_reading(); }
 
-  amqp091::Connection& engine() { return engine_; }
+  void memory_alarm(bool on) {
+    memory_alarm_ = on;
+    if (engine_) engine_->memory_alarm(on);
+  }
 
  private:
+  static constexpr std::chrono::seconds kHeaderTimeout{10};
+
+  // Buffers the first bytes until they name a protocol; then creates that
+  // engine and hands `in` everything received so far. False: not yet.
+  bool choose_engine(std::span<const uint8_t>& in) {
+    header_.insert(header_.end(), in.begin(), in.end());
+    engine::Protocol p = engine::sniff_protocol(header_);
+    if (p == engine::Protocol::Undecided) return false;
+    const auto now = server_.loop_.now();
+    switch (p) {
+      case engine::Protocol::Amqp10:
+        engine_ = std::make_unique<amqp10::Connection>(server_.broker_, id_, server_.opts_.amqp10, *this, loopback_,
+                                                       now);
+        break;
+      case engine::Protocol::Amqp091:
+      case engine::Protocol::Undecided:
+        engine_ = std::make_unique<amqp091::Connection>(server_.broker_, id_, server_.opts_.amqp091, *this,
+                                                        loopback_, now);
+        break;
+    }
+    if (memory_alarm_) engine_->memory_alarm(true);
+    in = header_;
+    return true;
+  }
   void after() {
     rearm();
     server_.rearm_broker();
   }
   void rearm() {
-    std::optional<net::TimePoint> next = engine_.next_deadline();
+    std::optional<net::TimePoint> next = engine_->next_deadline();
     if (next == timer_at_) return;
     if (timer_) server_.loop_.cancel_timer(timer_);
     timer_ = 0;
@@ -82,7 +119,7 @@ class AmqpServer::Conn final : public net::Connection::Handler, public amqp091::
     timer_ = server_.loop_.add_timer(*next, [this] {
       timer_ = 0;
       timer_at_.reset();
-      engine_.advance(server_.loop_.now());
+      engine_->advance(server_.loop_.now());
       after();
     });
   }
@@ -90,14 +127,17 @@ class AmqpServer::Conn final : public net::Connection::Handler, public amqp091::
   AmqpServer& server_;
   uint64_t id_;
   bool loopback_;
+  bool memory_alarm_ = false;
   std::unique_ptr<net::Connection> sock_;
-  amqp091::Connection engine_;
+  std::vector<uint8_t> header_;  // the first bytes, until they name a protocol
+  std::unique_ptr<engine::ServerEngine> engine_;
   net::TimerId timer_ = 0;
   std::optional<net::TimePoint> timer_at_;
 };
 
 AmqpServer::AmqpServer(net::EventLoop& loop, broker::Broker& broker, AmqpServerOptions opts)
     : loop_(loop), broker_(broker), opts_(std::move(opts)) {
+  opts_.amqp10.users = opts_.amqp091.users;
   listener_ = net::Listener::tcp(loop_, opts_.host, opts_.port, [this](int fd) { accept(fd); });
   if (opts_.memory_high_watermark == 0) opts_.memory_high_watermark = broker::default_memory_high_watermark();
   check_memory();
@@ -114,7 +154,7 @@ void AmqpServer::check_memory() {
                    broker::MemoryAccount::used(), opts_.memory_high_watermark);
     else
       spdlog::info("memory alarm cleared: publishers may go on");
-    for (auto& [_, c] : conns_) c->engine().memory_alarm(over);
+    for (auto& [_, c] : conns_) c->memory_alarm(over);
   }
   memory_timer_ = loop_.add_timer(loop_.now() + std::chrono::milliseconds(100), [this] { check_memory(); });
 }
@@ -131,7 +171,7 @@ void AmqpServer::accept(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   uint64_t id = next_id_++;
   auto& c = conns_.emplace(id, std::make_unique<Conn>(*this, id, fd)).first->second;
-  if (memory_alarm_) c->engine().memory_alarm(true);
+  if (memory_alarm_) c->memory_alarm(true);
 }
 
 void AmqpServer::remove(uint64_t id) { conns_.erase(id); }

@@ -1,0 +1,66 @@
+#pragma once
+// What every server-side protocol engine (AMQP 0-9-1, AMQP 1.0) looks like
+// to the I/O layer that drives it, and what the I/O layer offers back.
+// Engines are sans-I/O: bytes and the time go in; bytes go out through a
+// Transport; next_deadline() says when to call advance() again.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace warren::engine {
+
+using TimePoint = std::chrono::steady_clock::time_point;
+
+// Where a connection's bytes go. The I/O layer implements it over a socket.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual void send(std::string_view bytes) = 0;
+  // Queued by reference, not copied (message bodies).
+  virtual void send_shared(std::shared_ptr<const std::string> bytes) = 0;
+  virtual size_t pending_output() const = 0;
+  // Asks for ServerEngine::output_drained() once pending output is written.
+  virtual void want_drain() = 0;
+  // Flush what was sent, then close.
+  virtual void close() = 0;
+  // Stop or resume reading from the peer (memory alarm).
+  virtual void set_reading(bool on) = 0;
+};
+
+class ServerEngine {
+ public:
+  virtual ~ServerEngine() = default;
+  virtual void feed(std::span<const uint8_t> bytes, TimePoint now) = 0;
+  virtual void advance(TimePoint now) = 0;
+  virtual std::optional<TimePoint> next_deadline() const = 0;
+  // The socket is gone: everything the connection held is released.
+  virtual void transport_closed(TimePoint now) = 0;
+  // What the transport was asked to signal: room for more output.
+  virtual void output_drained(TimePoint now) = 0;
+  // The broker is over (or back under) its memory high watermark:
+  // publishers stop being read until it clears.
+  virtual void memory_alarm(bool on) = 0;
+};
+
+// Which engine the first bytes of a connection ask for.
+enum class Protocol : uint8_t { Undecided, Amqp091, Amqp10 };
+
+// AMQP 1.0 headers are "AMQP" 0 1 0 0 (plain), 3 1 0 0 (SASL) and 2 1 0 0
+// (TLS, which the 1.0 engine refuses with a header it supports); anything
+// else, including garbage, goes to the 0-9-1 engine, which answers a wrong
+// header with its own and closes, as RabbitMQ does.
+inline Protocol sniff_protocol(std::span<const uint8_t> first) {
+  static constexpr uint8_t kAmqp[4] = {'A', 'M', 'Q', 'P'};
+  for (size_t i = 0; i < first.size() && i < 4; ++i)
+    if (first[i] != kAmqp[i]) return Protocol::Amqp091;
+  if (first.size() < 6) return Protocol::Undecided;
+  const uint8_t id = first[4], major = first[5];
+  if ((id == 0 || id == 2 || id == 3) && major == 1) return Protocol::Amqp10;
+  return Protocol::Amqp091;
+}
+
+}  // namespace warren::engine
