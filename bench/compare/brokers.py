@@ -53,6 +53,7 @@ class Warren:
 
     def start(self):
         self.dir = tempfile.mkdtemp(prefix="compare-warren.")
+        self.port = None
         self.log = os.path.join(self.dir, "warrend.log")
         self.proc = subprocess.Popen(
             [self.warrend, "--amqp-port", "0", "--data-dir", self.dir,
