@@ -3,7 +3,6 @@
 bare names, dynamic nodes and the anonymous relay."""
 import unittest
 
-import pika
 from proton import Endpoint, Message, symbol
 from proton.utils import LinkDetached
 

@@ -14,6 +14,12 @@ APP_PROPS_3_10 = ("3.10 gives 0-9-1 consumers the application-properties section
                   "in one header, x-amqp-1.0-app-properties")
 
 
+def signed64(v):
+    """pika (1.2, Debian 12's) encodes field type 'l' as a signed 64-bit integer, as the
+    0-9-1 spec and RabbitMQ have it, but decodes it as unsigned: undo that."""
+    return v - (1 << 64) if isinstance(v, int) and not isinstance(v, bool) and v >= 1 << 63 else v
+
+
 class CrossProtocolTest(Amqp10Case):
 
     def setUp(self):
@@ -61,7 +67,7 @@ class CrossProtocolTest(Amqp10Case):
         self.proton_send(m)
         props, body = self.pika_get()
         headers = props.headers or {}
-        self.assertEqual({k: headers.get(k) for k in APP_PROPS}, APP_PROPS, f"all headers: {headers}")
+        self.assertEqual({k: signed64(headers.get(k)) for k in APP_PROPS}, APP_PROPS, f"all headers: {headers}")
 
     def test_proton_to_pika_body_bytes(self):
         # The one mapping RabbitMQ 3.10 and Warren share: one data section is the 0-9-1 body.

@@ -133,8 +133,7 @@ class OutcomeTest(Amqp10Case):
         self.assertEqual((m.body, m.delivery_count), ("s1", 1))
         self.settle(conn, dlv, Delivery.ACCEPTED)
 
-    @differs_on_rabbitmq("3.10 requeues undeliverable-here to the same link")
-    def test_modified_undeliverable_here_goes_to_another_link(self):
+    def test_modified_undeliverable_here_not_redelivered_to_that_link(self):
         self.send(self.addr, "u1")
         conn = self.connect()
         rcv = self.receiver(conn, self.addr)
@@ -142,8 +141,18 @@ class OutcomeTest(Amqp10Case):
         self.settle(conn, dlv, Delivery.MODIFIED, failed=True, undeliverable=True)
         rcv.link.flow(1)
         self.pump(conn, 0.5)
-        self.assertEqual(rcv.fetcher.has_message, 0, "undeliverable-here came back to the same link")
+        self.assertEqual(rcv.fetcher.has_message, 0, "undeliverable-here came back to the same link (§3.4.5)")
+
+    def test_modified_undeliverable_here_goes_to_another_link(self):
+        # The issue: "undeliverable-here keeps it from that link"; RabbitMQ 4
+        # instead rejects it (dead-letters or drops it) for every link.
+        self.send(self.addr, "u1")
+        conn = self.connect()
+        rcv = self.receiver(conn, self.addr)
+        m, dlv = self.one(conn, rcv)
+        self.settle(conn, dlv, Delivery.MODIFIED, failed=True, undeliverable=True)
         self.assertEqual(self.drain_bodies(self.addr, expect=1), ["u1"], "another link gets it")
+        conn.close()
 
 
 class ReleaseTest(Amqp10Case):
