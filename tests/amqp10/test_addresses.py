@@ -112,6 +112,10 @@ class AddressTest(Amqp10Case):
         ch = self.pika_channel()  # 0-9-1 can publish to it too, by its queue name
         ch.basic_publish("", address.rsplit("/", 1)[-1], b"from 0-9-1")
         self.assertEqual([bytes(m.body) for m in self.take(conn, rcv, 1)], [b"from 0-9-1"])
+        conn.close()  # delete-on-close: the node goes with its link
+        if address.startswith("/queues/"):  # an address that does not create queues
+            other = self.connect()
+            self.assertRefusedNotFound(other, self.attach(other, address, sender=True))
 
     @differs_on_rabbitmq("3.10 offers no anonymous relay (a sender without a target is refused)")
     def test_anonymous_relay(self):

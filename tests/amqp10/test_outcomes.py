@@ -6,7 +6,8 @@ import os
 import signal
 import unittest
 
-from proton import Delivery
+from proton import Delivery, Link, Message
+from proton.reactor import AtMostOnce
 
 from amqp10_harness import EXTERNAL_URL, PYTHON, Amqp10Case, differs_on_rabbitmq
 
@@ -43,7 +44,7 @@ class OutcomeTest(Amqp10Case):
         self.settle(conn, dlv, Delivery.ACCEPTED)
         conn.close()
         self.assertEqual(m.body, "a1")
-        self.assertEqual(self.pika_count(self.pika_channel(), self.q), (1, 0))
+        self.assertEqual(self.pika_count(self.pika_channel(), self.q)[0], 1, "one message left")
         self.assertEqual(self.drain_bodies(self.addr, expect=1), ["a2"])
 
     def test_released_requeues_unchanged(self):
@@ -84,7 +85,7 @@ class OutcomeTest(Amqp10Case):
         m, dlv = self.one(conn, rcv)
         self.settle(conn, dlv, Delivery.REJECTED)
         conn.close()
-        self.assertEqual(self.pika_count(ch, self.q), (0, 0))
+        self.assertEqual(self.pika_count(ch, self.q)[0], 0, "nothing left in the queue")
         method, props, body = ch.basic_get(dlq, auto_ack=True)
         self.assertIsNotNone(method, "nothing in the dead-letter queue")
         death = props.headers["x-death"][0]
@@ -153,6 +154,27 @@ class OutcomeTest(Amqp10Case):
         self.settle(conn, dlv, Delivery.MODIFIED, failed=True, undeliverable=True)
         self.assertEqual(self.drain_bodies(self.addr, expect=1), ["u1"], "another link gets it")
         conn.close()
+
+
+    def test_presettled_sender(self):
+        conn = self.connect()
+        snd = conn.create_sender(self.addr, options=AtMostOnce())
+        self.assertEqual(snd.link.remote_snd_settle_mode, Link.SND_SETTLED, "the broker takes settled transfers")
+        for i in range(100):
+            snd.send(Message(body=f"p{i}"))
+        conn.close()
+        self.assertEqual(self.drain_bodies(self.addr, expect=100), [f"p{i}" for i in range(100)])
+
+    def test_presettled_receiver_takes_messages_for_good(self):
+        self.send(self.addr, "s0", "s1", "s2")
+        conn = self.connect()
+        rcv = conn.create_receiver(self.addr, credit=0, options=AtMostOnce())
+        self.assertEqual(rcv.link.remote_snd_settle_mode, Link.SND_SETTLED, "the broker sends settled")
+        rcv.link.flow(2)
+        self.assertEqual([m.body for m in self.take(conn, rcv, 2)], ["s0", "s1"])
+        self.assertEqual(len(rcv.fetcher.unsettled), 0, "deliveries arrive settled")
+        conn.close()  # nothing to release: s0 and s1 are gone
+        self.assertEqual(self.drain_bodies(self.addr, timeout=0.5), ["s2"])
 
 
 class ReleaseTest(Amqp10Case):
