@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "amqp091/connection.hpp"
+#include "amqp10/connection.hpp"
 #include "broker/broker.hpp"
 #include "net/connection.hpp"
 #include "net/listener.hpp"
@@ -18,6 +19,7 @@ struct AmqpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 5672;
   amqp091::ServerOptions amqp091;
+  amqp10::ServerOptions amqp10;  // its users are amqp091's (one user table)
   uint64_t memory_high_watermark = 0;  // bytes of live messages; 0: 40% of RAM
 };
 

@@ -1,0 +1,237 @@
+#include "amqp10/link.hpp"
+
+#include <fmt/format.h>
+
+#include "amqp10/convert.hpp"
+
+namespace warren::amqp10 {
+
+namespace {
+std::string_view subject_of(const MessageSections& m) {
+  return m.properties && m.properties->subject ? std::string_view(*m.properties->subject) : std::string_view();
+}
+}  // namespace
+
+// ------------------------------------------------------------ incoming link
+
+IncomingLink::IncomingLink(Session& s, const Attach& a, Destination dest)
+    : Link(s, a.handle, a.name), dest_(std::move(dest)),
+      rcv_second_(a.rcv_settle_mode == receiver_settle_mode::kSecond),
+      delivery_count_(a.initial_delivery_count.value_or(0)) {}
+
+void IncomingLink::close() {
+  partial_.reset();
+  if (dest_.temporary.empty()) return;
+  Connection& c = session_.connection();
+  uint64_t n = 0;
+  c.vhost().delete_queue(dest_.temporary, false, false, c.id(), c.now(), n);
+  dest_.temporary.clear();
+}
+
+void IncomingLink::send_link_flow() {
+  Flow f;
+  f.handle = handle_;
+  f.delivery_count = delivery_count_;
+  f.link_credit = credit_;
+  session_.send_flow(f);
+}
+
+void IncomingLink::top_up(bool force) {
+  const uint32_t n = session_.connection().options().link_credit;
+  if (session_.connection().publishing_blocked()) return;  // memory alarm: no more credit
+  if (!force && credit_ > n / 2) return;
+  credit_ = n;
+  send_link_flow();
+}
+
+void IncomingLink::on_flow(const Flow& f) {
+  // The sender may have advanced its delivery-count (drain): credit it used up.
+  if (f.delivery_count && serial_lt(delivery_count_, *f.delivery_count)) {
+    uint32_t used = *f.delivery_count - delivery_count_;
+    credit_ = used >= credit_ ? 0 : credit_ - used;
+    delivery_count_ = *f.delivery_count;
+  }
+  if (f.echo) send_link_flow();
+  top_up();
+}
+
+void IncomingLink::on_transfer(const Transfer& t, std::span<const uint8_t> payload) {
+  const uint64_t max = session_.connection().options().max_message_size;
+  if (!partial_) {
+    if (!t.delivery_id)
+      return session_.detach_with_error(handle_, amqp_error::kInvalidField, "the first transfer of a delivery has no delivery-id");
+    ++delivery_count_;
+    if (credit_ > 0) --credit_;
+    if (t.aborted) return;
+    const bool settled = t.settled.value_or(false);
+    if (!t.more) {
+      if (payload.size() > max)
+        return session_.detach_with_error(handle_, link_error::kMessageSizeExceeded,
+                                          fmt::format("message size {} is larger than the maximum {}", payload.size(), max));
+      publish(*t.delivery_id, settled, payload);
+      return top_up();
+    }
+    partial_ = Partial{*t.delivery_id, settled, std::string(as_chars(payload))};
+  } else {
+    if (t.aborted) {  // 2.6.14: discarded, settled
+      partial_.reset();
+      return;
+    }
+    if (t.settled.value_or(false)) partial_->settled = true;
+    partial_->bytes.append(as_chars(payload));
+  }
+  if (partial_->bytes.size() > max)
+    return session_.detach_with_error(handle_, link_error::kMessageSizeExceeded,
+                                      fmt::format("message size {} is larger than the maximum {}",
+                                                  partial_->bytes.size(), max));
+  if (t.more) return;
+  Partial p = std::move(*partial_);
+  partial_.reset();
+  publish(p.id, p.settled, as_bytes(p.bytes));
+  top_up();
+}
+
+void IncomingLink::publish(uint32_t id, bool settled, std::span<const uint8_t> bytes) {
+  Connection& c = session_.connection();
+  broker::VHost& vh = c.vhost();
+  auto verdict = [&](DeliveryState s, std::string_view condition = {}) {
+    if (!settled) session_.dispose(id, s, !rcv_second_, condition);
+  };
+  MessageSections m;
+  std::string error;
+  if (!split_message(bytes, m, error)) return verdict(DeliveryState::Rejected, amqp_error::kDecodeError);
+
+  std::string exchange, key;
+  if (dest_.anonymous) {
+    // The anonymous relay: each message's `to` is an address.
+    const std::optional<Value>& to = m.properties ? m.properties->to : std::nullopt;
+    Address addr;
+    if (!to || to->kind() != Kind::String ||
+        !parse_address(to->bytes(), c.options().declare_bare_queues, addr, error))
+      return verdict(DeliveryState::Rejected, amqp_error::kInvalidField);
+    if (addr.kind == Address::Kind::Queue) {
+      if (!vh.find_queue(addr.name)) {
+        if (!addr.declare) return verdict(DeliveryState::Rejected, amqp_error::kNotFound);
+        broker::QueueDeclare d;
+        d.name = addr.name;
+        d.durable = true;
+        d.owner = c.id();
+        broker::QueueDeclareOk ok;
+        if (vh.declare_queue(d, c.now(), ok)) return verdict(DeliveryState::Rejected, amqp_error::kNotAllowed);
+      }
+      key = addr.name;
+    } else {
+      if (!vh.find_exchange(addr.name)) return verdict(DeliveryState::Rejected, amqp_error::kNotFound);
+      exchange = addr.name;
+      key = addr.key ? *addr.key : std::string(subject_of(m));
+    }
+  } else {
+    exchange = dest_.exchange;
+    key = dest_.key ? *dest_.key : std::string(subject_of(m));
+  }
+
+  Stored s;
+  store_message(m, bytes, s);
+  broker::MessagePtr msg =
+      broker::Message::received(exchange, std::move(key), &PropertyCodec::instance(), std::move(s.raw), s.essentials,
+                                std::make_shared<const std::string>(std::move(s.body)));
+  c.note_publish();
+  broker::PublishResult r;
+  broker::Error err = vh.publish(exchange, msg, c.now(), r);
+  if (err) return verdict(DeliveryState::Rejected, err.code == broker::ErrorCode::NotFound ? amqp_error::kNotFound
+                                                                                            : amqp_error::kNotAllowed);
+  // Refused by a queue (reject-publish overflow): rejected; routed nowhere: released.
+  if (r.rejected) return verdict(DeliveryState::Rejected, amqp_error::kResourceLimitExceeded);
+  verdict(r.queues == 0 && !dest_.accept_unroutable ? DeliveryState::Released : DeliveryState::Accepted);
+}
+
+// ------------------------------------------------------------ outgoing link
+
+OutgoingLink::OutgoingLink(Session& s, const Attach& a, broker::QueuePtr queue, bool temporary)
+    : Link(s, a.handle, a.name), queue_(std::move(queue)), temporary_(temporary),
+      presettled_(a.snd_settle_mode == sender_settle_mode::kSettled) {}
+
+OutgoingLink::~OutgoingLink() { stop(); }
+
+broker::Error OutgoingLink::start() {
+  Connection& c = session_.connection();
+  broker::Error err = queue_->add_consumer(broker::ConsumerSlot{this, name_, 0, false, c.id()}, c.now());
+  registered_ = !err;
+  return err;
+}
+
+void OutgoingLink::stop() {
+  if (!registered_) return;
+  registered_ = false;
+  queue_->remove_consumer(this, session_.connection().now());
+}
+
+void OutgoingLink::close() {
+  stop();
+  session_.release_link_deliveries(handle_);
+  if (!temporary_) return;
+  temporary_ = false;
+  Connection& c = session_.connection();
+  uint64_t n = 0;
+  c.vhost().delete_queue(queue_->name(), false, false, c.id(), c.now(), n);
+}
+
+void OutgoingLink::resume() {
+  if (registered_) queue_->credit_changed(session_.connection().now());
+}
+
+uint32_t OutgoingLink::credit() const {
+  if (!registered_ || credit_ == 0 || session_.ending()) return 0;
+  const uint32_t room = session_.send_room();
+  if (room == 0) return 0;
+  if (session_.connection().output_full()) {
+    session_.connection().note_output_full();
+    return 0;
+  }
+  return std::min(credit_, room);
+}
+
+bool OutgoingLink::deliver(broker::Delivery d) {
+  ++delivery_count_;
+  --credit_;
+  session_.send_delivery(*this, std::move(d), presettled_);
+  return presettled_;
+}
+
+void OutgoingLink::cancelled_by_queue() {
+  registered_ = false;  // the queue is gone: nothing to remove from, nothing to delete
+  temporary_ = false;
+  session_.detach_with_error(handle_, amqp_error::kResourceDeleted,
+                             fmt::format("queue '{}' was deleted", queue_->name()));
+}
+
+void OutgoingLink::send_link_flow(bool drain) {
+  Flow f;
+  f.handle = handle_;
+  f.delivery_count = delivery_count_;
+  f.link_credit = credit_;
+  f.available = uint32_t(std::min<uint64_t>(queue_->ready_count(), UINT32_MAX));
+  f.drain = drain;
+  session_.send_flow(f);
+}
+
+void OutgoingLink::on_flow(const Flow& f) {
+  if (f.link_credit) {
+    // 2.6.7: link-credit(snd) = delivery-count(rcv) + link-credit(rcv) - delivery-count(snd).
+    // A receiver that has not seen our attach sends no delivery-count: our initial one, 0.
+    const uint32_t credit = f.delivery_count.value_or(0) + *f.link_credit - delivery_count_;
+    credit_ = (credit & 0x80000000u) ? 0 : credit;
+  }
+  drain_ = f.drain;
+  resume();
+  if (drain_ && registered_) {
+    // What the queue could not fill is used up: delivery-count advances by it.
+    delivery_count_ += credit_;
+    credit_ = 0;
+    send_link_flow(true);
+  } else if (f.echo) {
+    send_link_flow(false);
+  }
+}
+
+}  // namespace warren::amqp10

@@ -1,0 +1,103 @@
+#pragma once
+// AMQP 1.0 links (part 2.6) over the broker core.
+//
+// IncomingLink: the peer sends (a publisher). Its target is resolved to an
+// exchange and routing key (or, for the anonymous relay, each message's
+// `to`); credit is granted at attach and topped up as messages are stored.
+//
+// OutgoingLink: the peer receives (a consumer): a broker::Consumer whose
+// credit is the link credit (2.6.7), held to 0 while the session's window
+// or the connection's output is full.
+#include <optional>
+#include <span>
+#include <string>
+
+#include "amqp10/address.hpp"
+#include "amqp10/session.hpp"
+#include "broker/consumer.hpp"
+
+namespace warren::amqp10 {
+
+class Link {
+ public:
+  Link(Session& s, uint32_t handle, std::string name) : session_(s), handle_(handle), name_(std::move(name)) {}
+  virtual ~Link() = default;
+  uint32_t handle() const { return handle_; }
+  const std::string& name() const { return name_; }
+  virtual void on_flow(const Flow& f) = 0;
+  // Ends the link: consumers removed, unsettled deliveries released,
+  // temporary queues deleted.
+  virtual void close() = 0;
+
+ protected:
+  Session& session_;
+  const uint32_t handle_;
+  const std::string name_;
+};
+
+// Where an incoming link's messages go.
+struct Destination {
+  bool anonymous = false;          // route by each message's `to`
+  std::string exchange;
+  std::optional<std::string> key;  // none: the message's subject
+  std::string temporary;           // a dynamic target's queue: deleted on close
+  bool accept_unroutable = false;  // a RabbitMQ 3.x address form
+};
+
+class IncomingLink final : public Link {
+ public:
+  IncomingLink(Session& s, const Attach& a, Destination dest);
+  void on_flow(const Flow& f) override;
+  void on_transfer(const Transfer& t, std::span<const uint8_t> payload);
+  void close() override;
+  // Grants credit again when half of it is used (not under a memory alarm).
+  void top_up(bool force = false);
+
+ private:
+  struct Partial {
+    uint32_t id;
+    bool settled;
+    std::string bytes;
+  };
+  void publish(uint32_t id, bool settled, std::span<const uint8_t> bytes);
+  void send_link_flow();
+
+  Destination dest_;
+  const bool rcv_second_;
+  uint32_t delivery_count_;
+  uint32_t credit_ = 0;
+  std::optional<Partial> partial_;
+};
+
+class OutgoingLink final : public Link, public broker::Consumer {
+ public:
+  OutgoingLink(Session& s, const Attach& a, broker::QueuePtr queue, bool temporary);
+  ~OutgoingLink() override;
+
+  // Registers with the queue; no credit until the peer's flow.
+  broker::Error start();
+  void on_flow(const Flow& f) override;
+  void close() override;
+  // Stops taking deliveries (before the session releases what it holds).
+  void stop();
+  void resume();
+  const broker::QueuePtr& queue() const { return queue_; }
+
+  // broker::Consumer
+  uint32_t credit() const override;
+  bool deliver(broker::Delivery d) override;
+  void cancelled_by_queue() override;
+
+ private:
+  void send_link_flow(bool drain);
+
+  broker::QueuePtr queue_;
+  bool temporary_;  // a dynamic node or /exchange/ source: deleted on close
+  const bool presettled_;
+  uint32_t delivery_count_ = 0;
+  uint32_t credit_ = 0;
+  bool drain_ = false;
+  bool registered_ = false;
+};
+
+}  // namespace warren::amqp10
