@@ -4,6 +4,7 @@
 
 #include <climits>
 #include <set>
+#include <string>
 
 #include "amqp091/convert.hpp"
 
@@ -30,6 +31,15 @@ std::pair<uint16_t, uint16_t> ids(const Method& m) {
 }
 
 bool is_hard(ReplyCode c) { return uint16_t(c) >= 500 || c == ReplyCode::ConnectionForced || c == ReplyCode::InvalidPath; }
+
+// RabbitMQ (rabbit_channel:strip_cr_lf) removes CR and LF from the names
+// that exchange and queue declare, delete and bind take; not from purge,
+// publish, consume or get.
+std::string stripped(std::string_view name) {
+  std::string out(name);
+  std::erase_if(out, [](char c) { return c == '\r' || c == '\n'; });
+  return out;
+}
 
 }  // namespace
 
@@ -149,20 +159,20 @@ void Channel::handle_exchange(const Method& m, TimePoint now) {
   DecodeStatus st;
   if (auto* d = as<ExchangeDeclare>(m)) {
     if (!decode_arguments(d->arguments, args, st)) return error(st.code, st.text, m);
-    broker::ExchangeDeclare x{std::string(d->exchange), std::string(d->type), d->passive, d->durable,
+    broker::ExchangeDeclare x{stripped(d->exchange), std::string(d->type), d->passive, d->durable,
                               d->auto_delete, d->internal, std::move(args)};
     if (fail_if(vh.declare_exchange(x), m)) return;
     if (!d->nowait) conn_.send_method(id_, ExchangeDeclareOk{});
   } else if (auto* d = as<ExchangeDelete>(m)) {
-    if (fail_if(vh.delete_exchange(d->exchange, d->if_unused), m)) return;
+    if (fail_if(vh.delete_exchange(stripped(d->exchange), d->if_unused), m)) return;
     if (!d->nowait) conn_.send_method(id_, ExchangeDeleteOk{});
   } else if (auto* b = as<ExchangeBind>(m)) {
     if (!decode_arguments(b->arguments, args, st)) return error(st.code, st.text, m);
-    if (fail_if(vh.bind_exchange(b->destination, b->source, b->routing_key, args), m)) return;
+    if (fail_if(vh.bind_exchange(stripped(b->destination), stripped(b->source), b->routing_key, args), m)) return;
     if (!b->nowait) conn_.send_method(id_, ExchangeBindOk{});
   } else if (auto* u = as<ExchangeUnbind>(m)) {
     if (!decode_arguments(u->arguments, args, st)) return error(st.code, st.text, m);
-    if (fail_if(vh.unbind_exchange(u->destination, u->source, u->routing_key, args), m)) return;
+    if (fail_if(vh.unbind_exchange(stripped(u->destination), stripped(u->source), u->routing_key, args), m)) return;
     if (!u->nowait) conn_.send_method(id_, ExchangeUnbindOk{});
   } else {
     error(ReplyCode::NotImplemented, "unexpected exchange method", m);
@@ -177,7 +187,7 @@ void Channel::handle_queue(const Method& m, TimePoint now) {
   uint64_t who = conn_.id();
   if (auto* d = as<QueueDeclare>(m)) {
     if (!decode_arguments(d->arguments, args, st)) return error(st.code, st.text, m);
-    broker::QueueDeclare q{std::string(d->queue), d->passive, d->durable, d->exclusive, d->auto_delete,
+    broker::QueueDeclare q{stripped(d->queue), d->passive, d->durable, d->exclusive, d->auto_delete,
                            std::move(args), who};
     broker::QueueDeclareOk ok;
     if (fail_if(vh.declare_queue(q, now, ok), m)) return;
@@ -197,20 +207,20 @@ void Channel::handle_queue(const Method& m, TimePoint now) {
   };
   std::string q;
   if (auto* b = as<QueueBind>(m)) {
-    if (!name_or_fail(b->queue, q) || !decode_arguments(b->arguments, args, st)) {
+    if (!name_or_fail(stripped(b->queue), q) || !decode_arguments(b->arguments, args, st)) {
       if (!closing_) error(st.code, st.text, m);
       return;
     }
     // RabbitMQ: an empty routing key with an empty queue name binds the last queue's name.
     std::string key = b->routing_key.empty() && b->queue.empty() ? q : std::string(b->routing_key);
-    if (fail_if(vh.bind_queue(q, b->exchange, key, args, who), m)) return;
+    if (fail_if(vh.bind_queue(q, stripped(b->exchange), key, args, who), m)) return;
     if (!b->nowait) conn_.send_method(id_, QueueBindOk{});
   } else if (auto* u = as<QueueUnbind>(m)) {
-    if (!name_or_fail(u->queue, q) || !decode_arguments(u->arguments, args, st)) {
+    if (!name_or_fail(stripped(u->queue), q) || !decode_arguments(u->arguments, args, st)) {
       if (!closing_) error(st.code, st.text, m);
       return;
     }
-    if (fail_if(vh.unbind_queue(q, u->exchange, u->routing_key, args, who), m)) return;
+    if (fail_if(vh.unbind_queue(q, stripped(u->exchange), u->routing_key, args, who), m)) return;
     conn_.send_method(id_, QueueUnbindOk{});
   } else if (auto* p = as<QueuePurge>(m)) {
     if (!name_or_fail(p->queue, q)) return;
@@ -220,7 +230,7 @@ void Channel::handle_queue(const Method& m, TimePoint now) {
     ok.message_count = uint32_t(n);
     if (!p->nowait) conn_.send_method(id_, ok);
   } else if (auto* d = as<QueueDelete>(m)) {
-    if (!name_or_fail(d->queue, q)) return;
+    if (!name_or_fail(stripped(d->queue), q)) return;
     uint64_t n = 0;
     if (fail_if(vh.delete_queue(q, d->if_unused, d->if_empty, who, now, n), m)) return;
     QueueDeleteOk ok;

@@ -133,5 +133,43 @@ TEST_F(CompatTest, NamesAreBytesAndReservedNamesAreRefused) {
   EXPECT_EQ(c.reply_text, "ACCESS_REFUSED - queue name 'amq.mine' contains reserved prefix 'amq.*'");
 }
 
+TEST_F(CompatTest, CRAndLFAreStrippedFromDeclaredDeletedAndBoundNames) {
+  auto p = open_peer(1);
+  p->declare_queue(1, "q\r\n");
+  EXPECT_TRUE(queue("q"));
+  EXPECT_FALSE(queue("q\r\n"));
+  ExchangeDeclare x;
+  x.exchange = "x\n";
+  x.type = "fanout";
+  p->send(1, x);
+  ASSERT_TRUE(p->take_one().is<ExchangeDeclareOk>());
+  EXPECT_TRUE(broker.vhost("/")->find_exchange("x"));
+  QueueBind b;
+  b.queue = "\nq";
+  b.exchange = "x\r";
+  p->send(1, b);
+  ASSERT_TRUE(p->take_one().is<QueueBindOk>());
+  p->publish(1, "x", "", "m");
+  EXPECT_EQ(queue("q")->ready_count(), 1u);
+  // Purge takes the name as sent, as RabbitMQ does.
+  QueuePurge purge;
+  purge.queue = "q\n";
+  p->send(1, purge);
+  CloseInfo c = expect_channel_close(p->take_one(), 1, ReplyCode::NotFound);
+  EXPECT_EQ(c.reply_text, "NOT_FOUND - no queue 'q\n' in vhost '/'");
+  p->send(1, ChannelCloseOk{});
+  p->open_channel(2);
+  QueueDelete del;
+  del.queue = "q\r";
+  p->send(2, del);
+  ASSERT_TRUE(p->take_one().is<QueueDeleteOk>());
+  EXPECT_FALSE(queue("q"));
+  ExchangeDelete xd;
+  xd.exchange = "\rx";
+  p->send(2, xd);
+  ASSERT_TRUE(p->take_one().is<ExchangeDeleteOk>());
+  EXPECT_FALSE(broker.vhost("/")->find_exchange("x"));
+}
+
 }  // namespace
 }  // namespace warren::amqp091::test

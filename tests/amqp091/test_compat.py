@@ -146,6 +146,21 @@ class CompatTest(BrokerCase):
         r = c.expect(50, 11, 1)
         self.assertEqual((r.take(r.u8()), r.u32(), r.u32()), (name, 1, 0))
 
+    def test_cr_and_lf_are_stripped_from_declared_names(self):
+        # (Not through pika's queue_declare: it waits for a declare-ok naming
+        # the queue exactly as sent, which RabbitMQ does not send either.)
+        ch = self.channel()
+        q = self.declare(ch)
+        x = self.qname("x")
+        ch.exchange_declare(x + "\n", "fanout")
+        ch.exchange_declare(x, "fanout", passive=True)
+        ch.queue_bind(q + "\r\n", x + "\r")
+        ch.basic_publish(x, "", "m")
+        self.assertEqual(self.get_bodies(ch, q), ["m"])
+        ch.exchange_delete("\r" + x)
+        self.assertChannelClosedBy(404, f"NOT_FOUND - no exchange '{x}' in vhost '/'",
+                                   ch.exchange_declare, x, "fanout", passive=True)
+
     def test_opening_more_channels_than_channel_max_is_530(self):
         c = RawClient(self.broker.host, self.port)
         self.addCleanup(c.close)
