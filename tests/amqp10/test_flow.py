@@ -180,7 +180,9 @@ class IdleTimeoutTest(Amqp10Case):
 
     def test_broker_keeps_a_2s_idle_timeout_client_alive(self):
         addr = f"/queue/{self.qname()}"
-        conn = self.connect(heartbeat=2)  # proton closes if nothing comes for 2 s
+        # heartbeat=2: proton advertises idle-time-out 1000 ms (half, as it
+        # sends) and closes the connection after 2 s without a frame.
+        conn = self.connect(heartbeat=2)
         rcv = conn.create_receiver(addr, credit=1)
         self.pump(conn, 6)  # raises if proton's idle timer fired
         self.assertTrue(conn.conn.state & conn.conn.REMOTE_ACTIVE, "the connection is not open any more")
