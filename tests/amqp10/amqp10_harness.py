@@ -214,6 +214,7 @@ class Amqp10Case(unittest.TestCase):
         except subprocess.TimeoutExpired as e:
             self.fail(f"{argv} did not finish within {timeout}s:\n{e.stdout}\n{e.stderr}")
         self.assertEqual(r.returncode, expect_rc, f"{argv} exited {r.returncode}:\n{r.stdout}\n{r.stderr}")
+        self.last_stderr = r.stderr
         return r.stdout
 
     def wait_for(self, predicate, timeout, what, detail=lambda: ""):

@@ -27,7 +27,9 @@ class CppExamplesTest(Amqp10Case):
 
     @classmethod
     def setUpClass(cls):
-        cls.bin = proton_examples.build("cpp", ["simple_send", "simple_recv", "helloworld", "client", "server"])
+        cls.bin = proton_examples.build("cpp", ["simple_send", "simple_recv", "helloworld", "client", "server",
+                                                "simple_connect", "multithreaded_client",
+                                                "multithreaded_client_flow_control"])
         super().setUpClass()
 
     def addr(self, node):
@@ -51,6 +53,35 @@ class CppExamplesTest(Amqp10Case):
     def test_helloworld(self):
         out = self.run_client([self.bin["helloworld"], f"//{self.host}:{self.port}", f"/queue/{self.qname()}"])
         self.assertEqual(out, "Hello World!\n")
+
+    def test_simple_connect_sasl(self):
+        hostport = f"{self.host}:{self.port}"
+        connect = self.bin["simple_connect"]
+        self.run_client([connect, "-a", hostport])  # no SASL: the AMQP 0 1 0 0 header
+        self.run_client([connect, "-a", hostport, "-s"])  # SASL, no user: ANONYMOUS
+        self.run_client([connect, "-a", hostport, "-u", "guest", "-p", "guest", "-i", "-m", "PLAIN"])
+        self.run_client([connect, "-a", hostport, "-u", "guest", "-p", "wrong", "-i", "-m", "PLAIN"], expect_rc=1)
+        self.assertIn("amqp:unauthorized-access", self.last_stderr)
+
+    def test_simple_send_simple_recv_sasl_plain(self):
+        node = f"/queue/{self.qname()}"
+        auth = ["-u", "guest", "-p", "guest"]
+        self.assertEqual(self.run_client([self.bin["simple_send"], "-a", self.addr(node), "-m", "5", *auth]),
+                         "all messages confirmed\n")
+        out = self.run_client([self.bin["simple_recv"], "-a", self.addr(node), "-m", "5", *auth])
+        self.assertEqual(len(out.splitlines()), 5)
+
+    def test_multithreaded_client(self):
+        url, node = f"//{self.host}:{self.port}", f"/queue/{self.qname()}"
+        out = self.run_client([self.bin["multithreaded_client"], url, node, "50"]).splitlines()
+        self.assertEqual(out[-1], "50 messages sent and received")
+        self.assertEqual(sorted(l for l in out if l.startswith("received ")),
+                         sorted(f'received "{i}"' for i in range(1, 51)))
+
+    def test_multithreaded_client_flow_control(self):
+        url, node = f"//{self.host}:{self.port}", f"/queue/{self.qname()}"
+        out = self.run_client([self.bin["multithreaded_client_flow_control"], url, node, "100", "4"])
+        self.assertEqual(out.splitlines()[-1], "400 messages sent and received")
 
     @differs_on_rabbitmq("no dynamic nodes: the client's dynamic receiver gets amqp:not-implemented")
     def test_client_server_dynamic_reply_queue(self):
