@@ -325,9 +325,17 @@ void Connection::note_publish() {
   }
 }
 
+void Connection::retry_parked_soon() {
+  if (!retry_at_) retry_at_ = now_ + std::chrono::milliseconds(50);
+}
+
 void Connection::advance(TimePoint now) {
   if (state_ == State::Closed) return;
   Call call(*this, now);
+  if (retry_at_ && now >= *retry_at_) {
+    retry_at_.reset();
+    for (auto& [_, s] : sessions_) s->release_parked();
+  }
   if (state_ != State::Opened) {
     if (now - opened_at_ >= opts_.handshake_timeout) {
       if (state_ == State::Open)
@@ -350,8 +358,9 @@ void Connection::advance(TimePoint now) {
 std::optional<TimePoint> Connection::next_deadline() const {
   if (state_ == State::Closed) return std::nullopt;
   if (state_ != State::Opened) return opened_at_ + opts_.handshake_timeout;
-  std::optional<TimePoint> d;
-  if (opts_.idle_time_out.count() > 0) d = last_received_ + 2 * opts_.idle_time_out;
+  std::optional<TimePoint> d = retry_at_;
+  if (opts_.idle_time_out.count() > 0 && (!d || last_received_ + 2 * opts_.idle_time_out < *d))
+    d = last_received_ + 2 * opts_.idle_time_out;
   if (peer_idle_.count() > 0) {
     TimePoint t = last_sent_ + peer_idle_ / 2;
     if (!d || t < *d) d = t;

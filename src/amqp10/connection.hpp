@@ -66,6 +66,9 @@ class Connection final : public engine::ServerEngine {
   bool publishing_blocked() const { return memory_alarm_; }
   void note_publish();
   void connection_error(std::string_view condition, std::string description);
+  // A link holds deliveries it may not take (modified undeliverable-here):
+  // advance() gives them back to their queues shortly.
+  void retry_parked_soon();
 
  private:
   enum class State : uint8_t { Header, SaslInit, SaslHeader, AmqpHeader, Open, Opened, Closed };
@@ -112,6 +115,7 @@ class Connection final : public engine::ServerEngine {
   TimePoint last_received_;
   TimePoint last_sent_;
   TimePoint now_;
+  std::optional<TimePoint> retry_at_;
   std::map<uint16_t, std::unique_ptr<Session>> sessions_;
 };
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "amqp10/convert.hpp"
 
 namespace warren::amqp10 {
@@ -161,9 +163,25 @@ broker::Error OutgoingLink::start() {
 }
 
 void OutgoingLink::stop() {
-  if (!registered_) return;
-  registered_ = false;
-  queue_->remove_consumer(this, session_.connection().now());
+  if (registered_) {
+    registered_ = false;
+    queue_->remove_consumer(this, session_.connection().now());
+  }
+  release_parked();
+}
+
+void OutgoingLink::refuse(broker::MessagePtr m) {
+  constexpr size_t kMaxRefused = 64;
+  if (refused_.size() >= kMaxRefused) refused_.erase(refused_.begin());
+  refused_.push_back(std::move(m));
+}
+
+void OutgoingLink::release_parked() {
+  if (parked_.empty()) return;
+  std::vector<broker::Delivery> parked = std::move(parked_);
+  parked_.clear();
+  // May come straight back here (the only consumer): parked again, retried later.
+  for (broker::Delivery& d : parked) d.queue->settle(d.seq, broker::Outcome::Released, session_.connection().now());
 }
 
 void OutgoingLink::close() {
@@ -192,6 +210,11 @@ uint32_t OutgoingLink::credit() const {
 }
 
 bool OutgoingLink::deliver(broker::Delivery d) {
+  if (!refused_.empty() && std::find(refused_.begin(), refused_.end(), d.message) != refused_.end()) {
+    parked_.push_back(std::move(d));  // held, unsent, and offered to the others soon
+    session_.connection().retry_parked_soon();
+    return false;
+  }
   ++delivery_count_;
   --credit_;
   session_.send_delivery(*this, std::move(d), presettled_);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "amqp10/address.hpp"
 #include "amqp10/session.hpp"
@@ -82,6 +83,10 @@ class OutgoingLink final : public Link, public broker::Consumer {
   void stop();
   void resume();
   const broker::QueuePtr& queue() const { return queue_; }
+  // Modified undeliverable-here: `m` is not to come to this link again.
+  void refuse(broker::MessagePtr m);
+  // What came here though refused goes back to the queue (for another link).
+  void release_parked();
 
   // broker::Consumer
   uint32_t credit() const override;
@@ -98,6 +103,8 @@ class OutgoingLink final : public Link, public broker::Consumer {
   uint32_t credit_ = 0;
   bool drain_ = false;
   bool registered_ = false;
+  std::vector<broker::MessagePtr> refused_;  // the most recent few
+  std::vector<broker::Delivery> parked_;     // taken from the queue, not sent
 };
 
 }  // namespace warren::amqp10

@@ -337,7 +337,7 @@ TEST_F(LinkTest, EveryOutcome) {
   EXPECT_FALSE(headers[1].delivery_count);
 }
 
-TEST_F(LinkTest, UndeliverableHereIsRejectedAsRabbitMQ4Does) {
+TEST_F(LinkTest, UndeliverableHereGoesToAnotherLinkNotThisOne) {
   auto q = declare("q");
   put("q", "a");
   auto p = consumer("/queues/q");
@@ -347,8 +347,28 @@ TEST_F(LinkTest, UndeliverableHereIsRejectedAsRabbitMQ4Does) {
   m.delivery_failed = true;
   m.undeliverable_here = true;
   p->disposition(0, std::nullopt, m.to_value());
-  EXPECT_EQ(q->unacked_count(), 0u);
-  EXPECT_EQ(q->ready_count(), 0u);
+  EXPECT_EQ(q->ready_count(), 1u) << "back in the queue";
+  p->flow(1, 1, 5);
+  EXPECT_TRUE(p->all<Transfer>(p->take()).empty()) << "not to this link";
+  put("q", "b");
+  EXPECT_EQ(p->all<Transfer>(p->take()).size(), 1u) << "other messages still flow";
+  auto other = consumer("/queues/q", sender_settle_mode::kUnsettled, receiver_settle_mode::kFirst, 5);
+  other->flow(1, 0, 5);
+  std::vector<Got> got;
+  for (int i = 0; i < 4 && other->all<Transfer>(got).empty(); ++i) {  // retried every 50 ms, round robin
+    p->advance(50ms);
+    got = other->take();
+  }
+  ASSERT_EQ(other->all<Transfer>(got).size(), 1u) << names(got);
+  MessageSections s;
+  std::string err;
+  for (auto& g : got)
+    if (g.as<Transfer>()) {
+      ASSERT_TRUE(split_message(as_bytes(g.payload), s, err));
+      EXPECT_EQ(s.header->delivery_count, 1u) << "delivery-failed counted";
+    }
+  p->send(0, Close{});
+  EXPECT_EQ(q->unacked_count(), 2u) << "both with the other link now";
 }
 
 TEST_F(LinkTest, DispositionRangeSettlesOnlyWhatWasSent) {

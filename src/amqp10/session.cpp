@@ -417,7 +417,7 @@ void Session::send_delivery(OutgoingLink& link, broker::Delivery d, bool settled
   const bool first_acquirer = !d.redelivered;
   const uint64_t tag = settled ? deliveries_.untracked_tag() : deliveries_.track(std::move(d), link.handle());
   if (owners_.empty()) owners_base_ = tag;
-  owners_.push_back(Owner{link.handle(), settled});
+  owners_.push_back(Owner{link.handle(), settled, settled ? nullptr : msg});
   while (!owners_.empty() && owners_.front().settled) {
     owners_.pop_front();
     ++owners_base_;
@@ -481,18 +481,19 @@ void Session::handle_disposition(const Disposition& d) {
   if (d.role != role::kReceiver) return;  // the peer settles what it sent us: nothing is kept for it
   DeliveryState state = DeliveryState::None;
   std::optional<broker::Outcome> outcome;
+  bool undeliverable_here = false;
   if (d.state && !d.state->is_null()) {
     switch (descriptor_of(*d.state)) {
       case Accepted::kCode: outcome = broker::Outcome::Accepted; break;
       case Rejected::kCode: outcome = broker::Outcome::Rejected; break;
       case Released::kCode: outcome = broker::Outcome::Released; break;
       case Modified::kCode: {
-        // RabbitMQ 4: undeliverable-here means not back to this queue (rejected:
-        // dead-lettered or dropped); delivery-failed counts a delivery.
+        // Back to the queue, counted when delivery-failed; undeliverable-here
+        // keeps it from this link (the rule; RabbitMQ 4 drops it).
         auto m = Modified::from_value(*d.state);
-        bool here = m && m->undeliverable_here.value_or(false);
+        undeliverable_here = m && m->undeliverable_here.value_or(false);
         bool failed = m && m->delivery_failed.value_or(false);
-        outcome = here ? broker::Outcome::Rejected : failed ? broker::Outcome::Modified : broker::Outcome::Released;
+        outcome = failed ? broker::Outcome::Modified : broker::Outcome::Released;
         break;
       }
       default: break;  // received: not terminal
@@ -518,11 +519,22 @@ void Session::handle_disposition(const Disposition& d) {
   tf = std::max<uint64_t>(tf, 1);
   tl = std::min(tl, last_tag);
   if (tf <= tl) {
+    if (undeliverable_here) {
+      const uint64_t end = owners_base_ + owners_.size();
+      for (uint64_t tag = std::max(tf, owners_base_); tag <= tl && tag < end; ++tag) {
+        const Owner& o = owners_[tag - owners_base_];
+        if (o.settled || !o.message) continue;
+        if (auto it = links_.find(o.handle); it != links_.end())
+          if (auto* out = dynamic_cast<OutgoingLink*>(it->second.get())) out->refuse(o.message);
+      }
+    }
     settled_keys_.clear();
     deliveries_.settle_range(tf, tl, *outcome, conn_.now(), settled_keys_);
     const uint64_t end = owners_base_ + owners_.size();
-    for (uint64_t tag = std::max(tf, owners_base_); tag <= tl && tag < end; ++tag)
+    for (uint64_t tag = std::max(tf, owners_base_); tag <= tl && tag < end; ++tag) {
       owners_[tag - owners_base_].settled = true;
+      owners_[tag - owners_base_].message.reset();
+    }
     while (!owners_.empty() && owners_.front().settled) {
       owners_.pop_front();
       ++owners_base_;
@@ -545,6 +557,7 @@ void Session::release_link_deliveries(uint32_t handle) {
   for (size_t i = 0; i < owners_.size(); ++i) {
     if (owners_[i].settled || owners_[i].handle != handle) continue;
     owners_[i].settled = true;
+    owners_[i].message.reset();
     const uint64_t tag = owners_base_ + i;
     settled_keys_.clear();
     deliveries_.settle_range(tag, tag, broker::Outcome::Released, conn_.now(), settled_keys_);
@@ -553,6 +566,15 @@ void Session::release_link_deliveries(uint32_t handle) {
     owners_.pop_front();
     ++owners_base_;
   }
+}
+
+void Session::release_parked() {
+  if (ending_) return;
+  std::vector<uint32_t> handles;
+  for (auto& [h, _] : links_) handles.push_back(h);
+  for (uint32_t h : handles)
+    if (auto it = links_.find(h); it != links_.end())
+      if (auto* o = dynamic_cast<OutgoingLink*>(it->second.get())) o->release_parked();
 }
 
 void Session::dispose(uint32_t delivery_id, DeliveryState state, bool settled, std::string_view condition) {

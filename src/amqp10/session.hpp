@@ -65,6 +65,8 @@ class Session {
   void detach_with_error(uint32_t handle, std::string_view condition, std::string description);
   // The link's unsettled deliveries go back to their queues.
   void release_link_deliveries(uint32_t handle);
+  // Deliveries links refused (undeliverable-here) go back to their queues.
+  void release_parked();
 
  private:
   struct Pending {  // a transfer frame waiting for the peer's incoming window
@@ -74,6 +76,7 @@ class Session {
   struct Owner {  // who a tag was sent on, from the oldest unsettled on
     uint32_t handle;
     bool settled;
+    broker::MessagePtr message;  // for modified undeliverable-here
   };
   struct Verdict {
     uint32_t id;
