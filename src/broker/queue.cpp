@@ -19,7 +19,27 @@ struct FlagReset {
 }  // namespace
 
 Queue::Queue(Options opts, QueueHost& host, TimePoint now)
-    : opts_(std::move(opts)), host_(host), lanes_(size_t(opts_.args.max_priority) + 1), last_used_(now) {}
+    : opts_(std::move(opts)), host_(host), lanes_(size_t(opts_.args.max_priority) + 1), last_used_(now) {
+  report_deadline();  // x-expires runs from creation
+}
+
+void Queue::report_deadline() {
+  std::optional<TimePoint> d = next_deadline();
+  if (d == reported_deadline_) return;
+  std::optional<TimePoint> before = reported_deadline_;
+  reported_deadline_ = d;
+  host_.deadline_changed(*this, before, d);
+}
+
+void Queue::credit_changed(TimePoint now) {
+  DeadlineWatch watch(*this);
+  dispatch(now);
+}
+
+void Queue::touch(TimePoint now) {
+  DeadlineWatch watch(*this);
+  last_used_ = now;
+}
 
 std::deque<Queue::Entry>& Queue::lane(uint8_t priority) {
   return lanes_[std::min<size_t>(priority, lanes_.size() - 1)];
@@ -127,6 +147,7 @@ void Queue::enforce_limits(TimePoint now) {
 // ------------------------------------------------------------- publishing
 
 Queue::Accept Queue::publish(MessagePtr msg, TimePoint now) {
+  DeadlineWatch watch(*this);
   if (closed_) return Accept::Enqueued;  // deleted while the message was on its way: gone with it
   drop_expired(now);
   if (opts_.args.overflow != Overflow::DropHead && over_limit(msg->size(), 1)) {
@@ -149,6 +170,7 @@ Queue::Accept Queue::publish(MessagePtr msg, TimePoint now) {
 }
 
 std::optional<Delivery> Queue::get(bool no_ack, TimePoint now) {
+  DeadlineWatch watch(*this);
   if (closed_) return std::nullopt;
   touch(now);
   drop_expired(now);
@@ -163,6 +185,7 @@ std::optional<Delivery> Queue::get(bool no_ack, TimePoint now) {
 // -------------------------------------------------------------- consumers
 
 Error Queue::add_consumer(ConsumerSlot slot, TimePoint now) {
+  DeadlineWatch watch(*this);
   if (closed_) return Error::make(ErrorCode::NotFound, "no " + resource("queue", opts_.name, opts_.vhost));
   bool held = std::any_of(consumers_.begin(), consumers_.end(), [](const ConsumerSlot& s) { return s.exclusive; });
   if (held || (slot.exclusive && !consumers_.empty()))
@@ -175,6 +198,7 @@ Error Queue::add_consumer(ConsumerSlot slot, TimePoint now) {
 }
 
 void Queue::remove_consumer(Consumer* c, TimePoint now) {
+  DeadlineWatch watch(*this);
   auto it = std::find_if(consumers_.begin(), consumers_.end(), [&](const ConsumerSlot& s) { return s.consumer == c; });
   if (it == consumers_.end()) return;
   const size_t index = size_t(it - consumers_.begin());
@@ -252,6 +276,7 @@ void Queue::dispatch(TimePoint now) {
 // ------------------------------------------------------------- settlement
 
 void Queue::settle(uint64_t seq, Outcome outcome, TimePoint now) {
+  DeadlineWatch watch(*this);
   if (closed_) return;
   auto it = unacked_.find(seq);
   if (it == unacked_.end()) return;
@@ -273,6 +298,7 @@ void Queue::settle(uint64_t seq, Outcome outcome, TimePoint now) {
 }
 
 uint64_t Queue::purge(TimePoint now) {
+  DeadlineWatch watch(*this);
   (void)now;
   uint64_t n = ready_count_;
   for (auto& l : lanes_) l.clear();
@@ -282,6 +308,7 @@ uint64_t Queue::purge(TimePoint now) {
 }
 
 void Queue::close() {
+  DeadlineWatch watch(*this);
   if (closed_) return;
   closed_ = true;
   for (auto& l : lanes_) l.clear();
@@ -297,6 +324,7 @@ void Queue::close() {
 // ------------------------------------------------------------------- time
 
 void Queue::advance(TimePoint now) {
+  DeadlineWatch watch(*this);
   if (closed_) return;
   drop_expired(now);
   if (closed_) return;

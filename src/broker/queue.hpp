@@ -64,6 +64,10 @@ class QueueHost {
   virtual void dead_letter(Queue& from, MessagePtr msg, DeadReason why, TimePoint now) = 0;
   // The queue should go: auto-delete after its last consumer, or x-expires.
   virtual void queue_unused(Queue& q) = 0;
+  // The queue's next_deadline() moved (message expiry, x-expires). A host
+  // keeps an index of these so that finding the next deadline, which the
+  // I/O layer asks after every read, does not scan every queue.
+  virtual void deadline_changed(Queue& q, std::optional<TimePoint> before, std::optional<TimePoint> after) {}
 };
 
 // A settled delivery's fate.
@@ -108,7 +112,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // Cancels one consumer; its unsettled deliveries stay with their session.
   void remove_consumer(Consumer* c, TimePoint now);
   // The consumer's credit went up: deliver what it may take now.
-  void credit_changed(TimePoint now) { dispatch(now); }
+  void credit_changed(TimePoint now);
 
   void settle(uint64_t seq, Outcome outcome, TimePoint now);
 
@@ -126,7 +130,9 @@ class Queue : public std::enable_shared_from_this<Queue> {
   void advance(TimePoint now);
   std::optional<TimePoint> next_deadline() const;
   // basic.get, consume and redeclare count as use for x-expires.
-  void touch(TimePoint now) { last_used_ = now; }
+  void touch(TimePoint now);
+  // What the host was last told next_deadline() is.
+  std::optional<TimePoint> reported_deadline() const { return reported_deadline_; }
 
  private:
   struct Entry {
@@ -153,6 +159,19 @@ class Queue : public std::enable_shared_from_this<Queue> {
   ConsumerSlot* next_consumer();
   std::deque<Entry>& lane(uint8_t priority);
   void report_unused();
+  // Each public call that can move next_deadline() holds one; the outermost
+  // to finish tells the host (nested calls just re-check).
+  class DeadlineWatch {
+   public:
+    explicit DeadlineWatch(Queue& q) : q_(q) {}
+    ~DeadlineWatch() { q_.report_deadline(); }
+    DeadlineWatch(const DeadlineWatch&) = delete;
+    DeadlineWatch& operator=(const DeadlineWatch&) = delete;
+
+   private:
+    Queue& q_;
+  };
+  void report_deadline();
 
   Options opts_;
   QueueHost& host_;
@@ -171,6 +190,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   bool dispatching_ = false;
   bool redispatch_ = false;
   bool unused_reported_ = false;  // queue_unused() told once
+  std::optional<TimePoint> reported_deadline_;
   // The message publish() is placing: with a TTL of 0 it may still go to
   // a consumer that can take it at once, but never waits in the queue.
   uint64_t fresh_seq_ = 0;

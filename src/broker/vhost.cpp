@@ -223,6 +223,15 @@ Error VHost::declare_queue(const QueueDeclare& d, TimePoint now, QueueDeclareOk&
     ok.consumer_count = uint32_t(q.consumer_count());
     return Error::none();
   };
+  // rabbit_channel: every declare of these names is passive, whatever the
+  // flags, and one that exists has, by definition, its one consumer.
+  if (d.name.starts_with(kReplyToQueue)) {
+    if (d.name != kReplyToQueue && !direct_reply_.find(d.name))
+      return Error::make(ErrorCode::NotFound, "no " + resource("queue", d.name, name_));
+    ok.name = d.name;
+    ok.consumer_count = 1;
+    return Error::none();
+  }
   auto locked = [&](std::string_view name) {
     return Error::make(ErrorCode::ResourceLocked,
                        fmt::format("cannot obtain exclusive access to locked {}. It could be originally declared on "
@@ -424,6 +433,7 @@ void VHost::route(const Exchange& x, const Message& msg, std::vector<QueuePtr>& 
   }
   std::vector<std::string_view> keys{msg.routing_key()};
   header_routes(msg.properties().headers ? &*msg.properties().headers : nullptr, keys, nullptr);
+  for (const std::string& k : msg.bcc_keys()) keys.push_back(k);
   route(x, msg, keys, out);
 }
 
@@ -468,6 +478,16 @@ void VHost::route_exchanges(const Exchange& x, const Message& msg, std::span<con
   }
 }
 
+size_t VHost::deliver_replies(std::span<const std::string_view> keys, const MessagePtr& msg) {
+  size_t delivered = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    std::string_view key = keys[i];
+    if (!is_reply_to_name(key) || std::find(keys.begin(), keys.begin() + i, key) != keys.begin() + i) continue;
+    if (ReplyReceiver* r = direct_reply_.find(key); r && r->deliver_reply(msg)) ++delivered;
+  }
+  return delivered;
+}
+
 // Each queue once, in the order first reached.
 void VHost::unique_in_order(std::vector<QueuePtr>& out) {
   if (out.size() > 1) {
@@ -502,8 +522,13 @@ Error VHost::publish(std::string_view exchange, const MessagePtr& msg, TimePoint
   if (x->options().internal)
     return Error::make(ErrorCode::AccessRefused, "cannot publish to internal " + resource("exchange", exchange, name_));
   std::vector<QueuePtr> targets;
+  const bool default_exchange = x->name().empty();
   if (!msg->sender_selected()) {
     std::string_view key = msg->routing_key();
+    if (default_exchange && is_reply_to_name(key)) {  // no queue has such a name ("amq." is reserved)
+      result.replies = deliver_replies({&key, 1}, msg);
+      return Error::none();
+    }
     route(*x, *msg, {&key, 1}, targets);
   } else {
     // Rare: decode the headers. The keys view the original message's
@@ -516,11 +541,17 @@ Error VHost::publish(std::string_view exchange, const MessagePtr& msg, TimePoint
       return Error::make(ErrorCode::PreconditionFailed, "invalid message: " + problem);
     MessagePtr routed = msg;
     if (headers && find(*headers, "BCC")) {
+      // The BCC keys stay the message's routing keys (dead-lettering uses them).
+      std::vector<std::string> bcc;
+      if (const Array* a = find(*headers, "BCC")->as_array())
+        for (const Value& k : *a)
+          if (const std::string* s = k.as_string()) bcc.push_back(*s);
       Properties stripped = props;
       erase(*stripped.headers, "BCC");
-      routed = msg->with(std::move(stripped), msg->exchange(), msg->routing_key());
+      routed = msg->with(std::move(stripped), msg->exchange(), msg->routing_key(), std::move(bcc));
       result.rewritten = routed;
     }
+    if (default_exchange) result.replies = deliver_replies(keys, routed);
     route(*x, *routed, keys, targets);
     result.queues = targets.size();
     for (const QueuePtr& q : targets)
@@ -535,20 +566,24 @@ Error VHost::publish(std::string_view exchange, const MessagePtr& msg, TimePoint
 
 // ---------------------------------------------------------------------- time
 
+// Only the queues whose deadline has come: the index says which.
 void VHost::advance(TimePoint now) {
   Guard guard(*this);
-  std::vector<QueuePtr> all;
-  all.reserve(queues_.size());
-  for (const auto& [_, q] : queues_) all.push_back(q);
-  for (const QueuePtr& q : all) q->advance(now);
+  std::vector<QueuePtr> due;
+  for (auto it = deadlines_.begin(); it != deadlines_.end() && it->first <= now; ++it)
+    due.push_back(it->second->shared_from_this());
+  for (const QueuePtr& q : due) q->advance(now);
 }
 
 std::optional<TimePoint> VHost::next_deadline() const {
   if (!doomed_.empty()) return TimePoint{};
-  std::optional<TimePoint> d;
-  for (const auto& [_, q] : queues_)
-    if (auto t = q->next_deadline(); t && (!d || *t < *d)) d = t;
-  return d;
+  if (deadlines_.empty()) return std::nullopt;
+  return deadlines_.begin()->first;
+}
+
+void VHost::deadline_changed(Queue& q, std::optional<TimePoint> before, std::optional<TimePoint> after) {
+  if (before) deadlines_.erase({*before, &q});
+  if (after) deadlines_.insert({*after, &q});
 }
 
 }  // namespace warren::broker

@@ -6,11 +6,13 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "broker/direct_reply.hpp"
 #include "broker/error.hpp"
 #include "broker/exchange.hpp"
 #include "broker/queue.hpp"
@@ -43,6 +45,9 @@ struct PublishResult {
   size_t queues = 0;      // how many queues it was routed to, each once (0: unroutable -> basic.return if mandatory)
   bool rejected = false;  // one of them refused it (reject-publish overflow): nack the publisher
   MessagePtr rewritten;   // set when the core changed the message (BCC removed): what was routed, and returned
+  // Direct reply-to receivers it was handed to. Not queues: `queues` does
+  // not count them (RabbitMQ neither).
+  size_t replies = 0;
 };
 
 class VHost final : public QueueHost {
@@ -77,7 +82,14 @@ class VHost final : public QueueHost {
   // Sender-selected distribution, as RabbitMQ: the keys in the "CC" and
   // "BCC" headers (arrays of strings) are routing keys too, and "BCC" is
   // removed from the message; either header of another type is a 406.
+  // On the default exchange, a key "amq.rabbitmq.reply-to.<token>" hands
+  // the message to that direct reply-to receiver, if it is still there.
   Error publish(std::string_view exchange, const MessagePtr& msg, TimePoint now, PublishResult& result);
+
+  // Direct reply-to names and their receivers (see direct_reply.hpp). The
+  // pseudo-queue "amq.rabbitmq.reply-to" and a live "amq.rabbitmq.reply-to.*"
+  // exist for declare_queue (0 messages, 1 consumer); other such names do not.
+  DirectReplyRegistry& direct_reply() { return direct_reply_; }
 
   // The queue, checked for use by `who` (405 when exclusive to another
   // connection; 404 when missing).
@@ -99,6 +111,7 @@ class VHost final : public QueueHost {
   // QueueHost
   void dead_letter(Queue& from, MessagePtr msg, DeadReason why, TimePoint now) override;
   void queue_unused(Queue& q) override;
+  void deadline_changed(Queue& q, std::optional<TimePoint> before, std::optional<TimePoint> after) override;
 
  private:
   // Marks a VHost entry point. The outermost one deletes the queues that
@@ -131,6 +144,8 @@ class VHost final : public QueueHost {
              std::vector<QueuePtr>& out);
   void route_exchanges(const Exchange& x, const Message& msg, std::span<const std::string_view> keys,
                        std::vector<QueuePtr>& out);
+  // Hands `msg` to the direct reply-to receivers among `keys`, each once.
+  size_t deliver_replies(std::span<const std::string_view> keys, const MessagePtr& msg);
   static void unique_in_order(std::vector<QueuePtr>& out);
   Error check_bind_ends(std::string_view source, const Destination& dest, ConnectionId who, const Table& args,
                         Exchange*& x);
@@ -138,6 +153,9 @@ class VHost final : public QueueHost {
 
   std::string name_;
   std::map<std::string, ExchangePtr, std::less<>> exchanges_;
+  // Every queue's next deadline, earliest first (declared before queues_,
+  // which report into it as they go).
+  std::set<std::pair<TimePoint, Queue*>> deadlines_;
   std::map<std::string, QueuePtr, std::less<>> queues_;
   std::vector<QueuePtr> doomed_;  // unused queues, deleted at the next safe point
   uint64_t next_generated_ = 1;
@@ -145,6 +163,7 @@ class VHost final : public QueueHost {
   std::function<uint64_t()> wall_clock_;
   int depth_ = 0;
   std::vector<Destination> scratch_;  // route()'s per-exchange results
+  DirectReplyRegistry direct_reply_;
 };
 
 }  // namespace warren::broker

@@ -351,6 +351,29 @@ TEST_F(VHostTest, QueueExpiresWhenUnused) {
   EXPECT_EQ(v.next_deadline(), std::nullopt);
 }
 
+// The vhost keeps an index of queue deadlines instead of scanning queues:
+// it must follow every way a queue's next deadline moves.
+TEST_F(VHostTest, DeadlineIndexFollowsEveryQueue) {
+  for (int i = 0; i < 1000; ++i) ASSERT_FALSE(declare_queue("q" + std::to_string(i), {{"x-message-ttl", 1000 + i}}));
+  EXPECT_EQ(v.next_deadline(), std::nullopt);  // nothing queued, nothing to expire
+  publish("", "q500");
+  publish("", "q7");
+  EXPECT_EQ(v.next_deadline(), t0 + 1007ms);
+  // Taking q7's only message removes its deadline.
+  ASSERT_TRUE(v.find_queue("q7")->get(/*no_ack=*/true, now));
+  EXPECT_EQ(v.next_deadline(), t0 + 1500ms);
+  // A queue that goes away takes its deadline with it.
+  uint64_t n = 0;
+  ASSERT_FALSE(v.delete_queue("q500", false, false, kConn, now, n));
+  EXPECT_EQ(v.next_deadline(), std::nullopt);
+  // x-expires counts from declaration even if nothing else happens.
+  ASSERT_FALSE(declare_queue("idle", {{"x-expires", 2000}}));
+  EXPECT_EQ(v.next_deadline(), t0 + 2s);
+  v.advance(t0 + 2s);
+  EXPECT_FALSE(v.find_queue("idle"));
+  EXPECT_EQ(v.next_deadline(), std::nullopt);
+}
+
 TEST_F(VHostTest, AdvanceExpiresMessagesInEveryQueue) {
   ASSERT_FALSE(declare_queue("a", {{"x-message-ttl", 100}}));
   ASSERT_FALSE(declare_queue("b", {{"x-message-ttl", 300}}));
