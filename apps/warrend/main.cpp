@@ -1,9 +1,14 @@
-// warrend: the Warren daemon. One event loop serves AMQP (the broker) and
-// socketlock (the primary at its socket path).
+// warrend: the Warren daemon. Two event loops, one thread each: the main
+// thread's serves AMQP (the broker core and every AMQP connection); the
+// "socketlock" thread's serves socketlock (the primary at its socket path),
+// so that lock latency does not depend on how busy the broker is. Why the
+// broker itself is one loop: docs/architecture.md#threads.
 #include <spdlog/spdlog.h>
 
 #include <csignal>
 #include <filesystem>
+#include <future>
+#include <thread>
 
 #include "config/config.hpp"
 #include "net/event_loop.hpp"
@@ -30,21 +35,49 @@ int main(int argc, char** argv) {
       loop.stop();
     });
 
+    // socketlock's loop and everything on it live on their own thread; the
+    // primary is created there (a loop's objects belong to its thread), and
+    // start-up waits for it so that a failure still stops warrend.
+    net::EventLoop socketlock_loop;
     std::unique_ptr<socketlock::Primary> socketlock;
+    std::thread socketlock_thread;
     if (cfg->socketlock.enabled) {
       socketlock::ServerOptions opts;
       opts.lock = cfg->socketlock.lock;
       opts.hello_timeout = cfg->socketlock.hello_timeout;
       std::string path = cfg->socketlock_path();
-      socketlock = socketlock::Primary::start(loop, path, opts, [](std::string_view line) { spdlog::info("socketlock: {}", line); });
-      if (!socketlock) {
-        spdlog::critical("another process is already the socketlock primary for {}", path);
+      std::promise<std::string> started;  // "" or why it failed
+      std::future<std::string> result = started.get_future();
+      socketlock_thread = std::thread([&] {
+        try {
+          socketlock = socketlock::Primary::start(socketlock_loop, path, opts,
+                                                  [](std::string_view line) { spdlog::info("socketlock: {}", line); });
+          started.set_value(socketlock ? "" : "another process is already the socketlock primary for " + path);
+        } catch (const std::exception& e) {
+          started.set_value(e.what());
+        }
+        if (socketlock) socketlock_loop.run();
+        socketlock.reset();  // unlinks the socket and gives up the primary claim, on its own thread
+      });
+      if (std::string err = result.get(); !err.empty()) {
+        socketlock_thread.join();
+        spdlog::critical("{}", err);
         return 1;
       }
       spdlog::info("socketlock serving {} (epoch {}, policy {}, request timeout {} ms, confirm timeout {} ms)", path,
                    socketlock->epoch(), locks::to_string(opts.lock.policy), opts.lock.request_timeout.count(),
                    opts.lock.confirm_timeout.count());
     }
+    // Stops the socketlock thread on every way out of this block.
+    struct Joiner {
+      net::EventLoop& loop;
+      std::thread& t;
+      ~Joiner() {
+        if (!t.joinable()) return;
+        loop.stop();
+        t.join();
+      }
+    } joiner{socketlock_loop, socketlock_thread};
     broker::Broker broker(loop.now());
     std::unique_ptr<server::AmqpServer> amqp;
     if (cfg->amqp.enabled) {
@@ -69,7 +102,6 @@ int main(int argc, char** argv) {
                  cfg->config_file.empty() ? ", embedded default configuration" : ", config " + cfg->config_file);
     loop.run();
     amqp.reset();
-    socketlock.reset();  // unlinks the socket and gives up the primary claim
     spdlog::info("warrend stopped");
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
