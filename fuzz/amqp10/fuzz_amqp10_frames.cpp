@@ -1,8 +1,9 @@
 // Fuzzes the AMQP 1.0 codec with what a peer could send: a stream of frames
 // parsed one after another, each decoded performative re-encoded and parsed
 // again (it must come back equal, payload included), the payload of every
-// transfer split into message sections, and the whole input also decoded as
-// one value, which must round-trip too.
+// transfer split into message sections. The whole input is also decoded as
+// one value and as each composite type (source, target, outcomes... that
+// arrive inside "*" fields), which must round-trip too.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -33,21 +34,28 @@ void check_frame_round_trip(const Frame& f) {
 }
 
 template <class T>
-void check_section_round_trip(const T& section) {
+void check_composite_round_trip(const T& m) {
   std::string out;
   Encoder e(out);
-  section.encode(e);
+  m.encode(e);
   Decoder d(as_bytes(out));
   T back;
-  if (!T::decode(d, back) || !d.at_end() || !(back == section)) violated("message section changed");
+  if (!T::decode(d, back) || !d.at_end() || !(back == m)) violated("a re-encoded composite changed");
+}
+
+template <class T>
+void check_composite(std::span<const uint8_t> in) {
+  Decoder d(in);
+  T m;
+  if (T::decode(d, m)) check_composite_round_trip(m);
 }
 
 void check_message(std::span<const uint8_t> payload) {
   MessageSections m;
   std::string error;
   if (!split_message(payload, m, error)) return;
-  if (m.header) check_section_round_trip(*m.header);
-  if (m.properties) check_section_round_trip(*m.properties);
+  if (m.header) check_composite_round_trip(*m.header);
+  if (m.properties) check_composite_round_trip(*m.properties);
   if (m.bare.size() > payload.size() || m.body.size() > m.bare.size()) violated("section spans out of range");
 }
 
@@ -68,11 +76,26 @@ void check_value_round_trip(std::span<const uint8_t> in) {
   (void)v.to_string();
 }
 
+// Every composite type the input may decode as, without its frame around it.
+template <class... T>
+void check_composites(std::span<const uint8_t> in) {
+  (check_composite<T>(in), ...);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::span<const uint8_t> in(data, size);
   check_value_round_trip(in);
+  check_composites<Open, Begin, Attach, Flow, Transfer, Disposition, Detach, End, Close, Error, Header, Properties,
+                   Received, Accepted, Rejected, Released, Modified, Source, Target, DeleteOnClose, DeleteOnNoLinks,
+                   DeleteOnNoMessages, DeleteOnNoLinksOrMessages, SaslMechanisms, SaslInit, SaslChallenge,
+                   SaslResponse, SaslOutcome, Coordinator, Declare, Discharge, Declared, TransactionalState>(in);
+  {
+    Decoder d(in);
+    std::vector<std::string> symbols;
+    (void)d.read_symbol_multiple(symbols);
+  }
   Frame f;
   for (int frames = 0; frames < 256 && !in.empty(); ++frames) {
     ParseResult r = parse_frame(in, 65536, f);

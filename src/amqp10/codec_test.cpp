@@ -105,6 +105,16 @@ TEST(Amqp10Decode, TypedReadsAcceptEveryForm) {
   std::string_view s;
   EXPECT_TRUE(decoder_for("b100000000").read_string(s));
   EXPECT_EQ(s, "");
+  std::vector<std::string> symbols;
+  EXPECT_TRUE(decoder_for("a30178").read_symbol_multiple(symbols));
+  EXPECT_EQ(symbols, (std::vector<std::string>{"x"}));
+  EXPECT_TRUE(decoder_for("e00602a30178017a").read_symbol_multiple(symbols));
+  EXPECT_EQ(symbols, (std::vector<std::string>{"x", "z"}));
+  EXPECT_TRUE(decoder_for("e00200a3").read_symbol_multiple(symbols));
+  EXPECT_TRUE(symbols.empty());
+  // A count no size could hold: refused before anything is reserved.
+  EXPECT_FALSE(decoder_for("f000000004ffffffff" "a3").read_symbol_multiple(symbols));
+  EXPECT_FALSE(decoder_for("e0020252" "01").read_symbol_multiple(symbols));
   // A type mismatch is an error, and the error sticks.
   Decoder d = decoder_for("a1026869" "43");
   EXPECT_FALSE(d.read_symbol(s));

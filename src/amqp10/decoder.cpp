@@ -234,7 +234,7 @@ bool Decoder::read_symbol_multiple(std::vector<std::string>& v) {
     uint8_t ec;
     if (!read_constructor(ec)) return false;
     if (ec != code::kSym8 && ec != code::kSym32) return fail("expected an array of symbols");
-    if (count > end - pos_) return fail("array count larger than its size");
+    if (pos_ > end || count > end - pos_) return fail("array count larger than its size");
     v.reserve(count);
     for (uint32_t i = 0; i < count; ++i) {
       std::string_view s;

@@ -306,7 +306,11 @@ def gen_encode(c):
     if not c.fields:
         o.append("  e.end_list(e.begin_list(), 0);\n}\n")
         return "".join(o)
-    o.append("  const bool present[] = {%s};\n" % ", ".join(f.present_expr() for f in c.fields))
+    line = "  const bool present[] = {%s};\n" % ", ".join(f.present_expr() for f in c.fields)
+    if len(line) > 120:
+        line = "  const bool present[] = {\n%s};\n" % "".join(
+            "      %s,\n" % f.present_expr() for f in c.fields)
+    o.append(line)
     o.append("  uint32_t n = %d;\n" % len(c.fields))
     o.append("  while (n > 0 && !present[n - 1]) --n;\n")
     o.append("  const size_t at = e.begin_list();\n")
@@ -322,7 +326,9 @@ def gen_encode(c):
 
 def gen_decode(c):
     o = ["""
-bool %(n)s::decode(Decoder& d, %(n)s& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool %(n)s::decode(Decoder& d, %(n)s& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool %(n)s::decode_fields(Decoder& d, %(n)s& m) {
   m = %(n)s{};

@@ -139,7 +139,18 @@ std::string_view descriptor_name(uint64_t code) {
 
 void Open::encode(Encoder& e) const {
   e.write_descriptor(kCode);
-  const bool present[] = {true, hostname.has_value(), max_frame_size != 4294967295u, channel_max != 65535, idle_time_out.has_value(), !outgoing_locales.empty(), !incoming_locales.empty(), !offered_capabilities.empty(), !desired_capabilities.empty(), properties.has_value()};
+  const bool present[] = {
+      true,
+      hostname.has_value(),
+      max_frame_size != 4294967295u,
+      channel_max != 65535,
+      idle_time_out.has_value(),
+      !outgoing_locales.empty(),
+      !incoming_locales.empty(),
+      !offered_capabilities.empty(),
+      !desired_capabilities.empty(),
+      properties.has_value(),
+};
   uint32_t n = 10;
   while (n > 0 && !present[n - 1]) --n;
   const size_t at = e.begin_list();
@@ -201,7 +212,9 @@ void Open::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Open::decode(Decoder& d, Open& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Open::decode(Decoder& d, Open& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Open::decode_fields(Decoder& d, Open& m) {
   m = Open{};
@@ -223,7 +236,16 @@ bool Open::decode_fields(Decoder& d, Open& m) {
 
 void Begin::encode(Encoder& e) const {
   e.write_descriptor(kCode);
-  const bool present[] = {remote_channel.has_value(), true, true, true, handle_max != 4294967295u, !offered_capabilities.empty(), !desired_capabilities.empty(), properties.has_value()};
+  const bool present[] = {
+      remote_channel.has_value(),
+      true,
+      true,
+      true,
+      handle_max != 4294967295u,
+      !offered_capabilities.empty(),
+      !desired_capabilities.empty(),
+      properties.has_value(),
+};
   uint32_t n = 8;
   while (n > 0 && !present[n - 1]) --n;
   const size_t at = e.begin_list();
@@ -263,7 +285,9 @@ void Begin::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Begin::decode(Decoder& d, Begin& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Begin::decode(Decoder& d, Begin& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Begin::decode_fields(Decoder& d, Begin& m) {
   m = Begin{};
@@ -285,7 +309,22 @@ bool Begin::decode_fields(Decoder& d, Begin& m) {
 
 void Attach::encode(Encoder& e) const {
   e.write_descriptor(kCode);
-  const bool present[] = {true, true, true, snd_settle_mode != 2, rcv_settle_mode != 0, source.has_value(), target.has_value(), unsettled.has_value(), incomplete_unsettled != false, initial_delivery_count.has_value(), max_message_size.has_value(), !offered_capabilities.empty(), !desired_capabilities.empty(), properties.has_value()};
+  const bool present[] = {
+      true,
+      true,
+      true,
+      snd_settle_mode != 2,
+      rcv_settle_mode != 0,
+      source.has_value(),
+      target.has_value(),
+      unsettled.has_value(),
+      incomplete_unsettled != false,
+      initial_delivery_count.has_value(),
+      max_message_size.has_value(),
+      !offered_capabilities.empty(),
+      !desired_capabilities.empty(),
+      properties.has_value(),
+};
   uint32_t n = 14;
   while (n > 0 && !present[n - 1]) --n;
   const size_t at = e.begin_list();
@@ -361,7 +400,9 @@ void Attach::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Attach::decode(Decoder& d, Attach& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Attach::decode(Decoder& d, Attach& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Attach::decode_fields(Decoder& d, Attach& m) {
   m = Attach{};
@@ -389,7 +430,19 @@ bool Attach::decode_fields(Decoder& d, Attach& m) {
 
 void Flow::encode(Encoder& e) const {
   e.write_descriptor(kCode);
-  const bool present[] = {next_incoming_id.has_value(), true, true, true, handle.has_value(), delivery_count.has_value(), link_credit.has_value(), available.has_value(), drain != false, echo != false, properties.has_value()};
+  const bool present[] = {
+      next_incoming_id.has_value(),
+      true,
+      true,
+      true,
+      handle.has_value(),
+      delivery_count.has_value(),
+      link_credit.has_value(),
+      available.has_value(),
+      drain != false,
+      echo != false,
+      properties.has_value(),
+};
   uint32_t n = 11;
   while (n > 0 && !present[n - 1]) --n;
   const size_t at = e.begin_list();
@@ -447,7 +500,9 @@ void Flow::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Flow::decode(Decoder& d, Flow& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Flow::decode(Decoder& d, Flow& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Flow::decode_fields(Decoder& d, Flow& m) {
   m = Flow{};
@@ -472,7 +527,19 @@ bool Flow::decode_fields(Decoder& d, Flow& m) {
 
 void Transfer::encode(Encoder& e) const {
   e.write_descriptor(kCode);
-  const bool present[] = {true, delivery_id.has_value(), delivery_tag.has_value(), message_format.has_value(), settled.has_value(), more != false, rcv_settle_mode.has_value(), state.has_value(), resume != false, aborted != false, batchable != false};
+  const bool present[] = {
+      true,
+      delivery_id.has_value(),
+      delivery_tag.has_value(),
+      message_format.has_value(),
+      settled.has_value(),
+      more != false,
+      rcv_settle_mode.has_value(),
+      state.has_value(),
+      resume != false,
+      aborted != false,
+      batchable != false,
+};
   uint32_t n = 11;
   while (n > 0 && !present[n - 1]) --n;
   const size_t at = e.begin_list();
@@ -540,7 +607,9 @@ void Transfer::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Transfer::decode(Decoder& d, Transfer& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Transfer::decode(Decoder& d, Transfer& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Transfer::decode_fields(Decoder& d, Transfer& m) {
   m = Transfer{};
@@ -596,7 +665,9 @@ void Disposition::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Disposition::decode(Decoder& d, Disposition& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Disposition::decode(Decoder& d, Disposition& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Disposition::decode_fields(Decoder& d, Disposition& m) {
   m = Disposition{};
@@ -635,7 +706,9 @@ void Error::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Error::decode(Decoder& d, Error& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Error::decode(Decoder& d, Error& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Error::decode_fields(Decoder& d, Error& m) {
   m = Error{};
@@ -670,7 +743,9 @@ void Detach::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Detach::decode(Decoder& d, Detach& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Detach::decode(Decoder& d, Detach& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Detach::decode_fields(Decoder& d, Detach& m) {
   m = Detach{};
@@ -698,7 +773,9 @@ void End::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool End::decode(Decoder& d, End& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool End::decode(Decoder& d, End& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool End::decode_fields(Decoder& d, End& m) {
   m = End{};
@@ -723,7 +800,9 @@ void Close::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Close::decode(Decoder& d, Close& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Close::decode(Decoder& d, Close& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Close::decode_fields(Decoder& d, Close& m) {
   m = Close{};
@@ -735,7 +814,13 @@ bool Close::decode_fields(Decoder& d, Close& m) {
 
 void Header::encode(Encoder& e) const {
   e.write_descriptor(kCode);
-  const bool present[] = {durable.has_value(), priority.has_value(), ttl.has_value(), first_acquirer.has_value(), delivery_count.has_value()};
+  const bool present[] = {
+      durable.has_value(),
+      priority.has_value(),
+      ttl.has_value(),
+      first_acquirer.has_value(),
+      delivery_count.has_value(),
+};
   uint32_t n = 5;
   while (n > 0 && !present[n - 1]) --n;
   const size_t at = e.begin_list();
@@ -772,7 +857,9 @@ void Header::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Header::decode(Decoder& d, Header& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Header::decode(Decoder& d, Header& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Header::decode_fields(Decoder& d, Header& m) {
   m = Header{};
@@ -788,7 +875,21 @@ bool Header::decode_fields(Decoder& d, Header& m) {
 
 void Properties::encode(Encoder& e) const {
   e.write_descriptor(kCode);
-  const bool present[] = {message_id.has_value(), user_id.has_value(), to.has_value(), subject.has_value(), reply_to.has_value(), correlation_id.has_value(), content_type.has_value(), content_encoding.has_value(), absolute_expiry_time.has_value(), creation_time.has_value(), group_id.has_value(), group_sequence.has_value(), reply_to_group_id.has_value()};
+  const bool present[] = {
+      message_id.has_value(),
+      user_id.has_value(),
+      to.has_value(),
+      subject.has_value(),
+      reply_to.has_value(),
+      correlation_id.has_value(),
+      content_type.has_value(),
+      content_encoding.has_value(),
+      absolute_expiry_time.has_value(),
+      creation_time.has_value(),
+      group_id.has_value(),
+      group_sequence.has_value(),
+      reply_to_group_id.has_value(),
+};
   uint32_t n = 13;
   while (n > 0 && !present[n - 1]) --n;
   const size_t at = e.begin_list();
@@ -873,7 +974,9 @@ void Properties::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Properties::decode(Decoder& d, Properties& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Properties::decode(Decoder& d, Properties& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Properties::decode_fields(Decoder& d, Properties& m) {
   m = Properties{};
@@ -906,7 +1009,9 @@ void Received::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Received::decode(Decoder& d, Received& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Received::decode(Decoder& d, Received& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Received::decode_fields(Decoder& d, Received& m) {
   m = Received{};
@@ -924,7 +1029,9 @@ void Accepted::encode(Encoder& e) const {
   e.end_list(e.begin_list(), 0);
 }
 
-bool Accepted::decode(Decoder& d, Accepted& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Accepted::decode(Decoder& d, Accepted& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Accepted::decode_fields(Decoder& d, Accepted& m) {
   m = Accepted{};
@@ -948,7 +1055,9 @@ void Rejected::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Rejected::decode(Decoder& d, Rejected& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Rejected::decode(Decoder& d, Rejected& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Rejected::decode_fields(Decoder& d, Rejected& m) {
   m = Rejected{};
@@ -963,7 +1072,9 @@ void Released::encode(Encoder& e) const {
   e.end_list(e.begin_list(), 0);
 }
 
-bool Released::decode(Decoder& d, Released& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Released::decode(Decoder& d, Released& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Released::decode_fields(Decoder& d, Released& m) {
   m = Released{};
@@ -974,7 +1085,11 @@ bool Released::decode_fields(Decoder& d, Released& m) {
 
 void Modified::encode(Encoder& e) const {
   e.write_descriptor(kCode);
-  const bool present[] = {delivery_failed.has_value(), undeliverable_here.has_value(), message_annotations.has_value()};
+  const bool present[] = {
+      delivery_failed.has_value(),
+      undeliverable_here.has_value(),
+      message_annotations.has_value(),
+};
   uint32_t n = 3;
   while (n > 0 && !present[n - 1]) --n;
   const size_t at = e.begin_list();
@@ -999,7 +1114,9 @@ void Modified::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Modified::decode(Decoder& d, Modified& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Modified::decode(Decoder& d, Modified& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Modified::decode_fields(Decoder& d, Modified& m) {
   m = Modified{};
@@ -1013,7 +1130,19 @@ bool Modified::decode_fields(Decoder& d, Modified& m) {
 
 void Source::encode(Encoder& e) const {
   e.write_descriptor(kCode);
-  const bool present[] = {address.has_value(), durable != 0u, expiry_policy != "session-end", timeout != 0u, dynamic != false, dynamic_node_properties.has_value(), distribution_mode.has_value(), filter.has_value(), default_outcome.has_value(), !outcomes.empty(), !capabilities.empty()};
+  const bool present[] = {
+      address.has_value(),
+      durable != 0u,
+      expiry_policy != "session-end",
+      timeout != 0u,
+      dynamic != false,
+      dynamic_node_properties.has_value(),
+      distribution_mode.has_value(),
+      filter.has_value(),
+      default_outcome.has_value(),
+      !outcomes.empty(),
+      !capabilities.empty(),
+};
   uint32_t n = 11;
   while (n > 0 && !present[n - 1]) --n;
   const size_t at = e.begin_list();
@@ -1086,7 +1215,9 @@ void Source::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Source::decode(Decoder& d, Source& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Source::decode(Decoder& d, Source& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Source::decode_fields(Decoder& d, Source& m) {
   m = Source{};
@@ -1108,7 +1239,15 @@ bool Source::decode_fields(Decoder& d, Source& m) {
 
 void Target::encode(Encoder& e) const {
   e.write_descriptor(kCode);
-  const bool present[] = {address.has_value(), durable != 0u, expiry_policy != "session-end", timeout != 0u, dynamic != false, dynamic_node_properties.has_value(), !capabilities.empty()};
+  const bool present[] = {
+      address.has_value(),
+      durable != 0u,
+      expiry_policy != "session-end",
+      timeout != 0u,
+      dynamic != false,
+      dynamic_node_properties.has_value(),
+      !capabilities.empty(),
+};
   uint32_t n = 7;
   while (n > 0 && !present[n - 1]) --n;
   const size_t at = e.begin_list();
@@ -1157,7 +1296,9 @@ void Target::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Target::decode(Decoder& d, Target& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Target::decode(Decoder& d, Target& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Target::decode_fields(Decoder& d, Target& m) {
   m = Target{};
@@ -1178,7 +1319,9 @@ void DeleteOnClose::encode(Encoder& e) const {
   e.end_list(e.begin_list(), 0);
 }
 
-bool DeleteOnClose::decode(Decoder& d, DeleteOnClose& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool DeleteOnClose::decode(Decoder& d, DeleteOnClose& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool DeleteOnClose::decode_fields(Decoder& d, DeleteOnClose& m) {
   m = DeleteOnClose{};
@@ -1192,7 +1335,9 @@ void DeleteOnNoLinks::encode(Encoder& e) const {
   e.end_list(e.begin_list(), 0);
 }
 
-bool DeleteOnNoLinks::decode(Decoder& d, DeleteOnNoLinks& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool DeleteOnNoLinks::decode(Decoder& d, DeleteOnNoLinks& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool DeleteOnNoLinks::decode_fields(Decoder& d, DeleteOnNoLinks& m) {
   m = DeleteOnNoLinks{};
@@ -1206,7 +1351,9 @@ void DeleteOnNoMessages::encode(Encoder& e) const {
   e.end_list(e.begin_list(), 0);
 }
 
-bool DeleteOnNoMessages::decode(Decoder& d, DeleteOnNoMessages& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool DeleteOnNoMessages::decode(Decoder& d, DeleteOnNoMessages& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool DeleteOnNoMessages::decode_fields(Decoder& d, DeleteOnNoMessages& m) {
   m = DeleteOnNoMessages{};
@@ -1220,7 +1367,9 @@ void DeleteOnNoLinksOrMessages::encode(Encoder& e) const {
   e.end_list(e.begin_list(), 0);
 }
 
-bool DeleteOnNoLinksOrMessages::decode(Decoder& d, DeleteOnNoLinksOrMessages& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool DeleteOnNoLinksOrMessages::decode(Decoder& d, DeleteOnNoLinksOrMessages& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool DeleteOnNoLinksOrMessages::decode_fields(Decoder& d, DeleteOnNoLinksOrMessages& m) {
   m = DeleteOnNoLinksOrMessages{};
@@ -1239,7 +1388,9 @@ void SaslMechanisms::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool SaslMechanisms::decode(Decoder& d, SaslMechanisms& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool SaslMechanisms::decode(Decoder& d, SaslMechanisms& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool SaslMechanisms::decode_fields(Decoder& d, SaslMechanisms& m) {
   m = SaslMechanisms{};
@@ -1272,7 +1423,9 @@ void SaslInit::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool SaslInit::decode(Decoder& d, SaslInit& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool SaslInit::decode(Decoder& d, SaslInit& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool SaslInit::decode_fields(Decoder& d, SaslInit& m) {
   m = SaslInit{};
@@ -1295,7 +1448,9 @@ void SaslChallenge::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool SaslChallenge::decode(Decoder& d, SaslChallenge& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool SaslChallenge::decode(Decoder& d, SaslChallenge& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool SaslChallenge::decode_fields(Decoder& d, SaslChallenge& m) {
   m = SaslChallenge{};
@@ -1316,7 +1471,9 @@ void SaslResponse::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool SaslResponse::decode(Decoder& d, SaslResponse& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool SaslResponse::decode(Decoder& d, SaslResponse& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool SaslResponse::decode_fields(Decoder& d, SaslResponse& m) {
   m = SaslResponse{};
@@ -1343,7 +1500,9 @@ void SaslOutcome::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool SaslOutcome::decode(Decoder& d, SaslOutcome& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool SaslOutcome::decode(Decoder& d, SaslOutcome& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool SaslOutcome::decode_fields(Decoder& d, SaslOutcome& m) {
   m = SaslOutcome{};
@@ -1370,7 +1529,9 @@ void Coordinator::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Coordinator::decode(Decoder& d, Coordinator& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Coordinator::decode(Decoder& d, Coordinator& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Coordinator::decode_fields(Decoder& d, Coordinator& m) {
   m = Coordinator{};
@@ -1395,7 +1556,9 @@ void Declare::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Declare::decode(Decoder& d, Declare& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Declare::decode(Decoder& d, Declare& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Declare::decode_fields(Decoder& d, Declare& m) {
   m = Declare{};
@@ -1421,7 +1584,9 @@ void Discharge::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Discharge::decode(Decoder& d, Discharge& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Discharge::decode(Decoder& d, Discharge& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Discharge::decode_fields(Decoder& d, Discharge& m) {
   m = Discharge{};
@@ -1443,7 +1608,9 @@ void Declared::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool Declared::decode(Decoder& d, Declared& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool Declared::decode(Decoder& d, Declared& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool Declared::decode_fields(Decoder& d, Declared& m) {
   m = Declared{};
@@ -1470,7 +1637,9 @@ void TransactionalState::encode(Encoder& e) const {
   e.end_list(at, n);
 }
 
-bool TransactionalState::decode(Decoder& d, TransactionalState& m) { return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m); }
+bool TransactionalState::decode(Decoder& d, TransactionalState& m) {
+  return d.expect_descriptor(kCode, kSymbol) && decode_fields(d, m);
+}
 
 bool TransactionalState::decode_fields(Decoder& d, TransactionalState& m) {
   m = TransactionalState{};
