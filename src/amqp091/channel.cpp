@@ -69,6 +69,7 @@ Channel::~Channel() { release(conn_.now()); }
 // Consumers go first, so the deliveries the session returns are not handed
 // straight back to this dying channel.
 void Channel::release(TimePoint now) {
+  drop_reply_to();
   for (auto& [tag, c] : consumers_) c->queue()->remove_consumer(c.get(), now);
   consumers_.clear();
   consumers_by_key_.clear();
@@ -259,7 +260,7 @@ void Channel::handle_basic(const Method& m, TimePoint now) {
   if (auto* g = as<BasicGet>(m)) return handle_get(*g, now);
   if (auto* c = as<BasicCancel>(m)) {
     std::string tag(c->consumer_tag);
-    cancel_consumer(tag, now);
+    if (!cancel_reply_to(tag)) cancel_consumer(tag, now);
     if (!c->nowait) {
       BasicCancelOk ok;
       ok.consumer_tag = tag;
@@ -289,6 +290,7 @@ void Channel::handle_basic(const Method& m, TimePoint now) {
 }
 
 void Channel::handle_consume(const BasicConsume& m, TimePoint now) {
+  if (m.queue == broker::kReplyToQueue) return consume_reply_to(m);
   Method method = m;
   broker::Error err;
   broker::QueuePtr q = conn_.vhost().queue_for(queue_name(m.queue), conn_.id(), err);
@@ -440,6 +442,7 @@ void Channel::handle_header(const ContentHeader& h, TimePoint now) {
   }
   c.have_header = true;
   c.properties.assign(as_chars(h.properties.bytes()));
+  if (h.properties.has(Property::ReplyTo) && !set_reply_to(h.properties, c.properties)) return;
   c.essentials = essentials(h.properties);
   c.body_size = h.body_size;
   c.body = std::make_shared<std::string>();
@@ -484,7 +487,7 @@ void Channel::publish(Content c, TimePoint now) {
   Method m = BasicPublish{};
   if (fail_if(conn_.vhost().publish(exchange, msg, now, r), m)) return;
   if (r.rewritten) msg = std::move(r.rewritten);  // returned without its BCC header, as RabbitMQ does
-  if (r.queues == 0 && !r.rejected && mandatory) {
+  if (r.queues == 0 && r.replies == 0 && !r.rejected && mandatory) {
     BasicReturn ret;
     ret.reply_code = uint16_t(ReplyCode::NoRoute);
     ret.reply_text = "NO_ROUTE";

@@ -67,6 +67,10 @@ class Channel {
   void deliver(ChannelConsumer& c, broker::Delivery d, bool no_ack);
   void consumer_cancelled_by_queue(ChannelConsumer& c);
 
+  // The name replies reach this channel's direct reply-to consumer by
+  // ("amq.rabbitmq.reply-to.<token>"); empty when it has none.
+  const std::string& reply_to_name() const { return reply_name_; }
+
  private:
   struct Content {
     std::string exchange, routing_key;
@@ -84,6 +88,16 @@ class Channel {
     broker::Outcome outcome = broker::Outcome::Accepted;
   };
 
+  // The channel's direct reply-to consumer, as the core sees it.
+  class ReplyConsumer final : public broker::ReplyReceiver {
+   public:
+    explicit ReplyConsumer(Channel& ch) : ch_(ch) {}
+    bool deliver_reply(const broker::MessagePtr& msg) override { return ch_.deliver_reply(msg); }
+
+   private:
+    Channel& ch_;
+  };
+
   void error(ReplyCode code, std::string_view text, const Method& m);
   void handle_exchange(const Method& m, TimePoint now);
   void handle_queue(const Method& m, TimePoint now);
@@ -93,6 +107,14 @@ class Channel {
   void publish(Content c, TimePoint now);
   bool settle(uint64_t tag, bool multiple, broker::Outcome outcome, TimePoint now, const Method& m);
   void cancel_consumer(const std::string& tag, TimePoint now);
+  // Direct reply-to (direct_reply.cpp).
+  void consume_reply_to(const BasicConsume& m);
+  bool cancel_reply_to(const std::string& tag);
+  void drop_reply_to();
+  // A publish with reply_to "amq.rabbitmq.reply-to" gets this channel's
+  // reply name in `raw` instead; false when the channel closed over it.
+  bool set_reply_to(const PropertiesView& props, std::string& raw);
+  bool deliver_reply(const broker::MessagePtr& msg);
   // The queue named in a method, "" meaning the last one declared here.
   std::string queue_name(std::string_view given) const;
   bool fail_if(const broker::Error& err, const Method& m);
@@ -122,6 +144,9 @@ class Channel {
   std::vector<TxOp> tx_;
   std::vector<uint64_t> settled_keys_;
   std::vector<std::unique_ptr<ChannelConsumer>> graveyard_;  // cancelled by their queue, freed later
+  // Direct reply-to: the consumer's tag and registered name (empty: none).
+  std::string reply_tag_, reply_name_;
+  ReplyConsumer reply_consumer_{*this};
 };
 
 }  // namespace warren::amqp091

@@ -14,7 +14,7 @@ FieldTable server_properties(const ServerOptions& o) {
   FieldTable caps;
   for (const char* c : {"publisher_confirms", "exchange_exchange_bindings", "basic.nack", "consumer_cancel_notify",
                         "connection.blocked", "consumer_priorities", "authentication_failure_close",
-                        "per_consumer_qos"})
+                        "per_consumer_qos", "direct_reply_to"})
     caps.add(c, true);
   FieldTable t;
   t.add("product", o.product);

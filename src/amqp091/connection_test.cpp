@@ -35,7 +35,8 @@ TEST_F(ConnectionTest, HandshakeStartTuneOpen) {
   ASSERT_NE(caps, nullptr);
   ASSERT_TRUE(std::holds_alternative<FieldTable>(*caps));
   for (const char* c : {"publisher_confirms", "exchange_exchange_bindings", "basic.nack", "consumer_cancel_notify",
-                        "connection.blocked", "authentication_failure_close", "per_consumer_qos"}) {
+                        "connection.blocked", "authentication_failure_close", "per_consumer_qos",
+                        "direct_reply_to"}) {
     auto* v = std::get<FieldTable>(*caps).find(c);
     ASSERT_NE(v, nullptr) << c;
     EXPECT_EQ(*v, FieldValue(true)) << c;

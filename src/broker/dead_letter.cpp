@@ -107,11 +107,13 @@ void VHost::dead_letter(Queue& from, MessagePtr msg, DeadReason why, TimePoint n
 
   Properties props = msg->properties();
   Table headers = props.headers.value_or(Table{});
-  // The routing keys it was published with: the key, then any CC keys.
+  // The routing keys it was published with: the key, the CC keys, then the
+  // BCC keys (rabbit_basic keeps them in the message's routing keys).
   Array keys{Value(msg->routing_key())};
   if (const Value* cc = find(headers, "CC"); cc && cc->as_array())
     for (const Value& k : *cc->as_array())
       if (k.as_string()) keys.push_back(k);
+  for (const std::string& k : msg->bcc_keys()) keys.push_back(Value(k));
   const std::string_view reason = reason_text(why);
   Table info{
       {"reason", Value(std::string(reason))},
@@ -127,8 +129,12 @@ void VHost::dead_letter(Queue& from, MessagePtr msg, DeadReason why, TimePoint n
   props.headers = std::move(headers);
   props.expiration.reset();
 
+  // With x-dead-letter-routing-key that key alone routes it; otherwise all
+  // of its routing keys, BCC ones included, as RabbitMQ does.
   std::string key = args.dead_letter_routing_key.value_or(msg->routing_key());
-  MessagePtr dead = msg->with(std::move(props), *args.dead_letter_exchange, std::move(key));
+  std::vector<std::string> bcc;
+  if (!args.dead_letter_routing_key) bcc = msg->bcc_keys();
+  MessagePtr dead = msg->with(std::move(props), *args.dead_letter_exchange, std::move(key), std::move(bcc));
 
   std::vector<QueuePtr> targets;
   route(*x, *dead, targets);

@@ -117,6 +117,62 @@ TEST_F(DeadLetterTest, TheDeadLetterRoutingKeyReplacesTheKeyAndDropsCC) {
   EXPECT_EQ(take("by-key"), (Texts{"x"}));
 }
 
+// rabbit_basic keeps BCC keys among the message's routing keys though the
+// header goes: x-death lists them, and the dead letter is routed with them.
+TEST_F(DeadLetterTest, BCCKeysAreListedAndRouteTheDeadLetter) {
+  work_queue();
+  ASSERT_FALSE(declare_exchange("dlx-direct", "direct"));
+  ASSERT_FALSE(v.bind_exchange("dlx-direct", "dlx", "", {}));
+  ASSERT_FALSE(declare_queue("by-bcc"));
+  ASSERT_FALSE(bind("by-bcc", "dlx-direct", "bcc1"));
+  ASSERT_FALSE(declare_queue("by-cc"));
+  ASSERT_FALSE(bind("by-cc", "dlx-direct", "cc1"));
+  Properties p;
+  p.headers = Table{{"CC", Array{"cc1"}}, {"BCC", Array{"bcc1", "bcc2"}}};
+  publish("", "work", "x", p);
+  reject_head("work");
+  MessagePtr m = dead_message();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(at(deaths_table(m, 0), "routing-keys"), Value(Array{"work", "cc1", "bcc1", "bcc2"}));
+  ASSERT_TRUE(m->properties().headers);
+  EXPECT_EQ(find(*m->properties().headers, "BCC"), nullptr);
+  EXPECT_EQ(take("by-bcc"), (Texts{"x"}));
+  EXPECT_EQ(take("by-cc"), (Texts{"x"}));
+}
+
+TEST_F(DeadLetterTest, BCCKeysOnlyStillRouteTheDeadLetter) {
+  work_queue();
+  ASSERT_FALSE(declare_exchange("dlx-direct", "direct"));
+  ASSERT_FALSE(v.bind_exchange("dlx-direct", "dlx", "", {}));
+  ASSERT_FALSE(declare_queue("by-bcc"));
+  ASSERT_FALSE(bind("by-bcc", "dlx-direct", "bcc1"));
+  Properties p;
+  p.headers = Table{{"BCC", Array{"bcc1"}}};
+  publish("", "work", "only-bcc", p);
+  reject_head("work");
+  MessagePtr m = dead_message();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(at(deaths_table(m, 0), "routing-keys"), Value(Array{"work", "bcc1"}));
+  EXPECT_EQ(take("by-bcc"), (Texts{"only-bcc"}));
+}
+
+TEST_F(DeadLetterTest, TheDeadLetterRoutingKeyReplacesBCCKeysToo) {
+  work_queue({{"x-dead-letter-routing-key", "redirected"}});
+  ASSERT_FALSE(declare_exchange("dlx-direct", "direct"));
+  ASSERT_FALSE(v.bind_exchange("dlx-direct", "dlx", "", {}));
+  ASSERT_FALSE(declare_queue("by-bcc"));
+  ASSERT_FALSE(bind("by-bcc", "dlx-direct", "bcc1"));
+  Properties p;
+  p.headers = Table{{"BCC", Array{"bcc1"}}};
+  publish("", "work", "x", p);
+  reject_head("work");
+  MessagePtr m = dead_message();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(at(deaths_table(m, 0), "routing-keys"), Value(Array{"work", "bcc1"}));
+  EXPECT_TRUE(m->bcc_keys().empty());
+  EXPECT_EQ(take("by-bcc"), Texts{});
+}
+
 TEST_F(DeadLetterTest, ExpiredMessagesKeepTheirOriginalExpiration) {
   work_queue();
   Properties p;

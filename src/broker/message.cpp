@@ -25,6 +25,10 @@ MessagePtr Message::received(std::string exchange, std::string routing_key, cons
 }
 
 MessagePtr Message::built(std::string exchange, std::string routing_key, Properties props, Body body) {
+  return build(std::move(exchange), std::move(routing_key), std::move(props), std::move(body));
+}
+
+std::shared_ptr<Message> Message::build(std::string exchange, std::string routing_key, Properties props, Body body) {
   std::shared_ptr<Message> m(new Message());
   m->exchange_ = std::move(exchange);
   m->routing_key_ = std::move(routing_key);
@@ -49,6 +53,15 @@ const Properties& Message::properties() const {
 MessagePtr Message::with(Properties props, std::string exchange, std::string routing_key) const {
   return built(std::move(exchange), std::move(routing_key), std::move(props),
                codec_ ? codec_->plain_body(body_) : body_);
+}
+
+MessagePtr Message::with(Properties props, std::string exchange, std::string routing_key,
+                         std::vector<std::string> bcc_keys) const {
+  std::shared_ptr<Message> m = build(std::move(exchange), std::move(routing_key), std::move(props),
+                                     codec_ ? codec_->plain_body(body_) : body_);
+  if (!bcc_keys.empty()) m->essentials_.sender_selected = true;
+  m->bcc_keys_ = std::move(bcc_keys);
+  return m;
 }
 
 Message::Essentials essentials_of(const Properties& p) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/value.hpp"
 
@@ -91,9 +92,18 @@ class Message {
   // A copy sharing the body, with other properties and routing (for
   // dead-lettering, which adds x-death and may change the routing key).
   MessagePtr with(Properties props, std::string exchange, std::string routing_key) const;
+  // The same, keeping `bcc_keys` as routing keys that are not in the headers.
+  MessagePtr with(Properties props, std::string exchange, std::string routing_key,
+                  std::vector<std::string> bcc_keys) const;
+
+  // The keys of a "BCC" header the core removed before routing. They stay
+  // the message's routing keys, as in RabbitMQ: dead-lettering lists them
+  // in x-death and routes with them again.
+  const std::vector<std::string>& bcc_keys() const { return bcc_keys_; }
 
  private:
   Message() = default;
+  static std::shared_ptr<Message> build(std::string exchange, std::string routing_key, Properties props, Body body);
 
  public:
   ~Message();
@@ -104,6 +114,7 @@ class Message {
   std::string raw_;
   Essentials essentials_;
   Body body_;
+  std::vector<std::string> bcc_keys_;
   mutable std::optional<Properties> decoded_;
 };
 
