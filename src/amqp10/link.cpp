@@ -153,7 +153,10 @@ OutgoingLink::OutgoingLink(Session& s, const Attach& a, broker::QueuePtr queue, 
     : Link(s, a.handle, a.name), queue_(std::move(queue)), temporary_(temporary),
       presettled_(a.snd_settle_mode == sender_settle_mode::kSettled) {}
 
-OutgoingLink::~OutgoingLink() { stop(); }
+OutgoingLink::~OutgoingLink() {
+  stop();
+  release_parked();
+}
 
 broker::Error OutgoingLink::start() {
   Connection& c = session_.connection();
@@ -163,11 +166,9 @@ broker::Error OutgoingLink::start() {
 }
 
 void OutgoingLink::stop() {
-  if (registered_) {
-    registered_ = false;
-    queue_->remove_consumer(this, session_.connection().now());
-  }
-  release_parked();
+  if (!registered_) return;
+  registered_ = false;
+  queue_->remove_consumer(this, session_.connection().now());
 }
 
 void OutgoingLink::refuse(broker::MessagePtr m) {
@@ -186,6 +187,7 @@ void OutgoingLink::release_parked() {
 
 void OutgoingLink::close() {
   stop();
+  release_parked();
   session_.release_link_deliveries(handle_);
   if (!temporary_) return;
   temporary_ = false;

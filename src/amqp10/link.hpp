@@ -79,7 +79,8 @@ class OutgoingLink final : public Link, public broker::Consumer {
   broker::Error start();
   void on_flow(const Flow& f) override;
   void close() override;
-  // Stops taking deliveries (before the session releases what it holds).
+  // Stops taking deliveries (before the session releases what it holds,
+  // so that nothing released comes back here).
   void stop();
   void resume();
   const broker::QueuePtr& queue() const { return queue_; }

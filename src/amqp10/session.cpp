@@ -54,12 +54,6 @@ void append_transfer_head(std::string& out, uint16_t channel, const Transfer& t,
   for (int i = 0; i < 4; ++i) out[at + i] = char(size >> (24 - 8 * i));
 }
 
-size_t transfer_head_size(const Transfer& t) {
-  std::string s;
-  append_transfer_head(s, 0, t, 0);
-  return s.size();
-}
-
 const std::vector<std::string>& supported_outcomes() {
   static const std::vector<std::string> v{"amqp:accepted:list", "amqp:rejected:list", "amqp:released:list",
                                           "amqp:modified:list"};
@@ -454,19 +448,35 @@ void Session::send_delivery(OutgoingLink& link, broker::Delivery d, bool settled
     if (first) cur = t;
     else cur.handle = t.handle;
     cur.more = true;
-    const size_t head = transfer_head_size(cur);
+    head_scratch_.clear();
+    append_transfer_head(head_scratch_, channel_, cur, 0);
+    const size_t head = head_scratch_.size();
     const size_t room = max_frame > head ? max_frame - head : 1;
     const size_t n = std::min(room, total - offset);
     cur.more = offset + n < total;
-    std::string frame;
-    append_transfer_head(frame, channel_, cur, n);
-    if (first && !cur.more && body_size >= 1024) {  // one frame: the body by reference
-      frame.append(scratch_);
-      emit_frame(std::move(frame), body);
+    // One frame with a large body: the body by reference.
+    const bool by_reference = first && !cur.more && body_size >= 1024;
+    if (pending_.empty() && remote_incoming_window_ > 0) {  // straight into this turn's output
+      std::string& out = conn_.output();
+      append_transfer_head(out, channel_, cur, n);
+      if (by_reference) {
+        out.append(scratch_);
+        conn_.send_shared(body);
+      } else {
+        append_slice(out, offset, n);
+      }
+      ++next_outgoing_id_;
+      --remote_incoming_window_;
     } else {
-      frame.reserve(frame.size() + n);
-      append_slice(frame, offset, n);
-      emit_frame(std::move(frame), nullptr);
+      std::string frame;
+      append_transfer_head(frame, channel_, cur, n);
+      if (by_reference) {
+        frame.append(scratch_);
+        emit_frame(std::move(frame), body);
+      } else {
+        append_slice(frame, offset, n);
+        emit_frame(std::move(frame), nullptr);
+      }
     }
     offset += n;
     first = false;

@@ -120,7 +120,8 @@ class Session {
   std::deque<Pending> pending_;
   std::vector<Verdict> verdicts_;
   std::vector<uint64_t> settled_keys_;
-  std::string scratch_;
+  std::string scratch_;       // a delivery's sections before its body
+  std::string head_scratch_;  // measuring a transfer's frame head
 };
 
 }  // namespace warren::amqp10
