@@ -81,6 +81,21 @@ class DeadLetterTest(BrokerCase):
         self.assertEqual(got, headers)
         self.assertEqual((props.content_type, props.correlation_id, props.priority), ("x/y", "c", 4))
 
+    def test_cc_and_bcc_keys_stay_routing_keys(self):
+        # RabbitMQ keeps BCC keys among the message's routing keys though the
+        # header goes: x-death lists them and they route the dead letter.
+        src = self.declare(self.ch, arguments={"x-dead-letter-exchange": self.dlx})
+        self.ch.basic_publish("", src, "sender-selected",
+                              pika.BasicProperties(headers={"CC": ["cc-nowhere"], "BCC": ["dead"]}))
+        m, props, _ = self.ch.basic_get(src)
+        self.assertEqual(props.headers, {"CC": ["cc-nowhere"]})
+        self.ch.basic_reject(m.delivery_tag, requeue=False)
+        m, props, body = self.dead_one()  # reached dlq only through the BCC key "dead"
+        self.assertEqual((body, m.exchange, m.routing_key), (b"sender-selected", self.dlx, src))
+        self.check_death(props, src, "rejected", "", [src, "cc-nowhere", "dead"])
+        self.assertNotIn("BCC", props.headers)
+        self.assertEqual(props.headers.get("CC"), ["cc-nowhere"])
+
     def test_nack_dead_letters(self):
         src = self.source()
         self.ch.basic_publish("amq.direct", "", "nacked")  # unbound: check it goes nowhere first
