@@ -197,7 +197,26 @@ void OutgoingLink::close() {
 }
 
 void OutgoingLink::resume() {
-  if (registered_) queue_->credit_changed(session_.connection().now());
+  if (!registered_) return;
+  queue_->credit_changed(session_.connection().now());
+  finish_drain();
+}
+
+// 2.6.7: a draining sender that has credit left once it has sent what it
+// has uses it up (delivery-count advances by it) and says so with a flow.
+// Credit used up by deliveries needs no flow: the receiver saw them, and a
+// drain flow with credit 0 while messages wait would tell it the queue is
+// empty (rhea's drain example stops there). Held back only for now - by
+// the peer's session window or our output buffer - the drain waits: the
+// session resumes this link when they clear.
+bool OutgoingLink::finish_drain() {
+  if (!drain_ || !registered_ || credit_ == 0) return false;
+  const bool held_back = session_.send_room() == 0 || session_.connection().output_full();
+  if (held_back && queue_->ready_count() > 0) return false;
+  delivery_count_ += credit_;
+  credit_ = 0;
+  send_link_flow(true);
+  return true;
 }
 
 uint32_t OutgoingLink::credit() const {
@@ -248,15 +267,9 @@ void OutgoingLink::on_flow(const Flow& f) {
     credit_ = (credit & 0x80000000u) ? 0 : credit;
   }
   drain_ = f.drain;
-  resume();
-  if (drain_ && registered_) {
-    // What the queue could not fill is used up: delivery-count advances by it.
-    delivery_count_ += credit_;
-    credit_ = 0;
-    send_link_flow(true);
-  } else if (f.echo) {
-    send_link_flow(false);
-  }
+  if (registered_) queue_->credit_changed(session_.connection().now());
+  const bool flowed = finish_drain();
+  if (f.echo && !flowed) send_link_flow(false);
 }
 
 }  // namespace warren::amqp10

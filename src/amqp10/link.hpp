@@ -96,6 +96,8 @@ class OutgoingLink final : public Link, public broker::Consumer {
 
  private:
   void send_link_flow(bool drain);
+  // Completes a drain whose queue ran dry; true when it sent the flow.
+  bool finish_drain();
 
   broker::QueuePtr queue_;
   bool temporary_;  // a dynamic node or /exchange/ source: deleted on close

@@ -285,6 +285,32 @@ TEST_F(LinkTest, DrainUsesUpTheRestOfTheCredit) {
   EXPECT_EQ(q->ready_count(), 1u);
 }
 
+// rhea's drain example: 25 queued, drain with 10 credit at a time. Credit
+// used up by deliveries is not a drained queue: no drain flow until the
+// queue runs dry, else the receiver stops early.
+TEST_F(LinkTest, DrainThatUsesAllCreditOnDeliveriesSendsNoFlow) {
+  auto q = declare("q");
+  for (int i = 0; i < 25; ++i) put("q", "m" + std::to_string(i));
+  auto p = consumer("/queues/q");
+  p->flow(1, 0, 10, /*drain=*/true);
+  auto got = p->take();
+  EXPECT_EQ(p->all<Transfer>(got).size(), 10u);
+  EXPECT_TRUE(p->all<Flow>(got).empty()) << names(got);
+  p->flow(1, 10, 10, /*drain=*/true);
+  got = p->take();
+  EXPECT_EQ(p->all<Transfer>(got).size(), 10u);
+  EXPECT_TRUE(p->all<Flow>(got).empty()) << names(got);
+  p->flow(1, 20, 10, /*drain=*/true);
+  got = p->take();
+  EXPECT_EQ(p->all<Transfer>(got).size(), 5u);
+  auto flows = p->all<Flow>(got);
+  ASSERT_EQ(flows.size(), 1u) << names(got);
+  EXPECT_TRUE(flows[0].drain);
+  EXPECT_EQ(flows[0].delivery_count, 30u);
+  EXPECT_EQ(flows[0].link_credit, 0u);
+  EXPECT_EQ(q->ready_count(), 0u);
+}
+
 TEST_F(LinkTest, EchoRepliesWithTheLinkStateAndAvailable) {
   declare("q");
   put("q", "a");

@@ -267,6 +267,13 @@ void Session::handle_attach(const Attach& a) {
   links_.emplace(a.handle, std::move(link));
   src->default_outcome = Released{}.to_value();
   src->outcomes = supported_outcomes();
+  // 3.5.3: the reply states what is in effect. Deliveries acquire (move,
+  // never copy: there is no browsing), no filter is applied, and the
+  // terminus lives as long as its link.
+  src->distribution_mode = "move";
+  src->filter.reset();
+  src->durable = terminus_durability::kNone;
+  src->expiry_policy = std::string(terminus_expiry_policy::kLinkDetach);
   Attach reply;
   reply.name = a.name;
   reply.handle = a.handle;
