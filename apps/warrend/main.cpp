@@ -95,8 +95,14 @@ int main(int argc, char** argv) {
         o.amqp091.users.clear();
         for (const auto& [name, password] : cfg->amqp.users) o.amqp091.users[name] = {password, false};
       }
+      o.amqp10.idle_time_out = cfg->amqp10.idle_time_out;
+      o.amqp10.max_frame_size = cfg->amqp10.max_frame_size;
+      o.amqp10.link_credit = cfg->amqp10.link_credit;
+      o.amqp10.declare_bare_queues = cfg->amqp10.declare_bare_queues;
+      o.amqp10.default_user = cfg->amqp10.default_user;
+      o.amqp10.max_message_size = cfg->amqp.max_message_size;
       amqp = std::make_unique<server::AmqpServer>(loop, broker, o);
-      spdlog::info("AMQP 0-9-1 listening on {}:{}", o.host, amqp->port());
+      spdlog::info("AMQP 0-9-1 listening on {}:{} (and AMQP 1.0, same port)", o.host, amqp->port());
     }
     spdlog::info("warrend ready (data dir {}{})", cfg->data_dir,
                  cfg->config_file.empty() ? ", embedded default configuration" : ", config " + cfg->config_file);

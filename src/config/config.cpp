@@ -74,7 +74,7 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     msg << e;
     throw std::runtime_error(msg.str());
   }
-  check_keys(root, {"data_dir", "log", "socketlock", "amqp"}, source, "");
+  check_keys(root, {"data_dir", "log", "socketlock", "amqp", "amqp10"}, source, "");
   if (auto* n = root.get("data_dir")) cfg.data_dir = string_of(*n, source, "data_dir");
   if (auto* log = root.get_as<toml::table>("log")) {
     check_keys(*log, {"level"}, source, "log.");
@@ -111,6 +111,29 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     if (auto* users = a->get_as<toml::table>("users")) {
       for (const auto& [name, pw] : *users) c.users[std::string(name.str())] = string_of(pw, source, "amqp.users");
     }
+  }
+  if (auto* a = root.get_as<toml::table>("amqp10")) {
+    check_keys(*a, {"idle_time_out", "max_frame_size", "link_credit", "declare_bare_queues", "default_user"}, source,
+               "amqp10.");
+    Amqp10Config& c = cfg.amqp10;
+    auto integer = [&](const char* key, int64_t lo, int64_t hi) -> std::optional<int64_t> {
+      const toml::node* n = a->get(key);
+      if (!n) return std::nullopt;
+      auto v = n->value<int64_t>();
+      if (!v || *v < lo || *v > hi)
+        bad(source, fmt::format("amqp10.{}", key), fmt::format("expected an integer in {}..{}", lo, hi));
+      return v;
+    };
+    if (auto* n = a->get("idle_time_out")) c.idle_time_out = duration_of(*n, source, "amqp10.idle_time_out");
+    // 2.7.1: no peer may set max-frame-size below 512.
+    if (auto v = integer("max_frame_size", 512, 1 << 30)) c.max_frame_size = uint32_t(*v);
+    if (auto v = integer("link_credit", 1, 1 << 20)) c.link_credit = uint32_t(*v);
+    if (auto* n = a->get("declare_bare_queues")) {
+      auto b = n->value<bool>();
+      if (!b) bad(source, "amqp10.declare_bare_queues", "expected true or false");
+      c.declare_bare_queues = *b;
+    }
+    if (auto* n = a->get("default_user")) c.default_user = string_of(*n, source, "amqp10.default_user");
   }
   if (auto* sl = root.get_as<toml::table>("socketlock")) {
     check_keys(*sl, {"enabled", "path", "policy", "request_timeout", "confirm_timeout", "max_ttl", "hello_timeout"},

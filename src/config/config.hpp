@@ -32,12 +32,22 @@ struct AmqpConfig {
   std::map<std::string, std::string> users;
 };
 
+// AMQP 1.0 specifics (same listener and users as [amqp]).
+struct Amqp10Config {
+  std::chrono::milliseconds idle_time_out = std::chrono::seconds(60);  // ours; 0: none
+  uint32_t max_frame_size = 128 * 1024;
+  uint32_t link_credit = 256;         // granted to each publishing link
+  bool declare_bare_queues = true;    // a bare address names a queue, declared on first use
+  std::string default_user = "guest"; // ANONYMOUS / no SASL log in as this user; "": refused
+};
+
 struct Config {
   std::string config_file;  // empty: embedded defaults only
   std::string data_dir = "var";
   std::string log_level = "info";
   SocketlockConfig socketlock;
   AmqpConfig amqp;
+  Amqp10Config amqp10;
 
   std::string socketlock_path() const {
     return socketlock.path.empty() ? data_dir + "/socketlock.sock" : socketlock.path;

@@ -111,3 +111,20 @@ TEST(Config, MemoryHighWatermarkIsAFractionOrBytes) {
   EXPECT_DOUBLE_EQ(c.amqp.memory_high_watermark, 1e6);
   EXPECT_THROW(warren::config::apply_toml(c, "[amqp]\nmemory_high_watermark = 0\n", "m.toml"), std::runtime_error);
 }
+
+TEST(Config, Amqp10Table) {
+  warren::config::Config c;
+  EXPECT_EQ(c.amqp10.idle_time_out, std::chrono::seconds(60));
+  EXPECT_TRUE(c.amqp10.declare_bare_queues);
+  warren::config::apply_toml(c,
+                             "[amqp10]\nidle_time_out = \"5s\"\nmax_frame_size = 65536\nlink_credit = 1000\n"
+                             "declare_bare_queues = false\ndefault_user = \"\"\n",
+                             "a.toml");
+  EXPECT_EQ(c.amqp10.idle_time_out, std::chrono::seconds(5));
+  EXPECT_EQ(c.amqp10.max_frame_size, 65536u);
+  EXPECT_EQ(c.amqp10.link_credit, 1000u);
+  EXPECT_FALSE(c.amqp10.declare_bare_queues);
+  EXPECT_EQ(c.amqp10.default_user, "");
+  EXPECT_THROW(warren::config::apply_toml(c, "[amqp10]\nmax_frame_size = 100\n", "a.toml"), std::runtime_error);
+  EXPECT_THROW(warren::config::apply_toml(c, "[amqp10]\nidle = 1\n", "a.toml"), std::runtime_error);
+}
