@@ -33,7 +33,7 @@ std::shared_ptr<Message> Message::build(std::string exchange, std::string routin
   m->exchange_ = std::move(exchange);
   m->routing_key_ = std::move(routing_key);
   m->essentials_ = essentials_of(props);
-  m->decoded_ = std::move(props);
+  m->decoded_ = std::make_unique<Properties>(std::move(props));
   m->body_ = std::move(body);
   MemoryAccount::add(int64_t(m->size()));
   return m;
@@ -41,7 +41,7 @@ std::shared_ptr<Message> Message::build(std::string exchange, std::string routin
 
 const Properties& Message::properties() const {
   if (decoded_) return *decoded_;
-  decoded_ = codec_ ? codec_->decode(raw_) : Properties{};
+  decoded_ = std::make_unique<Properties>(codec_ ? codec_->decode(raw_) : Properties{});
   // What another protocol keeps outside its properties (AMQP 1.0's header).
   Properties& p = *decoded_;
   if (!p.delivery_mode && essentials_.persistent) p.delivery_mode = 2;

@@ -45,10 +45,10 @@ std::deque<Queue::Entry>& Queue::lane(uint8_t priority) {
   return lanes_[std::min<size_t>(priority, lanes_.size() - 1)];
 }
 
-std::optional<TimePoint> Queue::expiry_for(const Message& m, TimePoint now) const {
+TimePoint Queue::expiry_for(const Message& m, TimePoint now) const {
   std::optional<Duration> ttl = opts_.args.message_ttl;
   if (auto t = m.ttl(); t && (!ttl || *t < *ttl)) ttl = t;
-  if (!ttl) return std::nullopt;
+  if (!ttl) return kNever;
   return now + std::clamp(*ttl, Duration::zero(), kMaxTtl);
 }
 
@@ -124,7 +124,7 @@ void Queue::drop_expired(TimePoint now) {
   for (size_t i = 0; i < lanes_.size() && !closed_; ++i) {
     while (!closed_ && !lanes_[i].empty()) {
       const Entry& head = lanes_[i].front();
-      if (!head.expires || *head.expires > now) break;
+      if (head.expires > now) break;
       Entry e = std::move(lanes_[i].front());
       lanes_[i].pop_front();
       note_removed(e);
@@ -151,13 +151,13 @@ Queue::Accept Queue::publish(MessagePtr msg, TimePoint now) {
   if (closed_) return Accept::Enqueued;  // deleted while the message was on its way: gone with it
   drop_expired(now);
   if (opts_.args.overflow != Overflow::DropHead && over_limit(msg->size(), 1)) {
-    if (opts_.args.overflow == Overflow::RejectPublishDlx) discard(Entry{std::move(msg), 0, {}}, DeadReason::MaxLen, now);
+    if (opts_.args.overflow == Overflow::RejectPublishDlx) discard(Entry{std::move(msg), 0}, DeadReason::MaxLen, now);
     return Accept::Rejected;
   }
-  Entry e{std::move(msg), next_seq_++, {}};
+  Entry e{std::move(msg), next_seq_++};
   e.expires = expiry_for(*e.msg, now);
   const uint64_t seq = e.seq;
-  const bool dies_now = e.expires && *e.expires <= now;
+  const bool dies_now = e.expires <= now;
   enqueue(std::move(e));
   const uint64_t outer_fresh = fresh_seq_;  // publish can nest (a consumer publishing from deliver())
   fresh_seq_ = seq;
@@ -255,7 +255,7 @@ void Queue::dispatch(TimePoint now) {
     redispatch_ = false;
     while (!closed_ && ready_count_ > 0) {
       const Entry* head = peek_ready();
-      if (head->expires && *head->expires <= now && head->seq != fresh_seq_) {
+      if (head->expires <= now && head->seq != fresh_seq_) {
         std::optional<Entry> dead = pop_ready();
         discard(std::move(*dead), DeadReason::Expired, now);
         continue;
@@ -285,7 +285,7 @@ void Queue::settle(uint64_t seq, Outcome outcome, TimePoint now) {
   switch (outcome) {
     case Outcome::Accepted: return;
     case Outcome::Rejected: return discard(std::move(e), DeadReason::Rejected, now);
-    case Outcome::Modified: ++e.delivery_count; [[fallthrough]];
+    case Outcome::Modified: e.delivery_count = e.delivery_count + 1; [[fallthrough]];
     case Outcome::Released:
       e.redelivered = true;
       requeue(std::move(e));
@@ -335,7 +335,7 @@ std::optional<TimePoint> Queue::next_deadline() const {
   if (closed_) return std::nullopt;
   std::optional<TimePoint> d;
   for (const auto& l : lanes_)
-    if (!l.empty() && l.front().expires && (!d || *l.front().expires < *d)) d = l.front().expires;
+    if (!l.empty() && l.front().expires != kNever && (!d || l.front().expires < *d)) d = l.front().expires;
   if (opts_.args.expires && consumers_.empty() && !unused_reported_) {
     TimePoint t = last_used_ + *opts_.args.expires;
     if (!d || t < *d) d = t;

@@ -135,13 +135,17 @@ class Queue : public std::enable_shared_from_this<Queue> {
   std::optional<TimePoint> reported_deadline() const { return reported_deadline_; }
 
  private:
+  // One per queued message, so kept at 40 bytes: no optional (its flag
+  // would pad to 16), and the redelivered flag packed with the count.
+  static constexpr TimePoint kNever = TimePoint::max();
   struct Entry {
     MessagePtr msg;
     uint64_t seq;
-    std::optional<TimePoint> expires;
-    uint32_t delivery_count = 0;
-    bool redelivered = false;
+    TimePoint expires = kNever;
+    uint32_t delivery_count : 31 = 0;
+    bool redelivered : 1 = false;
   };
+  static_assert(sizeof(Entry) == 40);
 
   void dispatch(TimePoint now);
   void enqueue(Entry e);
@@ -155,7 +159,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   bool over_limit(size_t extra_bytes, size_t extra_count) const;
   // Dead-letters `e` with `why` when the queue has a DLX; else drops it.
   void discard(Entry e, DeadReason why, TimePoint now);
-  std::optional<TimePoint> expiry_for(const Message& m, TimePoint now) const;
+  TimePoint expiry_for(const Message& m, TimePoint now) const;  // kNever: no TTL
   ConsumerSlot* next_consumer();
   std::deque<Entry>& lane(uint8_t priority);
   void report_unused();
