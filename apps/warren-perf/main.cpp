@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
                  kMinBodySize);
   const ProtocolImpl* proto = nullptr;
   if (o.protocol == Protocol::Amqp091) proto = &amqp091_protocol();
+#ifdef WARREN_PERF_AMQP10
+  if (o.protocol == Protocol::Amqp10) proto = &amqp10_protocol();
+#endif
   if (!proto) {
     std::fprintf(stderr, "warren-perf: --protocol amqp10 is not built in yet\n");
     return 64;

@@ -113,6 +113,8 @@ const std::vector<Flag>& flags() {
          else
            throw UsageError(f + ": unknown protocol '" + v + "' (amqp091, amqp10)");
        }},
+      {"", "--amqp10-address-prefix", "PREFIX", "AMQP 1.0 address of a queue: PREFIX + name (default /queue/, which RabbitMQ 3.x and warrend know; RabbitMQ 4: /queues/)",
+       [](Options& o, auto&, auto& v) { o.amqp10_address_prefix = v; }},
       {"", "--json", "", "print one JSON line with the results at the end",
        [](Options& o, auto&, auto&) { o.json = true; }},
       {"-?", "--help", "", "this list", [](Options& o, auto&, auto&) { o.help = true; }},

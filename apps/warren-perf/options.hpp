@@ -45,6 +45,7 @@ struct Options {
   bool auto_delete = true;          // -ad
   std::string uri = "amqp://guest:guest@127.0.0.1:5672/%2F";  // -h
   Protocol protocol = Protocol::Amqp091;
+  std::string amqp10_address_prefix = "/queue/";  // RabbitMQ 4: "/queues/"
   bool json = false;                // --json
   bool help = false;                // --help, --flag-help
 

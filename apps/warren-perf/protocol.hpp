@@ -2,7 +2,7 @@
 // What the driver (driver.cpp) needs of a protocol: a publisher that batches
 // messages and reports confirms, and a consumer that reports deliveries. One
 // of each per connection, each used by one thread. amqp091_client.cpp
-// implements them for AMQP 0-9-1; an AMQP 1.0 pair slots in beside it.
+// implements them for AMQP 0-9-1, amqp10_client.cpp for AMQP 1.0.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -79,5 +79,8 @@ struct ProtocolImpl {
 };
 
 const ProtocolImpl& amqp091_protocol();
+#ifdef WARREN_PERF_AMQP10
+const ProtocolImpl& amqp10_protocol();
+#endif
 
 }  // namespace warren::perf
