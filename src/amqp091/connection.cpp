@@ -428,15 +428,16 @@ void Connection::send_with_content(uint16_t channel, const M& m, const broker::M
   PropertiesView view;
   const bool ours = msg.codec() == &PropertyCodec::instance();
   // A message from another protocol may keep its body in that protocol's form.
-  const broker::Body plain = ours || !msg.codec() ? msg.body() : msg.codec()->plain_body(msg.body());
-  const size_t size = plain ? plain->size() : 0;
+  const bool as_stored = ours || !msg.codec();
+  const broker::Body converted = as_stored ? nullptr : msg.codec()->plain_body(msg.body());
+  const std::string_view body = as_stored ? msg.body_view() : converted ? std::string_view(*converted) : "";
+  const size_t size = body.size();
   if (ours && PropertiesView::parse(as_bytes(msg.raw_properties()), view).ok())
     encode_content_header(scratch_, ContentHeader{kClassBasic, 0, size, view});
   else
     encode_content_header(scratch_, size, to_basic(msg.properties()));
   end_frame(scratch_, at);
   if (size > 0) {
-    const std::string& body = *plain;
     if (size > max_payload(frame_max_)) {
       append_body_frames(scratch_, channel, as_bytes(body), frame_max_);
     } else if (size < 1024) {  // small: a copy is cheaper than a reference
@@ -448,7 +449,7 @@ void Connection::send_with_content(uint16_t channel, const M& m, const broker::M
       auto h = frame_header(kFrameBody, channel, uint32_t(size));
       scratch_.append(reinterpret_cast<const char*>(h.data()), h.size());
       transport_.send(scratch_);
-      transport_.send_shared(plain);
+      transport_.send_shared(as_stored ? msg.body() : converted);  // large: the stored string, no copy
       scratch_.assign(1, char(kFrameEnd));
     }
   }

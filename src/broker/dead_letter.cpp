@@ -109,7 +109,7 @@ void VHost::dead_letter(Queue& from, MessagePtr msg, DeadReason why, TimePoint n
   Table headers = props.headers.value_or(Table{});
   // The routing keys it was published with: the key, the CC keys, then the
   // BCC keys (rabbit_basic keeps them in the message's routing keys).
-  Array keys{Value(msg->routing_key())};
+  Array keys{Value(std::string(msg->routing_key()))};
   if (const Value* cc = find(headers, "CC"); cc && cc->as_array())
     for (const Value& k : *cc->as_array())
       if (k.as_string()) keys.push_back(k);
@@ -119,7 +119,7 @@ void VHost::dead_letter(Queue& from, MessagePtr msg, DeadReason why, TimePoint n
       {"reason", Value(std::string(reason))},
       {"queue", Value(from.name())},
       {"time", Value(Timestamp{wall_clock_()})},
-      {"exchange", Value(msg->exchange())},
+      {"exchange", Value(std::string(msg->exchange()))},
       {"routing-keys", Value(std::move(keys))},
   };
   if (props.expiration) info.emplace_back("original-expiration", Value(*props.expiration));
@@ -131,7 +131,7 @@ void VHost::dead_letter(Queue& from, MessagePtr msg, DeadReason why, TimePoint n
 
   // With x-dead-letter-routing-key that key alone routes it; otherwise all
   // of its routing keys, BCC ones included, as RabbitMQ does.
-  std::string key = args.dead_letter_routing_key.value_or(msg->routing_key());
+  std::string key = args.dead_letter_routing_key.value_or(std::string(msg->routing_key()));
   std::vector<std::string> bcc;
   if (!args.dead_letter_routing_key) bcc = msg->bcc_keys();
   MessagePtr dead = msg->with(std::move(props), *args.dead_letter_exchange, std::move(key), std::move(bcc));

@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <cstring>
+#include <new>
+
 #include "broker/memory.hpp"
 
 namespace warren::broker {
@@ -9,58 +12,126 @@ namespace warren::broker {
 namespace {
 // RabbitMQ's ?MAX_EXPIRY_TIMER: per-message and queue TTLs above it are refused.
 constexpr uint64_t kMaxExpiry = 4294967295;
+
+// The trailer's size for the next allocation, set by Message::make just
+// before allocate_shared. Passed aside so that the allocator stays empty:
+// a stateful one would be copied into every control block.
+thread_local size_t trailer_bytes = 0;
+
+// Allocates the control block and message with room for the trailer after them.
+template <class T>
+struct TrailerAllocator {
+  using value_type = T;
+  TrailerAllocator() = default;
+  template <class U>
+  TrailerAllocator(const TrailerAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T) + trailer_bytes)); }
+  void deallocate(T* p, size_t) { ::operator delete(p); }
+  template <class U>
+  bool operator==(const TrailerAllocator<U>&) const { return true; }
+};
+
+char* put(char* out, std::string_view bytes) {
+  if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
+  return out + bytes.size();
+}
 }  // namespace
 
-MessagePtr Message::received(std::string exchange, std::string routing_key, const PropertyCodec* codec,
-                             std::string raw_properties, Essentials essentials, Body body) {
-  std::shared_ptr<Message> m(new Message());
-  m->exchange_ = std::move(exchange);
-  m->routing_key_ = std::move(routing_key);
+std::shared_ptr<Message> Message::make(std::string_view exchange, std::string_view routing_key,
+                                       const PropertyCodec* codec, std::string_view raw, Essentials e, Body body) {
+  const size_t body_size = body ? body->size() : 0;
+  const bool shared = body_size > kInlineBody;
+  trailer_bytes = (shared ? sizeof(Body) : body_size) + exchange.size() + routing_key.size() + raw.size();
+  std::shared_ptr<Message> m = std::allocate_shared<Message>(TrailerAllocator<Message>(), Key{});
+  char* out = m->trailer();
+  if (shared) {
+    new (out) Body(std::move(body));
+    out += sizeof(Body);
+    m->flags_ |= kSharedBody;
+  }
+  out = put(out, exchange);
+  out = put(out, routing_key);
+  out = put(out, raw);
+  if (!shared && body) put(out, *body);
   m->codec_ = codec;
-  m->raw_ = std::move(raw_properties);
-  m->essentials_ = essentials;
-  m->body_ = std::move(body);
-  MemoryAccount::add(int64_t(m->size()));
+  m->exchange_size_ = uint32_t(exchange.size());
+  m->routing_key_size_ = uint32_t(routing_key.size());
+  m->raw_size_ = uint32_t(raw.size());
+  m->body_size_ = uint32_t(body_size);
+  m->priority_ = e.priority;
+  if (body_size > 0 || body) m->flags_ |= kHasBody;
+  if (e.persistent) m->flags_ |= kPersistent;
+  if (e.sender_selected) m->flags_ |= kSenderSelected;
+  if (e.ttl) {
+    m->flags_ |= kHasTtl;
+    m->ttl_ms_ = e.ttl->count();
+  }
+  MemoryAccount::add(int64_t(body_size));
   return m;
 }
 
-MessagePtr Message::built(std::string exchange, std::string routing_key, Properties props, Body body) {
-  return build(std::move(exchange), std::move(routing_key), std::move(props), std::move(body));
+MessagePtr Message::received(std::string_view exchange, std::string_view routing_key, const PropertyCodec* codec,
+                             std::string_view raw_properties, Essentials essentials, Body body) {
+  return make(exchange, routing_key, codec, raw_properties, essentials, std::move(body));
 }
 
-std::shared_ptr<Message> Message::build(std::string exchange, std::string routing_key, Properties props, Body body) {
-  std::shared_ptr<Message> m(new Message());
-  m->exchange_ = std::move(exchange);
-  m->routing_key_ = std::move(routing_key);
-  m->essentials_ = essentials_of(props);
-  m->decoded_ = std::make_unique<Properties>(std::move(props));
-  m->body_ = std::move(body);
-  MemoryAccount::add(int64_t(m->size()));
+MessagePtr Message::built(std::string_view exchange, std::string_view routing_key, Properties props, Body body) {
+  std::shared_ptr<Message> m = make(exchange, routing_key, nullptr, {}, essentials_of(props), std::move(body));
+  m->cold().decoded = std::move(props);
   return m;
+}
+
+Message::~Message() {
+  MemoryAccount::add(-int64_t(size()));
+  if (flags_ & kSharedBody) shared_body()->~Body();
+}
+
+std::string_view Message::body_view() const {
+  if (flags_ & kSharedBody) return **shared_body();
+  return {trailer() + exchange_size_ + routing_key_size_ + raw_size_, body_size_};
+}
+
+Body Message::body() const {
+  if (flags_ & kSharedBody) return *shared_body();
+  if (!(flags_ & kHasBody)) return nullptr;
+  return std::make_shared<const std::string>(body_view());
+}
+
+Message::Cold& Message::cold() const {
+  if (!cold_) cold_ = std::make_unique<Cold>();
+  return *cold_;
+}
+
+const std::vector<std::string>& Message::bcc_keys() const {
+  static const std::vector<std::string> none;
+  return cold_ ? cold_->bcc_keys : none;
 }
 
 const Properties& Message::properties() const {
-  if (decoded_) return *decoded_;
-  decoded_ = std::make_unique<Properties>(codec_ ? codec_->decode(raw_) : Properties{});
+  Cold& c = cold();
+  if (c.decoded) return *c.decoded;
+  c.decoded = codec_ ? codec_->decode(raw_properties()) : Properties{};
   // What another protocol keeps outside its properties (AMQP 1.0's header).
-  Properties& p = *decoded_;
-  if (!p.delivery_mode && essentials_.persistent) p.delivery_mode = 2;
-  if (!p.priority && essentials_.priority != 0) p.priority = essentials_.priority;
-  if (!p.expiration && essentials_.ttl) p.expiration = std::to_string(essentials_.ttl->count());
+  Properties& p = *c.decoded;
+  if (!p.delivery_mode && persistent()) p.delivery_mode = 2;
+  if (!p.priority && priority_ != 0) p.priority = priority_;
+  if (!p.expiration && (flags_ & kHasTtl)) p.expiration = std::to_string(ttl_ms_);
   return p;
 }
 
-MessagePtr Message::with(Properties props, std::string exchange, std::string routing_key) const {
-  return built(std::move(exchange), std::move(routing_key), std::move(props),
-               codec_ ? codec_->plain_body(body_) : body_);
+MessagePtr Message::with(Properties props, std::string_view exchange, std::string_view routing_key) const {
+  return built(exchange, routing_key, std::move(props), codec_ ? codec_->plain_body(body()) : body());
 }
 
-MessagePtr Message::with(Properties props, std::string exchange, std::string routing_key,
+MessagePtr Message::with(Properties props, std::string_view exchange, std::string_view routing_key,
                          std::vector<std::string> bcc_keys) const {
-  std::shared_ptr<Message> m = build(std::move(exchange), std::move(routing_key), std::move(props),
-                                     codec_ ? codec_->plain_body(body_) : body_);
-  if (!bcc_keys.empty()) m->essentials_.sender_selected = true;
-  m->bcc_keys_ = std::move(bcc_keys);
+  std::shared_ptr<Message> m = make(exchange, routing_key, nullptr, {}, essentials_of(props),
+                                    codec_ ? codec_->plain_body(body()) : body());
+  m->cold().decoded = std::move(props);
+  if (!bcc_keys.empty()) {
+    m->flags_ |= kSenderSelected;
+    m->cold().bcc_keys = std::move(bcc_keys);
+  }
   return m;
 }
 
@@ -91,8 +162,6 @@ std::optional<Duration> parse_expiration(std::string_view text) {
   if (negative && n != 0) return std::nullopt;
   return Duration(int64_t(n));
 }
-
-Message::~Message() { MemoryAccount::add(-int64_t(size())); }
 
 uint64_t default_memory_high_watermark() {
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);

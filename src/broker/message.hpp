@@ -52,8 +52,15 @@ using Body = std::shared_ptr<const std::string>;
 class Message;
 using MessagePtr = std::shared_ptr<const Message>;
 
+// Millions of these wait in queues, so a message is one allocation: the
+// shared_ptr control block, the fields below, then its exchange, routing
+// key, raw properties and (up to kInlineBody bytes) body side by side. A
+// larger body stays a shared string, kept there instead, so front ends can
+// write it by reference.
 class Message {
  public:
+  static constexpr size_t kInlineBody = 256;
+
   // What a front end knows at publish time, cheaply.
   struct Essentials {
     bool persistent = false;
@@ -66,57 +73,83 @@ class Message {
   };
 
   // A message as a front end received it: raw properties in its own format.
-  static MessagePtr received(std::string exchange, std::string routing_key, const PropertyCodec* codec,
-                             std::string raw_properties, Essentials essentials, Body body);
+  static MessagePtr received(std::string_view exchange, std::string_view routing_key, const PropertyCodec* codec,
+                             std::string_view raw_properties, Essentials essentials, Body body);
   // A message built or changed by the core (dead-lettering): decoded properties.
-  static MessagePtr built(std::string exchange, std::string routing_key, Properties props, Body body);
+  static MessagePtr built(std::string_view exchange, std::string_view routing_key, Properties props, Body body);
 
-  const std::string& exchange() const { return exchange_; }
-  const std::string& routing_key() const { return routing_key_; }
-  const Body& body() const { return body_; }
-  size_t body_size() const { return body_ ? body_->size() : 0; }
+  std::string_view exchange() const { return {trailer() + body_offset(), exchange_size_}; }
+  std::string_view routing_key() const { return {trailer() + body_offset() + exchange_size_, routing_key_size_}; }
+  // The body's bytes, wherever they are kept.
+  std::string_view body_view() const;
+  // The body as a shared string: the stored one when large; a copy of an
+  // inline one (front ends copy small bodies from body_view() instead).
+  Body body() const;
+  size_t body_size() const { return flags_ & kSharedBody ? (*shared_body())->size() : body_size_; }
   // Bytes counted against x-max-length-bytes (the body, as RabbitMQ does).
   size_t size() const { return body_size(); }
 
-  bool persistent() const { return essentials_.persistent; }
-  uint8_t priority() const { return essentials_.priority; }
-  std::optional<Duration> ttl() const { return essentials_.ttl; }
-  bool sender_selected() const { return essentials_.sender_selected; }
+  bool persistent() const { return flags_ & kPersistent; }
+  uint8_t priority() const { return priority_; }
+  std::optional<Duration> ttl() const { return flags_ & kHasTtl ? std::optional(Duration(ttl_ms_)) : std::nullopt; }
+  bool sender_selected() const { return flags_ & kSenderSelected; }
 
   // The raw bytes and their codec, when the message still has them.
   const PropertyCodec* codec() const { return codec_; }
-  const std::string& raw_properties() const { return raw_; }
+  std::string_view raw_properties() const {
+    return {trailer() + body_offset() + exchange_size_ + routing_key_size_, raw_size_};
+  }
   // Decoded on first use. The core is single-threaded per message owner.
   const Properties& properties() const;
 
   // A copy sharing the body, with other properties and routing (for
   // dead-lettering, which adds x-death and may change the routing key).
-  MessagePtr with(Properties props, std::string exchange, std::string routing_key) const;
+  MessagePtr with(Properties props, std::string_view exchange, std::string_view routing_key) const;
   // The same, keeping `bcc_keys` as routing keys that are not in the headers.
-  MessagePtr with(Properties props, std::string exchange, std::string routing_key,
+  MessagePtr with(Properties props, std::string_view exchange, std::string_view routing_key,
                   std::vector<std::string> bcc_keys) const;
 
   // The keys of a "BCC" header the core removed before routing. They stay
   // the message's routing keys, as in RabbitMQ: dead-lettering lists them
   // in x-death and routes with them again.
-  const std::vector<std::string>& bcc_keys() const { return bcc_keys_; }
+  const std::vector<std::string>& bcc_keys() const;
 
- private:
-  Message() = default;
-  static std::shared_ptr<Message> build(std::string exchange, std::string routing_key, Properties props, Body body);
-
- public:
+  // Only make() creates messages (the key keeps others out; allocate_shared
+  // needs a public constructor).
+  struct Key {
+   private:
+    friend class Message;
+    Key() = default;
+  };
+  explicit Message(Key) {}
   ~Message();
+  Message(const Message&) = delete;
+  Message& operator=(const Message&) = delete;
 
  private:
-  std::string exchange_, routing_key_;
+  // What few messages need: decoded properties, BCC keys.
+  struct Cold {
+    std::optional<Properties> decoded;
+    std::vector<std::string> bcc_keys;
+  };
+  enum Flag : uint8_t { kPersistent = 1, kHasTtl = 2, kSenderSelected = 4, kHasBody = 8, kSharedBody = 16 };
+
+  static std::shared_ptr<Message> make(std::string_view exchange, std::string_view routing_key,
+                                       const PropertyCodec* codec, std::string_view raw, Essentials e, Body body);
+  // The bytes after the object, in the same allocation.
+  const char* trailer() const { return reinterpret_cast<const char*>(this) + sizeof(Message); }
+  char* trailer() { return reinterpret_cast<char*>(this) + sizeof(Message); }
+  // A shared body's pointer sits first in the trailer (aligned), then the names.
+  size_t body_offset() const { return flags_ & kSharedBody ? sizeof(Body) : 0; }
+  const Body* shared_body() const { return reinterpret_cast<const Body*>(trailer()); }
+  Cold& cold() const;
+
   const PropertyCodec* codec_ = nullptr;
-  std::string raw_;
-  Essentials essentials_;
-  Body body_;
-  std::vector<std::string> bcc_keys_;
-  // Rarely filled (the 0-9-1 path never decodes): a pointer, not 456 B inline.
-  mutable std::unique_ptr<Properties> decoded_;
+  mutable std::unique_ptr<Cold> cold_;
+  int64_t ttl_ms_ = 0;
+  uint32_t exchange_size_ = 0, routing_key_size_ = 0, raw_size_ = 0, body_size_ = 0;
+  uint8_t priority_ = 0;
+  uint8_t flags_ = 0;
 };
 
 // Essentials from decoded properties (for messages the core builds).

@@ -77,7 +77,7 @@ TEST(Message, WithSharesTheBodyAndReplacesPropertiesAndRouting) {
   p.delivery_mode.reset();  // properties() filled it in from the essentials
   p.priority = 4;
   MessagePtr copy = m->with(p, "dlx", "other");
-  EXPECT_EQ(copy->body().get(), m->body().get());
+  EXPECT_EQ(copy->body_view(), "B");
   EXPECT_EQ(copy->exchange(), "dlx");
   EXPECT_EQ(copy->routing_key(), "other");
   EXPECT_EQ(copy->codec(), nullptr);
@@ -87,6 +87,58 @@ TEST(Message, WithSharesTheBodyAndReplacesPropertiesAndRouting) {
   EXPECT_FALSE(copy->persistent());  // from the properties, which have no delivery mode
   EXPECT_EQ(m->exchange(), "x");     // the original is untouched
   EXPECT_EQ(m->ttl(), Duration(100));
+}
+
+TEST(Message, KeepsSmallBodiesInlineAndSharesLargeOnes) {
+  const std::string small(Message::kInlineBody, 's'), large(Message::kInlineBody + 1, 'L');
+  Body small_body = body(small), large_body = body(large);
+  MessagePtr a = Message::received("ex", "key", nullptr, "raw", {}, small_body);
+  MessagePtr b = Message::received("ex", "key", nullptr, "raw", {}, large_body);
+  for (const MessagePtr& m : {a, b}) {  // the names sit beside either kind of body
+    EXPECT_EQ(m->exchange(), "ex");
+    EXPECT_EQ(m->routing_key(), "key");
+    EXPECT_EQ(m->raw_properties(), "raw");
+  }
+  EXPECT_EQ(a->body_view(), small);
+  EXPECT_EQ(a->body_size(), small.size());
+  EXPECT_NE(a->body().get(), small_body.get());  // a copy of the inline bytes
+  EXPECT_EQ(*a->body(), small);
+  EXPECT_EQ(b->body().get(), large_body.get());  // by reference
+  EXPECT_EQ(b->body_view().data(), large_body->data());
+  EXPECT_EQ(b->body_size(), large.size());
+  // Derived copies share a large body too.
+  EXPECT_EQ(b->with({}, "dlx", "k")->body().get(), large_body.get());
+  EXPECT_EQ(b->with({}, "dlx", "k", {"bcc"})->body().get(), large_body.get());
+}
+
+TEST(Message, NoBodyStaysNoBodyAndAnEmptyOneStaysEmpty) {
+  MessagePtr none = Message::received("", "q", nullptr, "", {}, nullptr);
+  MessagePtr empty = Message::received("", "q", nullptr, "", {}, body(""));
+  EXPECT_EQ(none->body(), nullptr);
+  ASSERT_NE(empty->body(), nullptr);
+  EXPECT_EQ(*empty->body(), "");
+  EXPECT_EQ(empty->body_view(), "");
+}
+
+TEST(Message, LongNamesAndPropertiesRoundTrip) {
+  const std::string ex(300, 'e'), key(1000, 'k'), raw(70000, 'r');
+  MessagePtr m = Message::received(ex, key, nullptr, raw, {false, 0, Duration(4294967295), true}, body("x"));
+  EXPECT_EQ(m->exchange(), ex);
+  EXPECT_EQ(m->routing_key(), key);
+  EXPECT_EQ(m->raw_properties(), raw);
+  EXPECT_EQ(m->body_view(), "x");
+  EXPECT_EQ(m->ttl(), Duration(4294967295));
+  EXPECT_TRUE(m->sender_selected());
+  EXPECT_TRUE(m->bcc_keys().empty());
+}
+
+TEST(Message, WithKeepsBccKeysAndMarksItSenderSelected) {
+  MessagePtr m = Message::built("x", "k", {}, body("b"));
+  EXPECT_FALSE(m->sender_selected());
+  MessagePtr c = m->with({}, "x", "k", {"one", "two"});
+  EXPECT_TRUE(c->sender_selected());
+  EXPECT_EQ(c->bcc_keys(), (std::vector<std::string>{"one", "two"}));
+  EXPECT_EQ(c->body_view(), "b");
 }
 
 TEST(Message, EssentialsOf) {
