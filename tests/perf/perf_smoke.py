@@ -3,7 +3,7 @@
 
 Starts warrend on a free port with a temporary data dir, runs warren-perf
 with publisher confirms, manual multi-acks and -C (so every sequence number
-is checked), and checks that nothing was lost or duplicated and that the
+is checked), over AMQP 0-9-1 and then AMQP 1.0, and checks that nothing was lost or duplicated and that the
 --json line parses. Paths come from WARREN_WARREND and WARREN_PERF.
 """
 import json
@@ -35,35 +35,44 @@ def start_warrend(warrend, data_dir):
     sys.exit("warrend did not start:\n" + open(log_path).read())
 
 
+def run_checked(perf, port, protocol):
+    """2 producers with confirms, 2 consumers with multi-acks, -C: no loss, no dups."""
+    cmd = [perf, "-h", f"amqp://guest:guest@127.0.0.1:{port}/%2F",
+           "--protocol", protocol,
+           "-x", "2", "-y", "2", "-u", f"perf-smoke-{protocol}", "-s", "64",
+           "-C", "100000", "-c", "256", "-A", "50", "-q", "500",
+           "-z", "30", "--json"]
+    print("$", " ".join(cmd), flush=True)
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    sys.stderr.write(run.stderr)
+    lines = [l for l in run.stdout.splitlines() if l.startswith("{")]
+    assert len(lines) == 1, f"expected one JSON line, got: {run.stdout!r}"
+    result = json.loads(lines[0])
+    print(json.dumps(result, indent=1))
+    assert run.returncode == 0, f"warren-perf exited {run.returncode}"
+    assert result["protocol"] == protocol, result["protocol"]
+    assert result["errors"] == [], result["errors"]
+    assert result["verified"], "loss/dup check did not run"
+    assert result["sent"] == 200000, result["sent"]
+    assert result["confirmed"] == 200000, result["confirmed"]
+    assert result["received"] == 200000, result["received"]
+    assert result["lost"] == 0 and result["duplicated"] == 0, (result["lost"], result["duplicated"])
+    for key in ("latency_us", "confirm_latency_us"):
+        h = result[key]
+        assert h["count"] == 200000, (key, h["count"])
+        assert 0 <= h["min"] <= h["p50"] <= h["p99"] <= h["p99.9"] <= h["max"], (key, h)
+    assert result["send_rate"] > 0 and result["receive_rate"] > 0
+    print(f"perf_smoke: {protocol} ok", flush=True)
+
+
 def main():
     warrend = os.environ["WARREN_WARREND"]
     perf = os.environ["WARREN_PERF"]
     with tempfile.TemporaryDirectory(prefix="perf_smoke.") as tmp:
         proc, port = start_warrend(warrend, tmp)
         try:
-            cmd = [perf, "-h", f"amqp://guest:guest@127.0.0.1:{port}/%2F",
-                   "-x", "2", "-y", "2", "-u", "perf-smoke", "-s", "64",
-                   "-C", "100000", "-c", "256", "-A", "50", "-q", "500",
-                   "-z", "30", "--json"]
-            print("$", " ".join(cmd), flush=True)
-            run = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
-            sys.stderr.write(run.stderr)
-            lines = [l for l in run.stdout.splitlines() if l.startswith("{")]
-            assert len(lines) == 1, f"expected one JSON line, got: {run.stdout!r}"
-            result = json.loads(lines[0])
-            print(json.dumps(result, indent=1))
-            assert run.returncode == 0, f"warren-perf exited {run.returncode}"
-            assert result["errors"] == [], result["errors"]
-            assert result["verified"], "loss/dup check did not run"
-            assert result["sent"] == 200000, result["sent"]
-            assert result["confirmed"] == 200000, result["confirmed"]
-            assert result["received"] == 200000, result["received"]
-            assert result["lost"] == 0 and result["duplicated"] == 0, (result["lost"], result["duplicated"])
-            for key in ("latency_us", "confirm_latency_us"):
-                h = result[key]
-                assert h["count"] == 200000, (key, h["count"])
-                assert 0 <= h["min"] <= h["p50"] <= h["p99"] <= h["p99.9"] <= h["max"], (key, h)
-            assert result["send_rate"] > 0 and result["receive_rate"] > 0
+            for protocol in ("amqp091", "amqp10"):
+                run_checked(perf, port, protocol)
         finally:
             proc.terminate()
             try:
