@@ -434,7 +434,7 @@ void Session::send_delivery(OutgoingLink& link, broker::Delivery d, bool settled
 
   scratch_.clear();
   append_delivery_prefix(scratch_, *msg, delivery_count, first_acquirer);
-  const std::shared_ptr<const std::string>& body = msg->body();
+  const std::string_view body = msg->body_view();  // small bodies live in the message: no shared string
   const size_t body_size = msg->body_size();
   const size_t total = scratch_.size() + body_size;
   const size_t max_frame = conn_.peer_max_frame_size();
@@ -446,7 +446,7 @@ void Session::send_delivery(OutgoingLink& link, broker::Delivery d, bool settled
       from += k;
       n -= k;
     }
-    if (n > 0) out.append(*body, from - scratch_.size(), n);
+    if (n > 0) out.append(body.substr(from - scratch_.size(), n));
   };
   size_t offset = 0;
   bool first = true;
@@ -468,7 +468,7 @@ void Session::send_delivery(OutgoingLink& link, broker::Delivery d, bool settled
       append_transfer_head(out, channel_, cur, n);
       if (by_reference) {
         out.append(scratch_);
-        conn_.send_shared(body);
+        conn_.send_shared(msg->body());  // large: the stored string
       } else {
         append_slice(out, offset, n);
       }
@@ -479,7 +479,7 @@ void Session::send_delivery(OutgoingLink& link, broker::Delivery d, bool settled
       append_transfer_head(frame, channel_, cur, n);
       if (by_reference) {
         frame.append(scratch_);
-        emit_frame(std::move(frame), body);
+        emit_frame(std::move(frame), msg->body());
       } else {
         append_slice(frame, offset, n);
         emit_frame(std::move(frame), nullptr);
