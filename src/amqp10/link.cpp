@@ -144,7 +144,8 @@ void IncomingLink::publish(uint32_t id, bool settled, std::span<const uint8_t> b
                                                                                             : amqp_error::kNotAllowed);
   // Refused by a queue (reject-publish overflow): rejected; routed nowhere: released.
   if (r.rejected) return verdict(DeliveryState::Rejected, amqp_error::kResourceLimitExceeded);
-  verdict(r.queues == 0 && !dest_.accept_unroutable ? DeliveryState::Released : DeliveryState::Accepted);
+  const bool routed = r.queues > 0 || r.replies > 0;  // a direct reply-to reply counts as routed
+  verdict(!routed && !dest_.accept_unroutable ? DeliveryState::Released : DeliveryState::Accepted);
 }
 
 // ------------------------------------------------------------ outgoing link

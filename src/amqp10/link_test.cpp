@@ -117,6 +117,27 @@ TEST_F(LinkTest, UnroutableIsReleasedRejectPublishIsRejected) {
   EXPECT_EQ(r->error->condition, amqp_error::kResourceLimitExceeded);
 }
 
+// A reply sent over 1.0 to a 0-9-1 requester's direct reply-to name reaches
+// no queue but is delivered: accepted, not released.
+TEST_F(LinkTest, DirectReplyToReplyIsAccepted) {
+  struct Requester : broker::ReplyReceiver {
+    int got = 0;
+    bool deliver_reply(const broker::MessagePtr&) override { return ++got, true; }
+  } requester;
+  const std::string name = vh().direct_reply().add(requester);
+  Peer p(broker, opts);
+  p.open();
+  p.begin();
+  p.attach_sender(1, "/exchanges/amq.default/" + name);
+  p.take();
+  p.transfer(1, 0, message_bytes("reply"));
+  auto ds = p.all<Disposition>(p.take());
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(code_of(ds[0].state), Accepted::kCode);
+  EXPECT_EQ(requester.got, 1);
+  vh().direct_reply().remove(name);
+}
+
 TEST_F(LinkTest, ExchangeTargetRoutesBySubjectWithoutKey) {
   broker::ExchangeDeclare x;
   x.name = "x";
