@@ -48,6 +48,11 @@ void trace(const char* dir, const Frame& f) {
   } else if (auto* t = std::get_if<Transfer>(&f.body)) {
     line += " id " + (t->delivery_id ? std::to_string(*t->delivery_id) : std::string("-"));
   }
+  const std::optional<Error>* error = nullptr;
+  if (auto* e = std::get_if<End>(&f.body)) error = &e->error;
+  if (auto* d = std::get_if<Detach>(&f.body)) error = &d->error;
+  if (auto* c = std::get_if<Close>(&f.body)) error = &c->error;
+  if (error && *error) line += " " + (*error)->condition + " " + (*error)->description.value_or("");
   std::fprintf(stderr, "amqp10 %s\n", line.c_str());
 }
 
@@ -262,6 +267,8 @@ class Link {
           begin_ += r.consumed;
           return *t;
         }
+        if (auto* e = std::get_if<End>(&frame.body))
+          fail("session ended by the broker: " + (e->error ? e->error->condition + " " + e->error->description.value_or("") : ""));
         if (auto* fl = std::get_if<Flow>(&frame.body)) early_flows_.push_back(*fl);
         begin_ += r.consumed;
       }
@@ -468,11 +475,20 @@ class Amqp10Consumer final : public Consumer {
   std::string partial_;
 };
 
+// Exchanges and named queues are declared over AMQP 0-9-1. RabbitMQ 3.x
+// declares a /queue/ address's queue itself, not auto-delete, and refuses the
+// link (precondition-failed) if ours differs: so no auto-delete then.
+void setup(const Options& o, const std::vector<std::pair<std::string, Route>>& queue_binds) {
+  Options declared = o;
+  if (o.amqp10_address_prefix == "/queue/") declared.auto_delete = false;
+  amqp091_protocol().setup(declared, queue_binds);
+}
+
 }  // namespace
 
 const ProtocolImpl& amqp10_protocol() {
   static const ProtocolImpl impl = {
-      .setup = amqp091_protocol().setup,  // queues are declared over AMQP 0-9-1
+      .setup = setup,
       .make_publisher = [](const Options& o, const Route& r) -> std::unique_ptr<Publisher> {
         return std::make_unique<Amqp10Publisher>(o, r);
       },
