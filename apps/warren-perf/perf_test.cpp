@@ -126,6 +126,13 @@ TEST(Options, PerfTestDefaults) {
   EXPECT_FALSE(o.confirms());
   EXPECT_EQ(o.body_size, kMinBodySize);
   EXPECT_EQ(o.protocol, Protocol::Amqp091);
+  EXPECT_EQ(o.amqp10_address_prefix, "/queue/");  // RabbitMQ 3.x's form, which warrend knows too
+}
+
+TEST(Options, Amqp10AddressPrefix) {
+  Options o = parse_options(split("--protocol amqp10 --amqp10-address-prefix /queues/"));
+  EXPECT_EQ(o.protocol, Protocol::Amqp10);
+  EXPECT_EQ(o.amqp10_address_prefix, "/queues/");
 }
 
 TEST(Options, PerfTestFlags) {
