@@ -131,13 +131,24 @@ class Link {
   // Waits up to timeout_ms for input, reads it and calls f(frame) for each frame.
   template <class F>
   void poll(int timeout_ms, F&& f) {
+    heartbeat_if_due(f);
+    // Frames that came with the handshake's replies are still in the buffer.
+    if (begin_ != end_) each_frame(f);
+    // A long wait (rate mode) must not outlast the next empty frame.
+    if (heartbeat_ns_) {
+      uint64_t since = now_ns() - last_write_ns_;
+      int due_ms = since >= heartbeat_ns_ ? 0 : int((heartbeat_ns_ - since) / 1'000'000) + 1;
+      if (timeout_ms < 0 || timeout_ms > due_ms) timeout_ms = due_ms;
+    }
+    if (read_some(timeout_ms) > 0) each_frame(f);
+    heartbeat_if_due(f);
+  }
+  template <class F>
+  void heartbeat_if_due(F&& f) {
     if (heartbeat_ns_ && out_.size() == out_sent_ && now_ns() - last_write_ns_ >= heartbeat_ns_) {
       append_frame(out_, FrameType::Amqp, 0, std::monostate{});
       flush(f);
     }
-    // Frames that came with the handshake's replies are still in the buffer.
-    if (begin_ != end_) each_frame(f);
-    if (read_some(timeout_ms) > 0) each_frame(f);
   }
   template <class F>
   void flush(F&& f) {
