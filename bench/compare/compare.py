@@ -38,7 +38,17 @@ SCENARIOS = [
     ("8-1k", "latency at 1k msg/s", "-x 1 -y 1 -s 16 -a -r 1000", 5),
     ("8-10k", "latency at 10k msg/s", "-x 1 -y 1 -s 16 -a -r 10000", 5),
     ("8-100k", "latency at 100k msg/s", "-x 1 -y 1 -s 16 -a -r 100000", 5),
+    # Scenario 10: 1 and 3 over AMQP 1.0 (RabbitMQ: its rabbitmq_amqp1_0 plugin).
+    # Without -u, warren-perf's links use /exchange/direct/KEY (apps/warren-perf/README.md).
+    ("10-1", "AMQP 1.0: 1p1c 16 B, pre-settled sends, pre-settled deliveries", "-x 1 -y 1 -s 16 -a --protocol amqp10", 5),
+    ("10-3", "AMQP 1.0: 1p1c 16 B, unsettled sends (-c 256), pre-settled deliveries",
+     "-x 1 -y 1 -s 16 -c 256 -a --protocol amqp10", 5),
 ]
+
+
+def selected(sid, only):
+    """--only 10 picks 10-1 and 10-3, --only 8 all of 8-*; --only 8-1k just that one."""
+    return not only or sid in only or sid.split("-")[0] in only
 
 
 def perf(args, broker, extra, seconds):
@@ -122,7 +132,7 @@ def rows_for(sid, results):
                 ("latency p99 (µs)", True, {b: m("latency_us", b, "p99") for b in results})]
     rows = [("received (msg/s)", False, {b: m("receive_rate", b) for b in results}),
             ("sent (msg/s)", False, {b: m("send_rate", b) for b in results})]
-    if sid in ("3", "4"):
+    if sid in ("3", "4", "10-3"):
         rows.append(("confirm latency p99 (µs)", True, {b: m("confirm_latency_us", b, "p99") for b in results}))
     rows.append(("broker CPU (%)", None, {b: m("broker_cpu_percent", b) for b in results}))
     rows.append(("warren-perf CPU (%)", None, {b: m("cpu", b, "percent") for b in results}))
@@ -133,7 +143,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="one round")
-    ap.add_argument("--only", help="comma-separated scenario ids (1,2,...,8-1k,9)")
+    ap.add_argument("--only", help="comma-separated scenario ids (1,2,...,8-1k,9,10); a prefix before '-' picks the group")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build", "release"))
     ap.add_argument("--rabbit-port", type=int, default=5673)
     ap.add_argument("--out", help="results file (default bench/results/compare-<date>.md)")
@@ -161,7 +171,7 @@ def main():
         for rnd in range(args.rounds):
             order = [warren, rabbit] if rnd % 2 == 0 else [rabbit, warren]
             for sid, title, flags, seconds in SCENARIOS:
-                if only and sid not in only:
+                if not selected(sid, only):
                     continue
                 if sid == "7" and rnd > 0:
                     continue  # 2,000 connections take long to set up: one round is enough for an idle cost
@@ -198,7 +208,8 @@ def main():
 def write_report(out, args, results, mem, raw, mach, rabbit_version, elapsed):
     L = []
     L.append(f"# Warren vs RabbitMQ, {mach['date']}\n")
-    L.append(f"`bench/compare/run.sh{' --quick' if args.rounds == 1 else ''}` "
+    L.append(f"`bench/compare/run.sh{' --quick' if args.rounds == 1 else ''}"
+             f"{' --only ' + args.only if args.only else ''}` "
              f"({args.rounds} round(s), brokers alternated A B / B A; medians; scenarios 7 and 9 run once; "
              f"{elapsed / 60:.1f} min in all)\n")
     L.append(f"- machine: {mach['cpu']}, {mach['cores']} cores, {mach['ram']} RAM, Linux {mach['kernel']}")
@@ -227,7 +238,6 @@ def write_report(out, args, results, mem, raw, mach, rabbit_version, elapsed):
             ratio = ratio_text(wv, rv)
             title = "9 memory: 1,000 idle connections; 1M queued messages" if key == "connections" else ""
             L.append(f"| {title} | {metric} | {fmt(wv)} | {fmt(rv)} | {ratio} |")
-    L.append("| 10 AMQP 1.0 (scenarios 1 and 3) | | not run | | warren-perf has no AMQP 1.0 client yet |")
     L.append("\nScenario flags (warren-perf, PerfTest's meanings):\n")
     for sid, title, flags, seconds in SCENARIOS:
         L.append(f"- {sid}: `warren-perf {flags} -z {seconds}`")
