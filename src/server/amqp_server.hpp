@@ -1,7 +1,7 @@
 #pragma once
 // The AMQP listener of warrend: accepts TCP connections, reads the 8-byte
-// protocol header to pick the engine (AMQP 0-9-1 today; AMQP 1.0 joins on
-// the same port), and pumps bytes and time between sockets and engines.
+// protocol header to pick the engine (AMQP 0-9-1 or AMQP 1.0, on the same
+// port), and pumps bytes and time between sockets and engines.
 // Also drives the broker's own timers (TTL, x-expires). All on one event
 // loop, the main thread's (docs/architecture.md#threads says why).
 #include <memory>
