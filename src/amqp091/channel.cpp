@@ -445,7 +445,8 @@ void Channel::handle_header(const ContentHeader& h, TimePoint now) {
   if (h.properties.has(Property::ReplyTo) && !set_reply_to(h.properties, c.properties)) return;
   c.essentials = essentials(h.properties);
   c.body_size = h.body_size;
-  c.body = std::make_shared<std::string>();
+  if (c.body_size > broker::Message::kInlineBody) c.body = std::make_shared<std::string>();
+  else small_body_.clear();
   if (c.body_size == 0) {
     Content done = std::move(*content_);
     content_.reset();
@@ -454,17 +455,19 @@ void Channel::handle_header(const ContentHeader& h, TimePoint now) {
   // Reserve for the usual message at once, but not what a header merely
   // promises: a client could otherwise make us hold max_message_size per
   // channel without sending a byte of body.
-  c.body->reserve(std::min<uint64_t>(c.body_size, 1 << 20));
+  if (c.body) c.body->reserve(std::min<uint64_t>(c.body_size, 1 << 20));
+  else small_body_.reserve(broker::Message::kInlineBody);
 }
 
 void Channel::handle_body(std::span<const uint8_t> body, TimePoint now) {
   Content& c = *content_;
   if (!c.have_header) return conn_.connection_error(ReplyCode::UnexpectedFrame, "content body before its header", 60, 40);
-  if (c.body->size() + body.size() > c.body_size)
+  std::string& into = c.body ? *c.body : small_body_;
+  if (into.size() + body.size() > c.body_size)
     return conn_.connection_error(ReplyCode::FrameError,
                                   fmt::format("content body exceeds the declared size {}", c.body_size), 60, 40);
-  c.body->append(as_chars(body));
-  if (c.body->size() < c.body_size) return;
+  into.append(as_chars(body));
+  if (into.size() < c.body_size) return;
   Content done = std::move(*content_);
   content_.reset();
   publish(std::move(done), now);
@@ -473,15 +476,18 @@ void Channel::handle_body(std::span<const uint8_t> body, TimePoint now) {
 void Channel::publish(Content c, TimePoint now) {
   if (tx_mode_) {
     TxOp op;
+    if (!c.body) c.body = std::make_shared<std::string>(small_body_);  // small_body_ is reused meanwhile
     op.publish = std::move(c);
     tx_.push_back(std::move(op));
     return;
   }
-  std::string exchange = c.exchange;
+  const std::string& exchange = c.exchange;
   bool mandatory = c.mandatory;
   broker::MessagePtr msg =
-      broker::Message::received(std::move(c.exchange), std::move(c.routing_key), &PropertyCodec::instance(),
-                                std::move(c.properties), c.essentials, std::move(c.body));
+      c.body ? broker::Message::received(c.exchange, c.routing_key, &PropertyCodec::instance(), c.properties,
+                                         c.essentials, broker::Body(std::move(c.body)))
+             : broker::Message::received_bytes(c.exchange, c.routing_key, &PropertyCodec::instance(),
+                                               c.properties, c.essentials, small_body_);
   conn_.note_publish();
   broker::PublishResult r;
   Method m = BasicPublish{};

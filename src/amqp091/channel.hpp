@@ -79,6 +79,9 @@ class Channel {
     broker::Message::Essentials essentials;
     uint64_t body_size = 0;
     bool have_header = false;
+    // Bodies above Message::kInlineBody: kept by the message as they are.
+    // Smaller ones gather in the channel's small_body_ (null here), which
+    // the message copies once; a transaction gives them their own string.
     std::shared_ptr<std::string> body;
   };
   struct TxOp {  // what a transaction will do at commit
@@ -128,6 +131,7 @@ class Channel {
   bool flow_active_ = true;
   broker::Session session_;
   std::optional<Content> content_;
+  std::string small_body_;  // reused (capacity kept): no allocation per small publish
   std::map<std::string, std::unique_ptr<ChannelConsumer>, std::less<>> consumers_;
   std::map<uint64_t, ChannelConsumer*> consumers_by_key_;
   uint64_t next_consumer_key_ = 1;

@@ -312,6 +312,38 @@ TEST_F(ChannelTest, TxCommitWithoutSelectIsAPreconditionFailure) {
   expect_channel_close(a->take_one(), 1, ReplyCode::PreconditionFailed);
 }
 
+// Small bodies gather in a buffer the channel reuses: a transaction must
+// keep each one's bytes, and a body in several frames must arrive whole.
+TEST_F(ChannelTest, SmallBodiesKeepTheirBytesInATransactionAndAcrossFrames) {
+  auto a = open_peer(1);
+  a->declare_queue(1, "q");
+  a->send(1, TxSelect{});
+  a->take();
+  const std::string large(broker::Message::kInlineBody + 10, 'L');
+  a->feed(Peer::publish_frames(1, "", "q", "first") + Peer::publish_frames(1, "", "q", "second") +
+          Peer::publish_frames(1, "", "q", large) + Peer::publish_frames(1, "", "q", ""));
+  EXPECT_EQ(queue("q")->ready_count(), 0u);
+  a->send(1, TxCommit{});
+  ASSERT_TRUE(a->take_one().is<TxCommitOk>());
+  BasicPublish p;
+  p.routing_key = "q";
+  a->feed(Peer::frame(1, p) + Peer::header_frame(1, 6) + Peer::body_frame(1, "thi") +
+          Peer::body_frame(1, "rd"));
+  a->feed(Peer::body_frame(1, "!"));
+  a->send(1, TxCommit{});  // the channel stays transactional
+  ASSERT_TRUE(a->take_one().is<TxCommitOk>());
+  BasicGet get;
+  get.queue = "q";
+  get.no_ack = true;
+  const std::string wanted[] = {"first", "second", large, "", "third!"};
+  for (const std::string& want : wanted) {
+    a->send(1, get);
+    auto got = contents(a->take());
+    ASSERT_EQ(got.size(), 1u) << want;
+    EXPECT_EQ(got[0].body, want);
+  }
+}
+
 TEST_F(ChannelTest, GeneratedConsumerTagAndConsumeOkBeforeTheFirstDeliver) {
   auto a = open_peer(1);
   auto b = open_peer(2);

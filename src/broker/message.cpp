@@ -42,28 +42,32 @@ char* put(char* out, std::string_view bytes) {
 static_assert(sizeof(Message) % alignof(Body) == 0 && sizeof(Message) == 48);
 
 std::shared_ptr<Message> Message::make(std::string_view exchange, std::string_view routing_key,
-                                       const PropertyCodec* codec, std::string_view raw, Essentials e, Body body) {
-  const size_t body_size = body ? body->size() : 0;
-  const bool shared = body_size > kInlineBody;
-  trailer_bytes = (shared ? sizeof(Body) : body_size) + exchange.size() + routing_key.size() + raw.size();
+                                       const PropertyCodec* codec, std::string_view raw, Essentials e, Body shared,
+                                       std::string_view bytes, bool has_body) {
+  const size_t body_size = bytes.size();
+  // Large bodies stay shared (front ends write them by reference); one
+  // given as bytes gets its shared string here.
+  const bool keep_shared = body_size > kInlineBody;
+  if (keep_shared && !shared) shared = std::make_shared<const std::string>(bytes);
+  trailer_bytes = (keep_shared ? sizeof(Body) : body_size) + exchange.size() + routing_key.size() + raw.size();
   std::shared_ptr<Message> m = std::allocate_shared<Message>(TrailerAllocator<Message>(), Key{});
   char* out = m->trailer();
-  if (shared) {
-    new (out) Body(std::move(body));
+  if (keep_shared) {
+    new (out) Body(std::move(shared));
     out += sizeof(Body);
     m->flags_ |= kSharedBody;
   }
   out = put(out, exchange);
   out = put(out, routing_key);
   out = put(out, raw);
-  if (!shared && body) put(out, *body);
+  if (!keep_shared) put(out, bytes);
   m->codec_ = codec;
   m->exchange_size_ = uint32_t(exchange.size());
   m->routing_key_size_ = uint32_t(routing_key.size());
   m->raw_size_ = uint32_t(raw.size());
   m->body_size_ = uint32_t(body_size);
   m->priority_ = e.priority;
-  if (body_size > 0 || body) m->flags_ |= kHasBody;
+  if (has_body) m->flags_ |= kHasBody;
   if (e.persistent) m->flags_ |= kPersistent;
   if (e.sender_selected) m->flags_ |= kSenderSelected;
   if (e.ttl) {
@@ -76,11 +80,22 @@ std::shared_ptr<Message> Message::make(std::string_view exchange, std::string_vi
 
 MessagePtr Message::received(std::string_view exchange, std::string_view routing_key, const PropertyCodec* codec,
                              std::string_view raw_properties, Essentials essentials, Body body) {
-  return make(exchange, routing_key, codec, raw_properties, essentials, std::move(body));
+  std::string_view bytes = body ? std::string_view(*body) : std::string_view();
+  const bool has_body = body != nullptr;
+  return make(exchange, routing_key, codec, raw_properties, essentials, std::move(body), bytes, has_body);
+}
+
+MessagePtr Message::received_bytes(std::string_view exchange, std::string_view routing_key,
+                                   const PropertyCodec* codec, std::string_view raw_properties, Essentials essentials,
+                                   std::string_view body) {
+  return make(exchange, routing_key, codec, raw_properties, essentials, nullptr, body, true);
 }
 
 MessagePtr Message::built(std::string_view exchange, std::string_view routing_key, Properties props, Body body) {
-  std::shared_ptr<Message> m = make(exchange, routing_key, nullptr, {}, essentials_of(props), std::move(body));
+  std::string_view bytes = body ? std::string_view(*body) : std::string_view();
+  const bool has_body = body != nullptr;
+  std::shared_ptr<Message> m =
+      make(exchange, routing_key, nullptr, {}, essentials_of(props), std::move(body), bytes, has_body);
   m->cold().decoded = std::move(props);
   return m;
 }
@@ -129,8 +144,11 @@ MessagePtr Message::with(Properties props, std::string_view exchange, std::strin
 
 MessagePtr Message::with(Properties props, std::string_view exchange, std::string_view routing_key,
                          std::vector<std::string> bcc_keys) const {
-  std::shared_ptr<Message> m = make(exchange, routing_key, nullptr, {}, essentials_of(props),
-                                    codec_ ? codec_->plain_body(body()) : body());
+  Body b = codec_ ? codec_->plain_body(body()) : body();
+  std::string_view bytes = b ? std::string_view(*b) : std::string_view();
+  const bool has_body = b != nullptr;
+  std::shared_ptr<Message> m =
+      make(exchange, routing_key, nullptr, {}, essentials_of(props), std::move(b), bytes, has_body);
   m->cold().decoded = std::move(props);
   if (!bcc_keys.empty()) {
     m->flags_ |= kSenderSelected;

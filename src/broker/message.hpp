@@ -75,6 +75,12 @@ class Message {
   // A message as a front end received it: raw properties in its own format.
   static MessagePtr received(std::string_view exchange, std::string_view routing_key, const PropertyCodec* codec,
                              std::string_view raw_properties, Essentials essentials, Body body);
+  // The same with the body's bytes in the caller's buffer: copied once, into
+  // the message when small (a large one becomes a shared string). Its own
+  // name: received(..., nullptr) would be ambiguous with an overload.
+  static MessagePtr received_bytes(std::string_view exchange, std::string_view routing_key,
+                                   const PropertyCodec* codec, std::string_view raw_properties,
+                                   Essentials essentials, std::string_view body);
   // A message built or changed by the core (dead-lettering): decoded properties.
   static MessagePtr built(std::string_view exchange, std::string_view routing_key, Properties props, Body body);
 
@@ -134,8 +140,10 @@ class Message {
   };
   enum Flag : uint8_t { kPersistent = 1, kHasTtl = 2, kSenderSelected = 4, kHasBody = 8, kSharedBody = 16 };
 
+  // `bytes` is the body (*shared's when shared is set); `has_body` false: none.
   static std::shared_ptr<Message> make(std::string_view exchange, std::string_view routing_key,
-                                       const PropertyCodec* codec, std::string_view raw, Essentials e, Body body);
+                                       const PropertyCodec* codec, std::string_view raw, Essentials e, Body shared,
+                                       std::string_view bytes, bool has_body);
   // The bytes after the object, in the same allocation.
   const char* trailer() const { return reinterpret_cast<const char*>(this) + sizeof(Message); }
   char* trailer() { return reinterpret_cast<char*>(this) + sizeof(Message); }

@@ -120,6 +120,22 @@ TEST(Message, NoBodyStaysNoBodyAndAnEmptyOneStaysEmpty) {
   EXPECT_EQ(empty->body_view(), "");
 }
 
+TEST(Message, ReceivedBytesAreCopiedInlineOrIntoOneSharedString) {
+  std::string buffer = "small body";
+  MessagePtr small = Message::received_bytes("x", "k", nullptr, "", {}, buffer);
+  buffer.assign("reused");  // the caller's buffer is free again at once
+  EXPECT_EQ(small->body_view(), "small body");
+  EXPECT_EQ(small->body_size(), 10u);
+  const std::string large(Message::kInlineBody + 1, 'L');
+  MessagePtr big = Message::received_bytes("x", "k", nullptr, "", {}, large);
+  EXPECT_NE(big->body_view().data(), large.data());
+  EXPECT_EQ(big->body_view(), large);
+  EXPECT_EQ(big->body().get(), big->body().get());  // kept shared, not copied per call
+  MessagePtr empty = Message::received_bytes("x", "k", nullptr, "", {}, "");
+  ASSERT_NE(empty->body(), nullptr);
+  EXPECT_EQ(empty->body_view(), "");
+}
+
 TEST(Message, LongNamesAndPropertiesRoundTrip) {
   const std::string ex(300, 'e'), key(1000, 'k'), raw(70000, 'r');
   MessagePtr m = Message::received(ex, key, nullptr, raw, {false, 0, Duration(4294967295), true}, body("x"));
