@@ -491,7 +491,13 @@ void Channel::publish(Content c, TimePoint now) {
   conn_.note_publish();
   broker::PublishResult r;
   Method m = BasicPublish{};
-  if (fail_if(conn_.vhost().publish(exchange, msg, now, r), m)) return;
+  broker::VHost& vhost = conn_.vhost();
+  if (!last_exchange_ || last_exchange_->deleted() || last_exchange_->name() != exchange)
+    last_exchange_ = vhost.find_exchange(exchange);
+  // Without one, the lookup by name gives the error (404) as before.
+  broker::Error err =
+      last_exchange_ ? vhost.publish(*last_exchange_, msg, now, r) : vhost.publish(exchange, msg, now, r);
+  if (fail_if(err, m)) return;
   if (r.rewritten) msg = std::move(r.rewritten);  // returned without its BCC header, as RabbitMQ does
   if (r.queues == 0 && r.replies == 0 && !r.rejected && mandatory) {
     BasicReturn ret;

@@ -132,6 +132,9 @@ class Channel {
   broker::Session session_;
   std::optional<Content> content_;
   std::string small_body_;  // reused (capacity kept): no allocation per small publish
+  // The exchange last published to, to skip its lookup by name; looked up
+  // again when the vhost has deleted it since.
+  broker::ExchangePtr last_exchange_;
   std::map<std::string, std::unique_ptr<ChannelConsumer>, std::less<>> consumers_;
   std::map<uint64_t, ChannelConsumer*> consumers_by_key_;
   uint64_t next_consumer_key_ = 1;

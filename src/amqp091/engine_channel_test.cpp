@@ -344,6 +344,44 @@ TEST_F(ChannelTest, SmallBodiesKeepTheirBytesInATransactionAndAcrossFrames) {
   }
 }
 
+// The channel remembers the exchange it last published to: one deleted
+// (or deleted and declared again) by another channel must not be used.
+TEST_F(ChannelTest, PublishingAfterTheExchangeIsDeletedOrRedeclaredUsesTheCurrentOne) {
+  auto a = open_peer(1);
+  auto b = open_peer(2);
+  auto declare = [&](std::string_view type, std::string_view queue) {
+    ExchangeDeclare x;
+    x.exchange = "x";
+    x.type = type;
+    b->send(1, x);
+    ASSERT_TRUE(b->take_one().is<ExchangeDeclareOk>());
+    b->declare_queue(1, queue);
+    QueueBind bind;
+    bind.queue = queue;
+    bind.exchange = "x";
+    bind.routing_key = "k";
+    b->send(1, bind);
+    ASSERT_TRUE(b->take_one().is<QueueBindOk>());
+  };
+  ExchangeDelete del;
+  del.exchange = "x";
+  declare("direct", "q1");
+  a->publish(1, "x", "k", "m");
+  EXPECT_EQ(queue("q1")->ready_count(), 1u);
+  b->send(1, del);
+  ASSERT_TRUE(b->take_one().is<ExchangeDeleteOk>());
+  declare("fanout", "q2");
+  a->publish(1, "x", "k", "m");
+  EXPECT_EQ(queue("q1")->ready_count(), 1u);
+  EXPECT_EQ(queue("q2")->ready_count(), 1u);
+  b->send(1, del);
+  ASSERT_TRUE(b->take_one().is<ExchangeDeleteOk>());
+  a->publish(1, "x", "k", "m");
+  CloseInfo c = expect_channel_close(a->take_one(), 1, ReplyCode::NotFound);
+  EXPECT_EQ(c.reply_text, "NOT_FOUND - no exchange 'x' in vhost '/'");
+  EXPECT_EQ(queue("q2")->ready_count(), 1u);
+}
+
 TEST_F(ChannelTest, GeneratedConsumerTagAndConsumeOkBeforeTheFirstDeliver) {
   auto a = open_peer(1);
   auto b = open_peer(2);

@@ -65,6 +65,10 @@ class Exchange {
   bool unbind_all(const Destination& d);
   bool has_bindings() const { return !bindings_.empty(); }
   const std::vector<Binding>& bindings() const { return bindings_; }
+  // Set by its vhost when it removes the exchange: whoever cached a pointer
+  // to it (a channel, to skip the lookup by name) must look it up again.
+  bool deleted() const { return deleted_; }
+  void mark_deleted() { deleted_ = true; }
 
   // Appends the destinations `msg` goes to (duplicates possible; the caller
   // de-duplicates across exchanges).
@@ -74,6 +78,7 @@ class Exchange {
 
  private:
   Options opts_;
+  bool deleted_ = false;
   std::vector<Binding> bindings_;
   // Direct exchanges: binding key -> indexes into bindings_, for O(1)
   // routing; looked up by string_view, without building a string.

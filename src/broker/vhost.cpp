@@ -179,6 +179,7 @@ void VHost::delete_exchange_now(const std::string& name) {
   auto it = exchanges_.find(name);
   if (it == exchanges_.end()) return;
   ExchangePtr keep = it->second;  // `name` may live in it
+  keep->mark_deleted();
   exchanges_.erase(it);
   remove_bindings_to(Destination{keep->name(), true});
 }
@@ -515,10 +516,20 @@ void VHost::unique_in_order(std::vector<QueuePtr>& out) {
 }
 
 Error VHost::publish(std::string_view exchange, const MessagePtr& msg, TimePoint now, PublishResult& result) {
+  ExchangePtr x = find_exchange(exchange);
+  if (!x) {
+    result = PublishResult{};
+    return Error::make(ErrorCode::NotFound, "no " + resource("exchange", exchange, name_));
+  }
+  return publish(*x, msg, now, result);
+}
+
+// The caller keeps `xr` alive (a pointer it holds) for the call.
+Error VHost::publish(Exchange& xr, const MessagePtr& msg, TimePoint now, PublishResult& result) {
   Guard guard(*this);
   result = PublishResult{};
-  ExchangePtr x = find_exchange(exchange);
-  if (!x) return Error::make(ErrorCode::NotFound, "no " + resource("exchange", exchange, name_));
+  Exchange* x = &xr;
+  const std::string& exchange = x->name();
   if (x->options().internal)
     return Error::make(ErrorCode::AccessRefused, "cannot publish to internal " + resource("exchange", exchange, name_));
   std::vector<QueuePtr> targets;

@@ -85,6 +85,10 @@ class VHost final : public QueueHost {
   // On the default exchange, a key "amq.rabbitmq.reply-to.<token>" hands
   // the message to that direct reply-to receiver, if it is still there.
   Error publish(std::string_view exchange, const MessagePtr& msg, TimePoint now, PublishResult& result);
+  // The same through an exchange the caller looked up before (find_exchange)
+  // and checked is not deleted(), and keeps alive for the call: saves the
+  // lookup by name per publish.
+  Error publish(Exchange& x, const MessagePtr& msg, TimePoint now, PublishResult& result);
 
   // Direct reply-to names and their receivers (see direct_reply.hpp). The
   // pseudo-queue "amq.rabbitmq.reply-to" and a live "amq.rabbitmq.reply-to.*"

@@ -83,6 +83,29 @@ TEST_F(VHostTest, PublishErrors) {
   EXPECT_EQ(e.text, "ACCESS_REFUSED - cannot publish to internal exchange 'int' in vhost '/'");
 }
 
+// Callers may keep an exchange to publish through without its lookup by
+// name (0-9-1 channels do): a removed one says so, however it went.
+TEST_F(VHostTest, ARemovedExchangeIsMarkedDeletedAndPublishingThroughOneChecksInternal) {
+  ASSERT_FALSE(declare_exchange("x", "fanout"));
+  ASSERT_FALSE(declare_exchange("auto", "fanout", {}, /*auto_delete=*/true));
+  ASSERT_FALSE(declare_queue("q"));
+  ASSERT_FALSE(bind("q", "x", ""));
+  ASSERT_FALSE(bind("q", "auto", ""));
+  ExchangePtr x = v.find_exchange("x"), autox = v.find_exchange("auto");
+  PublishResult r;
+  ASSERT_FALSE(v.publish(*x, msg("m"), now, r));
+  EXPECT_EQ(r.queues, 1u);
+  EXPECT_FALSE(x->deleted());
+  ASSERT_FALSE(v.delete_exchange("x", false));
+  EXPECT_TRUE(x->deleted());
+  uint64_t dropped = 0;
+  ASSERT_FALSE(v.delete_queue("q", false, false, kConn, now, dropped));  // takes "auto", its last binding gone
+  EXPECT_TRUE(autox->deleted());
+  ASSERT_FALSE(declare_exchange("int", "fanout", {}, false, /*internal=*/true));
+  Error e = v.publish(*v.find_exchange("int"), msg("m"), now, r);
+  EXPECT_EQ(e.text, "ACCESS_REFUSED - cannot publish to internal exchange 'int' in vhost '/'");
+}
+
 TEST_F(VHostTest, TheDefaultExchangeRoutesByQueueName) {
   ASSERT_FALSE(declare_queue("orders"));
   EXPECT_EQ(publish("", "orders", "o1").queues, 1u);
