@@ -164,9 +164,9 @@ void Channel::handle_exchange(const Method& m, TimePoint now) {
                               d->auto_delete, d->internal, std::move(args)};
     if (fail_if(vh.declare_exchange(x), m)) return;
     if (!d->nowait) conn_.send_method(id_, ExchangeDeclareOk{});
-  } else if (auto* d = as<ExchangeDelete>(m)) {
-    if (fail_if(vh.delete_exchange(stripped(d->exchange), d->if_unused), m)) return;
-    if (!d->nowait) conn_.send_method(id_, ExchangeDeleteOk{});
+  } else if (auto* del = as<ExchangeDelete>(m)) {
+    if (fail_if(vh.delete_exchange(stripped(del->exchange), del->if_unused), m)) return;
+    if (!del->nowait) conn_.send_method(id_, ExchangeDeleteOk{});
   } else if (auto* b = as<ExchangeBind>(m)) {
     if (!decode_arguments(b->arguments, args, st)) return error(st.code, st.text, m);
     if (fail_if(vh.bind_exchange(stripped(b->destination), stripped(b->source), b->routing_key, args), m)) return;

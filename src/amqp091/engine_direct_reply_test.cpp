@@ -27,8 +27,8 @@ class DirectReplyTest : public EngineTest {
     p.feed(Peer::publish_frames(ch, "", "rpc", body, property_bytes(props)));
   }
   // The server's view of the request: its properties, decoded.
-  BasicProperties take_request(Peer& server) {
-    auto got = contents(server.take());
+  BasicProperties take_request(Peer& responder) {
+    auto got = contents(responder.take());
     EXPECT_EQ(got.size(), 1u);
     if (got.empty()) return {};
     ContentHeader h;

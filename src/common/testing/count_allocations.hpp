@@ -18,6 +18,11 @@ inline void* counted_alloc(std::size_t n) {
 }
 }  // namespace warren::testing
 
+// These replace the global operators: new allocates with malloc, so delete
+// frees with free. GCC cannot see that pairing and warns at every inlined
+// delete; the warning is about mismatched library operators, not these.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void* operator new(std::size_t n) { return warren::testing::counted_alloc(n); }
 void* operator new[](std::size_t n) { return warren::testing::counted_alloc(n); }
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
@@ -34,3 +39,4 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
