@@ -11,11 +11,13 @@ the check keeps them from drifting away from this script or the spec.
 Standard library only.
 """
 import argparse
-import difflib
 import json
 import os
 import sys
-import tempfile
+
+sys.dont_write_bytecode = True  # the --check CTest must not leave __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "codegen"))
+from generated_files import check, write  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = os.path.join(HERE, "amqp-0-9-1.json")
@@ -402,38 +404,6 @@ def generate(spec_path):
     }
 
 
-def write(files, out_dir):
-    os.makedirs(out_dir, exist_ok=True)
-    for name, text in files.items():
-        with open(os.path.join(out_dir, name), "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-
-
-def check(files, committed_dir):
-    """Regenerates into a temporary directory and diffs it against `committed_dir`."""
-    drift = False
-    with tempfile.TemporaryDirectory() as tmp:
-        write(files, tmp)
-        for name in sorted(set(os.listdir(tmp)) | set(os.listdir(committed_dir))):
-            fresh, committed = os.path.join(tmp, name), os.path.join(committed_dir, name)
-            if not os.path.exists(committed) or not os.path.exists(fresh):
-                print("%s: %s" % (name, "missing" if os.path.exists(fresh) else "not generated (stale?)"))
-                drift = True
-                continue
-            with open(fresh, encoding="utf-8") as f:
-                a = f.readlines()
-            with open(committed, encoding="utf-8") as f:
-                c = f.readlines()
-            if a != c:
-                drift = True
-                sys.stdout.writelines(difflib.unified_diff(c, a, "committed/" + name, "generated/" + name))
-    if drift:
-        print("src/amqp091/generated/ is out of date: run src/amqp091/codegen/gen_amqp091.py and commit.")
-        return 1
-    print("src/amqp091/generated/ matches the generator.")
-    return 0
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--spec", default=SPEC)
@@ -442,7 +412,7 @@ def main():
     args = ap.parse_args()
     files = generate(args.spec)
     if args.check:
-        return check(files, args.out)
+        return check(files, args.out, "src/amqp091/generated/", "src/amqp091/codegen/gen_amqp091.py")
     write(files, args.out)
     return 0
 
