@@ -111,28 +111,34 @@ class Warrend:
         return None
 
 
-class BrokerCase(unittest.TestCase):
-    """A test class with its own warrend, and pika helpers."""
+class WarrendCase(unittest.TestCase):
+    """A test class with its own broker, started once for the class and
+    checked alive around every test; each test's child processes and
+    connections are cleaned up after it (the AMQP 1.0 tests share this)."""
 
     broker_args = ()
 
     @classmethod
+    def make_broker(cls):
+        return Warrend(*cls.broker_args)
+
+    @classmethod
     def setUpClass(cls):
-        cls.broker = Warrend(*cls.broker_args).start()
-        cls.port = cls.broker.port
+        cls.broker = cls.make_broker().start()
+        cls.host, cls.port = cls.broker.host, cls.broker.port
         cls.started = time.monotonic()
 
     @classmethod
     def tearDownClass(cls):
         problem = cls.broker.stop()
-        sys.stderr.write(f"[{cls.__name__}: warrend up {time.monotonic() - cls.started:.1f}s]\n")
+        sys.stderr.write(f"[{cls.__name__}: broker up {time.monotonic() - cls.started:.1f}s]\n")
         if problem:
             raise AssertionError(problem)
 
     def setUp(self):
         if not self.broker.alive():
             self.fail(f"warrend is not running before {self.id()}\n{self.broker.describe()}")
-        self._connections = []
+        self._closers = []  # called in reverse order after the test
         self._procs = []
         self.addCleanup(self._cleanup)
 
@@ -142,14 +148,21 @@ class BrokerCase(unittest.TestCase):
                 p.kill()
                 p.wait(timeout=10)
             p.close()
-        for c in self._connections:
+        for close in reversed(self._closers):
             try:
-                if c.is_open:
-                    c.close()
+                close()
             except Exception:  # the test may have broken it on purpose
                 pass
         if not self.broker.alive():
             self.fail(f"warrend died during {self.id()}\n{self.broker.describe()}")
+
+    def qname(self, what="q"):
+        """A name no other test uses."""
+        return f"{self.id().rsplit('.', 1)[-1]}.{what}.{uuid.uuid4().hex[:6]}"
+
+
+class BrokerCase(WarrendCase):
+    """A test class with its own warrend, and pika helpers."""
 
     # ------------------------------------------------------------- pika
 
@@ -161,15 +174,11 @@ class BrokerCase(unittest.TestCase):
 
     def connect(self, **kw):
         conn = pika.BlockingConnection(self.params(**kw))
-        self._connections.append(conn)
+        self._closers.append(lambda: conn.is_open and conn.close())
         return conn
 
     def channel(self, **kw):
         return self.connect(**kw).channel()
-
-    def qname(self, what="q"):
-        """A name no other test uses."""
-        return f"{self.id().rsplit('.', 1)[-1]}.{what}.{uuid.uuid4().hex[:6]}"
 
     def declare(self, ch, name=None, **kw):
         return ch.queue_declare(queue=name if name is not None else self.qname(), **kw).method.queue

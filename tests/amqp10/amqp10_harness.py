@@ -20,9 +20,7 @@ import os
 import subprocess
 import sys
 import time
-import unittest
 import urllib.parse
-import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "amqp091"))
@@ -31,7 +29,7 @@ import pika  # noqa: E402
 from proton import Message, Timeout  # noqa: E402
 from proton.utils import BlockingConnection  # noqa: E402
 
-from amqp_harness import Child, Warrend  # noqa: E402
+from amqp_harness import Child, Warrend, WarrendCase  # noqa: E402
 
 PYTHON = "/usr/bin/python3"  # Debian's, which has proton and pika
 EXTERNAL_URL = os.environ.get("WARREN_AMQP10_URL")
@@ -71,54 +69,18 @@ class ExternalBroker:
         return None
 
 
-class Amqp10Case(unittest.TestCase):
+class Amqp10Case(WarrendCase):
     """A test class with its own broker, and Proton and pika helpers."""
 
-    broker_args = ()
-
     @classmethod
-    def setUpClass(cls):
-        cls.broker = (ExternalBroker(EXTERNAL_URL) if EXTERNAL_URL else Warrend(*cls.broker_args)).start()
-        cls.host, cls.port = cls.broker.host, cls.broker.port
-        cls.started = time.monotonic()
-
-    @classmethod
-    def tearDownClass(cls):
-        problem = cls.broker.stop()
-        sys.stderr.write(f"[{cls.__name__}: broker up {time.monotonic() - cls.started:.1f}s]\n")
-        if problem:
-            raise AssertionError(problem)
-
-    def setUp(self):
-        if not self.broker.alive():
-            self.fail(f"warrend is not running before {self.id()}\n{self.broker.describe()}")
-        self._closers = []
-        self._procs = []
-        self.addCleanup(self._cleanup)
-
-    def _cleanup(self):
-        for p in self._procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=10)
-            p.close()
-        for close in reversed(self._closers):
-            try:
-                close()
-            except Exception:  # the test may have broken it on purpose
-                pass
-        if not self.broker.alive():
-            self.fail(f"warrend died during {self.id()}\n{self.broker.describe()}")
+    def make_broker(cls):
+        return ExternalBroker(EXTERNAL_URL) if EXTERNAL_URL else Warrend(*cls.broker_args)
 
     # ---------------------------------------------------------- names
 
     @property
     def url(self):
         return f"amqp://{self.host}:{self.port}"
-
-    def qname(self, what="q"):
-        """A queue name no other test uses."""
-        return f"{self.id().rsplit('.', 1)[-1]}.{what}.{uuid.uuid4().hex[:6]}"
 
     # ---------------------------------------------------------- proton
 
