@@ -88,6 +88,8 @@ int main(int argc, char** argv) {
       o.amqp091.frame_max = cfg->amqp.frame_max;
       o.amqp091.channel_max = cfg->amqp.channel_max;
       o.amqp091.max_message_size = cfg->amqp.max_message_size;
+      o.reader_threads = cfg->amqp.reader_threads >= 0 ? unsigned(cfg->amqp.reader_threads)
+                                                       : (std::thread::hardware_concurrency() > 1 ? 1u : 0u);
       double wm = cfg->amqp.memory_high_watermark;
       o.memory_high_watermark = wm <= 1 ? uint64_t(double(broker::default_memory_high_watermark()) / 0.4 * wm)
                                         : uint64_t(wm);

@@ -481,17 +481,29 @@ void Channel::publish(Content c, TimePoint now) {
     tx_.push_back(std::move(op));
     return;
   }
-  const std::string& exchange = c.exchange;
-  bool mandatory = c.mandatory;
   broker::MessagePtr msg =
       c.body ? broker::Message::received(c.exchange, c.routing_key, &PropertyCodec::instance(), c.properties,
                                          c.essentials, broker::Body(std::move(c.body)))
              : broker::Message::received_bytes(c.exchange, c.routing_key, &PropertyCodec::instance(),
                                                c.properties, c.essentials, small_body_);
+  route(std::move(msg), c.mandatory, now);
+}
+
+bool Channel::publish_preparsed(const PreparsedPublish& p, TimePoint now) {
+  if (closing_ || content_ || tx_mode_ || p.header.body_size > conn_.options().max_message_size) return false;
+  graveyard_.clear();
+  route(broker::Message::received_bytes(p.method.exchange, p.method.routing_key, &PropertyCodec::instance(),
+                                        as_chars(p.header.properties.bytes()), p.essentials, as_chars(p.body)),
+        p.method.mandatory, now);
+  return true;
+}
+
+void Channel::route(broker::MessagePtr msg, bool mandatory, TimePoint now) {
   conn_.note_publish();
   broker::PublishResult r;
   Method m = BasicPublish{};
   broker::VHost& vhost = conn_.vhost();
+  const std::string_view exchange = msg->exchange();
   if (!last_exchange_ || last_exchange_->deleted() || last_exchange_->name() != exchange)
     last_exchange_ = vhost.find_exchange(exchange);
   // Without one, the lookup by name gives the error (404) as before.

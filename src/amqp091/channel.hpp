@@ -55,6 +55,9 @@ class Channel {
   void handle_header(const ContentHeader& h, TimePoint now);
   void handle_body(std::span<const uint8_t> body, TimePoint now);
   bool expecting_content() const { return content_.has_value(); }
+  // A publish a Preparser decoded: routed now, or false (nothing done) when
+  // this channel's state asks for the frame-by-frame way.
+  bool publish_preparsed(const PreparsedPublish& p, TimePoint now);
   // Output room again: let the queues deliver.
   void resume_deliveries(TimePoint now);
   // Sends pending publisher-confirm acks (batched per turn).
@@ -108,6 +111,7 @@ class Channel {
   void handle_consume(const BasicConsume& m, TimePoint now);
   void handle_get(const BasicGet& m, TimePoint now);
   void publish(Content c, TimePoint now);
+  void route(broker::MessagePtr msg, bool mandatory, TimePoint now);
   bool settle(uint64_t tag, bool multiple, broker::Outcome outcome, TimePoint now, const Method& m);
   void cancel_consumer(const std::string& tag, TimePoint now);
   // Direct reply-to (direct_reply.cpp).

@@ -128,6 +128,50 @@ void Connection::feed(std::span<const uint8_t> bytes, TimePoint now) {
   for (auto& [_, ch] : channels_) ch->flush_confirms();
 }
 
+void Connection::feed_batch(const FrameBatch& batch, TimePoint now) {
+  if (!batch.raw_head.empty()) feed(batch.raw_head, now);
+  if (!batch.frames.empty() && state_ != State::Closed) {
+    begin_call(now, now_, sent_, last_sent_);
+    last_received_ = now;
+    auto pub = batch.publishes.begin();
+    for (size_t i = 0; i < batch.frames.size() && state_ != State::Closed;) {
+      if (pub != batch.publishes.end() && pub->frame == i) {
+        if (!publish_preparsed(batch, *pub, now))
+          for (size_t k = 0; k < pub->frame_count && state_ != State::Closed; ++k)
+            handle_cut_frame(batch.frames[i + k], now);
+        i += pub->frame_count;
+        ++pub;
+        continue;
+      }
+      handle_cut_frame(batch.frames[i++], now);
+    }
+    if (state_ != State::Closed)
+      for (auto& [_, ch] : channels_) ch->flush_confirms();
+  }
+  if (!batch.raw_tail.empty()) feed(batch.raw_tail, now);
+}
+
+void Connection::handle_cut_frame(const Frame& f, TimePoint now) {
+  if (f.payload.size() > max_payload(frame_max_)) {
+    // feed()'s reader would have stopped at this frame's header: the same error.
+    auto header = frame_header(f.type, f.channel, uint32_t(f.payload.size()));
+    FrameReader reader(header, frame_max_);
+    Frame ignored;
+    reader.next(ignored);
+    return connection_error(reader.error().code, reader.error().text);
+  }
+  handle_frame(f, now);
+}
+
+// False: this state does not allow the fast way; nothing was done.
+bool Connection::publish_preparsed(const FrameBatch& batch, const PreparsedPublish& p, TimePoint now) {
+  if (state_ != State::Opened) return false;
+  for (uint32_t k = 0; k < p.frame_count; ++k)
+    if (batch.frames[p.frame + k].payload.size() > max_payload(frame_max_)) return false;
+  auto it = channels_.find(p.channel);
+  return it != channels_.end() && it->second->publish_preparsed(p, now);
+}
+
 void Connection::send_start() {
   std::string props;
   encode_table_entries(props, server_properties(opts_));

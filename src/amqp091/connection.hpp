@@ -18,6 +18,7 @@
 
 #include "amqp091/frame.hpp"
 #include "amqp091/generated/methods.hpp"
+#include "amqp091/preparse.hpp"
 #include "amqp091/properties.hpp"
 #include "amqp091/server_options.hpp"
 #include "broker/broker.hpp"
@@ -40,6 +41,9 @@ class Connection final : public engine::ServerEngine {
   Connection& operator=(const Connection&) = delete;
 
   void feed(std::span<const uint8_t> bytes, TimePoint now) override;
+  // The same bytes, cut ahead by a Preparser (on another thread): the same
+  // effect as feed() of them, with a plain publish's decoding already done.
+  void feed_batch(const FrameBatch& batch, TimePoint now);
   void advance(TimePoint now) override;
   std::optional<TimePoint> next_deadline() const override;
   // The socket is gone: every channel ends, as if closed.
@@ -84,6 +88,10 @@ class Connection final : public engine::ServerEngine {
   enum class State : uint8_t { Header, StartOk, TuneOk, Open, Opened, Closing, Closed };
 
   void handle_frame(const Frame& f, TimePoint now);
+  // A frame a Preparser cut under the server's largest frame-max: checked
+  // here against the negotiated one, as feed()'s FrameReader would.
+  void handle_cut_frame(const Frame& f, TimePoint now);
+  bool publish_preparsed(const FrameBatch& batch, const PreparsedPublish& p, TimePoint now);
   void handle_connection_method(const Method& m, TimePoint now);
   void handle_start_ok(const ConnectionStartOk& m);
   void handle_tune_ok(const ConnectionTuneOk& m, TimePoint now);

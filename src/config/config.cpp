@@ -82,7 +82,7 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
   }
   if (auto* a = root.get_as<toml::table>("amqp")) {
     check_keys(*a, {"enabled", "host", "port", "heartbeat", "frame_max", "channel_max", "max_message_size",
-                    "memory_high_watermark", "users"},
+                    "memory_high_watermark", "users", "reader_threads"},
                source, "amqp.");
     AmqpConfig& c = cfg.amqp;
     auto integer = [&](const char* key, int64_t lo, int64_t hi) -> std::optional<int64_t> {
@@ -103,6 +103,7 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     if (auto v = integer("frame_max", 4096, 1 << 30)) c.frame_max = uint32_t(*v);
     if (auto v = integer("channel_max", 1, 65535)) c.channel_max = uint16_t(*v);
     if (auto v = integer("max_message_size", 1, 512ll << 20)) c.max_message_size = uint64_t(*v);
+    if (auto v = integer("reader_threads", 0, 64)) c.reader_threads = int(*v);
     if (auto* n = a->get("memory_high_watermark")) {
       auto v = n->value<double>();
       if (!v || *v <= 0) bad(source, "amqp.memory_high_watermark", "expected a fraction of RAM (0.4) or bytes");
@@ -164,12 +165,16 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
   bool no_socketlock = false, no_amqp = false;
   std::string amqp_host;
   int amqp_port = -1;
+  int reader_threads = -2;
   app.add_option("-c,--config", config_file, "TOML configuration file (see docs/configuration.md)");
   app.add_option("--data-dir", data_dir, "Directory for the broker's data")->default_str(defaults.data_dir);
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
       ->default_str(defaults.log_level);
   app.add_option("--amqp-host", amqp_host, "Address the AMQP listener binds")->default_str(defaults.amqp.host);
   app.add_option("--amqp-port", amqp_port, "AMQP port (0: any free port)")->default_str(std::to_string(defaults.amqp.port));
+  app.add_option("--amqp-reader-threads", reader_threads,
+                 "threads reading AMQP sockets beside the broker's (0: none; default: 1 with more than one CPU)")
+      ->check(CLI::Range(0, 64));
   app.add_flag("--no-amqp", no_amqp, "Do not serve AMQP");
   double watermark = -1;
   app.add_option("--memory-high-watermark", watermark, "Block publishers above this: a fraction of RAM, or bytes")
@@ -214,6 +219,7 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
       cfg.amqp.port = uint16_t(amqp_port);
     }
     if (no_amqp) cfg.amqp.enabled = false;
+    if (reader_threads >= 0) cfg.amqp.reader_threads = reader_threads;
     if (watermark == 0 || (watermark < 0 && watermark != -1))
       throw std::runtime_error("--memory-high-watermark: must be positive");
     if (watermark > 0) cfg.amqp.memory_high_watermark = watermark;

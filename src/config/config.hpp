@@ -30,6 +30,10 @@ struct AmqpConfig {
   double memory_high_watermark = 0.4;
   // user -> password; guest/guest from loopback only when left as is.
   std::map<std::string, std::string> users;
+  // Threads that read sockets and cut frames beside the broker's thread
+  // (docs/architecture.md#threads); 0: the broker's thread reads them too.
+  // -1 (the default): 1 on a machine with more than one CPU, else 0.
+  int reader_threads = -1;
 };
 
 // AMQP 1.0 specifics (same listener and users as [amqp]).

@@ -77,7 +77,35 @@ Connection::~Connection() {
   if (destroyed_ != nullptr) *destroyed_ = true;
   loop_.cancel_flush(this);
   if (registered_) loop_.unwatch(fd_);
-  if (fd_ >= 0) ::close(fd_);
+  close_fd();
+}
+
+void Connection::close_fd() {
+  if (fd_ < 0) return;
+  if (external_reader_) ::shutdown(fd_, SHUT_RDWR);
+  ::close(fd_);
+  fd_ = -1;
+}
+
+void Connection::set_external_reader() {
+  external_reader_ = true;
+  update_interest();
+}
+
+void Connection::input_ended(int error) {
+  if (closed_) return;
+  if (error != 0) {
+    finish(error);
+    return;
+  }
+  // Peer EOF: like close(), answers already queued still go out first.
+  closing_ = true;
+  if (out_.empty()) {
+    finish(0);
+    return;
+  }
+  update_interest();
+  loop_.schedule_flush(this);
 }
 
 int Connection::connect_unix(const std::string& path) {
@@ -142,8 +170,7 @@ void Connection::abort() {
   if (closed_) return;
   if (registered_) loop_.unwatch(fd_);
   registered_ = false;
-  ::close(fd_);
-  fd_ = -1;
+  close_fd();
   closed_ = true;
   out_.clear();
   close_pending_ = true;
@@ -162,7 +189,14 @@ void Connection::resume_reading() {
 
 void Connection::update_interest() {
   if (closed_) return;
-  uint32_t want = (!closing_ && !paused_ ? EPOLLIN : 0u) | (want_write_ ? EPOLLOUT : 0u);
+  uint32_t want = (!closing_ && !paused_ && !external_reader_ ? EPOLLIN : 0u) | (want_write_ ? EPOLLOUT : 0u);
+  if (external_reader_ && want == 0) {
+    // Not even hang-ups: the reader reports those. Watched again for EPOLLOUT.
+    if (registered_) loop_.unwatch(fd_);
+    registered_ = false;
+    interest_ = 0;
+    return;
+  }
   if (!registered_) {
     loop_.watch(fd_, want, this);
     registered_ = true;
@@ -175,14 +209,14 @@ void Connection::update_interest() {
 
 void Connection::on_events(uint32_t events) {
   if (closed_) return;
-  if (!closing_ && !paused_ && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+  if (!closing_ && !paused_ && !external_reader_ && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
     if (!handle_read() || closed_) return;
   }
   if (want_write_ && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
     flush();  // a write error surfaces from the write itself
     return;
   }
-  if (!closing_ && !paused_) return;
+  if (!closing_ && !paused_ && !external_reader_) return;
   // Not reading, nothing to write: errors still need reporting, and a hang-up
   // would fire on every turn, so stop watching until reading resumes.
   if (events & EPOLLERR) {
@@ -290,8 +324,7 @@ void Connection::flush() {
 bool Connection::finish(int error) {
   if (registered_) loop_.unwatch(fd_);
   registered_ = false;
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  close_fd();
   closed_ = true;
   out_.clear();
   loop_.cancel_flush(this);

@@ -57,6 +57,14 @@ class Connection : public Pollable, public Flushable {
   void pause_reading();
   void resume_reading();
 
+  // Another thread reads this socket, through a dup of the fd it owns:
+  // this Connection only writes. Closing then shuts the socket down first,
+  // so that the reader's copy sees the end too.
+  void set_external_reader();
+  // That reader saw the peer's EOF (error 0) or a read error: handled as
+  // this Connection's own read would (queued output still goes out on EOF).
+  void input_ended(int error);
+
   bool closed() const { return closed_; }
   int fd() const { return fd_; }  // -1 once the fd is closed
   void set_user(void* p) { user_ = p; }
@@ -78,6 +86,7 @@ class Connection : public Pollable, public Flushable {
   bool handle_read();
   // Closes the fd and reports on_close(error); same return convention.
   bool finish(int error);
+  void close_fd();
 
   EventLoop& loop_;
   int fd_;
@@ -87,6 +96,7 @@ class Connection : public Pollable, public Flushable {
   uint32_t interest_ = 0;  // events currently registered with epoll
   bool registered_ = false;
   bool paused_ = false;
+  bool external_reader_ = false;
   bool drain_wanted_ = false;
   bool want_write_ = false;  // partial write pending: EPOLLOUT registered
   bool closing_ = false;     // close() called or peer EOF: no more reads, drain output

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <spdlog/spdlog.h>
@@ -33,9 +34,19 @@ bool is_loopback(int fd) {
 // The engine is picked by the connection's first bytes (sniff_protocol).
 class AmqpServer::Conn final : public net::Connection::Handler, public engine::Transport {
  public:
-  Conn(AmqpServer& server, uint64_t id, int fd)
+  Conn(AmqpServer& server, uint64_t id, int fd, SocketReader* reader)
       : server_(server), id_(id), loopback_(is_loopback(fd)),
         sock_(net::Connection::adopt(server.loop_, fd, this)) {
+    if (reader) {
+      // The reader gets its own fd for the socket: either side may close
+      // its fd at any time without pulling it from under the other.
+      int dup = fcntl(sock_->fd(), F_DUPFD_CLOEXEC, 0);
+      if (dup >= 0) {
+        reader_ = reader;
+        sock_->set_external_reader();
+        reader_->add(id_, dup);
+      }  // else: read here, as without reader threads
+    }
     // A peer that never sends its protocol header is dropped, as the engines
     // drop one that stalls in the handshake.
     timer_at_ = server_.loop_.now() + kHeaderTimeout;
@@ -47,6 +58,18 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
   }
   ~Conn() override {
     if (timer_) server_.loop_.cancel_timer(timer_);
+    for (ReadBatch& b : held_) reader_->done(std::move(b));
+    if (reader_) reader_->remove(id_);
+  }
+
+  // A read from the reader thread. Kept while the engine has reading
+  // paused, as the socket would keep it.
+  void on_batch(ReadBatch b) {
+    if (!reading_ || !held_.empty()) {
+      held_.push_back(std::move(b));
+      return;
+    }
+    feed_batch(std::move(b));  // may destroy this
   }
 
   // net::Connection::Handler
@@ -73,7 +96,18 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
   size_t pending_output() const override { return sock_->output_bytes(); }
   void want_drain() override { sock_->want_drain(); }
   void close() override { sock_->close(); }
-  void set_reading(bool on) override { on ? sock_->resume_reading() : sock_->pause_reading(); }
+  void set_reading(bool on) override {
+    on ? sock_->resume_reading() : sock_->pause_reading();
+    if (!reader_ || on == reading_) return;
+    reading_ = on;
+    reader_->set_paused(id_, !on);
+    // Called from inside the engine: what was held is fed after this call.
+    if (on && !held_.empty())
+      server_.loop_.post([server = &server_, id = id_, alive = std::weak_ptr<int>(server_.alive_)] {
+        if (!alive.lock()) return;
+        if (auto it = server->conns_.find(id); it != server->conns_.end()) it->second->feed_held();
+      });
+  }
 
   void memory_alarm(bool on) {
     memory_alarm_ = on;
@@ -96,15 +130,50 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
                                                        now);
         break;
       case engine::Protocol::Amqp091:
-      case engine::Protocol::Undecided:
-        engine_ = std::make_unique<amqp091::Connection>(server_.broker_, id_, server_.opts_.amqp091, *this,
-                                                        loopback_, now);
+      case engine::Protocol::Undecided: {
+        auto e = std::make_unique<amqp091::Connection>(server_.broker_, id_, server_.opts_.amqp091, *this,
+                                                       loopback_, now);
+        amqp091_ = e.get();
+        engine_ = std::move(e);
         break;
+      }
     }
     if (memory_alarm_) engine_->memory_alarm(true);
     in = header_;
     return true;
   }
+  // Returns false when the batch ended the connection (this is gone).
+  bool feed_batch(ReadBatch b) {
+    const auto now = server_.loop_.now();
+    amqp091::FrameBatch& cut = b.cut;
+    if (!engine_) {
+      auto& first = cut.raw_head.empty() ? cut.raw_tail : cut.raw_head;
+      std::span<const uint8_t> in = first;
+      first = {};
+      if (!in.empty() && choose_engine(in)) engine_->feed(in, now);
+    }
+    if (engine_) {
+      if (amqp091_)
+        amqp091_->feed_batch(cut, now);
+      else if (!cut.raw_tail.empty())
+        engine_->feed(cut.raw_tail, now);
+      after();
+    }
+    const bool end = b.end;
+    const int error = b.error;
+    reader_->done(std::move(b));
+    if (!end) return true;
+    sock_->input_ended(error);  // may destroy this
+    return false;
+  }
+  void feed_held() {
+    while (reading_ && !held_.empty()) {
+      ReadBatch b = std::move(held_.front());
+      held_.pop_front();
+      if (!feed_batch(std::move(b))) return;
+    }
+  }
+
   void after() {
     rearm();
     server_.rearm_broker();
@@ -131,6 +200,10 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
   std::unique_ptr<net::Connection> sock_;
   std::vector<uint8_t> header_;  // the first bytes, until they name a protocol
   std::unique_ptr<engine::ServerEngine> engine_;
+  amqp091::Connection* amqp091_ = nullptr;  // engine_, when it is one
+  SocketReader* reader_ = nullptr;          // reads our socket, when set
+  std::deque<ReadBatch> held_;              // read while reading was paused
+  bool reading_ = true;
   net::TimerId timer_ = 0;
   std::optional<net::TimePoint> timer_at_;
 };
@@ -138,6 +211,9 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
 AmqpServer::AmqpServer(net::EventLoop& loop, broker::Broker& broker, AmqpServerOptions opts)
     : loop_(loop), broker_(broker), opts_(std::move(opts)) {
   opts_.amqp10.users = opts_.amqp091.users;
+  for (unsigned i = 0; i < opts_.reader_threads; ++i)
+    readers_.push_back(std::make_unique<SocketReader>(
+        loop_, opts_.amqp091.frame_max, [this, i](std::vector<ReadBatch>& batches) { deliver(i, batches); }));
   listener_ = net::Listener::tcp(loop_, opts_.host, opts_.port, [this](int fd) { accept(fd); });
   if (opts_.memory_high_watermark == 0) opts_.memory_high_watermark = broker::default_memory_high_watermark();
   check_memory();
@@ -164,17 +240,31 @@ AmqpServer::~AmqpServer() {
   if (memory_timer_) loop_.cancel_timer(memory_timer_);
   listener_.reset();
   conns_.clear();
+  readers_.clear();
 }
 
 void AmqpServer::accept(int fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   uint64_t id = next_id_++;
-  auto& c = conns_.emplace(id, std::make_unique<Conn>(*this, id, fd)).first->second;
+  SocketReader* reader = readers_.empty() ? nullptr : readers_[id % readers_.size()].get();
+  auto& c = conns_.emplace(id, std::make_unique<Conn>(*this, id, fd, reader)).first->second;
   if (memory_alarm_) c->memory_alarm(true);
 }
 
 void AmqpServer::remove(uint64_t id) { conns_.erase(id); }
+
+// Reads from reader thread `reader`, in order per connection. A batch for a
+// connection that has gone since only returns its buffer.
+void AmqpServer::deliver(size_t reader, std::vector<ReadBatch>& batches) {
+  for (ReadBatch& b : batches) {
+    auto it = conns_.find(b.conn);
+    if (it == conns_.end())
+      readers_[reader]->done(std::move(b));
+    else
+      it->second->on_batch(std::move(b));  // may remove the connection
+  }
+}
 
 // One loop timer at the broker's next deadline (message TTL, x-expires).
 void AmqpServer::rearm_broker() {

@@ -2,8 +2,11 @@
 // The AMQP listener of warrend: accepts TCP connections, reads the 8-byte
 // protocol header to pick the engine (AMQP 0-9-1 or AMQP 1.0, on the same
 // port), and pumps bytes and time between sockets and engines.
-// Also drives the broker's own timers (TTL, x-expires). All on one event
-// loop, the main thread's (docs/architecture.md#threads says why).
+// Also drives the broker's own timers (TTL, x-expires). The broker and the
+// engines run on one event loop, the main thread's; sockets are read and
+// frames cut on reader threads (SocketReader) when configured
+// (docs/architecture.md#threads says why).
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -13,6 +16,7 @@
 #include "broker/broker.hpp"
 #include "net/connection.hpp"
 #include "net/listener.hpp"
+#include "server/socket_reader.hpp"
 
 namespace warren::server {
 
@@ -22,6 +26,9 @@ struct AmqpServerOptions {
   amqp091::ServerOptions amqp091;
   amqp10::ServerOptions amqp10;  // its users are amqp091's (one user table)
   uint64_t memory_high_watermark = 0;  // bytes of live messages; 0: 40% of RAM
+  // Threads that read sockets and cut frames beside the broker's loop; 0:
+  // the loop reads them itself.
+  unsigned reader_threads = 0;
 };
 
 class AmqpServer {
@@ -41,17 +48,20 @@ class AmqpServer {
   void remove(uint64_t id);
   void rearm_broker();
   void check_memory();
+  void deliver(size_t reader, std::vector<ReadBatch>& batches);
 
   net::EventLoop& loop_;
   broker::Broker& broker_;
   AmqpServerOptions opts_;
   std::unique_ptr<net::Listener> listener_;
+  std::vector<std::unique_ptr<SocketReader>> readers_;  // before conns_: outlive them
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_id_ = 1;
   net::TimerId broker_timer_ = 0;
   std::optional<net::TimePoint> broker_timer_at_;
   net::TimerId memory_timer_ = 0;
   bool memory_alarm_ = false;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // for tasks posted to the loop
 };
 
 }  // namespace warren::server

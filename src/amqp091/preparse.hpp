@@ -1,0 +1,80 @@
+#pragma once
+// Cutting a connection's input into frames ahead of its engine, on another
+// thread (src/server/socket_reader.hpp): the frames, and each plain
+// basic.publish sequence decoded as far as needs no connection state, so
+// that the broker's thread only checks, routes and delivers.
+//
+// Sans-I/O like the engine: bytes in, a FrameBatch out. The engine's
+// Connection::feed_batch(batch) does exactly what Connection::feed() of the
+// same bytes would; a preparsed publish the connection's state does not
+// allow (a closing channel, a transaction, a frame over the negotiated
+// frame-max...) is handled frame by frame, the slow way, with the same
+// errors. See docs/architecture.md#threads.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "amqp091/frame.hpp"
+#include "amqp091/properties.hpp"
+#include "broker/message.hpp"
+
+namespace warren::amqp091 {
+
+// basic.publish, its content header and its body in one frame (or none),
+// back to back on one channel, with no property that needs the connection
+// to check or rewrite it (user-id, reply-to, expiration) and immediate off.
+struct PreparsedPublish {
+  uint32_t frame = 0;       // its basic.publish frame's index in FrameBatch::frames
+  uint32_t frame_count = 0;  // 2 (empty body) or 3
+  uint16_t channel = 0;
+  BasicPublish method;  // views into the batch
+  ContentHeader header;
+  broker::Message::Essentials essentials;
+  std::span<const uint8_t> body;
+};
+
+// What one read of a connection's socket holds, cut. Views point into the
+// bytes given to Preparser::cut; the engine takes the three parts in order.
+struct FrameBatch {
+  std::span<const uint8_t> raw_head;  // feed() first: the protocol header
+  std::vector<Frame> frames;          // then these
+  std::vector<PreparsedPublish> publishes;  // runs of `frames`, in order
+  std::span<const uint8_t> raw_tail;  // feed() last: bytes not cut (see Preparser)
+
+  bool empty() const { return raw_head.empty() && frames.empty() && raw_tail.empty(); }
+  void clear() {
+    raw_head = {};
+    frames.clear();
+    publishes.clear();
+    raw_tail = {};
+  }
+};
+
+class Preparser {
+ public:
+  // `frame_max`: the largest frame the server would ever negotiate (its
+  // configured frame-max; 0: no limit). The engine checks each frame against
+  // the limit it actually negotiated.
+  explicit Preparser(uint32_t frame_max) : frame_max_(frame_max) {}
+
+  // Cuts `in` into `out` (cleared first). Returns how many octets it used;
+  // the rest, an incomplete frame or protocol header, must start the next
+  // call's input.
+  //
+  // After an exact AMQP 0-9-1 protocol header, input is cut into frames.
+  // Any other header (AMQP 1.0, garbage) and anything after a framing error
+  // are passed on whole in raw_tail, from then on: the engine's own reader
+  // gives such bytes their meaning, and its errors.
+  size_t cut(std::span<const uint8_t> in, FrameBatch& out);
+
+  bool cutting_frames() const { return mode_ == Mode::Frames; }
+
+ private:
+  enum class Mode : uint8_t { Header, Frames, Raw };
+  void find_publishes(FrameBatch& out) const;
+
+  uint32_t frame_max_;
+  Mode mode_ = Mode::Header;
+};
+
+}  // namespace warren::amqp091

@@ -1,0 +1,202 @@
+#include "server/socket_reader.hpp"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace warren::server {
+
+// One socket, read on the reader's thread.
+class SocketReader::Source final : public net::Pollable {
+ public:
+  Source(SocketReader& r, uint64_t conn, int fd) : r_(r), conn_(conn), fd_(fd), cutter_(r.frame_max_) { update(); }
+  ~Source() override {
+    if (watched_) r_.loop_.unwatch(fd_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Source(const Source&) = delete;
+  Source& operator=(const Source&) = delete;
+
+  void on_events(uint32_t) override { read(); }
+  void returned() {
+    --in_flight_;
+    update();
+  }
+  void set_paused(bool paused) {
+    paused_ = paused;
+    update();
+  }
+
+ private:
+  void update() {
+    const bool want = fd_ >= 0 && !paused_ && in_flight_ < kMaxInFlight;
+    if (want == watched_) return;
+    if (want)
+      r_.loop_.watch(fd_, EPOLLIN, this);
+    else
+      r_.loop_.unwatch(fd_);
+    watched_ = want;
+  }
+
+  void read() {
+    ReadBatch b = r_.take_buffer(conn_, carry_.size() + kReadBudget);
+    if (!carry_.empty()) std::memcpy(b.buffer.get(), carry_.data(), carry_.size());
+    size_t size = carry_.size();
+    const size_t limit = size + kReadBudget;
+    bool end = false;
+    int error = 0;
+    while (size < limit) {
+      const size_t want = limit - size;
+      ssize_t n = ::read(fd_, b.buffer.get() + size, want);
+      if (n > 0) {
+        size += size_t(n);
+        if (size_t(n) < want) break;  // drained: save the EAGAIN call
+      } else if (n == 0) {
+        end = true;
+        break;
+      } else if (errno != EINTR) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+          error = errno;
+          end = true;
+        }
+        break;
+      }
+    }
+    const size_t used = cutter_.cut({b.buffer.get(), size}, b.cut);
+    carry_.assign(b.buffer.get() + used, b.buffer.get() + size);
+    if (end) {
+      b.end = true;
+      b.error = error;
+      if (watched_) r_.loop_.unwatch(fd_);
+      watched_ = false;
+      ::close(fd_);
+      fd_ = -1;
+    }
+    if (b.cut.empty() && !b.end) {  // nothing whole yet
+      r_.spare_.push_back(std::move(b));
+      return;
+    }
+    ++in_flight_;
+    r_.hand_over(std::move(b));
+    update();
+  }
+
+  SocketReader& r_;
+  const uint64_t conn_;
+  int fd_;
+  amqp091::Preparser cutter_;
+  std::vector<uint8_t> carry_;  // an incomplete frame, for the front of the next read
+  unsigned in_flight_ = 0;
+  bool paused_ = false;
+  bool watched_ = false;
+};
+
+SocketReader::SocketReader(net::EventLoop& core, uint32_t frame_max, Deliver deliver)
+    : core_(core), frame_max_(frame_max), deliver_(std::move(deliver)), alive_(std::make_shared<int>(0)) {
+  thread_ = std::thread([this] { loop_.run(); });
+}
+
+SocketReader::~SocketReader() {
+  loop_.stop();
+  thread_.join();
+  sources_.clear();  // the thread is gone: safe here
+}
+
+ReadBatch SocketReader::take_buffer(uint64_t conn, size_t capacity) {
+  ReadBatch b;
+  while (!spare_.empty()) {
+    b = std::move(spare_.back());
+    spare_.pop_back();
+    if (b.capacity >= capacity) break;
+    b = ReadBatch();
+  }
+  if (!b.buffer) {
+    b.buffer.reset(new uint8_t[capacity]);  // uninitialized: read() fills it
+    b.capacity = capacity;
+  }
+  b.conn = conn;
+  b.end = false;
+  b.error = 0;
+  b.cut.clear();
+  return b;
+}
+
+void SocketReader::hand_over(ReadBatch batch) {
+  bool first;
+  {
+    std::lock_guard lock(mu_);
+    first = ready_.empty();
+    ready_.push_back(std::move(batch));
+  }
+  if (first) core_.post([this, alive = std::weak_ptr<int>(alive_)] {
+    if (alive.lock()) deliver_ready();
+  });
+}
+
+void SocketReader::deliver_ready() {
+  {
+    std::lock_guard lock(mu_);
+    delivering_.swap(ready_);
+  }
+  deliver_(delivering_);
+  delivering_.clear();
+}
+
+void SocketReader::add(uint64_t conn, int fd) { command({Command::Add, conn, fd}); }
+void SocketReader::remove(uint64_t conn) { command({Command::Remove, conn, -1}); }
+void SocketReader::set_paused(uint64_t conn, bool paused) {
+  command({paused ? Command::Pause : Command::Resume, conn, -1});
+}
+
+void SocketReader::done(ReadBatch batch) {
+  batch.cut.clear();
+  bool post;
+  {
+    std::lock_guard lock(mu_);
+    returned_.push_back(std::move(batch));
+    post = !commands_posted_;
+    commands_posted_ = true;
+  }
+  if (post) loop_.post([this] { run_commands(); });
+}
+
+void SocketReader::command(Command c) {
+  bool post;
+  {
+    std::lock_guard lock(mu_);
+    commands_.push_back(c);
+    post = !commands_posted_;
+    commands_posted_ = true;
+  }
+  if (post) loop_.post([this] { run_commands(); });
+}
+
+// Commands first: a batch can only come back for a connection added before.
+void SocketReader::run_commands() {
+  {
+    std::lock_guard lock(mu_);
+    scratch_commands_.swap(commands_);
+    scratch_returned_.swap(returned_);
+    commands_posted_ = false;
+  }
+  for (const Command& c : scratch_commands_) {
+    switch (c.kind) {
+      case Command::Add: sources_.emplace(c.conn, std::make_unique<Source>(*this, c.conn, c.fd)); break;
+      case Command::Remove: sources_.erase(c.conn); break;
+      case Command::Pause:
+      case Command::Resume:
+        if (auto it = sources_.find(c.conn); it != sources_.end()) it->second->set_paused(c.kind == Command::Pause);
+        break;
+    }
+  }
+  scratch_commands_.clear();
+  for (ReadBatch& b : scratch_returned_) {
+    if (auto it = sources_.find(b.conn); it != sources_.end()) it->second->returned();
+    if (spare_.size() < kMaxSpare) spare_.push_back(std::move(b));
+  }
+  scratch_returned_.clear();
+}
+
+}  // namespace warren::server

@@ -1,0 +1,93 @@
+#pragma once
+// Reads AMQP sockets on a thread of its own and cuts their frames there
+// (amqp091::Preparser), so that the broker's thread gets whole reads,
+// already cut and with plain publishes decoded: one hand-off per read of up
+// to 256 KiB, not one per message. docs/architecture.md#threads has the
+// measurements that chose this.
+//
+// The reader owns a dup of each socket's fd and only reads it; the broker's
+// side keeps the original and only writes (net::Connection's external
+// reader mode). A connection has at most kMaxInFlight batches on their way
+// to the broker; past that the reader stops reading it, so a publisher
+// faster than the broker is held back by TCP, as it would be on one thread.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "amqp091/preparse.hpp"
+#include "net/event_loop.hpp"
+
+namespace warren::server {
+
+// One read of one connection, cut. Owns the bytes its views point into.
+struct ReadBatch {
+  uint64_t conn = 0;
+  std::unique_ptr<uint8_t[]> buffer;
+  size_t capacity = 0;
+  amqp091::FrameBatch cut;
+  bool end = false;  // the peer's EOF (error 0) or a read error comes after these bytes
+  int error = 0;
+};
+
+class SocketReader {
+ public:
+  static constexpr size_t kReadBudget = 256 * 1024;  // per connection per turn, as net::Connection
+  static constexpr unsigned kMaxInFlight = 4;
+  static constexpr size_t kMaxSpare = 16;  // buffers kept for reuse
+
+  // `deliver` runs on `core`'s thread with the batches that arrived, in
+  // order per connection; each must come back through done().
+  using Deliver = std::function<void(std::vector<ReadBatch>&)>;
+  SocketReader(net::EventLoop& core, uint32_t frame_max, Deliver deliver);
+  ~SocketReader();  // stops the thread; closes the fds it still has
+  SocketReader(const SocketReader&) = delete;
+  SocketReader& operator=(const SocketReader&) = delete;
+
+  // The rest are called on the core's thread.
+  void add(uint64_t conn, int fd);  // takes `fd`, a dup of the connection's
+  void remove(uint64_t conn);       // the connection is gone: stop, close the dup
+  void set_paused(uint64_t conn, bool paused);
+  void done(ReadBatch batch);  // fed: its buffer goes back to the reader
+
+ private:
+  class Source;
+  struct Command {
+    enum Kind : uint8_t { Add, Remove, Pause, Resume } kind;
+    uint64_t conn;
+    int fd;
+  };
+
+  void run_commands();                // reader thread
+  void hand_over(ReadBatch batch);    // reader thread
+  void deliver_ready();               // core thread
+  void command(Command c);            // core thread
+  ReadBatch take_buffer(uint64_t conn, size_t capacity);  // reader thread
+
+  net::EventLoop& core_;
+  const uint32_t frame_max_;
+  Deliver deliver_;
+  std::shared_ptr<int> alive_;  // lets a hand-over the core runs late see we are gone
+  net::EventLoop loop_;  // the reader's
+  std::thread thread_;
+
+  std::mutex mu_;  // guards the four below
+  std::vector<ReadBatch> ready_;     // to the core
+  std::vector<ReadBatch> returned_;  // back to the reader
+  std::vector<Command> commands_;
+  bool commands_posted_ = false;
+
+  // Reader thread only.
+  std::unordered_map<uint64_t, std::unique_ptr<Source>> sources_;
+  std::vector<ReadBatch> spare_;
+  std::vector<ReadBatch> scratch_returned_;
+  std::vector<Command> scratch_commands_;
+
+  std::vector<ReadBatch> delivering_;  // core thread only
+};
+
+}  // namespace warren::server
