@@ -81,6 +81,7 @@ void Channel::release(TimePoint now) {
 void Channel::error(ReplyCode code, std::string_view text, const Method& m) {
   auto [cid, mid] = ids(m);
   if (is_hard(code)) return conn_.connection_error(code, text, cid, mid);
+  flush_confirms();  // publishes routed before the error are confirmed before the close
   ChannelClose close;
   // Core errors already read "NOT_FOUND - ..."; ours are bare details.
   std::string reply = text.starts_with(reply_name(code)) ? std::string(text.substr(0, kMaxShortstr))

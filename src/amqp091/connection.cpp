@@ -148,6 +148,11 @@ void Connection::feed_batch(const FrameBatch& batch, TimePoint now) {
     if (state_ != State::Closed)
       for (auto& [_, ch] : channels_) ch->flush_confirms();
   }
+  if (!batch.pending_header.empty() && state_ != State::Closed) {
+    FrameReader reader(batch.pending_header, frame_max_);
+    Frame incomplete;
+    if (!reader.next(incomplete) && reader.failed()) connection_error(reader.error().code, reader.error().text);
+  }
   if (!batch.raw_tail.empty()) feed(batch.raw_tail, now);
 }
 
@@ -357,6 +362,8 @@ void Connection::handle_open(const ConnectionOpen& m) {
 
 void Connection::connection_error(ReplyCode code, std::string_view text, uint16_t class_id, uint16_t method_id) {
   if (state_ == State::Closing || state_ == State::Closed) return;
+  // Publishes routed before the error are confirmed before the close.
+  for (auto& [_, ch] : channels_) ch->flush_confirms();
   ConnectionClose close;
   std::string reply = reply_text(code, text);
   close.reply_code = uint16_t(code);

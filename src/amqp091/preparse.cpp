@@ -28,7 +28,10 @@ size_t Preparser::cut(std::span<const uint8_t> in, FrameBatch& out) {
     Frame f;
     while (reader.next(f)) out.frames.push_back(f);
     used += reader.consumed();
-    if (reader.failed()) mode_ = Mode::Raw;  // the engine reports it, with its own limit
+    if (reader.failed())
+      mode_ = Mode::Raw;  // the engine reports it, with its own limit
+    else if (in.size() - used >= kFrameHeaderSize)
+      out.pending_header = in.subspan(used, kFrameHeaderSize);
     find_publishes(out);
   }
   if (mode_ == Mode::Raw) {

@@ -40,13 +40,18 @@ struct FrameBatch {
   std::vector<Frame> frames;          // then these
   std::vector<PreparsedPublish> publishes;  // runs of `frames`, in order
   std::span<const uint8_t> raw_tail;  // feed() last: bytes not cut (see Preparser)
+  // The header of the incomplete frame after `frames`, once it is in: the
+  // engine checks its size against the negotiated frame-max at once, as
+  // feed() does, rather than when the whole frame has come.
+  std::span<const uint8_t> pending_header;
 
-  bool empty() const { return raw_head.empty() && frames.empty() && raw_tail.empty(); }
+  bool empty() const { return raw_head.empty() && frames.empty() && raw_tail.empty() && pending_header.empty(); }
   void clear() {
     raw_head = {};
     frames.clear();
     publishes.clear();
     raw_tail = {};
+    pending_header = {};
   }
 };
 
