@@ -509,7 +509,7 @@ void Channel::route(broker::MessagePtr msg, bool mandatory, TimePoint now) {
     last_exchange_ = vhost.find_exchange(exchange);
   // Without one, the lookup by name gives the error (404) as before.
   broker::Error err =
-      last_exchange_ ? vhost.publish(*last_exchange_, msg, now, r) : vhost.publish(exchange, msg, now, r);
+      last_exchange_ ? vhost.publish(*last_exchange_, msg, now, r, &route_cache_) : vhost.publish(exchange, msg, now, r);
   if (fail_if(err, m)) return;
   if (r.rewritten) msg = std::move(r.rewritten);  // returned without its BCC header, as RabbitMQ does
   if (r.queues == 0 && r.replies == 0 && !r.rejected && mandatory) {

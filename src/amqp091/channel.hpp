@@ -22,6 +22,7 @@ class ChannelConsumer final : public broker::Consumer {
 
   uint32_t credit() const override;
   bool deliver(broker::Delivery d) override;
+  bool settles_on_delivery() const override { return no_ack_; }
   void cancelled_by_queue() override;
 
   const std::string& tag() const { return tag_; }
@@ -139,6 +140,7 @@ class Channel {
   // The exchange last published to, to skip its lookup by name; looked up
   // again when the vhost has deleted it since.
   broker::ExchangePtr last_exchange_;
+  broker::RouteCache route_cache_;  // where the last publish went
   std::map<std::string, std::unique_ptr<ChannelConsumer>, std::less<>> consumers_;
   std::map<uint64_t, ChannelConsumer*> consumers_by_key_;
   uint64_t next_consumer_key_ = 1;

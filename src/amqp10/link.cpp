@@ -139,7 +139,9 @@ void IncomingLink::publish(uint32_t id, bool settled, std::span<const uint8_t> b
                                 std::make_shared<const std::string>(std::move(s.body)));
   c.note_publish();
   broker::PublishResult r;
-  broker::Error err = vh.publish(exchange, msg, c.now(), r);
+  broker::ExchangePtr x = vh.find_exchange(exchange);
+  broker::Error err = x ? vh.publish(*x, msg, c.now(), r, &route_cache_)
+                        : broker::Error::make(broker::ErrorCode::NotFound, "no exchange");
   if (err) return verdict(DeliveryState::Rejected, err.code == broker::ErrorCode::NotFound ? amqp_error::kNotFound
                                                                                             : amqp_error::kNotAllowed);
   // Refused by a queue (reject-publish overflow): rejected; routed nowhere: released.

@@ -64,6 +64,7 @@ class IncomingLink final : public Link {
   void send_link_flow();
 
   Destination dest_;
+  broker::RouteCache route_cache_;  // this link's last route
   const bool rcv_second_;
   uint32_t delivery_count_;
   uint32_t credit_ = 0;
@@ -92,6 +93,7 @@ class OutgoingLink final : public Link, public broker::Consumer {
   // broker::Consumer
   uint32_t credit() const override;
   bool deliver(broker::Delivery d) override;
+  bool settles_on_delivery() const override { return presettled_; }
   void cancelled_by_queue() override;
 
  private:

@@ -31,6 +31,10 @@ class Consumer {
   // Hands over one delivery (only while credit() > 0). A consumer that
   // settles on delivery (no-ack) returns true, and the queue forgets it.
   virtual bool deliver(Delivery d) = 0;
+  // True for a consumer that settles what it is handed (no-ack, pre-settled
+  // links): the queue does not track a delivery before handing it over,
+  // only after, if deliver() still returns false.
+  virtual bool settles_on_delivery() const { return false; }
   // The queue went away (deleted, or its exclusive owner closed): 0-9-1's
   // consumer_cancel_notify / 1.0's detach.
   virtual void cancelled_by_queue() {}

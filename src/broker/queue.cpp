@@ -266,6 +266,10 @@ void Queue::dispatch(TimePoint now) {
       std::optional<Entry> e = pop_ready();
       const uint64_t seq = e->seq;
       Delivery d{self, seq, e->msg, e->redelivered, e->delivery_count};
+      if (c->settles_on_delivery()) {
+        if (!c->deliver(std::move(d))) unacked_.emplace(seq, std::move(*e));  // kept unsent (parked)
+        continue;
+      }
       // Tracked before the call: the consumer may settle it from inside.
       unacked_.emplace(seq, std::move(*e));
       if (c->deliver(std::move(d))) unacked_.erase(seq);

@@ -149,6 +149,7 @@ Error VHost::declare_exchange(const ExchangeDeclare& d) {
                          fmt::format("invalid type '{}' for arg 'alternate-exchange' in {}", type_name(*ae), rs));
     exchanges_.emplace(d.name, std::make_shared<Exchange>(Exchange::Options{d.name, *type, d.durable, d.auto_delete,
                                                                             d.internal, d.arguments}));
+    ++routing_version_;
     return Error::none();
   }
   const Exchange::Options& o = it->second->options();
@@ -181,6 +182,7 @@ void VHost::delete_exchange_now(const std::string& name) {
   ExchangePtr keep = it->second;  // `name` may live in it
   keep->mark_deleted();
   exchanges_.erase(it);
+  ++routing_version_;
   remove_bindings_to(Destination{keep->name(), true});
 }
 
@@ -188,6 +190,7 @@ void VHost::delete_exchange_now(const std::string& name) {
 // last binding go too (which may cascade).
 void VHost::remove_bindings_to(const Destination& d) {
   std::vector<std::string> emptied;
+  ++routing_version_;
   for (auto& [n, x] : exchanges_)
     if (x->unbind_all(d) && x->options().auto_delete && !x->has_bindings()) emptied.push_back(n);
   for (const std::string& n : emptied) delete_exchange_now(n);
@@ -270,6 +273,7 @@ Error VHost::declare_queue(const QueueDeclare& d, TimePoint now, QueueDeclareOk&
   Queue::Options o{name, name_, durable, d.auto_delete, owner, d.arguments, std::move(args)};
   QueuePtr q = std::make_shared<Queue>(std::move(o), *this, now);
   queues_.emplace(name, q);
+  ++routing_version_;
   return reply(*q);
 }
 
@@ -324,6 +328,7 @@ void VHost::delete_queue_now(const QueuePtr& q) {
   auto it = queues_.find(q->name());
   if (it != queues_.end() && it->second == q) {
     queues_.erase(it);
+    ++routing_version_;
     remove_bindings_to(Destination{q->name(), false});
   }
   q->close();
@@ -384,6 +389,7 @@ Error VHost::bind_queue(std::string_view queue, std::string_view exchange, std::
   Exchange* x = nullptr;
   if (Error e = check_bind_ends(exchange, dest, who, args, x)) return e;
   x->bind(Binding{std::move(dest), std::string(key), sorted(args)});
+  ++routing_version_;
   return Error::none();
 }
 
@@ -394,6 +400,7 @@ Error VHost::bind_exchange(std::string_view destination, std::string_view source
   Exchange* x = nullptr;
   if (Error e = check_bind_ends(source, dest, 0, args, x)) return e;
   x->bind(Binding{std::move(dest), std::string(key), sorted(args)});
+  ++routing_version_;
   return Error::none();
 }
 
@@ -410,6 +417,7 @@ Error VHost::unbind_queue(std::string_view queue, std::string_view exchange, std
   queue_for(queue, who, err);
   if (err) return err;
   x->unbind(b);
+  ++routing_version_;
   after_unbind(x->name());
   return Error::none();
 }
@@ -420,8 +428,10 @@ Error VHost::unbind_exchange(std::string_view destination, std::string_view sour
   if (source.empty() || destination.empty()) return default_exchange_refused();
   ExchangePtr x = find_exchange(source);
   if (!x || !find_exchange(destination)) return Error::none();
-  if (x->unbind(Binding{Destination{std::string(destination), true}, std::string(key), sorted(args)}))
+  if (x->unbind(Binding{Destination{std::string(destination), true}, std::string(key), sorted(args)})) {
+    ++routing_version_;
     after_unbind(x->name());
+  }
   return Error::none();
 }
 
@@ -462,6 +472,7 @@ void VHost::route_exchanges(const Exchange& x, const Message& msg, std::span<con
     dests.clear();
     // Fanout and headers exchanges ignore routing keys: one pass is enough.
     const bool keyed = cur->type() == ExchangeType::Direct || cur->type() == ExchangeType::Topic;
+    if (cur->type() == ExchangeType::Headers) route_read_headers_ = true;
     for (size_t i = 0; i < (keyed ? keys.size() : 1); ++i) cur->route(msg, keys[i], dests);
     if (dests.empty())
       if (const std::string* ae = cur->alternate_exchange()) dests.push_back(Destination{*ae, true});
@@ -525,7 +536,7 @@ Error VHost::publish(std::string_view exchange, const MessagePtr& msg, TimePoint
 }
 
 // The caller keeps `xr` alive (a pointer it holds) for the call.
-Error VHost::publish(Exchange& xr, const MessagePtr& msg, TimePoint now, PublishResult& result) {
+Error VHost::publish(Exchange& xr, const MessagePtr& msg, TimePoint now, PublishResult& result, RouteCache* cache) {
   Guard guard(*this);
   result = PublishResult{};
   Exchange* x = &xr;
@@ -540,7 +551,20 @@ Error VHost::publish(Exchange& xr, const MessagePtr& msg, TimePoint now, Publish
       result.replies = deliver_replies({&key, 1}, msg);
       return Error::none();
     }
+    if (cache && cache->version == routing_version_ && cache->exchange == x && cache->key == key) {
+      result.queues = cache->queues.size();
+      for (const QueuePtr& q : cache->queues)
+        if (q->publish(msg, now) == Queue::Accept::Rejected) result.rejected = true;
+      return Error::none();
+    }
+    route_read_headers_ = false;
     route(*x, *msg, {&key, 1}, targets);
+    if (cache && !route_read_headers_) {  // a headers exchange's route is the message's, not the key's
+      cache->exchange = x;
+      cache->key.assign(key);
+      cache->version = routing_version_;
+      cache->queues = targets;
+    }
   } else {
     // Rare: decode the headers. The keys view the original message's
     // properties, which outlive the routing.

@@ -50,6 +50,19 @@ struct PublishResult {
   size_t replies = 0;
 };
 
+// A publisher's last route: the queues a key reached through an exchange,
+// reused while the vhost's routing is unchanged (no queue, exchange or
+// binding added or removed since). Saves the exchange's lookups and the
+// queues' lookups by name on a publisher's steady stream of publishes to
+// one place. Owned by the publisher (a channel, a link); only VHost reads
+// and fills it.
+struct RouteCache {
+  const Exchange* exchange = nullptr;
+  std::string key;
+  uint64_t version = 0;  // 0: empty
+  std::vector<QueuePtr> queues;
+};
+
 class VHost final : public QueueHost {
  public:
   explicit VHost(std::string name, TimePoint now);
@@ -88,7 +101,8 @@ class VHost final : public QueueHost {
   // The same through an exchange the caller looked up before (find_exchange)
   // and checked is not deleted(), and keeps alive for the call: saves the
   // lookup by name per publish.
-  Error publish(Exchange& x, const MessagePtr& msg, TimePoint now, PublishResult& result);
+  Error publish(Exchange& x, const MessagePtr& msg, TimePoint now, PublishResult& result,
+                RouteCache* cache = nullptr);
 
   // Direct reply-to names and their receivers (see direct_reply.hpp). The
   // pseudo-queue "amq.rabbitmq.reply-to" and a live "amq.rabbitmq.reply-to.*"
@@ -167,6 +181,10 @@ class VHost final : public QueueHost {
   std::function<uint64_t()> wall_clock_;
   int depth_ = 0;
   std::vector<Destination> scratch_;  // route()'s per-exchange results
+  // Bumped by every change that can change where a key routes; RouteCaches
+  // compare it. Starts at 1: 0 marks an empty cache.
+  uint64_t routing_version_ = 1;
+  bool route_read_headers_ = false;  // set by route_exchanges: the route depended on a message's headers
   DirectReplyRegistry direct_reply_;
 };
 

@@ -260,3 +260,84 @@ TEST_F(VHostTest, DeletingAQueueWhileItsConsumerIsServedIsSafe) {
 
 }  // namespace
 }  // namespace warren::broker
+
+namespace warren::broker {
+namespace {
+
+using namespace test;
+
+// A publisher's RouteCache is used while nothing that routes changed, and
+// recomputed after anything did.
+class RouteCacheTest : public VHostTest {
+ protected:
+  RouteCache cache;
+  size_t send(std::string exchange, std::string key, Properties props = {}) {
+    PublishResult r;
+    ExchangePtr x = v.find_exchange(exchange);
+    EXPECT_TRUE(x) << exchange;
+    Error e = v.publish(*x, msg("m", std::move(key), std::move(props), exchange), now, r, &cache);
+    EXPECT_FALSE(e) << e.text;
+    return r.queues;
+  }
+  uint64_t deleted = 0;
+};
+
+TEST_F(RouteCacheTest, TheDefaultExchangeSeesQueuesComeAndGo) {
+  EXPECT_EQ(send("", "q"), 0u);
+  ASSERT_FALSE(declare_queue("q"));
+  EXPECT_EQ(send("", "q"), 1u);
+  EXPECT_EQ(send("", "q"), 1u);  // from the cache
+  EXPECT_EQ(cache.queues.size(), 1u);
+  EXPECT_EQ(take("q"), (Texts{"m", "m"}));
+  ASSERT_FALSE(v.delete_queue("q", false, false, kConn, now, deleted));
+  EXPECT_EQ(send("", "q"), 0u);
+  EXPECT_EQ(send("", "other"), 0u);  // another key: computed
+}
+
+TEST_F(RouteCacheTest, BindingsAndUnbindingsAndDeletions) {
+  ASSERT_FALSE(declare_exchange("x", "direct"));
+  ASSERT_FALSE(declare_queue("a"));
+  ASSERT_FALSE(declare_queue("b"));
+  EXPECT_EQ(send("x", "k"), 0u);
+  ASSERT_FALSE(bind("a", "x", "k"));
+  EXPECT_EQ(send("x", "k"), 1u);
+  ASSERT_FALSE(bind("b", "x", "k"));
+  EXPECT_EQ(send("x", "k"), 2u);
+  ASSERT_FALSE(v.unbind_queue("a", "x", "k", {}, kConn));
+  EXPECT_EQ(send("x", "k"), 1u);
+  ASSERT_FALSE(v.delete_queue("b", false, false, kConn, now, deleted));
+  EXPECT_EQ(send("x", "k"), 0u);
+  // Through another exchange, bound and unbound.
+  ASSERT_FALSE(bind("a", "x", "k"));
+  ASSERT_FALSE(declare_exchange("front", "fanout"));
+  EXPECT_EQ(send("front", "k"), 0u);
+  ASSERT_FALSE(v.bind_exchange("x", "front", "", {}));
+  EXPECT_EQ(send("front", "k"), 1u);
+  ASSERT_FALSE(v.unbind_exchange("x", "front", "", {}));
+  EXPECT_EQ(send("front", "k"), 0u);
+  ASSERT_FALSE(v.bind_exchange("x", "front", "", {}));
+  EXPECT_EQ(send("front", "k"), 1u);
+  ASSERT_FALSE(v.delete_exchange("x", false));
+  EXPECT_EQ(send("front", "k"), 0u);
+  EXPECT_EQ(take("a"), (Texts{"m", "m", "m", "m"}));
+}
+
+TEST_F(RouteCacheTest, ExclusiveQueuesGoWithTheirConnection) {
+  ASSERT_FALSE(declare_queue("mine", {}, /*exclusive=*/true, false, kOther));
+  EXPECT_EQ(send("", "mine"), 1u);
+  v.connection_closed(kOther, now);
+  EXPECT_EQ(send("", "mine"), 0u);
+}
+
+TEST_F(RouteCacheTest, AHeadersExchangeRouteIsNeverReused) {
+  ASSERT_FALSE(declare_queue("q"));
+  ASSERT_FALSE(bind("q", "amq.headers", "", {{"x-match", "all"}, {"a", 1}}));
+  Properties match;
+  match.headers = Table{{"a", 1}};
+  EXPECT_EQ(send("amq.headers", "k", match), 1u);
+  EXPECT_EQ(send("amq.headers", "k"), 0u);  // same key, no headers
+  EXPECT_EQ(send("amq.headers", "k", match), 1u);
+}
+
+}  // namespace
+}  // namespace warren::broker
