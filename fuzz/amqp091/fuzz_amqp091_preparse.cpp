@@ -10,6 +10,9 @@
 //                   open, channel.open 1, queue.declare "q", basic.consume
 //                   "q" (no-ack) and, with mode & 4, confirm.select
 //   mode >> 1 & 1:  frame_max 131072 or 4096 in the prefix's tune-ok
+//   mode & 8:       the batched engine is fed by feed() until read mode >> 4
+//                   and moves to the batched path once open after it, as a
+//                   connection moving to a reader thread does
 //   split:          seeds where the session is cut into reads (0: whole)
 #include <cstdint>
 #include <cstdio>
@@ -74,7 +77,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     reads.push_back(std::string_view(session).substr(at, n));
     at += n;
   }
-  testing::PathOutputs out = testing::run_both_paths(reads, ServerOptions{});
+  std::optional<size_t> move_at;
+  if (mode & 8) move_at = size_t(mode >> 4);
+  testing::PathOutputs out = testing::run_both_paths(reads, ServerOptions{}, move_at);
   std::string diff = testing::compare_outputs(out);
   if (!diff.empty()) {
     std::fprintf(stderr, "feed() and feed_batch() disagree: %s\n", diff.c_str());

@@ -40,6 +40,9 @@ def seeds():
                                publish(1, "", "q", b"i", immediate=True),
         "frame-max-4096": b"\x03\x05" + publish(1, "", "q", b"y" * 5000) + plain,
         "no-prefix": b"\x00\x02" + b"AMQP\x00\x00\x09\x01" + plain,
+        # Moves to the batched path after read 3 (then 10), mid-stream.
+        "moved": bytes([0x01 | 0x08 | 3 << 4, 0x07]) + plain + persistent + plain,
+        "moved-confirms": bytes([0x05 | 0x08 | 10 << 4, 0x13]) + plain + two_bodies + plain,
     }
 
 

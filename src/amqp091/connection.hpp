@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "amqp091/frame.hpp"
 #include "amqp091/generated/methods.hpp"
@@ -58,6 +59,11 @@ class Connection final : public engine::ServerEngine {
   bool blocked() const { return blocked_; }
 
   bool finished() const { return state_ == State::Closed; }
+  // Open, and not closing: its input may move to feed_batch() from here.
+  bool open() const { return state_ == State::Opened; }
+  // Hands over the incomplete frame feed() keeps for its next call, for
+  // whoever cuts this connection's input from now on (feed_batch callers).
+  std::string take_partial_input() { return std::exchange(input_, {}); }
   uint64_t id() const { return id_; }
   const std::string& user() const { return user_; }
 

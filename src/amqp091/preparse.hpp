@@ -61,6 +61,10 @@ class Preparser {
   // configured frame-max; 0: no limit). The engine checks each frame against
   // the limit it actually negotiated.
   explicit Preparser(uint32_t frame_max) : frame_max_(frame_max) {}
+  // For a connection whose engine has read its protocol header already
+  // (one that moves to a reader thread once open): cuts frames at once.
+  struct AfterHeader {};
+  Preparser(uint32_t frame_max, AfterHeader) : frame_max_(frame_max), mode_(Mode::Frames) {}
 
   // Cuts `in` into `out` (cleared first). Returns how many octets it used;
   // the rest, an incomplete frame or protocol header, must start the next

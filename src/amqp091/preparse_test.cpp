@@ -167,6 +167,11 @@ void expect_same(const std::string& session, const ServerOptions& opts = {}) {
     testing::PathOutputs out = testing::run_both_paths(chunks, opts);
     std::string diff = testing::compare_outputs(out);
     ASSERT_EQ(diff, "") << chunks.size() << " reads, the first " << chunks[0].size() << " octets";
+    // And a connection that moves to the batched path mid-stream, at each read.
+    for (size_t at = 1; at < chunks.size() && chunks.size() < 200; ++at) {
+      diff = testing::compare_outputs(testing::run_both_paths(chunks, opts, at));
+      ASSERT_EQ(diff, "") << chunks.size() << " reads, moved at read " << at;
+    }
   }
 }
 

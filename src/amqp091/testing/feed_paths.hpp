@@ -6,6 +6,7 @@
 // can check they answer alike: that is the contract of feed_batch().
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,8 +36,12 @@ struct PathOutputs {
   bool fed_closed = false, batched_closed = false;
 };
 
-// `chunks` are the reads, in order; time stands still.
-inline PathOutputs run_both_paths(const std::vector<std::string_view>& chunks, const ServerOptions& opts) {
+// `chunks` are the reads, in order; time stands still. With `move_at`, the
+// second engine is fed by feed() too until that read, and moves to the
+// batched path at the first read from there on where it is open(), as a
+// connection that moves to a reader thread does.
+inline PathOutputs run_both_paths(const std::vector<std::string_view>& chunks, const ServerOptions& opts,
+                                  std::optional<size_t> move_at = std::nullopt) {
   const TimePoint now = TimePoint{} + std::chrono::hours(1);
   broker::Broker broker_a(now), broker_b(now);
   RecordingTransport ta, tb;
@@ -46,8 +51,19 @@ inline PathOutputs run_both_paths(const std::vector<std::string_view>& chunks, c
     Preparser cutter(opts.frame_max);
     std::string carry;
     FrameBatch batch;
-    for (std::string_view chunk : chunks) {
+    bool fed_whole = move_at.has_value();
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      std::string_view chunk = chunks[i];
       a.feed(as_bytes(chunk), now);
+      if (fed_whole && i >= *move_at && b.open()) {
+        fed_whole = false;
+        carry = b.take_partial_input();
+        cutter = Preparser(opts.frame_max, Preparser::AfterHeader{});
+      }
+      if (fed_whole) {
+        b.feed(as_bytes(chunk), now);
+        continue;
+      }
       carry.append(chunk);
       const size_t used = cutter.cut(as_bytes(carry), batch);
       b.feed_batch(batch, now);
