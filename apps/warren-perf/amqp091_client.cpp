@@ -166,7 +166,19 @@ class Amqp091Consumer final : public Consumer {
     if (!conn_.out().empty()) conn_.flush([&](const Frame& f) { handle(f, sink); });
   }
 
-  void close() override { conn_.close(); }
+  // What was counted is acked first: closing requeues the rest, and a
+  // message counted here and then redelivered to another consumer would be
+  // a duplicate of our making.
+  void close() override {
+    if (!auto_ack_ && counted_ > acked_) {
+      append_method_frame(conn_.out(), 1, BasicAck{.delivery_tag = counted_, .multiple = true});
+      try {
+        conn_.flush_blocking();
+      } catch (const std::exception&) {
+      }
+    }
+    conn_.close();
+  }
 
  private:
   void handle(const Frame& f, DeliverySink& sink) {
@@ -185,12 +197,15 @@ class Amqp091Consumer final : public Consumer {
     if (!content_.feed(f)) return;
     content_.active = false;
     sink.on_delivery({content_.head, content_.head_len}, content_.size);
+    counted_ = tag_;
     if (auto_ack_) return;
     if (multi_ack_ == 0) {
       append_method_frame(conn_.out(), 1, BasicAck{.delivery_tag = tag_});
+      acked_ = tag_;
     } else if (++unacked_ >= multi_ack_) {
       append_method_frame(conn_.out(), 1, BasicAck{.delivery_tag = tag_, .multiple = true});
       unacked_ = 0;
+      acked_ = tag_;
     }
   }
 
@@ -198,7 +213,9 @@ class Amqp091Consumer final : public Consumer {
   bool auto_ack_;
   uint32_t multi_ack_ = 0;
   uint32_t unacked_ = 0;
-  uint64_t tag_ = 0;
+  uint64_t tag_ = 0;      // of the delivery whose content is coming
+  uint64_t counted_ = 0;  // of the last delivery counted
+  uint64_t acked_ = 0;    // acked up to here
   Content content_;
 };
 

@@ -418,7 +418,19 @@ class Amqp10Consumer final : public Consumer {
     if (!auto_ack_ && multi_ack_ == 0 && have_unacked_) ack_through(last_id_);
     if (link_.pending_out()) link_.flush([&](const Frame& f) { handle(f, sink); });
   }
-  void close() override { link_.close(); }
+  // What was counted is accepted first: closing releases the rest, and a
+  // message counted here and then redelivered to another consumer would be
+  // a duplicate of our making.
+  void close() override {
+    if (!auto_ack_ && have_unacked_) {
+      ack_through(last_id_);
+      try {
+        link_.flush([](const Frame&) {});
+      } catch (const std::exception&) {
+      }
+    }
+    link_.close();
+  }
 
  private:
   void send_flow() {
