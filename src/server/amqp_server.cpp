@@ -36,17 +36,7 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
  public:
   Conn(AmqpServer& server, uint64_t id, int fd, SocketReader* reader)
       : server_(server), id_(id), loopback_(is_loopback(fd)),
-        sock_(net::Connection::adopt(server.loop_, fd, this)) {
-    if (reader) {
-      // The reader gets its own fd for the socket: either side may close
-      // its fd at any time without pulling it from under the other.
-      int dup = fcntl(sock_->fd(), F_DUPFD_CLOEXEC, 0);
-      if (dup >= 0) {
-        reader_ = reader;
-        sock_->set_external_reader();
-        reader_->add(id_, dup);
-      }  // else: read here, as without reader threads
-    }
+        sock_(net::Connection::adopt(server.loop_, fd, this)), offload_(reader) {
     // A peer that never sends its protocol header is dropped, as the engines
     // drop one that stalls in the handshake.
     timer_at_ = server_.loop_.now() + kHeaderTimeout;
@@ -64,9 +54,13 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
 
   // A read from the reader thread. Kept while the engine has reading
   // paused, as the socket would keep it.
+  // At most one read is fed per loop turn, as when this loop read the
+  // socket itself: a publisher the reader serves fast must not keep the
+  // loop from other connections' input (a consumer's acks).
   void on_batch(ReadBatch b) {
-    if (!reading_ || !held_.empty()) {
+    if (!reading_ || !held_.empty() || fed_turn_ == server_.loop_.turns()) {
       held_.push_back(std::move(b));
+      if (reading_) feed_held_next_turn();
       return;
     }
     feed_batch(std::move(b));  // may destroy this
@@ -78,6 +72,10 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
     if (!engine_ && !choose_engine(in)) return;
     engine_->feed(in, server_.loop_.now());
     after();
+    // A stall of this loop makes one big read; a stream makes big reads in a row.
+    big_reads_ = bytes.size() >= kBigRead ? big_reads_ + 1 : 0;
+    if (big_reads_ >= kBigReadsToMove && offload_ && amqp091_ && amqp091_->open() && !sock_->closed())
+      move_to_reader();
   }
   void on_close(net::Connection&, int error) override {
     if (engine_) engine_->transport_closed(server_.loop_.now());
@@ -98,15 +96,12 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
   void close() override { sock_->close(); }
   void set_reading(bool on) override {
     on ? sock_->resume_reading() : sock_->pause_reading();
-    if (!reader_ || on == reading_) return;
+    if (on == reading_) return;
     reading_ = on;
+    if (!reader_) return;
     reader_->set_paused(id_, !on);
     // Called from inside the engine: what was held is fed after this call.
-    if (on && !held_.empty())
-      server_.loop_.post([server = &server_, id = id_, alive = std::weak_ptr<int>(server_.alive_)] {
-        if (!alive.lock()) return;
-        if (auto it = server->conns_.find(id); it != server->conns_.end()) it->second->feed_held();
-      });
+    if (on && !held_.empty()) feed_held_next_turn();
   }
 
   void memory_alarm(bool on) {
@@ -116,6 +111,8 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
 
  private:
   static constexpr std::chrono::seconds kHeaderTimeout{10};
+  static constexpr size_t kBigRead = 64 * 1024;
+  static constexpr unsigned kBigReadsToMove = 3;
 
   // Buffers the first bytes until they name a protocol; then creates that
   // engine and hands `in` everything received so far. False: not yet.
@@ -142,23 +139,27 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
     in = header_;
     return true;
   }
+  // An AMQP 0-9-1 connection whose reads are big (kBigReadsToMove of
+  // kBigRead in a row) streams faster than this loop serves it: from now
+  // on a reader thread reads its socket and cuts its frames. The others
+  // stay here, where a message costs no thread hand-off
+  // (docs/architecture.md#threads).
+  void move_to_reader() {
+    // The reader gets its own fd for the socket: either side may close its
+    // fd at any time without pulling it from under the other.
+    int dup = fcntl(sock_->fd(), F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) return;  // stays here
+    reader_ = std::exchange(offload_, nullptr);
+    sock_->set_external_reader();
+    reader_->add(id_, dup, amqp091_->take_partial_input(), !reading_);
+    spdlog::info("connection {}: a busy publisher: its socket is read on a reader thread from now on", id_);
+  }
+
   // Returns false when the batch ended the connection (this is gone).
   bool feed_batch(ReadBatch b) {
-    const auto now = server_.loop_.now();
-    amqp091::FrameBatch& cut = b.cut;
-    if (!engine_) {
-      auto& first = cut.raw_head.empty() ? cut.raw_tail : cut.raw_head;
-      std::span<const uint8_t> in = first;
-      first = {};
-      if (!in.empty() && choose_engine(in)) engine_->feed(in, now);
-    }
-    if (engine_) {
-      if (amqp091_)
-        amqp091_->feed_batch(cut, now);
-      else if (!cut.raw_tail.empty())
-        engine_->feed(cut.raw_tail, now);
-      after();
-    }
+    fed_turn_ = server_.loop_.turns();
+    amqp091_->feed_batch(b.cut, server_.loop_.now());
+    after();
     const bool end = b.end;
     const int error = b.error;
     reader_->done(std::move(b));
@@ -166,12 +167,22 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
     sock_->input_ended(error);  // may destroy this
     return false;
   }
+  void feed_held_next_turn() {
+    if (feed_posted_) return;
+    feed_posted_ = true;
+    server_.loop_.post([server = &server_, id = id_, alive = std::weak_ptr<int>(server_.alive_)] {
+      if (!alive.lock()) return;
+      if (auto it = server->conns_.find(id); it != server->conns_.end()) it->second->feed_held();
+    });
+  }
   void feed_held() {
-    while (reading_ && !held_.empty()) {
-      ReadBatch b = std::move(held_.front());
-      held_.pop_front();
-      if (!feed_batch(std::move(b))) return;
-    }
+    feed_posted_ = false;
+    if (!reading_ || held_.empty()) return;
+    ReadBatch b = std::move(held_.front());
+    held_.pop_front();
+    const bool more = !held_.empty();
+    if (!feed_batch(std::move(b))) return;  // gone
+    if (more) feed_held_next_turn();
   }
 
   void after() {
@@ -201,9 +212,13 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
   std::vector<uint8_t> header_;  // the first bytes, until they name a protocol
   std::unique_ptr<engine::ServerEngine> engine_;
   amqp091::Connection* amqp091_ = nullptr;  // engine_, when it is one
-  SocketReader* reader_ = nullptr;          // reads our socket, when set
+  SocketReader* offload_;                   // where to move when busy; null once moved (or never)
+  SocketReader* reader_ = nullptr;          // reads our socket, once moved
   std::deque<ReadBatch> held_;              // read while reading was paused
   bool reading_ = true;
+  bool feed_posted_ = false;   // feed_held() is posted for the next turn
+  unsigned big_reads_ = 0;     // reads of kBigRead or more in a row
+  uint64_t fed_turn_ = UINT64_MAX;  // the loop turn that last fed a read
   net::TimerId timer_ = 0;
   std::optional<net::TimePoint> timer_at_;
 };

@@ -3,9 +3,9 @@
 // protocol header to pick the engine (AMQP 0-9-1 or AMQP 1.0, on the same
 // port), and pumps bytes and time between sockets and engines.
 // Also drives the broker's own timers (TTL, x-expires). The broker and the
-// engines run on one event loop, the main thread's; sockets are read and
-// frames cut on reader threads (SocketReader) when configured
-// (docs/architecture.md#threads says why).
+// engines run on one event loop, the main thread's; the sockets of busy
+// 0-9-1 publishers are read and their frames cut on reader threads
+// (SocketReader), when there are any (docs/architecture.md#threads).
 #include <deque>
 #include <memory>
 #include <string>
@@ -26,8 +26,8 @@ struct AmqpServerOptions {
   amqp091::ServerOptions amqp091;
   amqp10::ServerOptions amqp10;  // its users are amqp091's (one user table)
   uint64_t memory_high_watermark = 0;  // bytes of live messages; 0: 40% of RAM
-  // Threads that read sockets and cut frames beside the broker's loop; 0:
-  // the loop reads them itself.
+  // Threads that read busy publishers' sockets and cut their frames beside
+  // the broker's loop; 0: the loop reads every socket itself.
   unsigned reader_threads = 0;
 };
 

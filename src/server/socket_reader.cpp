@@ -11,7 +11,11 @@ namespace warren::server {
 // One socket, read on the reader's thread.
 class SocketReader::Source final : public net::Pollable {
  public:
-  Source(SocketReader& r, uint64_t conn, int fd) : r_(r), conn_(conn), fd_(fd), cutter_(r.frame_max_) { update(); }
+  Source(SocketReader& r, const Command& add)
+      : r_(r), conn_(add.conn), fd_(add.fd), cutter_(r.frame_max_, amqp091::Preparser::AfterHeader{}),
+        carry_(add.partial.begin(), add.partial.end()), paused_(add.paused) {
+    update();
+  }
   ~Source() override {
     if (watched_) r_.loop_.unwatch(fd_);
     if (fd_ >= 0) ::close(fd_);
@@ -144,10 +148,12 @@ void SocketReader::deliver_ready() {
   delivering_.clear();
 }
 
-void SocketReader::add(uint64_t conn, int fd) { command({Command::Add, conn, fd}); }
-void SocketReader::remove(uint64_t conn) { command({Command::Remove, conn, -1}); }
+void SocketReader::add(uint64_t conn, int fd, std::string partial, bool paused) {
+  command({Command::Add, conn, fd, std::move(partial), paused});
+}
+void SocketReader::remove(uint64_t conn) { command({Command::Remove, conn}); }
 void SocketReader::set_paused(uint64_t conn, bool paused) {
-  command({paused ? Command::Pause : Command::Resume, conn, -1});
+  command({paused ? Command::Pause : Command::Resume, conn});
 }
 
 void SocketReader::done(ReadBatch batch) {
@@ -166,7 +172,7 @@ void SocketReader::command(Command c) {
   bool post;
   {
     std::lock_guard lock(mu_);
-    commands_.push_back(c);
+    commands_.push_back(std::move(c));
     post = !commands_posted_;
     commands_posted_ = true;
   }
@@ -183,7 +189,7 @@ void SocketReader::run_commands() {
   }
   for (const Command& c : scratch_commands_) {
     switch (c.kind) {
-      case Command::Add: sources_.emplace(c.conn, std::make_unique<Source>(*this, c.conn, c.fd)); break;
+      case Command::Add: sources_.emplace(c.conn, std::make_unique<Source>(*this, c)); break;
       case Command::Remove: sources_.erase(c.conn); break;
       case Command::Pause:
       case Command::Resume:

@@ -1,9 +1,12 @@
 #pragma once
-// Reads AMQP sockets on a thread of its own and cuts their frames there
-// (amqp091::Preparser), so that the broker's thread gets whole reads,
-// already cut and with plain publishes decoded: one hand-off per read of up
-// to 256 KiB, not one per message. docs/architecture.md#threads has the
-// measurements that chose this.
+// Reads the sockets of busy AMQP 0-9-1 connections on a thread of its own
+// and cuts their frames there (amqp091::Preparser), so that the broker's
+// thread gets whole reads, already cut and with plain publishes decoded:
+// one hand-off per read of up to 256 KiB, not one per message. A
+// connection moves here, once open, when its reads show it streams faster
+// than the broker's loop serves it (AmqpServer); the others stay on that
+// loop, where a message costs no hand-off between threads.
+// docs/architecture.md#threads has the measurements that chose this.
 //
 // The reader owns a dup of each socket's fd and only reads it; the broker's
 // side keeps the original and only writes (net::Connection's external
@@ -15,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -49,7 +53,10 @@ class SocketReader {
   SocketReader& operator=(const SocketReader&) = delete;
 
   // The rest are called on the core's thread.
-  void add(uint64_t conn, int fd);  // takes `fd`, a dup of the connection's
+  // Takes `fd`, a dup of the socket of a 0-9-1 connection whose engine is
+  // open; `partial` is the incomplete frame its engine had (the bytes
+  // before what the socket still holds).
+  void add(uint64_t conn, int fd, std::string partial, bool paused);
   void remove(uint64_t conn);       // the connection is gone: stop, close the dup
   void set_paused(uint64_t conn, bool paused);
   void done(ReadBatch batch);  // fed: its buffer goes back to the reader
@@ -59,7 +66,9 @@ class SocketReader {
   struct Command {
     enum Kind : uint8_t { Add, Remove, Pause, Resume } kind;
     uint64_t conn;
-    int fd;
+    int fd = -1;
+    std::string partial;  // Add
+    bool paused = false;  // Add
   };
 
   void run_commands();                // reader thread

@@ -3,8 +3,12 @@
 
 Starts warrend on a free port with a temporary data dir, runs warren-perf
 with publisher confirms, manual multi-acks and -C (so every sequence number
-is checked), over AMQP 0-9-1 and then AMQP 1.0, and checks that nothing was lost or duplicated and that the
---json line parses. Paths come from WARREN_WARREND and WARREN_PERF.
+is checked), over AMQP 0-9-1 and then AMQP 1.0, and checks that nothing was
+lost or duplicated and that the --json line parses. Then floods warrend with
+publishes (no confirms), so that the publishers move to the reader thread,
+and checks again; and kills a flooding publisher (its socket on the reader
+thread) and checks warrend still serves. Paths come from WARREN_WARREND and
+WARREN_PERF.
 """
 import json
 import os
@@ -65,20 +69,64 @@ def run_checked(perf, port, protocol):
     print(f"perf_smoke: {protocol} ok", flush=True)
 
 
+MOVED = "its socket is read on a reader thread"
+
+
+def run_flood(perf, port, log_path):
+    """No confirms, auto-ack: publishers outrun the broker's loop and move to the reader."""
+    cmd = [perf, "-h", f"amqp://guest:guest@127.0.0.1:{port}/%2F", "-x", "2", "-y", "2",
+           "-u", "perf-smoke-flood", "-s", "64", "-C", "300000", "-a", "-z", "60", "--json"]
+    print("$", " ".join(cmd), flush=True)
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    sys.stderr.write(run.stderr)
+    lines = [l for l in run.stdout.splitlines() if l.startswith("{")]
+    assert len(lines) == 1, f"expected one JSON line, got: {run.stdout!r}"
+    result = json.loads(lines[0])
+    assert run.returncode == 0 and result["errors"] == [], (run.returncode, result["errors"])
+    assert result["sent"] == 600000 and result["received"] == 600000, (result["sent"], result["received"])
+    assert result["lost"] == 0 and result["duplicated"] == 0, (result["lost"], result["duplicated"])
+    moved = open(log_path).read().count(MOVED)
+    assert moved >= 1, "no publisher moved to the reader thread"
+    print(f"perf_smoke: flood ok ({moved} connection(s) moved to the reader, "
+          f"{result['receive_rate']:.0f} msg/s)", flush=True)
+
+
+def kill_flooding_publisher(perf, port, log_path):
+    before = open(log_path).read().count(MOVED)
+    p = subprocess.Popen([perf, "-h", f"amqp://guest:guest@127.0.0.1:{port}/%2F", "-x", "1", "-y", "0",
+                          "-u", "perf-smoke-killed", "-s", "64", "-z", "60"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while open(log_path).read().count(MOVED) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # mid-stream on the reader
+    p.kill()
+    p.wait()
+    assert open(log_path).read().count(MOVED) > before, "the flooding publisher did not move"
+    print("perf_smoke: killed a publisher on the reader thread", flush=True)
+
+
 def main():
     warrend = os.environ["WARREN_WARREND"]
     perf = os.environ["WARREN_PERF"]
     with tempfile.TemporaryDirectory(prefix="perf_smoke.") as tmp:
         proc, port = start_warrend(warrend, tmp)
+        log_path = os.path.join(tmp, "warrend.log")
         try:
             for protocol in ("amqp091", "amqp10"):
                 run_checked(perf, port, protocol)
+            run_flood(perf, port, log_path)
+            kill_flooding_publisher(perf, port, log_path)
+            run_checked(perf, port, "amqp091")  # still serving
+            assert proc.poll() is None, "warrend died"
         finally:
             proc.terminate()
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        # A clean stop: no sanitizer report, no leak.
+        assert proc.wait() == 0, f"warrend exited {proc.returncode}:\n" + open(log_path).read()[-4000:]
     print("perf_smoke: ok")
 
 
