@@ -3,8 +3,10 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 namespace warren::server {
 
@@ -16,10 +18,7 @@ class SocketReader::Source final : public net::Pollable {
         carry_(add.partial.begin(), add.partial.end()), paused_(add.paused) {
     update();
   }
-  ~Source() override {
-    if (watched_) r_.loop_.unwatch(fd_);
-    if (fd_ >= 0) ::close(fd_);
-  }
+  ~Source() override { close_fd(); }
   Source(const Source&) = delete;
   Source& operator=(const Source&) = delete;
 
@@ -37,15 +36,37 @@ class SocketReader::Source final : public net::Pollable {
   void update() {
     const bool want = fd_ >= 0 && !paused_ && in_flight_ < kMaxInFlight;
     if (want == watched_) return;
-    if (want)
-      r_.loop_.watch(fd_, EPOLLIN, this);
-    else
+    if (!want) {
       r_.loop_.unwatch(fd_);
-    watched_ = want;
+      watched_ = false;
+      return;
+    }
+    try {
+      r_.loop_.watch(fd_, EPOLLIN, this);
+      watched_ = true;
+    } catch (const std::system_error& e) {  // epoll refused it (ENOMEM, max_user_watches)
+      end(e.code().value());
+    }
+  }
+
+  // The socket is done for us: the broker hears it as a read error.
+  void end(int error) {
+    ReadBatch b = r_.take_buffer(conn_, 0);
+    b.end = true;
+    b.error = error != 0 ? error : EIO;
+    close_fd();
+    ++in_flight_;
+    r_.hand_over(std::move(b));
+  }
+  void close_fd() {
+    if (watched_) r_.loop_.unwatch(fd_);
+    watched_ = false;
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
   }
 
   void read() {
-    ReadBatch b = r_.take_buffer(conn_, carry_.size() + kReadBudget);
+    ReadBatch b = r_.take_buffer(conn_, std::max(kBufferSize, carry_.size() + kReadBudget));
     if (!carry_.empty()) std::memcpy(b.buffer.get(), carry_.data(), carry_.size());
     size_t size = carry_.size();
     const size_t limit = size + kReadBudget;
@@ -73,13 +94,10 @@ class SocketReader::Source final : public net::Pollable {
     if (end) {
       b.end = true;
       b.error = error;
-      if (watched_) r_.loop_.unwatch(fd_);
-      watched_ = false;
-      ::close(fd_);
-      fd_ = -1;
+      close_fd();
     }
     if (b.cut.empty() && !b.end) {  // nothing whole yet
-      r_.spare_.push_back(std::move(b));
+      if (r_.spare_.size() < kMaxSpare) r_.spare_.push_back(std::move(b));
       return;
     }
     ++in_flight_;
@@ -106,17 +124,19 @@ SocketReader::~SocketReader() {
   loop_.stop();
   thread_.join();
   sources_.clear();  // the thread is gone: safe here
+  for (const Command& c : commands_)  // never run: their fds are still ours
+    if (c.kind == Command::Add) ::close(c.fd);
 }
 
+// A spare buffer that fits, else a new one; the common size is kBufferSize,
+// which a read of kReadBudget after an incomplete frame of up to 128 KiB fits.
 ReadBatch SocketReader::take_buffer(uint64_t conn, size_t capacity) {
   ReadBatch b;
-  while (!spare_.empty()) {
-    b = std::move(spare_.back());
-    spare_.pop_back();
-    if (b.capacity >= capacity) break;
-    b = ReadBatch();
-  }
-  if (!b.buffer) {
+  auto fits = std::find_if(spare_.rbegin(), spare_.rend(), [&](const ReadBatch& s) { return s.capacity >= capacity; });
+  if (fits != spare_.rend()) {
+    b = std::move(*fits);
+    spare_.erase(std::next(fits).base());
+  } else if (capacity > 0) {
     b.buffer.reset(new uint8_t[capacity]);  // uninitialized: read() fills it
     b.capacity = capacity;
   }
@@ -200,7 +220,7 @@ void SocketReader::run_commands() {
   scratch_commands_.clear();
   for (ReadBatch& b : scratch_returned_) {
     if (auto it = sources_.find(b.conn); it != sources_.end()) it->second->returned();
-    if (spare_.size() < kMaxSpare) spare_.push_back(std::move(b));
+    if (spare_.size() < kMaxSpare && b.buffer) spare_.push_back(std::move(b));
   }
   scratch_returned_.clear();
 }

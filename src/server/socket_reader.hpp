@@ -13,6 +13,8 @@
 // reader mode). A connection has at most kMaxInFlight batches on their way
 // to the broker; past that the reader stops reading it, so a publisher
 // faster than the broker is held back by TCP, as it would be on one thread.
+// Errors on the reader's side (even epoll refusing the fd) reach the broker
+// as the connection's last batch, never as an exception on this thread.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -41,7 +43,11 @@ struct ReadBatch {
 class SocketReader {
  public:
   static constexpr size_t kReadBudget = 256 * 1024;  // per connection per turn, as net::Connection
-  static constexpr unsigned kMaxInFlight = 4;
+  static constexpr size_t kBufferSize = kReadBudget + 128 * 1024 + 8;
+  // Batches per connection on their way to the broker: one being fed, one
+  // being read. So a moved connection holds at most 2 x kBufferSize of
+  // input (outside the memory high watermark's count, like socket buffers).
+  static constexpr unsigned kMaxInFlight = 2;
   static constexpr size_t kMaxSpare = 16;  // buffers kept for reuse
 
   // `deliver` runs on `core`'s thread with the batches that arrived, in
