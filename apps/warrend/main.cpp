@@ -1,8 +1,10 @@
-// warrend: the Warren daemon. Two event loops, one thread each: the main
-// thread's serves AMQP (the broker core and every AMQP connection); the
-// "socketlock" thread's serves socketlock (the primary at its socket path),
-// so that lock latency does not depend on how busy the broker is. Why the
-// broker itself is one loop: docs/architecture.md#threads.
+// warrend: the Warren daemon. Event loops, one thread each: the main
+// thread's serves AMQP (the broker core and every AMQP connection's
+// engine); the reader thread (AmqpServer's SocketReader) reads and cuts the
+// input of busy 0-9-1 publishers; the "socketlock" thread's serves
+// socketlock (the primary at its socket path), so that lock latency does
+// not depend on how busy the broker is. Why this split:
+// docs/architecture.md#threads.
 #include <spdlog/spdlog.h>
 
 #include <csignal>
