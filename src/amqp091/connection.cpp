@@ -130,28 +130,34 @@ void Connection::feed(std::span<const uint8_t> bytes, TimePoint now) {
 
 void Connection::feed_batch(const FrameBatch& batch, TimePoint now) {
   if (!batch.raw_head.empty()) feed(batch.raw_head, now);
-  if (!batch.frames.empty() && state_ != State::Closed) {
+  // After a framing error feed() parses nothing more: its reader stops at
+  // the bad frame, every time.
+  if (state_ == State::Closed || input_failed_) return;
+  if (!batch.frames.empty() || !batch.pending_header.empty()) {  // any octet counts as life, as in feed()
     begin_call(now, now_, sent_, last_sent_);
     last_received_ = now;
-    auto pub = batch.publishes.begin();
-    for (size_t i = 0; i < batch.frames.size() && state_ != State::Closed;) {
-      if (pub != batch.publishes.end() && pub->frame == i) {
-        if (!publish_preparsed(batch, *pub, now))
-          for (size_t k = 0; k < pub->frame_count && state_ != State::Closed; ++k)
-            handle_cut_frame(batch.frames[i + k], now);
-        i += pub->frame_count;
-        ++pub;
-        continue;
-      }
-      handle_cut_frame(batch.frames[i++], now);
-    }
-    if (state_ != State::Closed)
-      for (auto& [_, ch] : channels_) ch->flush_confirms();
   }
-  if (!batch.pending_header.empty() && state_ != State::Closed) {
+  auto pub = batch.publishes.begin();
+  for (size_t i = 0; i < batch.frames.size() && state_ != State::Closed && !input_failed_;) {
+    if (pub != batch.publishes.end() && pub->frame == i) {
+      if (!publish_preparsed(batch, *pub, now))
+        for (size_t k = 0; k < pub->frame_count && state_ != State::Closed && !input_failed_; ++k)
+          handle_cut_frame(batch.frames[i + k], now);
+      i += pub->frame_count;
+      ++pub;
+      continue;
+    }
+    handle_cut_frame(batch.frames[i++], now);
+  }
+  if (state_ == State::Closed || input_failed_) return;
+  for (auto& [_, ch] : channels_) ch->flush_confirms();
+  if (!batch.pending_header.empty()) {
     FrameReader reader(batch.pending_header, frame_max_);
     Frame incomplete;
-    if (!reader.next(incomplete) && reader.failed()) connection_error(reader.error().code, reader.error().text);
+    if (!reader.next(incomplete) && reader.failed()) {
+      input_failed_ = true;
+      return connection_error(reader.error().code, reader.error().text);
+    }
   }
   if (!batch.raw_tail.empty()) feed(batch.raw_tail, now);
 }
@@ -163,6 +169,7 @@ void Connection::handle_cut_frame(const Frame& f, TimePoint now) {
     FrameReader reader(header, frame_max_);
     Frame ignored;
     reader.next(ignored);
+    input_failed_ = true;
     return connection_error(reader.error().code, reader.error().text);
   }
   handle_frame(f, now);
@@ -259,6 +266,7 @@ void Connection::handle_frame(const Frame& f, TimePoint now) {
     return;
   }
   if (as<ChannelClose>(m)) {
+    ch->flush_confirms();  // publishes before the close are confirmed, as RabbitMQ does
     channels_.erase(f.channel);  // releases its deliveries and consumers first
     send_method(f.channel, ChannelCloseOk{});
     return;
@@ -280,6 +288,7 @@ void Connection::handle_connection_method(const Method& m, TimePoint now) {
       break;
     case State::Opened:
       if (as<ConnectionClose>(m)) {
+        for (auto& [_, ch] : channels_) ch->flush_confirms();
         close_channels(now);
         send_method(0, ConnectionCloseOk{});
         return finish(now);

@@ -130,6 +130,7 @@ class Connection final : public engine::ServerEngine {
   TimePoint last_sent_;
   TimePoint closing_since_{};
   bool sent_ = false;                // something was sent during this call
+  bool input_failed_ = false;        // feed_batch met a framing error: nothing more is parsed
   std::unordered_map<uint16_t, std::unique_ptr<Channel>> channels_;
   std::string scratch_;
   TimePoint now_{};                  // the time of the call in progress

@@ -77,6 +77,28 @@ TEST_F(ChannelTest, ConfirmAcksAreBatchedOncePerFeed) {
   EXPECT_EQ(queue("q")->ready_count(), 4u);
 }
 
+// RabbitMQ confirms what was routed before a close that comes in the same read.
+TEST_F(ChannelTest, PublishesBeforeAClientCloseAreConfirmedFirst) {
+  auto a = open_peer(1);
+  a->declare_queue(1, "q");
+  select_confirms(*a, 1);
+  a->feed(Peer::publish_frames(1, "", "q", "m1") + Peer::publish_frames(1, "", "q", "m2") +
+          Peer::frame(1, ChannelClose{}));
+  auto f = a->take();
+  ASSERT_EQ(f.size(), 2u) << test::names(f);
+  auto ack = f[0].as<BasicAck>();
+  ASSERT_TRUE(ack.has_value()) << f[0].name();
+  EXPECT_EQ(ack->delivery_tag, 2u);
+  EXPECT_TRUE(f[1].is<ChannelCloseOk>());
+  a->open_channel(1);
+  select_confirms(*a, 1);
+  a->feed(Peer::publish_frames(1, "", "q", "m3") + Peer::frame(0, ConnectionClose{}));
+  f = a->take();
+  ASSERT_EQ(f.size(), 2u) << test::names(f);
+  EXPECT_TRUE(f[0].is<BasicAck>()) << f[0].name();
+  EXPECT_TRUE(f[1].is<ConnectionCloseOk>());
+}
+
 TEST_F(ChannelTest, PrefetchLimitsUnackedDeliveries) {
   auto a = open_peer(1);
   auto b = open_peer(2);

@@ -219,6 +219,9 @@ TEST(FeedBatch, AnswersAsFeedDoesForBadInput) {
   expect_same(base + Peer::publish_frames(9, "", "q", "x"));
   expect_same(base + Peer::header_frame(1, 1) + Peer::body_frame(1, "x"));
   expect_same(base + Peer::publish_frames(1, "", "q", std::string(5000, 'x')));
+  // feed() parses nothing after such a frame: not even the close that follows.
+  expect_same(base + Peer::publish_frames(1, "", "q", std::string(5000, 'x')) + Peer::frame(0, ConnectionClose{}));
+  expect_same(base + Peer::publish_frames(1, "", "q", std::string(5000, 'x')) + Peer::frame(0, ConnectionCloseOk{}));
   std::string bad_end = Peer::frame(1, pub);
   bad_end.back() = 0;
   expect_same(base + Peer::publish_frames(1, "", "q", "ok") + bad_end + Peer::publish_frames(1, "", "q", "never"));

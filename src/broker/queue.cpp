@@ -267,7 +267,8 @@ void Queue::dispatch(TimePoint now) {
       const uint64_t seq = e->seq;
       Delivery d{self, seq, e->msg, e->redelivered, e->delivery_count};
       if (c->settles_on_delivery()) {
-        if (!c->deliver(std::move(d))) unacked_.emplace(seq, std::move(*e));  // kept unsent (parked)
+        // Kept unsent (parked): tracked, unless the queue closed meanwhile.
+        if (!c->deliver(std::move(d)) && !closed_) unacked_.emplace(seq, std::move(*e));
         continue;
       }
       // Tracked before the call: the consumer may settle it from inside.
