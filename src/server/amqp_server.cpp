@@ -58,6 +58,16 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
   // socket itself: a publisher the reader serves fast must not keep the
   // loop from other connections' input (a consumer's acks).
   void on_batch(ReadBatch b) {
+    if (b.end && b.error != 0 && !reading_) {
+      // A reset while paused ends the connection now, as a paused socket's
+      // error does on the main loop: what it held goes back to its queues.
+      for (ReadBatch& h : held_) reader_->done(std::move(h));
+      held_.clear();
+      const int error = b.error;
+      reader_->done(std::move(b));
+      sock_->input_ended(error);  // may destroy this
+      return;
+    }
     if (!reading_ || !held_.empty() || fed_turn_ == server_.loop_.turns()) {
       held_.push_back(std::move(b));
       if (reading_) feed_held_next_turn();
@@ -74,7 +84,8 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
     after();
     // A stall of this loop makes one big read; a stream makes big reads in a row.
     big_reads_ = bytes.size() >= kBigRead ? big_reads_ + 1 : 0;
-    if (big_reads_ >= kBigReadsToMove && offload_ && amqp091_ && amqp091_->open() && !sock_->closed())
+    if (big_reads_ >= kBigReadsToMove && offload_ && amqp091_ && amqp091_->open() && !sock_->closed() &&
+        amqp091_->frame_max() != 0 && amqp091_->frame_max() <= SocketReader::kMaxFrame)
       move_to_reader();
   }
   void on_close(net::Connection&, int error) override {
@@ -151,7 +162,7 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
     if (dup < 0) return;  // stays here
     reader_ = std::exchange(offload_, nullptr);
     sock_->set_external_reader();
-    reader_->add(id_, dup, amqp091_->take_partial_input(), !reading_);
+    reader_->add(id_, dup, amqp091_->frame_max(), amqp091_->take_partial_input(), !reading_);
     spdlog::info("connection {}: a busy publisher: its socket is read on a reader thread from now on", id_);
   }
 
@@ -228,7 +239,7 @@ AmqpServer::AmqpServer(net::EventLoop& loop, broker::Broker& broker, AmqpServerO
   opts_.amqp10.users = opts_.amqp091.users;
   for (unsigned i = 0; i < opts_.reader_threads; ++i)
     readers_.push_back(std::make_unique<SocketReader>(
-        loop_, opts_.amqp091.frame_max, [this, i](std::vector<ReadBatch>& batches) { deliver(i, batches); }));
+        loop_, [this, i](std::vector<ReadBatch>& batches) { deliver(i, batches); }));
   listener_ = net::Listener::tcp(loop_, opts_.host, opts_.port, [this](int fd) { accept(fd); });
   if (opts_.memory_high_watermark == 0) opts_.memory_high_watermark = broker::default_memory_high_watermark();
   check_memory();

@@ -1,6 +1,7 @@
 #include "server/socket_reader.hpp"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,7 +15,7 @@ namespace warren::server {
 class SocketReader::Source final : public net::Pollable {
  public:
   Source(SocketReader& r, const Command& add)
-      : r_(r), conn_(add.conn), fd_(add.fd), cutter_(r.frame_max_, amqp091::Preparser::AfterHeader{}),
+      : r_(r), conn_(add.conn), fd_(add.fd), cutter_(add.frame_max, amqp091::Preparser::AfterHeader{}),
         carry_(add.partial.begin(), add.partial.end()), paused_(add.paused) {
     update();
   }
@@ -22,7 +23,22 @@ class SocketReader::Source final : public net::Pollable {
   Source(const Source&) = delete;
   Source& operator=(const Source&) = delete;
 
-  void on_events(uint32_t) override { read(); }
+  void on_events(uint32_t events) override {
+    if (events_ & EPOLLIN) return read();
+    // Not reading (paused, or batches in flight): errors still end the
+    // connection at once, as a paused socket's do on the main loop; a
+    // hang-up waits for reading to resume, as it does there.
+    if (events & EPOLLERR) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+      return end(err);
+    }
+    if (events & EPOLLHUP) {
+      hung_up_ = true;
+      update();
+    }
+  }
   void returned() {
     --in_flight_;
     update();
@@ -34,16 +50,22 @@ class SocketReader::Source final : public net::Pollable {
 
  private:
   void update() {
-    const bool want = fd_ >= 0 && !paused_ && in_flight_ < kMaxInFlight;
-    if (want == watched_) return;
-    if (!want) {
-      r_.loop_.unwatch(fd_);
+    if (fd_ < 0) return;
+    const bool reading = !paused_ && in_flight_ < kMaxInFlight;
+    if (reading) hung_up_ = false;
+    const uint32_t events = reading ? EPOLLIN : 0u;
+    if (!reading && hung_up_) {  // level-triggered: a hang-up would fire every turn
+      if (watched_) r_.loop_.unwatch(fd_);
       watched_ = false;
       return;
     }
     try {
-      r_.loop_.watch(fd_, EPOLLIN, this);
+      if (!watched_)
+        r_.loop_.watch(fd_, events, this);
+      else if (events != events_)
+        r_.loop_.modify(fd_, events, this);
       watched_ = true;
+      events_ = events;
     } catch (const std::system_error& e) {  // epoll refused it (ENOMEM, max_user_watches)
       end(e.code().value());
     }
@@ -97,7 +119,7 @@ class SocketReader::Source final : public net::Pollable {
       close_fd();
     }
     if (b.cut.empty() && !b.end) {  // nothing whole yet
-      if (r_.spare_.size() < kMaxSpare) r_.spare_.push_back(std::move(b));
+      if (r_.spare_.size() < kMaxSpare && b.capacity <= kBufferSize) r_.spare_.push_back(std::move(b));
       return;
     }
     ++in_flight_;
@@ -113,10 +135,12 @@ class SocketReader::Source final : public net::Pollable {
   unsigned in_flight_ = 0;
   bool paused_ = false;
   bool watched_ = false;
+  bool hung_up_ = false;  // EPOLLHUP while not reading
+  uint32_t events_ = 0;   // registered with the loop
 };
 
-SocketReader::SocketReader(net::EventLoop& core, uint32_t frame_max, Deliver deliver)
-    : core_(core), frame_max_(frame_max), deliver_(std::move(deliver)), alive_(std::make_shared<int>(0)) {
+SocketReader::SocketReader(net::EventLoop& core, Deliver deliver)
+    : core_(core), deliver_(std::move(deliver)), alive_(std::make_shared<int>(0)) {
   thread_ = std::thread([this] { loop_.run(); });
 }
 
@@ -168,8 +192,8 @@ void SocketReader::deliver_ready() {
   delivering_.clear();
 }
 
-void SocketReader::add(uint64_t conn, int fd, std::string partial, bool paused) {
-  command({Command::Add, conn, fd, std::move(partial), paused});
+void SocketReader::add(uint64_t conn, int fd, uint32_t frame_max, std::string partial, bool paused) {
+  command({Command::Add, conn, fd, frame_max, std::move(partial), paused});
 }
 void SocketReader::remove(uint64_t conn) { command({Command::Remove, conn}); }
 void SocketReader::set_paused(uint64_t conn, bool paused) {
@@ -220,7 +244,7 @@ void SocketReader::run_commands() {
   scratch_commands_.clear();
   for (ReadBatch& b : scratch_returned_) {
     if (auto it = sources_.find(b.conn); it != sources_.end()) it->second->returned();
-    if (spare_.size() < kMaxSpare && b.buffer) spare_.push_back(std::move(b));
+    if (spare_.size() < kMaxSpare && b.buffer && b.capacity <= kBufferSize) spare_.push_back(std::move(b));
   }
   scratch_returned_.clear();
 }

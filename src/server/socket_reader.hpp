@@ -43,7 +43,8 @@ struct ReadBatch {
 class SocketReader {
  public:
   static constexpr size_t kReadBudget = 256 * 1024;  // per connection per turn, as net::Connection
-  static constexpr size_t kBufferSize = kReadBudget + 128 * 1024 + 8;
+  static constexpr size_t kMaxFrame = 128 * 1024 + 8;  // RabbitMQ's and our default frame_max, and a little
+  static constexpr size_t kBufferSize = kReadBudget + kMaxFrame;
   // Batches per connection on their way to the broker: one being fed, one
   // being read. So a moved connection holds at most 2 x kBufferSize of
   // input (outside the memory high watermark's count, like socket buffers).
@@ -53,16 +54,17 @@ class SocketReader {
   // `deliver` runs on `core`'s thread with the batches that arrived, in
   // order per connection; each must come back through done().
   using Deliver = std::function<void(std::vector<ReadBatch>&)>;
-  SocketReader(net::EventLoop& core, uint32_t frame_max, Deliver deliver);
+  SocketReader(net::EventLoop& core, Deliver deliver);
   ~SocketReader();  // stops the thread; closes the fds it still has
   SocketReader(const SocketReader&) = delete;
   SocketReader& operator=(const SocketReader&) = delete;
 
   // The rest are called on the core's thread.
   // Takes `fd`, a dup of the socket of a 0-9-1 connection whose engine is
-  // open; `partial` is the incomplete frame its engine had (the bytes
-  // before what the socket still holds).
-  void add(uint64_t conn, int fd, std::string partial, bool paused);
+  // open with `frame_max` negotiated (at most kMaxFrame: so an incomplete
+  // frame always fits a buffer); `partial` is the incomplete frame its
+  // engine had (the bytes before what the socket still holds).
+  void add(uint64_t conn, int fd, uint32_t frame_max, std::string partial, bool paused);
   void remove(uint64_t conn);       // the connection is gone: stop, close the dup
   void set_paused(uint64_t conn, bool paused);
   void done(ReadBatch batch);  // fed: its buffer goes back to the reader
@@ -72,7 +74,8 @@ class SocketReader {
   struct Command {
     enum Kind : uint8_t { Add, Remove, Pause, Resume } kind;
     uint64_t conn;
-    int fd = -1;
+    int fd = -1;             // Add
+    uint32_t frame_max = 0;  // Add
     std::string partial;  // Add
     bool paused = false;  // Add
   };
@@ -84,7 +87,6 @@ class SocketReader {
   ReadBatch take_buffer(uint64_t conn, size_t capacity);  // reader thread
 
   net::EventLoop& core_;
-  const uint32_t frame_max_;
   Deliver deliver_;
   std::shared_ptr<int> alive_;  // lets a hand-over the core runs late see we are gone
   net::EventLoop loop_;  // the reader's
