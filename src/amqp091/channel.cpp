@@ -493,8 +493,12 @@ void Channel::publish(Content c, TimePoint now) {
 bool Channel::publish_preparsed(const PreparsedPublish& p, TimePoint now) {
   if (closing_ || content_ || tx_mode_ || p.header.body_size > conn_.options().max_message_size) return false;
   graveyard_.clear();
-  route(broker::Message::received_bytes(p.method.exchange, p.method.routing_key, &PropertyCodec::instance(),
-                                        as_chars(p.header.properties.bytes()), p.essentials, as_chars(p.body)),
+  const std::string_view props = as_chars(p.header.properties.bytes());
+  route(p.large_body ? broker::Message::received(p.method.exchange, p.method.routing_key, &PropertyCodec::instance(),
+                                                 props, p.essentials, p.large_body)
+                     : broker::Message::received_bytes(p.method.exchange, p.method.routing_key,
+                                                       &PropertyCodec::instance(), props, p.essentials,
+                                                       as_chars(p.body)),
         p.method.mandatory, now);
   return true;
 }

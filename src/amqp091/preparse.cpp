@@ -80,8 +80,9 @@ void Preparser::find_publishes(FrameBatch& out) const {
       p.frame_count = 3;
     }
     p.essentials = essentials(props);
-    out.publishes.push_back(p);
-    i += p.frame_count - 1;
+    if (p.body.size() > broker::Message::kInlineBody) p.large_body = std::make_shared<const std::string>(as_chars(p.body));
+    out.publishes.push_back(std::move(p));
+    i += out.publishes.back().frame_count - 1;
   }
 }
 

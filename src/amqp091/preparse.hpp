@@ -31,6 +31,10 @@ struct PreparsedPublish {
   ContentHeader header;
   broker::Message::Essentials essentials;
   std::span<const uint8_t> body;
+  // A body too big to sit inside its message (Message::kInlineBody) is
+  // copied into its own string here, on the reader's thread, rather than
+  // by the broker's.
+  broker::Body large_body;
 };
 
 // What one read of a connection's socket holds, cut. Views point into the
