@@ -6,7 +6,6 @@
 // engines run on one event loop, the main thread's; the sockets of busy
 // 0-9-1 publishers are read and their frames cut on reader threads
 // (SocketReader), when there are any (docs/architecture.md#threads).
-#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
