@@ -53,7 +53,9 @@ class TutorialsTest(BrokerCase):
         self.assertEqual([d.split()[0] for d in self.received(free, " [x] Done ")], short)
         self.stop(w1, w2)
         ch = self.channel()
-        self.assertEqual(self.count(ch, "task_queue"), (0, 0))
+        # The workers' processes are gone; the broker sees their sockets close soon after.
+        self.wait_for(lambda: self.count(ch, "task_queue") == (0, 0), 5, "an empty task_queue with no consumers",
+                      lambda: str(self.count(ch, "task_queue")))
         # The queue is durable: redeclaring it transient is refused as RabbitMQ does.
         self.assertChannelClosedBy(
             406, "PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'task_queue' in vhost '/': "
