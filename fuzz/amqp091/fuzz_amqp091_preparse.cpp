@@ -13,7 +13,9 @@
 //   mode & 8:       the batched engine is fed by feed() until read mode >> 4
 //                   and moves to the batched path once open after it, as a
 //                   connection moving to a reader thread does
-//   split:          seeds where the session is cut into reads (0: whole)
+//   split:          seeds where the session is cut into reads (0: whole);
+//                   with its top bit, batches are fed in steps of
+//                   1 + (split & 7) frames, as the server shares a turn
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -79,7 +81,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   std::optional<size_t> move_at;
   if (mode & 8) move_at = size_t(mode >> 4);
-  testing::PathOutputs out = testing::run_both_paths(reads, ServerOptions{}, move_at);
+  const size_t slice = data[1] & 0x80 ? 1 + (data[1] & 7) : SIZE_MAX;
+  testing::PathOutputs out = testing::run_both_paths(reads, ServerOptions{}, move_at, slice);
   std::string diff = testing::compare_outputs(out);
   if (!diff.empty()) {
     std::fprintf(stderr, "feed() and feed_batch() disagree: %s\n", diff.c_str());

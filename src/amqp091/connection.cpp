@@ -1,5 +1,7 @@
 #include "amqp091/connection.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "amqp091/channel.hpp"
@@ -129,17 +131,25 @@ void Connection::feed(std::span<const uint8_t> bytes, TimePoint now) {
 }
 
 void Connection::feed_batch(const FrameBatch& batch, TimePoint now) {
-  if (!batch.raw_head.empty()) feed(batch.raw_head, now);
+  feed_batch(batch, now, 0, batch.frames.size());
+}
+
+size_t Connection::feed_batch(const FrameBatch& batch, TimePoint now, size_t from, size_t budget) {
+  const size_t all = batch.frames.size();
+  if (from == 0 && !batch.raw_head.empty()) feed(batch.raw_head, now);
   // After a framing error feed() parses nothing more: its reader stops at
   // the bad frame, every time.
-  if (state_ == State::Closed || input_failed_) return;
+  if (state_ == State::Closed || input_failed_) return all;
   if (!batch.frames.empty() || !batch.pending_header.empty()) {  // any octet counts as life, as in feed()
     begin_call(now, now_, sent_, last_sent_);
     last_received_ = now;
   }
-  auto pub = batch.publishes.begin();
-  for (size_t i = 0; i < batch.frames.size() && state_ != State::Closed && !input_failed_;) {
-    if (pub != batch.publishes.end() && pub->frame == i) {
+  const size_t stop = budget >= all - from ? all : from + budget;
+  auto pub = std::lower_bound(batch.publishes.begin(), batch.publishes.end(), from,
+                              [](const PreparsedPublish& p, size_t i) { return p.frame < i; });
+  size_t i = from;
+  while (i < stop && state_ != State::Closed && !input_failed_) {
+    if (pub != batch.publishes.end() && pub->frame == i) {  // taken whole, even past `stop`
       if (!publish_preparsed(batch, *pub, now))
         for (size_t k = 0; k < pub->frame_count && state_ != State::Closed && !input_failed_; ++k)
           handle_cut_frame(batch.frames[i + k], now);
@@ -149,17 +159,20 @@ void Connection::feed_batch(const FrameBatch& batch, TimePoint now) {
     }
     handle_cut_frame(batch.frames[i++], now);
   }
-  if (state_ == State::Closed || input_failed_) return;
+  if (state_ == State::Closed || input_failed_) return all;
+  if (i < all) return i;  // the rest on a later call; confirms at the end, as for one read
   for (auto& [_, ch] : channels_) ch->flush_confirms();
   if (!batch.pending_header.empty()) {
     FrameReader reader(batch.pending_header, frame_max_);
     Frame incomplete;
     if (!reader.next(incomplete) && reader.failed()) {
       input_failed_ = true;
-      return connection_error(reader.error().code, reader.error().text);
+      connection_error(reader.error().code, reader.error().text);
+      return all;
     }
   }
   if (!batch.raw_tail.empty()) feed(batch.raw_tail, now);
+  return all;
 }
 
 void Connection::handle_cut_frame(const Frame& f, TimePoint now) {

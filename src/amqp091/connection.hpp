@@ -45,6 +45,11 @@ class Connection final : public engine::ServerEngine {
   // The same bytes, cut ahead by a Preparser (on another thread): the same
   // effect as feed() of them, with a plain publish's decoding already done.
   void feed_batch(const FrameBatch& batch, TimePoint now);
+  // The same in steps: frames [from, ...), about `budget` of them (a
+  // preparsed publish is never split); returns where to go on from, which
+  // is frames.size() once the batch is done. Lets the I/O layer share a
+  // loop turn fairly between a big read and other connections.
+  size_t feed_batch(const FrameBatch& batch, TimePoint now, size_t from, size_t budget);
   void advance(TimePoint now) override;
   std::optional<TimePoint> next_deadline() const override;
   // The socket is gone: every channel ends, as if closed.

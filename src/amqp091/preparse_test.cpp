@@ -167,6 +167,10 @@ void expect_same(const std::string& session, const ServerOptions& opts = {}) {
     testing::PathOutputs out = testing::run_both_paths(chunks, opts);
     std::string diff = testing::compare_outputs(out);
     ASSERT_EQ(diff, "") << chunks.size() << " reads, the first " << chunks[0].size() << " octets";
+    // Fed in steps of a few frames, as the server shares a loop turn.
+    for (size_t slice : {1, 2, 5})
+      ASSERT_EQ(testing::compare_outputs(testing::run_both_paths(chunks, opts, std::nullopt, slice)), "")
+          << chunks.size() << " reads, steps of " << slice << " frames";
     // And a connection that moves to the batched path mid-stream, at each read.
     for (size_t at = 1; at < chunks.size() && chunks.size() < 200; ++at) {
       diff = testing::compare_outputs(testing::run_both_paths(chunks, opts, at));

@@ -52,11 +52,11 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
     if (reader_) reader_->remove(id_);
   }
 
-  // A read from the reader thread. Kept while the engine has reading
-  // paused, as the socket would keep it.
-  // At most one read is fed per loop turn, as when this loop read the
-  // socket itself: a publisher the reader serves fast must not keep the
-  // loop from other connections' input (a consumer's acks).
+  // A read from the reader thread, fed in steps of at most kFramesPerTurn
+  // frames, one step per loop turn, as this loop reads a socket at most
+  // once a turn: a publisher the reader serves fast must not keep the loop
+  // from other connections' input (a consumer's acks). Kept while the
+  // engine has reading paused, as the socket would keep it.
   void on_batch(ReadBatch b) {
     if (b.end && b.error != 0 && !reading_) {
       // A reset while paused ends the connection now, as a paused socket's
@@ -68,12 +68,12 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
       sock_->input_ended(error);  // may destroy this
       return;
     }
-    if (!reading_ || !held_.empty() || fed_turn_ == server_.loop_.turns()) {
-      held_.push_back(std::move(b));
-      if (reading_) feed_held_next_turn();
-      return;
-    }
-    feed_batch(std::move(b));  // may destroy this
+    held_.push_back(std::move(b));
+    if (!reading_) return;
+    if (held_.size() == 1 && fed_turn_ != server_.loop_.turns())
+      feed_step();  // may destroy this
+    else
+      feed_held_next_turn();
   }
 
   // net::Connection::Handler
@@ -124,6 +124,7 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
   static constexpr std::chrono::seconds kHeaderTimeout{10};
   static constexpr size_t kBigRead = 64 * 1024;
   static constexpr unsigned kBigReadsToMove = 3;
+  static constexpr size_t kFramesPerTurn = 1536;  // 512 publishes of 3 frames
 
   // Buffers the first bytes until they name a protocol; then creates that
   // engine and hands `in` everything received so far. False: not yet.
@@ -166,17 +167,28 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
     spdlog::info("connection {}: a busy publisher: its socket is read on a reader thread from now on", id_);
   }
 
-  // Returns false when the batch ended the connection (this is gone).
-  bool feed_batch(ReadBatch b) {
+  // One step of the oldest held read. Returns false when it ended the
+  // connection (this is gone).
+  bool feed_step() {
     fed_turn_ = server_.loop_.turns();
-    amqp091_->feed_batch(b.cut, server_.loop_.now());
+    ReadBatch& b = held_.front();
+    fed_frames_ = amqp091_->feed_batch(b.cut, server_.loop_.now(), fed_frames_, kFramesPerTurn);
     after();
+    if (fed_frames_ < b.cut.frames.size()) {
+      feed_held_next_turn();
+      return true;
+    }
+    fed_frames_ = 0;
     const bool end = b.end;
     const int error = b.error;
     reader_->done(std::move(b));
-    if (!end) return true;
-    sock_->input_ended(error);  // may destroy this
-    return false;
+    held_.erase(held_.begin());  // a few at most: SocketReader::kMaxInFlight
+    if (end) {
+      sock_->input_ended(error);  // may destroy this
+      return false;
+    }
+    if (!held_.empty()) feed_held_next_turn();
+    return true;
   }
   void feed_held_next_turn() {
     if (feed_posted_) return;
@@ -189,11 +201,8 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
   void feed_held() {
     feed_posted_ = false;
     if (!reading_ || held_.empty()) return;
-    ReadBatch b = std::move(held_.front());
-    held_.erase(held_.begin());  // a few at most: SocketReader::kMaxInFlight
-    const bool more = !held_.empty();
-    if (!feed_batch(std::move(b))) return;  // gone
-    if (more) feed_held_next_turn();
+    if (fed_turn_ == server_.loop_.turns()) return feed_held_next_turn();
+    feed_step();  // may destroy this
   }
 
   void after() {
@@ -232,6 +241,7 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
   bool feed_posted_ = false;   // feed_held() is posted for the next turn
   unsigned big_reads_ = 0;     // reads of kBigRead or more in a row
   uint64_t fed_turn_ = UINT64_MAX;  // the loop turn that last fed a read
+  size_t fed_frames_ = 0;           // of held_.front(), fed so far
   net::TimerId timer_ = 0;
   std::optional<net::TimePoint> timer_at_;
 };

@@ -5,6 +5,7 @@
 // reader thread gives it (src/server/socket_reader.cpp) - so that a test
 // can check they answer alike: that is the contract of feed_batch().
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,8 +41,10 @@ struct PathOutputs {
 // second engine is fed by feed() too until that read, and moves to the
 // batched path at the first read from there on where it is open(), as a
 // connection that moves to a reader thread does.
+// With `slice`, each batch is fed in steps of that many frames, as the
+// server does to share a loop turn.
 inline PathOutputs run_both_paths(const std::vector<std::string_view>& chunks, const ServerOptions& opts,
-                                  std::optional<size_t> move_at = std::nullopt) {
+                                  std::optional<size_t> move_at = std::nullopt, size_t slice = SIZE_MAX) {
   const TimePoint now = TimePoint{} + std::chrono::hours(1);
   broker::Broker broker_a(now), broker_b(now);
   RecordingTransport ta, tb;
@@ -66,7 +69,10 @@ inline PathOutputs run_both_paths(const std::vector<std::string_view>& chunks, c
       }
       carry.append(chunk);
       const size_t used = cutter.cut(as_bytes(carry), batch);
-      b.feed_batch(batch, now);
+      size_t from = 0;
+      do {
+        from = b.feed_batch(batch, now, from, slice);
+      } while (from < batch.frames.size());
       carry.erase(0, used);
     }
     a.transport_closed(now);
