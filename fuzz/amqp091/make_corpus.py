@@ -162,12 +162,17 @@ def seeds():
     return {name: control.get(name, b"\x00\x80") + data for name, data in s.items()}
 
 
-def main():
-    os.makedirs(OUT, exist_ok=True)
-    for name, data in seeds().items():
-        with open(os.path.join(OUT, name), "wb") as f:
+def write_seeds(out, named):
+    """Each seed to out/<name>, replacing what was there."""
+    os.makedirs(out, exist_ok=True)
+    for name, data in named.items():
+        with open(os.path.join(out, name), "wb") as f:
             f.write(data)
-    print("wrote %d seeds to %s" % (len(seeds()), OUT))
+    print("wrote %d seeds to %s" % (len(named), out))
+
+
+def main():
+    write_seeds(OUT, seeds())
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ Each seed is <mode> <split> <session>; see the fuzzer.
 import os
 import struct
 
-from make_corpus import body, header, method, shortstr
+from make_corpus import body, header, method, shortstr, write_seeds
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "corpus", "fuzz_amqp091_preparse")
@@ -47,11 +47,7 @@ def seeds():
 
 
 def main():
-    os.makedirs(OUT, exist_ok=True)
-    for name, data in seeds().items():
-        with open(os.path.join(OUT, name), "wb") as f:
-            f.write(data)
-    print("wrote %d seeds to %s" % (len(seeds()), OUT))
+    write_seeds(OUT, seeds())
 
 
 if __name__ == "__main__":

@@ -202,21 +202,18 @@ void SocketReader::set_paused(uint64_t conn, bool paused) {
 
 void SocketReader::done(ReadBatch batch) {
   batch.cut.clear();
-  bool post;
-  {
-    std::lock_guard lock(mu_);
-    returned_.push_back(std::move(batch));
-    post = !commands_posted_;
-    commands_posted_ = true;
-  }
-  if (post) loop_.post([this] { run_commands(); });
+  to_reader(returned_, std::move(batch));
 }
 
-void SocketReader::command(Command c) {
+void SocketReader::command(Command c) { to_reader(commands_, std::move(c)); }
+
+// One wake-up of the reader for whatever piles up before it runs.
+template <class T>
+void SocketReader::to_reader(std::vector<T>& queue, T item) {
   bool post;
   {
     std::lock_guard lock(mu_);
-    commands_.push_back(std::move(c));
+    queue.push_back(std::move(item));
     post = !commands_posted_;
     commands_posted_ = true;
   }

@@ -84,6 +84,8 @@ class SocketReader {
   void hand_over(ReadBatch batch);    // reader thread
   void deliver_ready();               // core thread
   void command(Command c);            // core thread
+  template <class T>
+  void to_reader(std::vector<T>& queue, T item);  // core thread: queue it, wake the reader
   ReadBatch take_buffer(uint64_t conn, size_t capacity);  // reader thread
 
   net::EventLoop& core_;

@@ -39,21 +39,24 @@ def start_warrend(warrend, data_dir):
     sys.exit("warrend did not start:\n" + open(log_path).read())
 
 
-def run_checked(perf, port, protocol):
-    """2 producers with confirms, 2 consumers with multi-acks, -C: no loss, no dups."""
-    cmd = [perf, "-h", f"amqp://guest:guest@127.0.0.1:{port}/%2F",
-           "--protocol", protocol,
-           "-x", "2", "-y", "2", "-u", f"perf-smoke-{protocol}", "-s", "64",
-           "-C", "100000", "-c", "256", "-A", "50", "-q", "500",
-           "-z", "30", "--json"]
+def run_perf(perf, port, args, timeout):
+    """warren-perf with `args` and --json: (exit status, its JSON result)."""
+    cmd = [perf, "-h", f"amqp://guest:guest@127.0.0.1:{port}/%2F", *args, "--json"]
     print("$", " ".join(cmd), flush=True)
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     sys.stderr.write(run.stderr)
     lines = [l for l in run.stdout.splitlines() if l.startswith("{")]
     assert len(lines) == 1, f"expected one JSON line, got: {run.stdout!r}"
-    result = json.loads(lines[0])
+    return run.returncode, json.loads(lines[0])
+
+
+def run_checked(perf, port, protocol):
+    """2 producers with confirms, 2 consumers with multi-acks, -C: no loss, no dups."""
+    status, result = run_perf(perf, port, ["--protocol", protocol, "-x", "2", "-y", "2", "-u",
+                                           f"perf-smoke-{protocol}", "-s", "64", "-C", "100000", "-c", "256",
+                                           "-A", "50", "-q", "500", "-z", "30"], 90)
     print(json.dumps(result, indent=1))
-    assert run.returncode == 0, f"warren-perf exited {run.returncode}"
+    assert status == 0, f"warren-perf exited {status}"
     assert result["protocol"] == protocol, result["protocol"]
     assert result["errors"] == [], result["errors"]
     assert result["verified"], "loss/dup check did not run"
@@ -74,15 +77,9 @@ MOVED = "its socket is read on a reader thread"
 
 def run_flood(perf, port, log_path):
     """No confirms, auto-ack: publishers outrun the broker's loop and move to the reader."""
-    cmd = [perf, "-h", f"amqp://guest:guest@127.0.0.1:{port}/%2F", "-x", "2", "-y", "2",
-           "-u", "perf-smoke-flood", "-s", "64", "-C", "300000", "-a", "-z", "60", "--json"]
-    print("$", " ".join(cmd), flush=True)
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    sys.stderr.write(run.stderr)
-    lines = [l for l in run.stdout.splitlines() if l.startswith("{")]
-    assert len(lines) == 1, f"expected one JSON line, got: {run.stdout!r}"
-    result = json.loads(lines[0])
-    assert run.returncode == 0 and result["errors"] == [], (run.returncode, result["errors"])
+    status, result = run_perf(perf, port, ["-x", "2", "-y", "2", "-u", "perf-smoke-flood", "-s", "64",
+                                           "-C", "300000", "-a", "-z", "60"], 120)
+    assert status == 0 and result["errors"] == [], (status, result["errors"])
     assert result["sent"] == 600000 and result["received"] == 600000, (result["sent"], result["received"])
     assert result["lost"] == 0 and result["duplicated"] == 0, (result["lost"], result["duplicated"])
     moved = open(log_path).read().count(MOVED)
