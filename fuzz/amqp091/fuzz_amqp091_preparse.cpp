@@ -11,8 +11,9 @@
 //                   "q" (no-ack) and, with mode & 4, confirm.select
 //   mode >> 1 & 1:  frame_max 131072 or 4096 in the prefix's tune-ok
 //   mode & 8:       the batched engine is fed by feed() until read mode >> 4
-//                   and moves to the batched path once open after it, as a
-//                   connection moving to a reader thread does
+//                   (else until it is open) and moves to the batched path
+//                   once open after it, as a connection moving to a reader
+//                   thread does
 //   split:          seeds where the session is cut into reads (0: whole);
 //                   with its top bit, batches are fed in steps of
 //                   1 + (split & 7) frames, as the server shares a turn
@@ -79,8 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     reads.push_back(std::string_view(session).substr(at, n));
     at += n;
   }
-  std::optional<size_t> move_at;
-  if (mode & 8) move_at = size_t(mode >> 4);
+  const size_t move_at = mode & 8 ? size_t(mode >> 4) : 0;
   const size_t slice = data[1] & 0x80 ? 1 + (data[1] & 7) : SIZE_MAX;
   testing::PathOutputs out = testing::run_both_paths(reads, ServerOptions{}, move_at, slice);
   std::string diff = testing::compare_outputs(out);

@@ -136,7 +136,6 @@ void Connection::feed_batch(const FrameBatch& batch, TimePoint now) {
 
 size_t Connection::feed_batch(const FrameBatch& batch, TimePoint now, size_t from, size_t budget) {
   const size_t all = batch.frames.size();
-  if (from == 0 && !batch.raw_head.empty()) feed(batch.raw_head, now);
   // After a framing error feed() parses nothing more: its reader stops at
   // the bad frame, every time.
   if (state_ == State::Closed || input_failed_) return all;

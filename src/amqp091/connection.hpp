@@ -42,8 +42,9 @@ class Connection final : public engine::ServerEngine {
   Connection& operator=(const Connection&) = delete;
 
   void feed(std::span<const uint8_t> bytes, TimePoint now) override;
-  // The same bytes, cut ahead by a Preparser (on another thread): the same
-  // effect as feed() of them, with a plain publish's decoding already done.
+  // An open connection's input, cut ahead by a Preparser (on another
+  // thread): the same effect as feed() of the same bytes, with a plain
+  // publish's decoding already done.
   void feed_batch(const FrameBatch& batch, TimePoint now);
   // The same in steps: frames [from, ...), about `budget` of them (a
   // preparsed publish is never split); returns where to go on from, which

@@ -8,36 +8,22 @@ namespace warren::amqp091 {
 
 size_t Preparser::cut(std::span<const uint8_t> in, FrameBatch& out) {
   out.clear();
-  size_t used = 0;
-  if (mode_ == Mode::Header) {
-    // Decide as soon as the octets so far cannot be ours; wait for all
-    // eight otherwise (a 1.0 client's header differs only in its last four).
-    const size_t n = std::min(in.size(), kProtocolHeader.size());
-    if (!std::equal(in.begin(), in.begin() + n, kProtocolHeader.begin())) {
-      mode_ = Mode::Raw;
-    } else if (n < kProtocolHeader.size()) {
-      return 0;
-    } else {
-      out.raw_head = in.first(n);
-      used = n;
-      mode_ = Mode::Frames;
-    }
+  if (failed_) {
+    out.raw_tail = in;
+    return in.size();
   }
-  if (mode_ == Mode::Frames) {
-    FrameReader reader(in.subspan(used), frame_max_);
-    Frame f;
-    while (reader.next(f)) out.frames.push_back(f);
-    used += reader.consumed();
-    if (reader.failed())
-      mode_ = Mode::Raw;  // the engine reports it, with its own limit
-    else if (in.size() - used >= kFrameHeaderSize)
-      out.pending_header = in.subspan(used, kFrameHeaderSize);
-    find_publishes(out);
-  }
-  if (mode_ == Mode::Raw) {
+  FrameReader reader(in, frame_max_);
+  Frame f;
+  while (reader.next(f)) out.frames.push_back(f);
+  size_t used = reader.consumed();
+  if (reader.failed()) {  // the engine reports it, with its own limit
+    failed_ = true;
     out.raw_tail = in.subspan(used);
     used = in.size();
+  } else if (in.size() - used >= kFrameHeaderSize) {
+    out.pending_header = in.subspan(used, kFrameHeaderSize);
   }
+  find_publishes(out);
   return used;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// Cutting a connection's input into frames ahead of its engine, on another
-// thread (src/server/socket_reader.hpp): the frames, and each plain
+// Cutting an open connection's input into frames ahead of its engine, on
+// another thread (src/server/socket_reader.hpp): the frames, and each plain
 // basic.publish sequence decoded as far as needs no connection state, so
 // that the broker's thread only checks, routes and delivers.
 //
@@ -38,10 +38,9 @@ struct PreparsedPublish {
 };
 
 // What one read of a connection's socket holds, cut. Views point into the
-// bytes given to Preparser::cut; the engine takes the three parts in order.
+// bytes given to Preparser::cut.
 struct FrameBatch {
-  std::span<const uint8_t> raw_head;  // feed() first: the protocol header
-  std::vector<Frame> frames;          // then these
+  std::vector<Frame> frames;
   std::vector<PreparsedPublish> publishes;  // runs of `frames`, in order
   std::span<const uint8_t> raw_tail;  // feed() last: bytes not cut (see Preparser)
   // The header of the incomplete frame after `frames`, once it is in: the
@@ -49,9 +48,8 @@ struct FrameBatch {
   // feed() does, rather than when the whole frame has come.
   std::span<const uint8_t> pending_header;
 
-  bool empty() const { return raw_head.empty() && frames.empty() && raw_tail.empty() && pending_header.empty(); }
+  bool empty() const { return frames.empty() && raw_tail.empty() && pending_header.empty(); }
   void clear() {
-    raw_head = {};
     frames.clear();
     publishes.clear();
     raw_tail = {};
@@ -59,35 +57,25 @@ struct FrameBatch {
   }
 };
 
+// For a connection whose engine has read the protocol header and is open
+// (the only ones that move to a reader thread): its input from there on.
 class Preparser {
  public:
-  // `frame_max`: the largest frame the server would ever negotiate (its
-  // configured frame-max; 0: no limit). The engine checks each frame against
-  // the limit it actually negotiated.
+  // `frame_max`: the largest frame to cut (the connection's negotiated
+  // frame-max; 0: no limit). The engine checks each frame against its own.
   explicit Preparser(uint32_t frame_max) : frame_max_(frame_max) {}
-  // For a connection whose engine has read its protocol header already
-  // (one that moves to a reader thread once open): cuts frames at once.
-  struct AfterHeader {};
-  Preparser(uint32_t frame_max, AfterHeader) : frame_max_(frame_max), mode_(Mode::Frames) {}
 
   // Cuts `in` into `out` (cleared first). Returns how many octets it used;
-  // the rest, an incomplete frame or protocol header, must start the next
-  // call's input.
-  //
-  // After an exact AMQP 0-9-1 protocol header, input is cut into frames.
-  // Any other header (AMQP 1.0, garbage) and anything after a framing error
-  // are passed on whole in raw_tail, from then on: the engine's own reader
-  // gives such bytes their meaning, and its errors.
+  // the rest, an incomplete frame, must start the next call's input.
+  // After a framing error everything is passed on whole in raw_tail, from
+  // then on: the engine's own reader gives such bytes their error.
   size_t cut(std::span<const uint8_t> in, FrameBatch& out);
 
-  bool cutting_frames() const { return mode_ == Mode::Frames; }
-
  private:
-  enum class Mode : uint8_t { Header, Frames, Raw };
   void find_publishes(FrameBatch& out) const;
 
   uint32_t frame_max_;
-  Mode mode_ = Mode::Header;
+  bool failed_ = false;
 };
 
 }  // namespace warren::amqp091

@@ -45,52 +45,45 @@ std::string props(const BasicProperties& p) { return test::property_bytes(p); }
 
 // ---- the cutter alone
 
-TEST(Preparser, HeaderThenFramesThenPublishes) {
+TEST(Preparser, FramesAndPublishes) {
   Preparser p(131072);
-  std::string in = handshake() + Peer::publish_frames(1, "", "q", "hello") + Peer::publish_frames(1, "", "q", "");
+  std::string in = Peer::frame(1, ChannelFlowOk{}) + Peer::publish_frames(1, "", "q", "hello") +
+                   Peer::publish_frames(1, "", "q", "");
   FrameBatch b;
   EXPECT_EQ(p.cut(as_bytes(in), b), in.size());
-  EXPECT_EQ(as_chars(b.raw_head), kHeader);
   EXPECT_TRUE(b.raw_tail.empty());
-  ASSERT_EQ(b.frames.size(), 4u + 3u + 2u);
+  EXPECT_TRUE(b.pending_header.empty());
+  ASSERT_EQ(b.frames.size(), 1u + 3u + 2u);
   ASSERT_EQ(b.publishes.size(), 2u);
-  EXPECT_EQ(b.publishes[0].frame, 4u);
+  EXPECT_EQ(b.publishes[0].frame, 1u);
   EXPECT_EQ(b.publishes[0].frame_count, 3u);
   EXPECT_EQ(b.publishes[0].method.routing_key, "q");
   EXPECT_EQ(as_chars(b.publishes[0].body), "hello");
-  EXPECT_EQ(b.publishes[1].frame, 7u);
+  EXPECT_FALSE(b.publishes[0].large_body);  // small: copied into its message later
+  EXPECT_EQ(b.publishes[1].frame, 4u);
   EXPECT_EQ(b.publishes[1].frame_count, 2u);
   EXPECT_TRUE(b.publishes[1].body.empty());
+  const std::string big(broker::Message::kInlineBody + 1, 'b');
+  in = Peer::publish_frames(1, "", "q", big);
+  p.cut(as_bytes(in), b);
+  ASSERT_EQ(b.publishes.size(), 1u);
+  ASSERT_TRUE(b.publishes[0].large_body);
+  EXPECT_EQ(*b.publishes[0].large_body, big);
 }
 
-TEST(Preparser, WaitsForTheWholeHeaderAndCarriesPartialFrames) {
+TEST(Preparser, CarriesAnIncompleteFrameAndShowsItsHeader) {
   Preparser p(131072);
   FrameBatch b;
-  std::string in = handshake();
-  EXPECT_EQ(p.cut(as_bytes(in).first(5), b), 0u);  // "AMQP\0": not decided yet
-  EXPECT_TRUE(b.empty());
-  const size_t cut_at = kHeader.size() + 3;  // inside the first frame's header
-  EXPECT_EQ(p.cut(as_bytes(in).first(cut_at), b), kHeader.size());
-  EXPECT_EQ(b.raw_head.size(), kHeader.size());
+  const std::string one = Peer::frame(1, ChannelFlowOk{});
+  const std::string in = one + one;
+  EXPECT_EQ(p.cut(as_bytes(in).first(one.size() + 3), b), one.size());  // the second's header is not in yet
+  EXPECT_EQ(b.frames.size(), 1u);
+  EXPECT_TRUE(b.pending_header.empty());
+  EXPECT_EQ(p.cut(as_bytes(in).subspan(one.size(), kFrameHeaderSize + 1), b), 0u);
   EXPECT_TRUE(b.frames.empty());
-  EXPECT_EQ(p.cut(as_bytes(in).subspan(kHeader.size()), b), in.size() - kHeader.size());
-  EXPECT_TRUE(b.raw_head.empty());
-  EXPECT_EQ(b.frames.size(), 4u);
-}
-
-TEST(Preparser, OtherProtocolsAndGarbagePassRaw) {
-  for (std::string in : {std::string("AMQP\x00\x01\x00\x00", 8) + "1.0 frames", std::string("AMQP\x03\x01\x00\x00", 8),
-                         std::string("GET / HTTP/1.1\r\n"), std::string("AMQP\x00\x00\x09\x02", 8)}) {
-    Preparser p(131072);
-    FrameBatch b;
-    EXPECT_EQ(p.cut(as_bytes(in), b), in.size());
-    EXPECT_TRUE(b.raw_head.empty());
-    EXPECT_TRUE(b.frames.empty());
-    EXPECT_EQ(as_chars(b.raw_tail), in);
-    EXPECT_FALSE(p.cutting_frames());
-    EXPECT_EQ(p.cut(as_bytes(std::string_view("more")), b), 4u);  // and from then on
-    EXPECT_EQ(as_chars(b.raw_tail), "more");
-  }
+  EXPECT_EQ(b.pending_header.size(), kFrameHeaderSize);
+  EXPECT_EQ(p.cut(as_bytes(in).subspan(one.size()), b), one.size());
+  EXPECT_EQ(b.frames.size(), 1u);
 }
 
 TEST(Preparser, AFramingErrorPassesTheRestRaw) {
@@ -98,19 +91,21 @@ TEST(Preparser, AFramingErrorPassesTheRestRaw) {
   std::string good = Peer::frame(1, ChannelOpen{});
   std::string bad = good;
   bad.back() = 'X';  // not the frame-end octet
-  std::string in = kHeader + good + bad + good;
+  std::string in = good + bad + good;
   FrameBatch b;
   EXPECT_EQ(p.cut(as_bytes(in), b), in.size());
   EXPECT_EQ(b.frames.size(), 1u);
   EXPECT_EQ(as_chars(b.raw_tail), bad + good);
+  EXPECT_EQ(p.cut(as_bytes(good), b), good.size());  // and from then on
+  EXPECT_TRUE(b.frames.empty());
+  EXPECT_EQ(as_chars(b.raw_tail), good);
 }
 
 TEST(Preparser, LeavesPublishesItCannotTakeWhole) {
   auto cut_publishes = [](const std::string& frames) {
     Preparser p(131072);
     FrameBatch b;
-    std::string in = kHeader + frames;
-    p.cut(as_bytes(in), b);
+    p.cut(as_bytes(frames), b);
     return b.publishes.size();
   };
   EXPECT_EQ(cut_publishes(Peer::publish_frames(1, "", "q", "x")), 1u);
@@ -140,7 +135,7 @@ TEST(Preparser, LeavesPublishesItCannotTakeWhole) {
   // The frames are all there either way.
   Preparser p(131072);
   FrameBatch b;
-  std::string in = kHeader + Peer::frame(1, pub) + Peer::header_frame(1, 2) + Peer::body_frame(1, "a");
+  std::string in = Peer::frame(1, pub) + Peer::header_frame(1, 2) + Peer::body_frame(1, "a");
   p.cut(as_bytes(in), b);
   EXPECT_EQ(b.frames.size(), 3u);
 }
@@ -169,7 +164,7 @@ void expect_same(const std::string& session, const ServerOptions& opts = {}) {
     ASSERT_EQ(diff, "") << chunks.size() << " reads, the first " << chunks[0].size() << " octets";
     // Fed in steps of a few frames, as the server shares a loop turn.
     for (size_t slice : {1, 2, 5})
-      ASSERT_EQ(testing::compare_outputs(testing::run_both_paths(chunks, opts, std::nullopt, slice)), "")
+      ASSERT_EQ(testing::compare_outputs(testing::run_both_paths(chunks, opts, 0, slice)), "")
           << chunks.size() << " reads, steps of " << slice << " frames";
     // And a connection that moves to the batched path mid-stream, at each read.
     for (size_t at = 1; at < chunks.size() && chunks.size() < 200; ++at) {

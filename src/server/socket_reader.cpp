@@ -15,7 +15,7 @@ namespace warren::server {
 class SocketReader::Source final : public net::Pollable {
  public:
   Source(SocketReader& r, const Command& add)
-      : r_(r), conn_(add.conn), fd_(add.fd), cutter_(add.frame_max, amqp091::Preparser::AfterHeader{}),
+      : r_(r), conn_(add.conn), fd_(add.fd), cutter_(add.frame_max),
         carry_(add.partial.begin(), add.partial.end()), paused_(add.paused) {
     update();
   }

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,14 +36,16 @@ struct PathOutputs {
   bool fed_closed = false, batched_closed = false;
 };
 
-// `chunks` are the reads, in order; time stands still. With `move_at`, the
-// second engine is fed by feed() too until that read, and moves to the
-// batched path at the first read from there on where it is open(), as a
-// connection that moves to a reader thread does.
+// `chunks` are the reads, in order; time stands still. The second engine is
+// fed by feed() too until read `move_at`, and moves to the batched path at
+// the first read from there on where it is open(), as a connection that
+// moves to a reader thread does. (Its cutter allows the configured
+// frame-max, not the negotiated one the server gives it, so that the
+// engine's own check of each frame is exercised too.)
 // With `slice`, each batch is fed in steps of that many frames, as the
 // server does to share a loop turn.
 inline PathOutputs run_both_paths(const std::vector<std::string_view>& chunks, const ServerOptions& opts,
-                                  std::optional<size_t> move_at = std::nullopt, size_t slice = SIZE_MAX) {
+                                  size_t move_at = 0, size_t slice = SIZE_MAX) {
   const TimePoint now = TimePoint{} + std::chrono::hours(1);
   broker::Broker broker_a(now), broker_b(now);
   RecordingTransport ta, tb;
@@ -54,14 +55,13 @@ inline PathOutputs run_both_paths(const std::vector<std::string_view>& chunks, c
     Preparser cutter(opts.frame_max);
     std::string carry;
     FrameBatch batch;
-    bool fed_whole = move_at.has_value();
+    bool fed_whole = true;
     for (size_t i = 0; i < chunks.size(); ++i) {
       std::string_view chunk = chunks[i];
       a.feed(as_bytes(chunk), now);
-      if (fed_whole && i >= *move_at && b.open()) {
+      if (fed_whole && i >= move_at && b.open()) {
         fed_whole = false;
         carry = b.take_partial_input();
-        cutter = Preparser(opts.frame_max, Preparser::AfterHeader{});
       }
       if (fed_whole) {
         b.feed(as_bytes(chunk), now);
