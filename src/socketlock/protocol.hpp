@@ -82,13 +82,6 @@ inline std::optional<uint64_t> parse_u64(std::string_view s) {
   return v;
 }
 
-inline bool all_digits(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (c < '0' || c > '9') return false;
-  return true;
-}
-
 // Accumulates bytes and hands out complete lines (without "\n" or "\r\n").
 class LineReader {
  public:

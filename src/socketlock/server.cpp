@@ -130,21 +130,25 @@ void Server::handle_line(SessionId s, Session& ss, std::string_view line, TimePo
 
 void Server::handle_request(SessionId s, Session& ss, Mode mode, std::span<const std::string_view> args,
                             TimePoint now) {
-  // Seed form: [ttl]. Go form: <name> [ttl]. A lone number is a TTL unless
-  // the client said a bare HELLO (then it is a name, as Go clients send).
+  // Seed dialect ("<id> HELLO"): REQREAD [ttl]; whatever follows the verb
+  // must be the TTL. Go dialect (bare HELLO): REQREAD <name> [ttl]; only Go
+  // clients choose their lock names.
   std::string_view name, ttl_text;
-  if (args.size() == 1) {
-    (ss.dialect != Dialect::Go && all_digits(args[0])) ? ttl_text = args[0] : name = args[0];
-  } else if (args.size() == 2) {
-    name = args[0];
-    ttl_text = args[1];
-  } else if (args.size() > 2) {
-    return fail(s, ss, "invalid ttl");
+  if (ss.dialect == Dialect::Go) {
+    if (args.size() > 2) return fail(s, ss, to_string(Failure::InvalidTtl));
+    if (!args.empty()) name = args[0];
+    if (args.size() == 2) ttl_text = args[1];
+  } else {
+    if (args.size() > 1) return fail(s, ss, to_string(Failure::InvalidTtl));
+    if (args.size() == 1) ttl_text = args[0];
   }
   if (name.size() > kMaxLockName || (!name.empty() && ss.names.contains(name)))
     return fail(s, ss, "invalid lock id");
   std::optional<Duration> ttl;
   if (!ttl_text.empty()) {
+    // A whole positive number of seconds, digits only: "-5", "1.5", "5s" and
+    // numbers past 64 bits are invalid; a number too large for a lease is
+    // too long.
     std::optional<uint64_t> secs = parse_u64(ttl_text);
     if (!secs || *secs == 0) return fail(s, ss, to_string(Failure::InvalidTtl));
     if (*secs > 100ull * 365 * 24 * 3600) return fail(s, ss, to_string(Failure::TimeoutTooLong));

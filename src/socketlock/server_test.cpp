@@ -97,15 +97,63 @@ TEST_F(ServerTest, GoDialectLoneNumberIsALockName) {
   EXPECT_EQ(take(1), id + " WRITELOCK 42\n");
 }
 
-TEST_F(ServerTest, SeedHelloWithClientChosenLockIds) {
-  // Some Go client versions say "<id> HELLO" yet send their own lock ids.
-  hello(1, "g");
-  say(1, "g REQWRITE lab12 7");
-  EXPECT_EQ(take(1), "g WRITELOCK lab12\n");
-  say(1, "g CONFIRM lab12");
+TEST_F(ServerTest, SeedDialectRefusesAnyArgumentThatIsNotATtl) {
+  // The seed: "<id> REQREAD [seconds]". After "<id> HELLO" a word that is
+  // not a whole positive number of seconds is an invalid TTL, never a lock
+  // name (names are the Go dialect's, after a bare HELLO).
+  hello(1, "a");
+  for (const char* verb : {"REQREAD", "REQWRITE"}) {
+    for (const char* arg : {"-5", "abc", "1.5", "5 extra", "+5", "5s", "0x10", "1e3", "0", "-0",
+                            "99999999999999999999", "18446744073709551616",
+                            "123456789012345678901234567890", "lab12 7", "7 7"}) {
+      say(1, std::string("a ") + verb + " " + arg);
+      EXPECT_EQ(take(1), "a REQFAIL invalid ttl\n") << verb << " " << arg;
+    }
+  }
+  // Nothing was queued by the refusals: a valid request is served at once.
+  say(1, "a REQWRITE 007");
+  EXPECT_EQ(take(1), "a WRITELOCK 100\n");
+  say(1, "a CONFIRM 100");
+  EXPECT_EQ(take(1), "a LOCKOK 100\n");
+  EXPECT_EQ(server.lock().snapshot().holders.size(), 1u);
+  // A number too large for any lease, yet a number: too long, not invalid.
+  hello(2, "b");
+  say(2, "b REQREAD 9999999999999999999");
+  EXPECT_EQ(take(2), "b REQFAIL timeout too long\n");
+}
+
+TEST_F(ServerTest, SeedDialectInvalidTtlLeavesAHeldLockAlone) {
+  hello(1, "a");
+  say(1, "a REQWRITE 10");
+  say(1, "a CONFIRM 100");
+  take(1);
+  say(1, "a REQREAD -5");
+  EXPECT_EQ(take(1), "a REQFAIL invalid ttl\n");
+  say(1, "a STATUS -5");
+  EXPECT_EQ(take(1), "a REQFAIL invalid lock id\n");  // no lock of that name was made
+  say(1, "a STATUS 100");
+  EXPECT_EQ(take(1), "a LOCKOK 100\n");
+}
+
+TEST_F(ServerTest, GoDialectStillNamesItsLocks) {
+  server.open(1, now);
+  say(1, "HELLO");
+  std::string reply = take(1);
+  std::string id = reply.substr(10, reply.size() - 11);
+  say(1, id + " REQREAD -5");
+  EXPECT_EQ(take(1), id + " READLOCK -5\n");  // a name, as the Go server takes it
+  say(1, id + " CONFIRM -5");
+  say(1, id + " RELEASE -5");
   EXPECT_EQ(take(1), "");
-  say(1, "g STATUS lab12");
-  EXPECT_EQ(take(1), "g LOCKOK lab12\n");
+  say(1, id + " REQWRITE abc 3");
+  EXPECT_EQ(take(1), id + " WRITELOCK abc\n");
+  say(1, id + " CONFIRM abc");
+  say(1, id + " RELEASE abc");
+  EXPECT_EQ(take(1), "");
+  for (const char* bad : {"x -5", "x 1.5", "x abc", "x 0", "x 99999999999999999999", "x 5 extra"}) {
+    say(1, id + " REQREAD " + bad);
+    EXPECT_EQ(take(1), id + " REQFAIL invalid ttl\n") << bad;
+  }
 }
 
 TEST_F(ServerTest, ReqfailReasons) {

@@ -184,6 +184,26 @@ class RawProtocolTest(SocketlockCase):
         with open(f"/proc/{pid}/status") as f:
             return next((int(l.split()[1]) for l in f if l.startswith("VmRSS")), -1)
 
+    def test_seed_dialect_refuses_an_invalid_ttl(self):
+        # After "<id> HELLO" the only thing REQREAD/REQWRITE may carry is a
+        # TTL in whole seconds; anything else is "invalid ttl", never a name.
+        r = self.raw("seed")
+        self.assertEqual(r.ask("s1 HELLO"), "s1 CONNECTED")
+        for verb in ("REQREAD", "REQWRITE"):
+            for arg in ("-5", "abc", "1.5", "5 extra", "0", "5s", "99999999999999999999", "lab12 7"):
+                self.assertEqual(r.ask(f"s1 {verb} {arg}"), "s1 REQFAIL invalid ttl", f"{verb} {arg}")
+        # Nothing was queued meanwhile: a valid request is offered at once.
+        offer = r.ask("s1 REQWRITE 5")
+        self.assertRegex(offer, r"^s1 WRITELOCK \d+$")
+        token = offer.split()[2]
+        self.assertEqual(r.ask(f"s1 CONFIRM {token}"), f"s1 LOCKOK {token}")
+        self.assertEqual(r.ask(f"s1 RELEASE {token}"), f"s1 RELEASED {token}")
+        # A Go dialect client (bare HELLO) still names its locks, even "-5".
+        go = self.raw("go")
+        cid = go.ask("HELLO").split()[1]
+        self.assertEqual(go.ask(f"{cid} REQREAD -5"), f"{cid} READLOCK -5")
+        self.assertEqual(go.ask(f"{cid} REQWRITE other 1.5"), f"{cid} REQFAIL invalid ttl")
+
     def test_go_dialect(self):
         go = self.raw("go")
         connected = go.ask("HELLO")
