@@ -100,6 +100,7 @@ void Connection::input_ended(int error) {
   }
   // Peer EOF: like close(), answers already queued still go out first.
   closing_ = true;
+  peer_eof_ = true;
   if (out_.empty()) {
     finish(0);
     return;
@@ -260,6 +261,7 @@ bool Connection::handle_read() {
   if (eof) {
     // Peer EOF: like close(), answers already queued still go out first.
     closing_ = true;
+    peer_eof_ = true;
     if (out_.empty()) return finish(0);
     update_interest();
     loop_.schedule_flush(this);
@@ -324,7 +326,16 @@ void Connection::flush() {
 bool Connection::finish(int error) {
   if (registered_) loop_.unwatch(fd_);
   registered_ = false;
-  close_fd();
+  if (error == 0 && closing_ && !peer_eof_ && fd_ >= 0) {
+    // Our close, everything written, and the peer may still be sending: it
+    // must read our last bytes, not an RST (net/linger.hpp). A reader
+    // thread's dup of the fd is closed by its owner; the socket stays open
+    // through this fd until the peer is done.
+    loop_.close_lingering(fd_);
+    fd_ = -1;
+  } else {
+    close_fd();
+  }
   closed_ = true;
   out_.clear();
   loop_.cancel_flush(this);

@@ -50,7 +50,10 @@ class Connection : public Pollable, public Flushable {
   void send(std::shared_ptr<const std::string> bytes);  // referenced until written
   size_t output_bytes() const { return out_.size(); }
 
-  void close();  // stop reading, write queued output, then close; on_close(0) from the loop
+  // Stop reading, write queued output, then close; on_close(0) from the
+  // loop. Unless the peer has already ended its input, the fd lingers past
+  // on_close (net/linger.hpp): the peer reads everything, then EOF.
+  void close();
   void abort();  // close the fd now, dropping output; on_close(0) at end of turn
   // Asks for one on_drain() when the output buffer next becomes empty.
   void want_drain() { drain_wanted_ = true; }
@@ -100,6 +103,7 @@ class Connection : public Pollable, public Flushable {
   bool drain_wanted_ = false;
   bool want_write_ = false;  // partial write pending: EPOLLOUT registered
   bool closing_ = false;     // close() called or peer EOF: no more reads, drain output
+  bool peer_eof_ = false;    // the peer ended its input: nothing to linger for
   bool closed_ = false;      // fd closed; on_close pending or delivered
   bool close_pending_ = false;  // abort(): on_close still to be delivered
   bool* destroyed_ = nullptr;   // set by the destructor while a callback runs

@@ -1,5 +1,7 @@
 #include "net/event_loop.hpp"
 
+#include "net/linger.hpp"
+
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -47,6 +49,7 @@ EventLoop::EventLoop() : owner_(std::this_thread::get_id()), now_(Clock::now()) 
 }
 
 EventLoop::~EventLoop() {
+  lingerer_.reset();  // unwatches and cancels its timer: before the rest goes
   ::close(wakefd_);
   ::close(epfd_);
 }
@@ -221,5 +224,12 @@ void EventLoop::run_flushes() {
   }
   flushes_.clear();
 }
+
+void EventLoop::close_lingering(int fd) {
+  if (!lingerer_) lingerer_ = std::make_unique<Lingerer>(*this);
+  lingerer_->add(fd);
+}
+
+size_t EventLoop::lingering() const { return lingerer_ ? lingerer_->size() : 0; }
 
 }  // namespace warren::net

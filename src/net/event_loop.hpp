@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <queue>
 #include <thread>
@@ -42,6 +43,8 @@ class Flushable {
   size_t flush_slot_ = kNotScheduled;
 };
 
+class Lingerer;
+
 class EventLoop {
  public:
   EventLoop();
@@ -68,6 +71,11 @@ class EventLoop {
   void cancel_flush(Flushable* f);    // required before `f` is destroyed
 
   uint64_t turns() const { return turns_; }  // for tests and stats
+
+  // Closes a socket whose output is all written without losing it to an
+  // RST: see net/linger.hpp. Takes ownership of `fd`.
+  void close_lingering(int fd);
+  size_t lingering() const;  // sockets still lingering, for tests and stats
 
  private:
   struct Slot {
@@ -109,6 +117,8 @@ class EventLoop {
   std::vector<std::function<void()>> running_;  // swapped with posted_ each turn
 
   std::vector<Flushable*> flushes_;  // cancelled entries become nullptr
+
+  std::unique_ptr<Lingerer> lingerer_;  // made on first use
 };
 
 }  // namespace warren::net
