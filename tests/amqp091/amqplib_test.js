@@ -1,25 +1,16 @@
 // amqplib (Node) against warrend: connect, assertQueue, sendToQueue,
 // consume with ack, a confirm channel's waitForConfirms, prefetch.
-// Starts its own warrend ($WARREN_WARREND) on a free port and stops it with
+// Starts its own warrend ($WARREN_WARREND, node_warrend.js) on a free port and stops it with
 // SIGTERM at the end: a non-zero exit or a sanitizer report fails the run.
 // Run by run_amqplib.sh (which installs amqplib from package-lock.json).
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
 const amqp = require('amqplib');
+const { useWarrend, sleep } = require('./node_warrend');
 
-let warrend;
-let url;
-let dir;
-let stdout = '';
-let stderr = '';
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const broker = useWarrend();
 
 async function waitFor(predicate, ms, what) {
   const deadline = Date.now() + ms;
@@ -29,50 +20,10 @@ async function waitFor(predicate, ms, what) {
   }
 }
 
-function describeWarrend() {
-  return `--- warrend stdout:\n${stdout.slice(-4000)}\n--- warrend stderr:\n${stderr.slice(-4000)}`;
-}
-
-before(async () => {
-  const bin = process.env.WARREN_WARREND;
-  assert.ok(bin && fs.existsSync(bin), `$WARREN_WARREND must name warrend, got ${bin}`);
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wamqp-node-'));
-  warrend = spawn(bin, ['--data-dir', path.join(dir, 'data'), '--socketlock-path', path.join(dir, 'sl.sock'),
-    '--amqp-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  warrend.stdout.on('data', (d) => { stdout += d; });
-  warrend.stderr.on('data', (d) => { stderr += d; });
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    const m = /AMQP 0-9-1 listening on ([0-9.]+):(\d+)/.exec(stdout);
-    if (m) {
-      url = `amqp://guest:guest@${m[1]}:${m[2]}`;
-      return;
-    }
-    if (warrend.exitCode !== null) throw new Error(`warrend exited early\n${describeWarrend()}`);
-    if (Date.now() > deadline) throw new Error(`warrend did not listen\n${describeWarrend()}`);
-    await sleep(20);
-  }
-});
-
-after(async () => {
-  if (!warrend) return;
-  const exited = warrend.exitCode !== null ? Promise.resolve(warrend.exitCode)
-    : new Promise((resolve) => warrend.on('exit', (code, signal) => resolve(code ?? signal)));
-  warrend.kill('SIGTERM');
-  let timer;
-  const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), 30000); });
-  const code = await Promise.race([exited, timeout]);
-  clearTimeout(timer);
-  if (code === 'timeout') warrend.kill('SIGKILL');
-  assert.equal(code, 0, `warrend's exit after SIGTERM\n${describeWarrend()}`);
-  assert.doesNotMatch(stderr, /Sanitizer|runtime error:/, describeWarrend());
-  if (!process.env.WARREN_KEEP_TMP) fs.rmSync(dir, { recursive: true, force: true });
-});
-
 const unique = (what) => `node.${what}.${Math.random().toString(16).slice(2, 8)}`;
 
 test('connect, assertQueue, sendToQueue, consume with ack', async () => {
-  const conn = await amqp.connect(url);
+  const conn = await amqp.connect(broker.url);
   try {
     const ch = await conn.createChannel();
     const q = unique('work');
@@ -109,7 +60,7 @@ test('connect, assertQueue, sendToQueue, consume with ack', async () => {
 });
 
 test('confirm channel: waitForConfirms and per-publish callbacks', async () => {
-  const conn = await amqp.connect(url);
+  const conn = await amqp.connect(broker.url);
   try {
     const ch = await conn.createConfirmChannel();
     const q = unique('confirm');
@@ -132,7 +83,7 @@ test('confirm channel: waitForConfirms and per-publish callbacks', async () => {
 });
 
 test('prefetch limits unacked deliveries', async () => {
-  const conn = await amqp.connect(url);
+  const conn = await amqp.connect(broker.url);
   try {
     const ch = await conn.createChannel();
     const q = unique('prefetch');
@@ -159,7 +110,7 @@ test('prefetch limits unacked deliveries', async () => {
 });
 
 test('errors: checkQueue of a missing queue is 404 and closes the channel only', async () => {
-  const conn = await amqp.connect(url);
+  const conn = await amqp.connect(broker.url);
   try {
     const ch = await conn.createChannel();
     ch.on('error', () => {}); // the channel error is expected

@@ -1,8 +1,14 @@
 """A deliberately small AMQP 0-9-1 client over a raw socket, for what real
 clients will not do: wrong protocol headers, silence after negotiating
-heartbeats, frames out of order. Only the methods the tests need."""
+heartbeats, frames out of order, many frames in one write. Only the methods
+the tests need.
+
+A RawClient made with strict=True treats a reset (ECONNRESET on a read,
+EPIPE or ECONNRESET on a write) as a failure (Reset), where the default
+takes it as the end of the connection."""
 import socket
 import struct
+import threading
 import time
 
 PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
@@ -32,6 +38,79 @@ def table(d):
         else:
             out += b"S" + longstr(v)
     return struct.pack("!I", len(out)) + out
+
+
+def frame(ftype, channel, payload):
+    """One frame's bytes."""
+    return struct.pack("!BHI", ftype, channel, len(payload)) + payload + bytes([FRAME_END])
+
+
+def method(channel, class_id, method_id, args=b""):
+    """One method frame's bytes."""
+    return frame(FRAME_METHOD, channel, struct.pack("!HH", class_id, method_id) + args)
+
+
+def close_args(code=200, text="Goodbye", class_id=0, method_id=0):
+    """The arguments of connection.close and channel.close."""
+    return struct.pack("!H", code) + shortstr(text) + struct.pack("!HH", class_id, method_id)
+
+
+def start_ok(user="guest", password="guest"):
+    caps = {"authentication_failure_close": True, "consumer_cancel_notify": True}
+    return method(0, 10, 11, table({"product": "rawamqp", "capabilities": caps}) + shortstr("PLAIN")
+                  + longstr(f"\0{user}\0{password}") + shortstr("en_US"))
+
+
+def tune_ok(channel_max=64, frame_max=65536, heartbeat=0):
+    return method(0, 10, 31, struct.pack("!HIH", channel_max, frame_max, heartbeat))
+
+
+def connection_open(vhost="/"):
+    return method(0, 10, 40, shortstr(vhost) + shortstr("") + b"\0")
+
+
+def connection_close(code=200, text="Goodbye"):
+    return method(0, 10, 50, close_args(code, text))
+
+
+CONNECTION_CLOSE_OK = method(0, 10, 51)
+
+
+def channel_open(channel):
+    return method(channel, 20, 10, shortstr(""))
+
+
+def channel_close(channel, code=200, text="Goodbye"):
+    return method(channel, 20, 40, close_args(code, text))
+
+
+def channel_close_ok(channel):
+    return method(channel, 20, 41)
+
+
+def exchange_declare(channel, name, kind="direct"):
+    """Not passive, not durable, waits for declare-ok."""
+    return method(channel, 40, 10, struct.pack("!H", 0) + shortstr(name) + shortstr(kind) + b"\0" + table({}))
+
+
+def queue_declare(channel, name, passive=False):
+    return method(channel, 50, 10, struct.pack("!H", 0) + shortstr(name) + bytes([1 if passive else 0]) + table({}))
+
+
+def basic_qos(channel, prefetch_count):
+    return method(channel, 60, 10, struct.pack("!IHB", 0, prefetch_count, 0))
+
+
+def confirm_select(channel):
+    return method(channel, 85, 10, b"\0")
+
+
+def publishes(channel, exchange, routing_key, n, body=b"x"):
+    """n basic.publish sequences (method, content header, one body frame)."""
+    one = (method(channel, 60, 40, struct.pack("!H", 0) + shortstr(exchange) + shortstr(routing_key) + b"\0")
+           + frame(FRAME_HEADER, channel, struct.pack("!HHQH", 60, 0, len(body), 0))
+           + frame(FRAME_BODY, channel, body))
+    return one * n
 
 
 class Reader:
@@ -66,26 +145,64 @@ class Closed(Exception):
     """The server closed the socket."""
 
 
+class Reset(AssertionError):
+    """The connection was reset where a clean end was due (strict mode)."""
+
+
 class RawClient:
-    def __init__(self, host, port, timeout=5.0):
+    def __init__(self, host, port, timeout=5.0, strict=False):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
         self.heartbeats_received = 0
+        self.strict = strict
+        self.lock = threading.Lock()  # one whole write at a time, for tests that share the socket
 
     def close(self):
         self.sock.close()
 
     def send(self, data):
-        self.sock.sendall(data)
+        try:
+            with self.lock:
+                self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            if self.strict:
+                raise Reset(f"writing {len(data)} bytes: {e!r}") from e
+            raise
+
+    def send_in_background(self, data):
+        """Writes `data` on a thread (so that a big write and our reads run
+        side by side); returns a callable that waits for the write and
+        returns its exception or None."""
+        result = []
+
+        def run():
+            try:
+                self.sock.sendall(data)
+                result.append(None)
+            except Exception as e:  # noqa: BLE001 -- reported to the caller
+                result.append(e)
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+
+        def join(timeout=20.0):
+            t.join(timeout)
+            if t.is_alive():
+                raise AssertionError(f"a write of {len(data)} bytes did not finish within {timeout}s")
+            return result[0]
+        return join
 
     def recv_some(self, timeout):
-        """Bytes from the socket; b"" at EOF; None on timeout."""
+        """Bytes from the socket; b"" at EOF; None on timeout. A reset is
+        EOF, or Reset in strict mode."""
         self.sock.settimeout(timeout)
         try:
             return self.sock.recv(65536)
         except socket.timeout:
             return None
-        except ConnectionResetError:
+        except ConnectionResetError as e:
+            if self.strict:
+                raise Reset(f"reading, after {self.buf!r}: {e!r}") from e
             return b""
 
     def read_all_until_eof(self, timeout):
@@ -102,7 +219,7 @@ class RawClient:
     # ----------------------------------------------------------- frames
 
     def send_frame(self, ftype, channel, payload):
-        self.send(struct.pack("!BHI", ftype, channel, len(payload)) + payload + bytes([FRAME_END]))
+        self.send(frame(ftype, channel, payload))
 
     def send_method(self, channel, class_id, method_id, args=b""):
         self.send_frame(FRAME_METHOD, channel, struct.pack("!HH", class_id, method_id) + args)

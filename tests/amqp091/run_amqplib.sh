@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs amqplib_test.js (Node's test runner) against warrend. Installs amqplib
-# from package-lock.json into node_modules/ here first when it is missing.
+# Runs amqplib_test.js, or the test files named as arguments, (Node's test
+# runner) against warrend. Installs amqplib from package-lock.json into
+# node_modules/ here first when it is missing.
 # Exit 77 (CTest's SKIP_RETURN_CODE) when node or the npm registry is not to
 # be had: the skip is said, not hidden.
 set -uo pipefail
@@ -16,4 +17,5 @@ if [ ! -f node_modules/amqplib/package.json ]; then
     exit 77
   fi
 fi
-exec node --test-reporter=spec --test amqplib_test.js
+if [ $# -eq 0 ]; then set -- amqplib_test.js; fi
+exec node --test-reporter=spec --test "$@"
