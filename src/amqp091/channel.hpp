@@ -50,7 +50,11 @@ class Channel {
   ~Channel();  // cancels consumers; the session returns unacked deliveries
 
   uint16_t id() const { return id_; }
+  // We sent channel.close and wait for close-ok; everything else is dropped.
   bool closing() const { return closing_; }
+  // While closing: the peer's own close crossed ours (and was answered).
+  void peer_closed() { peer_closing_ = true; }
+  bool peer_closing() const { return peer_closing_; }
 
   void handle_method(const Method& m, TimePoint now);
   void handle_header(const ContentHeader& h, TimePoint now);
@@ -133,6 +137,7 @@ class Channel {
   Connection& conn_;
   const uint16_t id_;
   bool closing_ = false;
+  bool peer_closing_ = false;
   bool flow_active_ = true;
   broker::Session session_;
   std::optional<Content> content_;

@@ -251,40 +251,57 @@ void Connection::handle_frame(const Frame& f, TimePoint now) {
   if (ch && ch->expecting_content())
     return connection_error(ReplyCode::UnexpectedFrame,
                             fmt::format("expected content header for class 60, got non content header frame instead"));
-  if (as<ChannelOpen>(m)) {
-    if (ch) return connection_error(ReplyCode::ChannelError, "second 'channel.open' seen", 20, 10);
-    // RabbitMQ counts open channels against channel_max (530, no method);
-    // a number above it is refused too, as the spec's channel range says.
-    if (channel_max_ != 0 && channels_.size() >= channel_max_)
-      return connection_error(ReplyCode::NotAllowed,
-                              fmt::format("number of channels opened ({}) has reached the negotiated channel_max ({})",
-                                          channels_.size(), channel_max_),
-                              0, 0);
-    if (f.channel > channel_max_)
-      return connection_error(ReplyCode::ChannelError,
-                              fmt::format("channel number {} exceeds negotiated channel_max {}", f.channel, channel_max_),
-                              20, 10);
-    channels_.emplace(f.channel, std::make_unique<Channel>(*this, f.channel));
-    send_method(f.channel, ChannelOpenOk{});
-    return;
-  }
-  if (!ch) return connection_error(ReplyCode::ChannelError, "expected 'channel.open'");
-  if (ch->closing()) {  // we sent channel.close: wait for close-ok, drop the rest
-    if (as<ChannelCloseOk>(m)) channels_.erase(f.channel);
-    if (as<ChannelClose>(m)) {
-      send_method(f.channel, ChannelCloseOk{});
+  // Closing, by the spec's rules (0-9-1 section 4.2.7; docs/amqp091.md):
+  // after sending channel.close we drop everything on that channel but
+  // close and close-ok; closes that cross are each answered with close-ok;
+  // and closing a channel that is already closed is not an error.
+  if (ch && ch->closing()) {
+    if (as<ChannelCloseOk>(m)) {
       channels_.erase(f.channel);
+    } else if (as<ChannelClose>(m)) {  // crossing closes: answer, still wait for our close-ok
+      send_method(f.channel, ChannelCloseOk{});
+      ch->peer_closed();
+    } else if (as<ChannelOpen>(m) && ch->peer_closing()) {
+      // The peer took our close-ok for its close as the end (some clients
+      // never answer the close they crossed): the number is free again.
+      channels_.erase(f.channel);
+      return open_channel(f.channel);
     }
     return;
   }
   if (as<ChannelClose>(m)) {
-    ch->flush_confirms();  // publishes before the close are confirmed, as RabbitMQ does
-    channels_.erase(f.channel);  // releases its deliveries and consumers first
+    // Unknown or already closed (a second close from a client's racing
+    // threads): answered all the same, as closing is idempotent.
+    if (ch) {
+      ch->flush_confirms();        // publishes before the close are confirmed, as RabbitMQ does
+      channels_.erase(f.channel);  // releases its deliveries and consumers first
+    }
     send_method(f.channel, ChannelCloseOk{});
     return;
   }
-  if (as<ChannelCloseOk>(m)) return;
+  if (as<ChannelCloseOk>(m)) return;  // for nothing we sent: a stray
+  if (as<ChannelOpen>(m)) {
+    if (ch) return connection_error(ReplyCode::ChannelError, "second 'channel.open' seen", 20, 10);
+    return open_channel(f.channel);
+  }
+  if (!ch) return connection_error(ReplyCode::ChannelError, "expected 'channel.open'");
   ch->handle_method(m, now);
+}
+
+void Connection::open_channel(uint16_t channel) {
+  // RabbitMQ counts open channels against channel_max (530, no method);
+  // a number above it is refused too, as the spec's channel range says.
+  if (channel_max_ != 0 && channels_.size() >= channel_max_)
+    return connection_error(ReplyCode::NotAllowed,
+                            fmt::format("number of channels opened ({}) has reached the negotiated channel_max ({})",
+                                        channels_.size(), channel_max_),
+                            0, 0);
+  if (channel > channel_max_)
+    return connection_error(ReplyCode::ChannelError,
+                            fmt::format("channel number {} exceeds negotiated channel_max {}", channel, channel_max_),
+                            20, 10);
+  channels_.emplace(channel, std::make_unique<Channel>(*this, channel));
+  send_method(channel, ChannelOpenOk{});
 }
 
 void Connection::handle_connection_method(const Method& m, TimePoint now) {

@@ -104,6 +104,7 @@ class Connection final : public engine::ServerEngine {
   // here against the negotiated one, as feed()'s FrameReader would.
   void handle_cut_frame(const Frame& f, TimePoint now);
   bool publish_preparsed(const FrameBatch& batch, const PreparsedPublish& p, TimePoint now);
+  void open_channel(uint16_t channel);
   void handle_connection_method(const Method& m, TimePoint now);
   void handle_start_ok(const ConnectionStartOk& m);
   void handle_tune_ok(const ConnectionTuneOk& m, TimePoint now);
