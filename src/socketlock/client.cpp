@@ -34,6 +34,12 @@ bool Lock::valid() const {
   return !held_->expires || locks::Clock::now() < *held_->expires;
 }
 
+std::optional<locks::TimePoint> Lock::expires() const {
+  if (!held_) return std::nullopt;
+  std::lock_guard g(core_->mu);
+  return held_->expires;
+}
+
 std::string Lock::lost_reason() const {
   if (!held_) return "released";
   std::lock_guard g(core_->mu);
@@ -78,6 +84,8 @@ void Client::on_lost(std::function<void(locks::Token, const std::string&)> fn) {
   std::lock_guard g(core_->mu);
   core_->on_lost = std::move(fn);
 }
+
+std::vector<int> Client::lock_descriptors() { return core_->lock_descriptors(); }
 
 bool Client::is_primary() const {
   std::lock_guard g(core_->mu);

@@ -84,6 +84,9 @@ class Lock {
   // False once released or lost, or once a TTL has passed on the local clock
   // (checked now, so a process that was stopped learns it on resume).
   bool valid() const;
+  // When a TTL was asked for: the moment it passes on the local clock (which
+  // starts when CONFIRM is sent, so before the primary's).
+  std::optional<locks::TimePoint> expires() const;
   // Throws LockLost when !valid(): call before touching the resource.
   void check() const;
   std::string lost_reason() const;
@@ -118,6 +121,16 @@ class Client {
   std::vector<std::string> show();
   // Called from the client's I/O thread when a held lock is lost.
   void on_lost(std::function<void(locks::Token, const std::string& why)> fn);
+
+  // New close-on-exec duplicates, owned by the caller, of the descriptors
+  // whose open files keep this client's lock alive: its connection to the
+  // primary and, when this process is the primary, its claim on the path.
+  // A process that inherits them (after clearing FD_CLOEXEC) keeps the
+  // primary from seeing this client's connection close, and keeps any other
+  // process from becoming primary, until it exits or closes them: the way
+  // flock(1) ties a lock to every process that holds its descriptor.
+  // Empty when not connected.
+  std::vector<int> lock_descriptors();
 
   bool is_primary() const;  // this process serves the path
   std::string client_id() const;

@@ -1,5 +1,6 @@
 #include "socketlock/client_core.hpp"
 
+#include <fcntl.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -163,6 +164,31 @@ std::vector<std::string> ClientCore::show() {
   });
   if (!cv.wait_for(lk, seconds(5), [&] { return show_done_; })) throw Error("no answer to SHOW");
   return std::move(show_lines_);
+}
+
+std::vector<int> ClientCore::lock_descriptors() {
+  std::vector<int> fds;
+  bool done = false;
+  {
+    std::lock_guard g(mu);
+    if (closed) return fds;
+  }
+  // The connection and the primary belong to the I/O thread: dup them there.
+  loop_.post([this, &fds, &done] {
+    auto dup = [&](int fd) {
+      if (fd < 0) return;
+      int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      if (copy >= 0) fds.push_back(copy);
+    };
+    if (conn_) dup(conn_->fd());
+    if (primary_) dup(primary_->claim_fd());
+    std::lock_guard g(mu);
+    done = true;
+    cv.notify_all();
+  });
+  std::unique_lock lk(mu);
+  cv.wait(lk, [&] { return done; });
+  return fds;
 }
 
 // ----------------------------------------------------------------- I/O side

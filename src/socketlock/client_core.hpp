@@ -47,6 +47,7 @@ class ClientCore final : public net::Connection::Handler, public std::enable_sha
   void release(const std::shared_ptr<HeldLock>& held);
   void close(bool graceful);           // graceful: wait for Locks, EOL
   std::vector<std::string> show();
+  std::vector<int> lock_descriptors();  // see Client::lock_descriptors()
 
   std::mutex mu;
   std::condition_variable cv;

@@ -3,6 +3,7 @@
 #include "socketlock/client.hpp"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -62,6 +63,31 @@ TEST_F(ClientTest, WriteLocksExcludeEachOtherAndTokensIncrease) {
   EXPECT_GT(lb.token(), first);
   lb.release();
   b->close();
+  a->close();
+}
+
+TEST_F(ClientTest, LockDescriptorsKeepTheLockPastTheClient) {
+  auto a = Client::connect(path, config());  // the primary
+  std::vector<int> afds = a->lock_descriptors();
+  EXPECT_EQ(afds.size(), 2u) << "its connection and its claim on the path";
+  for (int fd : afds) {
+    EXPECT_GE(fd, 3);
+    EXPECT_EQ(::fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    ::close(fd);
+  }
+  auto b = Client::connect(path, config());
+  auto c = Client::connect(path, config());
+  socketlock::Lock lb = b->acquire_write();
+  std::vector<int> bfds = b->lock_descriptors();
+  ASSERT_EQ(bfds.size(), 1u) << "a client of another primary: its connection only";
+  b.reset();  // drops b's connection (no EOL, no RELEASE), but the duplicate holds it open
+  EXPECT_FALSE(lb.valid());
+  EXPECT_THROW(c->acquire_write({.timeout = 500ms}), socketlock::Error);
+  ::close(bfds[0]);  // the last holder: the primary sees the connection close
+  socketlock::Lock lc = c->acquire_write({.timeout = 2s});
+  EXPECT_TRUE(lc.valid());
+  lc.release();
+  c->close();
   a->close();
 }
 

@@ -27,6 +27,9 @@ class PrimaryClaim {
   uint64_t epoch() const { return epoch_; }
   uint64_t first_token() const { return (epoch_ << 32) + 1; }
   const std::string& socket_path() const { return path_; }
+  // The locked descriptor: while any process holds a duplicate of it (an
+  // inherited copy, say), nobody else can claim the path.
+  int fd() const { return fd_; }
   static std::string lock_path(const std::string& socket_path) { return socket_path + ".lock"; }
 
  private:

@@ -17,6 +17,8 @@ class EmbeddedPrimary {
   // another process is primary. Throws on I/O errors.
   static std::shared_ptr<EmbeddedPrimary> get_or_start(const std::string& path, const ServerOptions& opts);
   ~EmbeddedPrimary();
+  // The descriptor of the claim on the path (constant while this lives).
+  int claim_fd() const { return primary_->claim_fd(); }
 
  private:
   EmbeddedPrimary() = default;

@@ -26,6 +26,7 @@ class Primary final : public net::Connection::Handler, public Transport {
 
   uint64_t epoch() const { return claim_->epoch(); }
   const std::string& path() const { return claim_->socket_path(); }
+  int claim_fd() const { return claim_->fd(); }  // see PrimaryClaim::fd()
   const Server& server() const { return server_; }
 
  private:
