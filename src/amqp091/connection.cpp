@@ -251,7 +251,7 @@ void Connection::handle_frame(const Frame& f, TimePoint now) {
   if (ch && ch->expecting_content())
     return connection_error(ReplyCode::UnexpectedFrame,
                             fmt::format("expected content header for class 60, got non content header frame instead"));
-  // Closing, by the spec's rules (0-9-1 section 4.2.7; docs/amqp091.md):
+  // Closing, by the spec's rules (0-9-1 section 4.2.7; docs/architecture.md#how-a-connection-ends):
   // after sending channel.close we drop everything on that channel but
   // close and close-ok; closes that cross are each answered with close-ok;
   // and closing a channel that is already closed is not an error.

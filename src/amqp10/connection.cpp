@@ -239,11 +239,17 @@ void Connection::handle_end(uint16_t channel, const End& end) {
   std::unique_ptr<Session> s = std::move(it->second);
   sessions_.erase(it);
   const bool answered = s->ending();
+  // Transfers that came before the end learn their outcome before it, as
+  // 0-9-1 confirms what came before a close.
+  if (!answered) s->flush_dispositions();
   s->release();
   if (!answered) send(channel, End{});
 }
 
 void Connection::handle_close() {
+  // Likewise before the close: an unsettled transfer written just ahead of
+  // it is settled, not left in doubt.
+  for (auto& [_, s] : sessions_) s->flush_dispositions();
   release_all();
   send(0, Close{});
   finish();

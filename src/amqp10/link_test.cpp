@@ -55,6 +55,43 @@ class LinkTest : public ::testing::Test {
 
 // ------------------------------------------------------------- publishing
 
+// Transfers written just ahead of a close (or an end) learn their outcome
+// before it, as 0-9-1 confirms what came before connection.close.
+TEST_F(LinkTest, TransfersBeforeACloseOrAnEndAreSettledBeforeIt) {
+  for (bool close : {true, false}) {
+    SCOPED_TRACE(close ? "close" : "end");
+    auto q = declare(close ? "qc" : "qe");
+    Peer p(broker, opts);
+    p.open();
+    p.begin();
+    p.attach_sender(1, close ? "/queues/qc" : "/queues/qe");
+    p.take();
+    std::string frames;
+    for (uint32_t i = 0; i < 3; ++i) {
+      Transfer tr;
+      tr.handle = 1;
+      tr.delivery_id = i;
+      tr.delivery_tag = "t";
+      append_frame(frames, FrameType::Amqp, 0, tr, as_bytes(message_bytes("m")));
+    }
+    if (close)
+      append_frame(frames, FrameType::Amqp, 0, Close{});
+    else
+      append_frame(frames, FrameType::Amqp, 0, End{});
+    p.feed(frames);
+    auto got = p.take();
+    ASSERT_GE(got.size(), 2u) << names(got);
+    auto* d = got[got.size() - 2].as<Disposition>();
+    ASSERT_TRUE(d) << names(got);
+    EXPECT_EQ(d->first, 0u);
+    EXPECT_EQ(d->last, 2u);
+    EXPECT_EQ(code_of(d->state), Accepted::kCode);
+    EXPECT_TRUE(close ? got.back().as<Close>() != nullptr : got.back().as<End>() != nullptr) << names(got);
+    EXPECT_EQ(q->ready_count(), 3u);
+  }
+}
+
+
 TEST_F(LinkTest, PublisherGetsCreditAtOnceAndDispositionsInRanges) {
   opts.link_credit = 4;
   auto q = declare("q");

@@ -46,6 +46,9 @@ class Session {
   // At the end of each turn: the dispositions of the turn, merged into
   // ranges, and a session flow if the incoming window is half used.
   void end_turn();
+  // Sends the outcomes of received transfers decided so far (batched per
+  // turn otherwise): before our end or close, so none is left in doubt.
+  void flush_dispositions();
   // Output room again, or the memory alarm cleared.
   void resume();
 
@@ -85,7 +88,6 @@ class Session {
     std::string_view condition;
   };
 
-  void flush_dispositions();
   void handle_attach(const Attach& a);
   void handle_flow(const Flow& f);
   void handle_transfer(const Transfer& t, std::span<const uint8_t> payload);
