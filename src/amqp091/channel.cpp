@@ -528,30 +528,29 @@ void Channel::route(broker::MessagePtr msg, bool mandatory, TimePoint now) {
 }
 
 // Acks are batched: flush_confirms() sends one multiple ack per turn. A
-// nack goes at once, after the acks before it.
+// nack goes at once, after the acks before it. Outcomes are known here at
+// once today; ConfirmTracker also takes them late and out of order.
 void Channel::confirm(bool ack) {
-  ++publish_seq_;
-  if (ack) return;
-  if (publish_seq_ - 1 > acked_upto_) {
-    BasicAck a;
-    a.delivery_tag = publish_seq_ - 1;
-    a.multiple = publish_seq_ - 1 - acked_upto_ > 1;
-    conn_.send_method(id_, a);
-  }
-  BasicNack n;
-  n.delivery_tag = publish_seq_;
-  n.requeue = false;
-  conn_.send_method(id_, n);
-  acked_upto_ = publish_seq_;
+  confirms_.complete(confirms_.next(), ack);
+  if (!ack) flush_confirms();
 }
 
 void Channel::flush_confirms() {
-  if (closing_ || publish_seq_ == acked_upto_) return;
-  BasicAck a;
-  a.delivery_tag = publish_seq_;
-  a.multiple = publish_seq_ - acked_upto_ > 1;
-  conn_.send_method(id_, a);
-  acked_upto_ = publish_seq_;
+  if (closing_ || !confirms_.due()) return;
+  confirms_.flush([this](uint64_t tag, bool multiple, bool ack) {
+    if (ack) {
+      BasicAck a;
+      a.delivery_tag = tag;
+      a.multiple = multiple;
+      conn_.send_method(id_, a);
+    } else {
+      BasicNack n;
+      n.delivery_tag = tag;
+      n.multiple = multiple;
+      n.requeue = false;
+      conn_.send_method(id_, n);
+    }
+  });
 }
 
 }  // namespace warren::amqp091

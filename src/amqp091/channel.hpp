@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "amqp091/confirms.hpp"
 #include "amqp091/connection.hpp"
 #include "broker/session.hpp"
 
@@ -155,8 +156,7 @@ class Channel {
   std::string last_queue_;        // for methods that name queue ""
   // Publisher confirms
   bool confirm_mode_ = false;
-  uint64_t publish_seq_ = 0;
-  uint64_t acked_upto_ = 0;       // last seq whose ack went out
+  ConfirmTracker confirms_;
   // Transactions
   bool tx_mode_ = false;
   std::vector<TxOp> tx_;
