@@ -15,8 +15,8 @@
 #include "config/config.hpp"
 #include "net/event_loop.hpp"
 #include "net/signals.hpp"
-#include "broker/memory.hpp"
 #include "server/amqp_server.hpp"
+#include "server/system_env.hpp"
 #include "socketlock/primary.hpp"
 
 using namespace warren;
@@ -80,7 +80,8 @@ int main(int argc, char** argv) {
         t.join();
       }
     } joiner{socketlock_loop, socketlock_thread};
-    broker::Broker broker(loop.now());
+    server::SystemEnv env;  // the broker's randomness and wall clock: the system's
+    broker::Broker broker(env, loop.now());
     std::unique_ptr<server::AmqpServer> amqp;
     if (cfg->amqp.enabled) {
       server::AmqpServerOptions o;
@@ -93,7 +94,7 @@ int main(int argc, char** argv) {
       o.reader_threads = cfg->amqp.reader_threads >= 0 ? unsigned(cfg->amqp.reader_threads)
                                                        : (std::thread::hardware_concurrency() > 1 ? 1u : 0u);
       double wm = cfg->amqp.memory_high_watermark;
-      o.memory_high_watermark = wm <= 1 ? uint64_t(double(broker::default_memory_high_watermark()) / 0.4 * wm)
+      o.memory_high_watermark = wm <= 1 ? uint64_t(double(server::default_memory_high_watermark()) / 0.4 * wm)
                                         : uint64_t(wm);
       if (!cfg->amqp.users.empty()) {
         o.amqp091.users.clear();

@@ -33,6 +33,7 @@
 #include "amqp091/generated/methods.hpp"
 #include "amqp091/properties.hpp"
 #include "broker/broker.hpp"
+#include "broker/seeded_env.hpp"
 
 using namespace warren;
 using namespace warren::amqp091;
@@ -252,7 +253,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ServerOptions opts;
   opts.max_message_size = 64 * 1024;
   opts.max_output = 8192;
-  broker::Broker broker(now);
+  broker::SeededEnv env;  // deterministic: an input replays alike
+  broker::Broker broker(env, now);
 
   const uint32_t a_frame_max = (mode >> 2 & 1) ? kFrameMinSize : opts.frame_max;
   auto b = std::make_unique<ClientB>(broker, opts, 2, now);

@@ -31,6 +31,7 @@
 #include "amqp10/frame.hpp"
 #include "amqp10/message.hpp"
 #include "broker/broker.hpp"
+#include "broker/seeded_env.hpp"
 
 using namespace warren;
 using namespace warren::amqp10;
@@ -205,7 +206,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   opts.max_output = 8192;
   opts.incoming_window = 16;
   opts.link_credit = 8;
-  broker::Broker broker(now);
+  broker::SeededEnv env;  // deterministic: an input replays alike
+  broker::Broker broker(env, now);
   {
     broker::QueueDeclare d;
     d.name = "q";

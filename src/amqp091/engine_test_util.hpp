@@ -16,6 +16,7 @@
 #include "amqp091/generated/methods.hpp"
 #include "amqp091/properties.hpp"
 #include "broker/broker.hpp"
+#include "broker/seeded_env.hpp"
 
 namespace warren::amqp091::test {
 
@@ -327,7 +328,8 @@ inline CloseInfo expect_channel_close(const OutFrame& f, uint16_t channel, Reply
 class EngineTest : public ::testing::Test {
  protected:
   TimePoint now = start_time();
-  broker::Broker broker{now};
+  broker::SeededEnv env;
+  broker::Broker broker{env, now};
   ServerOptions opts;
 
   std::unique_ptr<Peer> peer(uint64_t id, bool loopback = true) {

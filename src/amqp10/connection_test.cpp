@@ -6,7 +6,8 @@ namespace {
 
 class ConnectionTest : public ::testing::Test {
  protected:
-  broker::Broker broker{start_time()};
+  broker::SeededEnv env;
+  broker::Broker broker{env, start_time()};
   ServerOptions opts;
 
   void sasl_init(Peer& p, std::string mechanism, std::optional<std::string> response) {

@@ -7,7 +7,8 @@ namespace {
 
 class ReleaseTest : public ::testing::Test {
  protected:
-  broker::Broker broker{start_time()};
+  broker::SeededEnv env;
+  broker::Broker broker{env, start_time()};
   ServerOptions opts;
   broker::QueuePtr q;
   std::unique_ptr<Peer> p;

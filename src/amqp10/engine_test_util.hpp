@@ -15,6 +15,7 @@
 #include "amqp10/frame.hpp"
 #include "amqp10/message.hpp"
 #include "broker/broker.hpp"
+#include "broker/seeded_env.hpp"
 
 namespace warren::amqp10::test {
 

@@ -10,7 +10,8 @@ namespace {
 
 class LinkTest : public ::testing::Test {
  protected:
-  broker::Broker broker{start_time()};
+  broker::SeededEnv env;
+  broker::Broker broker{env, start_time()};
   ServerOptions opts;
   broker::VHost& vh() { return *broker.vhost("/"); }
   broker::QueuePtr declare(const std::string& q, broker::Table args = {}) {

@@ -7,7 +7,8 @@ namespace {
 
 class SessionTest : public ::testing::Test {
  protected:
-  broker::Broker broker{start_time()};
+  broker::SeededEnv env;
+  broker::Broker broker{env, start_time()};
   ServerOptions opts;
   broker::VHost& vh() { return *broker.vhost("/"); }
   void declare(const std::string& q) {

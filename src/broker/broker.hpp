@@ -1,16 +1,19 @@
 #pragma once
 // The broker: its virtual hosts. Front ends look vhosts up by name.
+// Randomness and the wall clock come from the Env its owner passes in
+// (env.hpp), which must outlive it.
 #include <map>
 #include <memory>
 #include <string>
 
+#include "broker/env.hpp"
 #include "broker/vhost.hpp"
 
 namespace warren::broker {
 
 class Broker {
  public:
-  explicit Broker(TimePoint now) { add_vhost("/", now); }
+  Broker(Env& env, TimePoint now) : env_(env) { add_vhost("/", now); }
 
   VHost* vhost(std::string_view name) const {
     auto it = vhosts_.find(name);
@@ -18,7 +21,7 @@ class Broker {
   }
   VHost& add_vhost(const std::string& name, TimePoint now) {
     auto& v = vhosts_[name];
-    if (!v) v = std::make_unique<VHost>(name, now);
+    if (!v) v = std::make_unique<VHost>(name, env_, now);
     return *v;
   }
   // Every connection-owned thing (exclusive queues) goes with it.
@@ -36,6 +39,7 @@ class Broker {
   }
 
  private:
+  Env& env_;
   std::map<std::string, std::unique_ptr<VHost>, std::less<>> vhosts_;
 };
 

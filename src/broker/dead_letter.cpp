@@ -118,7 +118,7 @@ void VHost::dead_letter(Queue& from, MessagePtr msg, DeadReason why, TimePoint n
   Table info{
       {"reason", Value(std::string(reason))},
       {"queue", Value(from.name())},
-      {"time", Value(Timestamp{wall_clock_()})},
+      {"time", Value(Timestamp{env_.unix_seconds()})},
       {"exchange", Value(std::string(msg->exchange()))},
       {"routing-keys", Value(std::move(keys))},
   };

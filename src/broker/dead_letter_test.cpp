@@ -229,7 +229,7 @@ TEST_F(DeadLetterTest, RepeatedDeathsCountUpAndMoveToTheFront) {
   ASSERT_FALSE(bind("work", "back"));
   publish("", "work", "ping");
   reject_head("work");  // work/rejected #1
-  v.set_wall_clock([] { return kWallClock + 60; });
+  env.set_unix_seconds(kWallClock + 60);
   reject_head("dead");  // dead/rejected #1
   reject_head("work");  // work/rejected #2
   MessagePtr m = head("dead");

@@ -1,33 +1,14 @@
 #include "broker/direct_reply.hpp"
 
-#include <sys/random.h>
-
 #include <cstdint>
-#include <random>
 
 namespace warren::broker {
 
-namespace {
-
-// 16 bytes from getrandom(2); std::random_device if that fails (it too
-// reads the kernel's generator on Linux).
-void random_bytes(uint8_t (&out)[16]) {
-  size_t got = 0;
-  while (got < sizeof out) {
-    ssize_t n = ::getrandom(out + got, sizeof out - got, 0);
-    if (n <= 0) break;
-    got += size_t(n);
-  }
-  if (got == sizeof out) return;
-  std::random_device rd;
-  for (uint8_t& b : out) b = uint8_t(rd());
-}
-
 // 128 bits in unpadded base64url: 22 characters.
-std::string token() {
+std::string DirectReplyRegistry::token() {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   uint8_t bytes[16];
-  random_bytes(bytes);
+  env_.fill_random(bytes);
   std::string out;
   out.reserve(22);
   uint32_t acc = 0;
@@ -43,8 +24,6 @@ std::string token() {
   if (bits > 0) out.push_back(kAlphabet[(acc << (6 - bits)) & 63]);
   return out;
 }
-
-}  // namespace
 
 std::string DirectReplyRegistry::add(ReplyReceiver& r) {
   while (true) {

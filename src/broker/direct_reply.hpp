@@ -6,12 +6,14 @@
 // consumer: no queue, no ack, no prefetch.
 //
 // The registry maps each name to the front end's receiver. Tokens are 128
-// random bits from the kernel, so a name cannot be guessed from others seen.
+// random bits from the Env (the kernel's, in warrend), so a name cannot be
+// guessed from others seen.
 #include <cstddef>
 #include <map>
 #include <string>
 #include <string_view>
 
+#include "broker/env.hpp"
 #include "broker/message.hpp"
 
 namespace warren::broker {
@@ -33,6 +35,8 @@ class ReplyReceiver {
 
 class DirectReplyRegistry {
  public:
+  explicit DirectReplyRegistry(Env& env) : env_(env) {}
+
   // Registers `r` under a fresh name "amq.rabbitmq.reply-to.<token>" and
   // returns it. The receiver must call remove() before it goes away.
   std::string add(ReplyReceiver& r);
@@ -41,6 +45,9 @@ class DirectReplyRegistry {
   size_t size() const { return receivers_.size(); }
 
  private:
+  std::string token();
+
+  Env& env_;
   std::map<std::string, ReplyReceiver*, std::less<>> receivers_;
 };
 

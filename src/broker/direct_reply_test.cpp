@@ -26,7 +26,8 @@ class FakeReceiver final : public ReplyReceiver {
 };
 
 TEST(DirectReplyRegistryTest, NamesAreFreshRandomAndFound) {
-  DirectReplyRegistry reg;
+  SeededEnv env;
+  DirectReplyRegistry reg{env};
   FakeReceiver a, b;
   std::set<std::string> names;
   for (int i = 0; i < 100; ++i) {

@@ -1,7 +1,9 @@
 #pragma once
 // Bytes held by live messages, process-wide: what the memory high watermark
 // compares against. Counted when a message is made and when it dies, so
-// a body shared by several queues counts once.
+// a body shared by several queues counts once. The watermark itself is
+// the server's (its default, 40% of physical memory, is asked of the
+// system in src/server/system_env.hpp).
 #include <atomic>
 #include <cstdint>
 
@@ -15,8 +17,5 @@ class MemoryAccount {
  private:
   static inline std::atomic<int64_t> used_{0};
 };
-
-// 40% of physical memory, RabbitMQ's default vm_memory_high_watermark.
-uint64_t default_memory_high_watermark();
 
 }  // namespace warren::broker

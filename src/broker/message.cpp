@@ -1,7 +1,5 @@
 #include "broker/message.hpp"
 
-#include <unistd.h>
-
 #include <cstring>
 #include <new>
 
@@ -183,12 +181,6 @@ std::optional<Duration> parse_expiration(std::string_view text) {
   }
   if (negative && n != 0) return std::nullopt;
   return Duration(int64_t(n));
-}
-
-uint64_t default_memory_high_watermark() {
-  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (pages <= 0 || page <= 0) return uint64_t(1) << 30;
-  return uint64_t(pages) * uint64_t(page) / 10 * 4;
 }
 
 }  // namespace warren::broker

@@ -15,6 +15,7 @@
 #include "broker/error.hpp"
 #include "broker/message.hpp"
 #include "broker/queue.hpp"
+#include "broker/seeded_env.hpp"
 #include "broker/vhost.hpp"
 
 namespace warren::broker {
@@ -127,13 +128,12 @@ inline std::vector<std::string> drain(Queue& q, TimePoint now = t0) {
 
 using Texts = std::vector<std::string>;
 
-// A vhost "/" at t0 with a fixed wall clock, and short ways to drive it.
+// A vhost "/" at t0 on a seeded Env (fixed wall clock), and short ways to
+// drive it.
 class VHostTest : public ::testing::Test {
  protected:
   static constexpr uint64_t kWallClock = 1700000000;
   static constexpr ConnectionId kConn = 1, kOther = 2;
-
-  VHostTest() { v.set_wall_clock([] { return kWallClock; }); }
 
   Error declare_exchange(std::string name, std::string type = "direct", Table args = {}, bool auto_delete = false,
                          bool internal = false, bool durable = false) {
@@ -162,7 +162,8 @@ class VHostTest : public ::testing::Test {
   }
 
   TimePoint now = t0;
-  VHost v{"/", t0};
+  SeededEnv env{/*seed=*/1, kWallClock};
+  VHost v{"/", env, t0};
 };
 
 }  // namespace test

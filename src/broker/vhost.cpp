@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 
 namespace warren::broker {
 
@@ -99,12 +98,9 @@ bool header_routes(const Table* headers, std::vector<std::string_view>& keys, st
 
 }  // namespace
 
-VHost::VHost(std::string name, TimePoint now) : name_(std::move(name)), rng_(std::random_device{}()) {
+VHost::VHost(std::string name, Env& env, TimePoint now)
+    : name_(std::move(name)), env_(env), rng_(env.random_u64()), direct_reply_(env) {
   (void)now;
-  wall_clock_ = [] {
-    return uint64_t(
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-  };
   auto add = [&](std::string n, ExchangeType t) {
     exchanges_.emplace(n, std::make_shared<Exchange>(Exchange::Options{n, t, /*durable=*/true}));
   };

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "broker/direct_reply.hpp"
+#include "broker/env.hpp"
 #include "broker/error.hpp"
 #include "broker/exchange.hpp"
 #include "broker/queue.hpp"
@@ -65,13 +66,11 @@ struct RouteCache {
 
 class VHost final : public QueueHost {
  public:
-  explicit VHost(std::string name, TimePoint now);
+  // Randomness (server-named queues, direct reply-to names) and the wall
+  // clock (x-death's "time") come from `env`, which must outlive the vhost.
+  VHost(std::string name, Env& env, TimePoint now);
 
   const std::string& name() const { return name_; }
-
-  // Seconds since the POSIX epoch, for x-death's "time" (the system clock
-  // unless a test injects one).
-  void set_wall_clock(std::function<uint64_t()> clock) { wall_clock_ = std::move(clock); }
 
   Error declare_exchange(const ExchangeDeclare& d);
   // Deleting an exchange that does not exist succeeds, as in RabbitMQ.
@@ -170,6 +169,7 @@ class VHost final : public QueueHost {
   std::string generate_queue_name();
 
   std::string name_;
+  Env& env_;
   std::map<std::string, ExchangePtr, std::less<>> exchanges_;
   // Every queue's next deadline, earliest first (declared before queues_,
   // which report into it as they go).
@@ -177,8 +177,7 @@ class VHost final : public QueueHost {
   std::map<std::string, QueuePtr, std::less<>> queues_;
   std::vector<QueuePtr> doomed_;  // unused queues, deleted at the next safe point
   uint64_t next_generated_ = 1;
-  std::mt19937_64 rng_;
-  std::function<uint64_t()> wall_clock_;
+  std::mt19937_64 rng_;  // seeded from env_ once: server-named queues
   int depth_ = 0;
   std::vector<Destination> scratch_;  // route()'s per-exchange results
   // Bumped by every change that can change where a key routes; RouteCaches

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/memory.hpp"
+#include "server/system_env.hpp"
 
 namespace warren::server {
 
@@ -253,7 +254,7 @@ AmqpServer::AmqpServer(net::EventLoop& loop, broker::Broker& broker, AmqpServerO
     readers_.push_back(std::make_unique<SocketReader>(
         loop_, [this, i](std::vector<ReadBatch>& batches) { deliver(i, batches); }));
   listener_ = net::Listener::tcp(loop_, opts_.host, opts_.port, [this](int fd) { accept(fd); });
-  if (opts_.memory_high_watermark == 0) opts_.memory_high_watermark = broker::default_memory_high_watermark();
+  if (opts_.memory_high_watermark == 0) opts_.memory_high_watermark = default_memory_high_watermark();
   check_memory();
 }
 

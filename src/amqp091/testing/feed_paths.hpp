@@ -14,6 +14,7 @@
 #include "amqp091/connection.hpp"
 #include "amqp091/preparse.hpp"
 #include "broker/broker.hpp"
+#include "broker/seeded_env.hpp"
 
 namespace warren::amqp091::testing {
 
@@ -47,7 +48,8 @@ struct PathOutputs {
 inline PathOutputs run_both_paths(const std::vector<std::string_view>& chunks, const ServerOptions& opts,
                                   size_t move_at = 0, size_t slice = SIZE_MAX) {
   const TimePoint now = TimePoint{} + std::chrono::hours(1);
-  broker::Broker broker_a(now), broker_b(now);
+  broker::SeededEnv env_a, env_b;  // alike: both brokers name things alike
+  broker::Broker broker_a(env_a, now), broker_b(env_b, now);
   RecordingTransport ta, tb;
   {
     Connection a(broker_a, 1, opts, ta, true, now);
