@@ -37,18 +37,21 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
  public:
   Conn(AmqpServer& server, uint64_t id, int fd, SocketReader* reader)
       : server_(server), id_(id), loopback_(is_loopback(fd)),
-        sock_(net::Connection::adopt(server.loop_, fd, this)), offload_(reader) {
+        sock_(net::Connection::adopt(server.loop_, fd, this)), offload_(reader), timer_(server.loop_, [this] {
+          if (!engine_) {  // no protocol header within kHeaderTimeout
+            sock_->close();
+            return;
+          }
+          engine_->advance(server_.loop_.now());
+          after();
+        }) {
     // A peer that never sends its protocol header is dropped, as the engines
-    // drop one that stalls in the handshake.
-    timer_at_ = server_.loop_.now() + kHeaderTimeout;
-    timer_ = server_.loop_.add_timer(*timer_at_, [this] {
-      timer_ = 0;
-      timer_at_.reset();
-      if (!engine_) sock_->close();
-    });
+    // drop one that stalls in the handshake. Once there is an engine, the
+    // timer is at its next deadline.
+    timer_.arm(server_.loop_.now() + kHeaderTimeout);
   }
   ~Conn() override {
-    if (timer_) server_.loop_.cancel_timer(timer_);
+    timer_.cancel();
     for (ReadBatch& b : held_) reader_->done(std::move(b));
     if (reader_) reader_->remove(id_);
   }
@@ -210,20 +213,7 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
     rearm();
     server_.rearm_broker();
   }
-  void rearm() {
-    std::optional<net::TimePoint> next = engine_->next_deadline();
-    if (next == timer_at_) return;
-    if (timer_) server_.loop_.cancel_timer(timer_);
-    timer_ = 0;
-    timer_at_ = next;
-    if (!next) return;
-    timer_ = server_.loop_.add_timer(*next, [this] {
-      timer_ = 0;
-      timer_at_.reset();
-      engine_->advance(server_.loop_.now());
-      after();
-    });
-  }
+  void rearm() { timer_.arm(engine_->next_deadline()); }
 
   AmqpServer& server_;
   uint64_t id_;
@@ -243,12 +233,14 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
   unsigned big_reads_ = 0;     // reads of kBigRead or more in a row
   uint64_t fed_turn_ = UINT64_MAX;  // the loop turn that last fed a read
   size_t fed_frames_ = 0;           // of held_.front(), fed so far
-  net::TimerId timer_ = 0;
-  std::optional<net::TimePoint> timer_at_;
+  net::DeadlineTimer timer_;  // the header timeout, then at engine_->next_deadline()
 };
 
 AmqpServer::AmqpServer(net::EventLoop& loop, broker::Broker& broker, AmqpServerOptions opts)
-    : loop_(loop), broker_(broker), opts_(std::move(opts)) {
+    : loop_(loop), broker_(broker), opts_(std::move(opts)), broker_timer_(loop, [this] {
+        broker_.advance(loop_.now());
+        rearm_broker();
+      }) {
   opts_.amqp10.users = opts_.amqp091.users;
   for (unsigned i = 0; i < opts_.reader_threads; ++i)
     readers_.push_back(std::make_unique<SocketReader>(
@@ -275,7 +267,7 @@ void AmqpServer::check_memory() {
 }
 
 AmqpServer::~AmqpServer() {
-  if (broker_timer_) loop_.cancel_timer(broker_timer_);
+  broker_timer_.cancel();
   if (memory_timer_) loop_.cancel_timer(memory_timer_);
   listener_.reset();
   conns_.clear();
@@ -306,19 +298,6 @@ void AmqpServer::deliver(size_t reader, std::vector<ReadBatch>& batches) {
 }
 
 // One loop timer at the broker's next deadline (message TTL, x-expires).
-void AmqpServer::rearm_broker() {
-  std::optional<net::TimePoint> next = broker_.next_deadline();
-  if (next == broker_timer_at_) return;
-  if (broker_timer_) loop_.cancel_timer(broker_timer_);
-  broker_timer_ = 0;
-  broker_timer_at_ = next;
-  if (!next) return;
-  broker_timer_ = loop_.add_timer(*next, [this] {
-    broker_timer_ = 0;
-    broker_timer_at_.reset();
-    broker_.advance(loop_.now());
-    rearm_broker();
-  });
-}
+void AmqpServer::rearm_broker() { broker_timer_.arm(broker_.next_deadline()); }
 
 }  // namespace warren::server

@@ -14,6 +14,7 @@
 #include "amqp10/connection.hpp"
 #include "broker/broker.hpp"
 #include "net/connection.hpp"
+#include "net/deadline_timer.hpp"
 #include "net/listener.hpp"
 #include "server/socket_reader.hpp"
 
@@ -56,8 +57,7 @@ class AmqpServer {
   std::vector<std::unique_ptr<SocketReader>> readers_;  // before conns_: outlive them
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_id_ = 1;
-  net::TimerId broker_timer_ = 0;
-  std::optional<net::TimePoint> broker_timer_at_;
+  net::DeadlineTimer broker_timer_;  // at broker_.next_deadline()
   net::TimerId memory_timer_ = 0;
   bool memory_alarm_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // for tasks posted to the loop

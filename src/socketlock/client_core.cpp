@@ -35,7 +35,14 @@ ServerOptions server_options(const LockConfig& cfg) {
 }  // namespace
 
 ClientCore::ClientCore(std::string path, LockConfig cfg)
-    : path_(std::move(path)), cfg_(std::move(cfg)), base_id_(cfg_.client_id.empty() ? default_client_id() : cfg_.client_id) {
+    : path_(std::move(path)),
+      cfg_(std::move(cfg)),
+      base_id_(cfg_.client_id.empty() ? default_client_id() : cfg_.client_id),
+      engine_timer_(loop_, [this] {
+        if (!engine_) return;
+        engine_->advance(loop_.now());
+        pump();
+      }) {
   client_id = base_id_;
   if (path_.size() >= sizeof(sockaddr_un::sun_path)) throw Error("socket path too long: " + path_);
 }
@@ -131,7 +138,7 @@ void ClientCore::close(bool graceful) {
   if (thread_.joinable()) {
     loop_.post([this, graceful] {
       if (connect_timer_) loop_.cancel_timer(connect_timer_);
-      if (engine_timer_) loop_.cancel_timer(engine_timer_);
+      engine_timer_.cancel();
       if (graceful && engine_ && conn_) {
         engine_->eol(loop_.now());
         conn_->send(engine_->output());
@@ -279,19 +286,7 @@ void ClientCore::pump() {
     out.clear();
   }
   // One loop timer at the engine's next deadline, moved only when it changes.
-  std::optional<TimePoint> next = engine_->next_deadline();
-  if (next == engine_timer_at_) return;
-  if (engine_timer_) loop_.cancel_timer(engine_timer_);
-  engine_timer_ = 0;
-  engine_timer_at_ = next;
-  if (!next) return;
-  engine_timer_ = loop_.add_timer(*next, [this] {
-    engine_timer_ = 0;
-    engine_timer_at_.reset();
-    if (!engine_) return;
-    engine_->advance(loop_.now());
-    pump();
-  });
+  engine_timer_.arm(engine_->next_deadline());
 }
 
 void ClientCore::handle_events() {
@@ -372,9 +367,7 @@ void ClientCore::on_data(net::Connection&, std::string_view bytes) {
 }
 
 void ClientCore::on_close(net::Connection&, int) {
-  if (engine_timer_) loop_.cancel_timer(engine_timer_);
-  engine_timer_ = 0;
-  engine_timer_at_.reset();
+  engine_timer_.cancel();
   engine_.reset();
   conn_.reset();  // allowed from inside on_close
   {

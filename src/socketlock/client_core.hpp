@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "net/connection.hpp"
+#include "net/deadline_timer.hpp"
 #include "socketlock/client.hpp"
 #include "socketlock/client_engine.hpp"
 #include "socketlock/embedded_primary.hpp"
@@ -85,8 +86,7 @@ class ClientCore final : public net::Connection::Handler, public std::enable_sha
   std::unique_ptr<ClientEngine> engine_;
   std::shared_ptr<EmbeddedPrimary> primary_;
   std::vector<ClientEvent> events_;
-  net::TimerId engine_timer_ = 0;
-  std::optional<locks::TimePoint> engine_timer_at_;
+  net::DeadlineTimer engine_timer_;  // at engine_->next_deadline()
   net::TimerId connect_timer_ = 0;
   locks::TimePoint connect_deadline_{};
   bool connected_once_ = false;

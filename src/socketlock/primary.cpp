@@ -12,10 +12,16 @@ std::unique_ptr<Primary> Primary::start(net::EventLoop& loop, const std::string&
 }
 
 Primary::Primary(net::EventLoop& loop, std::unique_ptr<PrimaryClaim> claim, ServerOptions opts, ServerLog log)
-    : loop_(loop), claim_(std::move(claim)), server_(opts, claim_->first_token(), *this, std::move(log)) {}
+    : loop_(loop),
+      claim_(std::move(claim)),
+      server_(opts, claim_->first_token(), *this, std::move(log)),
+      timer_(loop, [this] {
+        server_.advance(loop_.now());
+        rearm();
+      }) {}
 
 Primary::~Primary() {
-  if (timer_) loop_.cancel_timer(timer_);
+  timer_.cancel();
   listener_.reset();
   conns_.clear();  // closes fds silently; clients see EOF and fail over
 }
@@ -53,19 +59,6 @@ void Primary::close(SessionId s) {
 }
 
 // One loop timer at the engine's next deadline.
-void Primary::rearm() {
-  std::optional<TimePoint> next = server_.next_deadline();
-  if (next == timer_at_) return;
-  if (timer_) loop_.cancel_timer(timer_);
-  timer_ = 0;
-  timer_at_ = next;
-  if (!next) return;
-  timer_ = loop_.add_timer(*next, [this] {
-    timer_ = 0;
-    timer_at_.reset();
-    server_.advance(loop_.now());
-    rearm();
-  });
-}
+void Primary::rearm() { timer_.arm(server_.next_deadline()); }
 
 }  // namespace warren::socketlock

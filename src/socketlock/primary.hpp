@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "net/connection.hpp"
+#include "net/deadline_timer.hpp"
 #include "net/listener.hpp"
 #include "socketlock/election.hpp"
 #include "socketlock/server.hpp"
@@ -50,8 +51,7 @@ class Primary final : public net::Connection::Handler, public Transport {
   std::unique_ptr<net::Listener> listener_;
   std::unordered_map<SessionId, std::unique_ptr<net::Connection>> conns_;
   SessionId next_session_ = 1;
-  net::TimerId timer_ = 0;
-  std::optional<TimePoint> timer_at_;
+  net::DeadlineTimer timer_;  // at server_.next_deadline()
 };
 
 }  // namespace warren::socketlock
