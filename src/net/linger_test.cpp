@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <thread>
 
 #include "net/listener.hpp"
@@ -81,11 +82,16 @@ void expect_bye_then_eof(const PeerView& v) {
   EXPECT_EQ(v.read_end, 0) << "the read ended with " << std::strerror(v.read_end) << ", not EOF";
 }
 
-TEST(Linger, TcpPeerStillSendingReadsOurReplyThenEof) {
+// A peer connected through `connect` (to the listener `listen` makes) writes
+// 4 MiB and reads: it must read "bye" and EOF, its write must complete, and
+// nothing may still linger once it has closed.
+void expect_burst_reads_bye_then_eof(
+    const std::function<std::unique_ptr<Listener>(EventLoop&, Listener::AcceptFn)>& listen,
+    const std::function<int(const Listener&)>& connect) {
   EventLoop loop;
   ByeServer server;
-  auto listener = Listener::tcp(loop, "127.0.0.1", 0, [&](int fd) { server.conn = Connection::adopt(loop, fd, &server); });
-  int fd = Connection::connect_tcp("127.0.0.1", listener->port());
+  auto listener = listen(loop, [&](int fd) { server.conn = Connection::adopt(loop, fd, &server); });
+  int fd = connect(*listener);
   ASSERT_GE(fd, 0) << std::strerror(errno);
   PeerView v;
   std::atomic<bool> done{false};
@@ -99,23 +105,18 @@ TEST(Linger, TcpPeerStillSendingReadsOurReplyThenEof) {
   EXPECT_EQ(server.closes, 1);
 }
 
+TEST(Linger, TcpPeerStillSendingReadsOurReplyThenEof) {
+  expect_burst_reads_bye_then_eof(
+      [](EventLoop& loop, Listener::AcceptFn accept) { return Listener::tcp(loop, "127.0.0.1", 0, std::move(accept)); },
+      [](const Listener& l) { return Connection::connect_tcp("127.0.0.1", l.port()); });
+}
+
 TEST(Linger, UnixPeerStillSendingReadsOurReplyThenEof) {
-  EventLoop loop;
   TempDir dir;
-  ByeServer server;
-  auto listener =
-      Listener::unix_socket(loop, dir.file("l.sock"), [&](int fd) { server.conn = Connection::adopt(loop, fd, &server); });
-  int fd = Connection::connect_unix(dir.file("l.sock"));
-  ASSERT_GE(fd, 0) << std::strerror(errno);
-  PeerView v;
-  std::atomic<bool> done{false};
-  std::thread peer([&] {
-    v = burst_then_read(fd, pattern(4 << 20));
-    done = true;
-  });
-  EXPECT_TRUE(run_until(loop, [&] { return done && loop.lingering() == 0; }));
-  peer.join();
-  expect_bye_then_eof(v);
+  const std::string path = dir.file("l.sock");
+  expect_burst_reads_bye_then_eof(
+      [&](EventLoop& loop, Listener::AcceptFn accept) { return Listener::unix_socket(loop, path, std::move(accept)); },
+      [&](const Listener&) { return Connection::connect_unix(path); });
 }
 
 TEST(Linger, QuietPeerThatNeverClosesIsClosedAfterTheBound) {
