@@ -39,6 +39,14 @@ class ServerTest : public ::testing::Test {
     say(s, id + " HELLO");
     ASSERT_EQ(take(s), id + " CONNECTED\n");
   }
+  // The Go dialect's bare HELLO: returns the id the server assigned.
+  std::string go_hello(SessionId s) {
+    server.open(s, now);
+    say(s, "HELLO");
+    std::string reply = take(s);
+    EXPECT_EQ(reply.rfind("CONNECTED ", 0), 0u) << reply;
+    return reply.size() > 11 ? reply.substr(10, reply.size() - 11) : std::string();
+  }
   void say(SessionId s, const std::string& line) { server.feed(s, line + "\n", now); }
   std::string take(SessionId s) { return std::exchange(t.out[s], ""); }
   void tick(locks::Duration d) {
@@ -70,11 +78,7 @@ TEST_F(ServerTest, RepliesEchoTheClientsOwnId) {
 }
 
 TEST_F(ServerTest, GoDialectBareHelloAssignsIdAndNamesLocks) {
-  server.open(1, now);
-  say(1, "HELLO");
-  std::string reply = take(1);
-  ASSERT_EQ(reply.rfind("CONNECTED ", 0), 0u) << reply;
-  std::string id = reply.substr(10, reply.size() - 11);
+  std::string id = go_hello(1);
   ASSERT_FALSE(id.empty());
   say(1, id + " REQREAD lx1 5");
   EXPECT_EQ(take(1), id + " READLOCK lx1\n");
@@ -89,10 +93,8 @@ TEST_F(ServerTest, GoDialectBareHelloAssignsIdAndNamesLocks) {
 }
 
 TEST_F(ServerTest, GoDialectLoneNumberIsALockName) {
-  server.open(1, now);
-  say(1, "HELLO");
-  std::string reply = take(1);
-  std::string id = reply.substr(10, reply.size() - 11);
+  std::string id = go_hello(1);
+  ASSERT_FALSE(id.empty());
   say(1, id + " REQWRITE 42");
   EXPECT_EQ(take(1), id + " WRITELOCK 42\n");
 }
@@ -136,10 +138,8 @@ TEST_F(ServerTest, SeedDialectInvalidTtlLeavesAHeldLockAlone) {
 }
 
 TEST_F(ServerTest, GoDialectStillNamesItsLocks) {
-  server.open(1, now);
-  say(1, "HELLO");
-  std::string reply = take(1);
-  std::string id = reply.substr(10, reply.size() - 11);
+  std::string id = go_hello(1);
+  ASSERT_FALSE(id.empty());
   say(1, id + " REQREAD -5");
   EXPECT_EQ(take(1), id + " READLOCK -5\n");  // a name, as the Go server takes it
   say(1, id + " CONFIRM -5");
