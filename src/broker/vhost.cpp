@@ -522,17 +522,19 @@ void VHost::unique_in_order(std::vector<QueuePtr>& out) {
   }
 }
 
-Error VHost::publish(std::string_view exchange, const MessagePtr& msg, TimePoint now, PublishResult& result) {
+Error VHost::publish(std::string_view exchange, const MessagePtr& msg, TimePoint now, PublishResult& result,
+                     const PublishWaiter& waiter) {
   ExchangePtr x = find_exchange(exchange);
   if (!x) {
     result = PublishResult{};
     return Error::make(ErrorCode::NotFound, "no " + resource("exchange", exchange, name_));
   }
-  return publish(*x, msg, now, result);
+  return publish(*x, msg, now, result, nullptr, waiter);
 }
 
 // The caller keeps `xr` alive (a pointer it holds) for the call.
-Error VHost::publish(Exchange& xr, const MessagePtr& msg, TimePoint now, PublishResult& result, RouteCache* cache) {
+Error VHost::publish(Exchange& xr, const MessagePtr& msg, TimePoint now, PublishResult& result, RouteCache* cache,
+                     const PublishWaiter& waiter) {
   Guard guard(*this);
   result = PublishResult{};
   Exchange* x = &xr;
@@ -548,9 +550,7 @@ Error VHost::publish(Exchange& xr, const MessagePtr& msg, TimePoint now, Publish
       return Error::none();
     }
     if (cache && cache->version == routing_version_ && cache->exchange == x && cache->key == key) {
-      result.queues = cache->queues.size();
-      for (const QueuePtr& q : cache->queues)
-        if (q->publish(msg, now) == Queue::Accept::Rejected) result.rejected = true;
+      enqueue(cache->queues, msg, now, result, waiter);
       return Error::none();
     }
     route_read_headers_ = false;
@@ -584,15 +584,29 @@ Error VHost::publish(Exchange& xr, const MessagePtr& msg, TimePoint now, Publish
     }
     if (default_exchange) result.replies = deliver_replies(keys, routed);
     route(*x, *routed, keys, targets);
-    result.queues = targets.size();
-    for (const QueuePtr& q : targets)
-      if (q->publish(routed, now) == Queue::Accept::Rejected) result.rejected = true;
+    enqueue(targets, routed, now, result, waiter);
     return Error::none();
   }
-  result.queues = targets.size();
-  for (const QueuePtr& q : targets)
-    if (q->publish(msg, now) == Queue::Accept::Rejected) result.rejected = true;
+  enqueue(targets, msg, now, result, waiter);
   return Error::none();
+}
+
+// Without a Durability this is the whole cost of outcomes: one test per queue.
+void VHost::enqueue(std::span<const QueuePtr> queues, const MessagePtr& msg, TimePoint now, PublishResult& result,
+                    const PublishWaiter& waiter) {
+  result.queues = queues.size();
+  OutcomeTicket ticket = 0;
+  for (const QueuePtr& q : queues) {
+    if (q->publish(msg, now) == Queue::Accept::Rejected) {
+      result.rejected = true;
+      continue;
+    }
+    if (!durability_ || !durability_->must_wait(*q, *msg)) continue;
+    if (!ticket && waiter.publisher) ticket = outcomes_.open(waiter);
+    if (ticket) outcomes_.add_part(ticket);
+    durability_->wait(*q, msg, ticket);
+  }
+  if (ticket) result.pending = !outcomes_.seal(ticket, !result.rejected);
 }
 
 // ---------------------------------------------------------------------- time

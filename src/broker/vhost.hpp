@@ -16,6 +16,7 @@
 #include "broker/env.hpp"
 #include "broker/error.hpp"
 #include "broker/exchange.hpp"
+#include "broker/outcomes.hpp"
 #include "broker/queue.hpp"
 
 namespace warren::broker {
@@ -49,6 +50,9 @@ struct PublishResult {
   // Direct reply-to receivers it was handed to. Not queues: `queues` does
   // not count them (RabbitMQ neither).
   size_t replies = 0;
+  // The outcome waits for the store (outcomes.hpp): the waiter hears it
+  // through Publisher::outcomes_ready. Never set with `rejected`.
+  bool pending = false;
 };
 
 // A publisher's last route: the queues a key reached through an exchange,
@@ -96,12 +100,19 @@ class VHost final : public QueueHost {
   // removed from the message; either header of another type is a 406.
   // On the default exchange, a key "amq.rabbitmq.reply-to.<token>" hands
   // the message to that direct reply-to receiver, if it is still there.
-  Error publish(std::string_view exchange, const MessagePtr& msg, TimePoint now, PublishResult& result);
+  // `waiter`: who hears the outcome if it must wait (none: nobody asks).
+  Error publish(std::string_view exchange, const MessagePtr& msg, TimePoint now, PublishResult& result,
+                const PublishWaiter& waiter = {});
   // The same through an exchange the caller looked up before (find_exchange)
   // and checked is not deleted(), and keeps alive for the call: saves the
   // lookup by name per publish.
   Error publish(Exchange& x, const MessagePtr& msg, TimePoint now, PublishResult& result,
-                RouteCache* cache = nullptr);
+                RouteCache* cache = nullptr, const PublishWaiter& waiter = {});
+
+  // Outcomes that wait for the store. Without a Durability (no store, or
+  // a test's), every outcome is known when publish returns.
+  PendingOutcomes& outcomes() { return outcomes_; }
+  void set_durability(Durability* d) { durability_ = d; }
 
   // Direct reply-to names and their receivers (see direct_reply.hpp). The
   // pseudo-queue "amq.rabbitmq.reply-to" and a live "amq.rabbitmq.reply-to.*"
@@ -164,6 +175,9 @@ class VHost final : public QueueHost {
   // Hands `msg` to the direct reply-to receivers among `keys`, each once.
   size_t deliver_replies(std::span<const std::string_view> keys, const MessagePtr& msg);
   static void unique_in_order(std::vector<QueuePtr>& out);
+  // Offers `msg` to each of `queues`; fills `result`'s counts and outcome.
+  void enqueue(std::span<const QueuePtr> queues, const MessagePtr& msg, TimePoint now, PublishResult& result,
+               const PublishWaiter& waiter);
   Error check_bind_ends(std::string_view source, const Destination& dest, ConnectionId who, const Table& args,
                         Exchange*& x);
   std::string generate_queue_name();
@@ -185,6 +199,8 @@ class VHost final : public QueueHost {
   uint64_t routing_version_ = 1;
   bool route_read_headers_ = false;  // set by route_exchanges: the route depended on a message's headers
   DirectReplyRegistry direct_reply_;
+  PendingOutcomes outcomes_;
+  Durability* durability_ = nullptr;
 };
 
 }  // namespace warren::broker
