@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <climits>
+#include <utility>
 #include <set>
 #include <string>
 
@@ -76,12 +77,15 @@ void Channel::release(TimePoint now) {
   session_.close(now);
   content_.reset();
   tx_.clear();
+  drop_commits();
+  if (publisher_) conn_.vhost().outcomes().remove_publisher(std::exchange(publisher_, 0));
 }
 
 void Channel::error(ReplyCode code, std::string_view text, const Method& m) {
   auto [cid, mid] = ids(m);
   if (is_hard(code)) return conn_.connection_error(code, text, cid, mid);
   flush_confirms();  // publishes routed before the error are confirmed before the close
+  drop_commits();    // a commit still waiting is not confirmed: the close goes out now
   ChannelClose close;
   // Core errors already read "NOT_FOUND - ..."; ours are bare details.
   std::string reply = text.starts_with(reply_name(code)) ? std::string(text.substr(0, kMaxShortstr))
@@ -130,29 +134,90 @@ void Channel::handle_method(const Method& m, TimePoint now) {
   if (auto* c = as<ConfirmSelect>(m)) {
     if (tx_mode_) return error(ReplyCode::PreconditionFailed, "cannot switch from tx to confirm mode", m);
     confirm_mode_ = true;
+    publisher_id();
     if (!c->nowait) conn_.send_method(id_, ConfirmSelectOk{});
     return;
   }
   if (as<TxSelect>(m)) {
     if (confirm_mode_) return error(ReplyCode::PreconditionFailed, "cannot switch from confirm to tx mode", m);
     tx_mode_ = true;
+    publisher_id();
     return conn_.send_method(id_, TxSelectOk{});
   }
   if (as<TxCommit>(m) || as<TxRollback>(m)) {
     if (!tx_mode_) return error(ReplyCode::PreconditionFailed, "channel is not transactional", m);
-    std::vector<TxOp> ops = std::move(tx_);
+    if (as<TxCommit>(m)) return commit(now, m);
     tx_.clear();
-    if (as<TxRollback>(m)) return conn_.send_method(id_, TxRollbackOk{});
-    tx_mode_ = false;  // apply for real, then back to transactional
-    for (TxOp& op : ops) {
-      if (op.publish) publish(std::move(*op.publish), now);
-      else if (!settle(op.tag, op.multiple, op.outcome, now, m)) return;  // closed the channel: no commit-ok
-      if (closing_) return;
-    }
-    tx_mode_ = true;
-    return conn_.send_method(id_, TxCommitOk{});
+    return conn_.send_method(id_, TxRollbackOk{});
   }
   error(ReplyCode::NotImplemented, fmt::format("unexpected method {} from the client", method_name(cid, mid)), m);
+}
+
+broker::PublisherId Channel::publisher_id() {
+  if (!publisher_) publisher_ = conn_.vhost().outcomes().add_publisher(*this);
+  return publisher_;
+}
+
+// Applies the transaction. Its commit-ok goes when every publish in it is
+// known (at once without a store); until then this channel's later output
+// is held behind it, so replies stay in the order of their requests.
+void Channel::commit(TimePoint now, const Method& m) {
+  std::vector<TxOp> ops = std::move(tx_);
+  tx_.clear();
+  tx_mode_ = false;  // apply for real, then back to transactional
+  committing_ = ++commits_;
+  commit_pending_ = 0;
+  for (TxOp& op : ops) {
+    if (op.publish) publish(std::move(*op.publish), now);
+    else if (!settle(op.tag, op.multiple, op.outcome, now, m)) break;  // closed the channel: no commit-ok
+    if (closing_) break;
+  }
+  committing_ = 0;
+  if (closing_) return;
+  tx_mode_ = true;
+  // Behind an earlier commit that waits, this one's reply is held too.
+  if (commit_pending_ == 0) return conn_.send_method(id_, TxCommitOk{});
+  waiting_commits_.push_back(WaitingCommit{commits_, commit_pending_});
+  conn_.hold_output(id_, &waiting_commits_.back().after);
+}
+
+// Commits are answered in order: the first one still waiting holds back
+// the rest. A commit whose message the store could not write is not
+// answered with commit-ok: 541, as for any failure inside the broker.
+void Channel::finish_commits() {
+  while (!waiting_commits_.empty() && waiting_commits_.front().pending == 0) {
+    WaitingCommit& w = waiting_commits_.front();
+    if (w.failed)
+      return error(ReplyCode::InternalError, "a message of the transaction could not be stored", TxCommit{});
+    std::string out;
+    append_method_frame(out, id_, TxCommitOk{});
+    out += w.after;
+    if (waiting_commits_.size() == 1) conn_.hold_output(id_, nullptr);
+    waiting_commits_.pop_front();
+    conn_.send_held(out);
+  }
+}
+
+void Channel::drop_commits() {
+  if (waiting_commits_.empty()) return;
+  conn_.hold_output(id_, nullptr);
+  waiting_commits_.clear();
+}
+
+void Channel::outcomes_ready(std::span<const broker::Completion> done) {
+  if (closing_) return;
+  if (confirm_mode_) {
+    for (const broker::Completion& c : done) confirms_.complete(c.cookie, c.ok);
+    return flush_confirms();
+  }
+  for (const broker::Completion& c : done)
+    for (WaitingCommit& w : waiting_commits_)
+      if (w.number == c.cookie) {
+        --w.pending;
+        w.failed = w.failed || !c.ok;
+        break;
+      }
+  finish_commits();
 }
 
 void Channel::handle_exchange(const Method& m, TimePoint now) {
@@ -505,6 +570,10 @@ bool Channel::publish_preparsed(const PreparsedPublish& p, TimePoint now) {
 
 void Channel::route(broker::MessagePtr msg, bool mandatory, TimePoint now) {
   conn_.note_publish();
+  uint64_t tag = 0;
+  broker::PublishWaiter waiter;  // who hears an outcome that waits for the store
+  if (confirm_mode_) waiter = {publisher_, tag = confirms_.next()};
+  else if (committing_) waiter = {publisher_, committing_};
   broker::PublishResult r;
   Method m = BasicPublish{};
   broker::VHost& vhost = conn_.vhost();
@@ -513,7 +582,8 @@ void Channel::route(broker::MessagePtr msg, bool mandatory, TimePoint now) {
     last_exchange_ = vhost.find_exchange(exchange);
   // Without one, the lookup by name gives the error (404) as before.
   broker::Error err =
-      last_exchange_ ? vhost.publish(*last_exchange_, msg, now, r, &route_cache_) : vhost.publish(exchange, msg, now, r);
+      last_exchange_ ? vhost.publish(*last_exchange_, msg, now, r, &route_cache_, waiter)
+                     : vhost.publish(exchange, msg, now, r, waiter);
   if (fail_if(err, m)) return;
   if (r.rewritten) msg = std::move(r.rewritten);  // returned without its BCC header, as RabbitMQ does
   if (r.queues == 0 && r.replies == 0 && !r.rejected && mandatory) {
@@ -524,14 +594,19 @@ void Channel::route(broker::MessagePtr msg, bool mandatory, TimePoint now) {
     ret.routing_key = msg->routing_key();
     conn_.send_with_content(id_, ret, *msg);
   }
-  if (confirm_mode_) confirm(!r.rejected);
+  if (r.pending) {
+    if (committing_) ++commit_pending_;
+    return;  // outcomes_ready() has it later
+  }
+  if (confirm_mode_) confirm(tag, !r.rejected);
 }
 
 // Acks are batched: flush_confirms() sends one multiple ack per turn. A
-// nack goes at once, after the acks before it. Outcomes are known here at
-// once today; ConfirmTracker also takes them late and out of order.
-void Channel::confirm(bool ack) {
-  confirms_.complete(confirms_.next(), ack);
+// nack goes at once, after the acks before it. Outcomes that wait for the
+// store come later and out of order (outcomes_ready); ConfirmTracker keeps
+// `multiple` to ranges that are all known.
+void Channel::confirm(uint64_t tag, bool ack) {
+  confirms_.complete(tag, ack);
   if (!ack) flush_confirms();
 }
 

@@ -2,6 +2,7 @@
 // One AMQP 0-9-1 channel: its methods, the content it is receiving, its
 // consumers, its unacked deliveries (a broker::Session), publisher
 // confirms and transactions.
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "amqp091/confirms.hpp"
 #include "amqp091/connection.hpp"
+#include "broker/outcomes.hpp"
 #include "broker/session.hpp"
 
 namespace warren::amqp091 {
@@ -45,10 +47,10 @@ class ChannelConsumer final : public broker::Consumer {
   bool ready_ = false;  // consume-ok sent: deliveries may flow
 };
 
-class Channel {
+class Channel final : public broker::Publisher {
  public:
   Channel(Connection& conn, uint16_t id);
-  ~Channel();  // cancels consumers; the session returns unacked deliveries
+  ~Channel() override;  // cancels consumers; the session returns unacked deliveries
 
   uint16_t id() const { return id_; }
   // We sent channel.close and wait for close-ok; everything else is dropped.
@@ -68,6 +70,8 @@ class Channel {
   void resume_deliveries(TimePoint now);
   // Sends pending publisher-confirm acks (batched per turn).
   void flush_confirms();
+  // broker::Publisher: outcomes that waited for the store (confirms, commits).
+  void outcomes_ready(std::span<const broker::Completion> done) override;
 
   // --- for ChannelConsumer ---
   Connection& connection() { return conn_; }
@@ -131,7 +135,11 @@ class Channel {
   // The queue named in a method, "" meaning the last one declared here.
   std::string queue_name(std::string_view given) const;
   bool fail_if(const broker::Error& err, const Method& m);
-  void confirm(bool ack);
+  void confirm(uint64_t tag, bool ack);
+  void commit(TimePoint now, const Method& m);
+  void finish_commits();
+  void drop_commits();
+  broker::PublisherId publisher_id();
   void release(TimePoint now);
   void credit_settled(TimePoint now);
 
@@ -160,6 +168,20 @@ class Channel {
   // Transactions
   bool tx_mode_ = false;
   std::vector<TxOp> tx_;
+  // A commit whose messages wait for the store: its commit-ok, then what
+  // the channel sent after it (held by the connection), go out when the
+  // last one is known; commits complete in order.
+  struct WaitingCommit {
+    uint64_t number;
+    size_t pending = 0;  // its publishes not yet known
+    bool failed = false;
+    std::string after;   // this channel's output since this commit
+  };
+  uint64_t commits_ = 0;
+  uint64_t committing_ = 0;  // the commit being applied: its number (0: none)
+  size_t commit_pending_ = 0;  // its publishes that wait
+  std::deque<WaitingCommit> waiting_commits_;  // references stay valid: the connection holds into them
+  broker::PublisherId publisher_ = 0;  // registered on confirm.select / tx.select
   std::vector<uint64_t> settled_keys_;
   std::vector<std::unique_ptr<ChannelConsumer>> graveyard_;  // cancelled by their queue, freed later
   // Direct reply-to: the consumer's tag and registered name (empty: none).

@@ -537,13 +537,28 @@ void Connection::send_with_content(uint16_t channel, const M& m, const broker::M
     } else {  // one frame: header, the shared body by reference, end octet
       auto h = frame_header(kFrameBody, channel, uint32_t(size));
       scratch_.append(reinterpret_cast<const char*>(h.data()), h.size());
-      transport_.send(scratch_);
-      transport_.send_shared(as_stored ? msg.body() : converted);  // large: the stored string, no copy
+      emit(channel, scratch_);
+      if (holds_.empty()) transport_.send_shared(as_stored ? msg.body() : converted);  // large: the stored string, no copy
+      else emit_held(channel, body);
       scratch_.assign(1, char(kFrameEnd));
     }
   }
-  transport_.send(scratch_);
+  emit(channel, scratch_);
   sent_ = true;
+}
+
+void Connection::hold_output(uint16_t channel, std::string* into) {
+  std::erase_if(holds_, [channel](const auto& h) { return h.first == channel; });
+  if (into) holds_.emplace_back(channel, into);
+}
+
+void Connection::emit_held(uint16_t channel, std::string_view bytes) {
+  for (auto& [held, into] : holds_)
+    if (held == channel) {
+      into->append(bytes);
+      return;
+    }
+  transport_.send(bytes);
 }
 
 template void Connection::send_with_content(uint16_t, const BasicDeliver&, const broker::Message&);

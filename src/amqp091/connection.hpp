@@ -16,6 +16,7 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "amqp091/frame.hpp"
 #include "amqp091/generated/methods.hpp"
@@ -86,7 +87,16 @@ class Connection final : public engine::ServerEngine {
   void send_method(uint16_t channel, const M& m) {
     scratch_.clear();
     append_method_frame(scratch_, channel, m);
-    transport_.send(scratch_);
+    emit(channel, scratch_);
+    sent_ = true;
+  }
+  // While set, what this connection sends on `channel` is appended to
+  // `*into` instead (a channel whose tx.commit-ok waits for the store: its
+  // later replies must not overtake it). nullptr: sent again.
+  void hold_output(uint16_t channel, std::string* into);
+  // Sends `bytes` now, even on a held channel: what was held, in order.
+  void send_held(std::string_view bytes) {
+    transport_.send(bytes);
     sent_ = true;
   }
   // basic.deliver / basic.get-ok / basic.return with its content.
@@ -113,6 +123,12 @@ class Connection final : public engine::ServerEngine {
   void close_channels(TimePoint now);
   void finish(TimePoint now);
   void set_blocked(bool on);
+  void emit(uint16_t channel, std::string_view bytes) {
+    if (holds_.empty()) [[likely]]
+      return transport_.send(bytes);
+    emit_held(channel, bytes);
+  }
+  void emit_held(uint16_t channel, std::string_view bytes);
 
   broker::Broker& broker_;
   broker::VHost* vhost_ = nullptr;
@@ -139,6 +155,7 @@ class Connection final : public engine::ServerEngine {
   bool sent_ = false;                // something was sent during this call
   bool input_failed_ = false;        // feed_batch met a framing error: nothing more is parsed
   std::unordered_map<uint16_t, std::unique_ptr<Channel>> channels_;
+  std::vector<std::pair<uint16_t, std::string*>> holds_;  // hold_output(); rarely more than one
   std::string scratch_;
   TimePoint now_{};                  // the time of the call in progress
 };
