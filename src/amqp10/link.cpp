@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "amqp10/convert.hpp"
 
@@ -21,8 +22,24 @@ IncomingLink::IncomingLink(Session& s, const Attach& a, Destination dest)
       rcv_second_(a.rcv_settle_mode == receiver_settle_mode::kSecond),
       delivery_count_(a.initial_delivery_count.value_or(0)) {}
 
+IncomingLink::~IncomingLink() { stop_waiting(); }
+
+// A detached link's deliveries are not settled any more: outcomes that
+// complete later are dropped.
+void IncomingLink::stop_waiting() {
+  if (publisher_) session_.connection().vhost().outcomes().remove_publisher(std::exchange(publisher_, 0));
+}
+
+void IncomingLink::outcomes_ready(std::span<const broker::Completion> done) {
+  for (const broker::Completion& c : done)
+    session_.dispose(uint32_t(c.cookie), c.ok ? DeliveryState::Accepted : DeliveryState::Rejected, !rcv_second_,
+                     c.ok ? std::string_view() : amqp_error::kInternalError);
+  session_.connection().flush_if_idle();  // dispositions go out with the turn's output
+}
+
 void IncomingLink::close() {
   partial_.reset();
+  stop_waiting();
   if (dest_.temporary.empty()) return;
   Connection& c = session_.connection();
   uint64_t n = 0;
@@ -138,14 +155,20 @@ void IncomingLink::publish(uint32_t id, bool settled, std::span<const uint8_t> b
       broker::Message::received(exchange, std::move(key), &PropertyCodec::instance(), std::move(s.raw), s.essentials,
                                 std::make_shared<const std::string>(std::move(s.body)));
   c.note_publish();
+  broker::PublishWaiter waiter;  // an unsettled transfer is settled when its outcome is known
+  if (!settled) {
+    if (!publisher_) publisher_ = vh.outcomes().add_publisher(*this);
+    waiter = {publisher_, id};
+  }
   broker::PublishResult r;
   broker::ExchangePtr x = vh.find_exchange(exchange);
-  broker::Error err = x ? vh.publish(*x, msg, c.now(), r, &route_cache_)
+  broker::Error err = x ? vh.publish(*x, msg, c.now(), r, &route_cache_, waiter)
                         : broker::Error::make(broker::ErrorCode::NotFound, "no exchange");
   if (err) return verdict(DeliveryState::Rejected, err.code == broker::ErrorCode::NotFound ? amqp_error::kNotFound
                                                                                             : amqp_error::kNotAllowed);
   // Refused by a queue (reject-publish overflow): rejected; routed nowhere: released.
   if (r.rejected) return verdict(DeliveryState::Rejected, amqp_error::kResourceLimitExceeded);
+  if (r.pending) return;  // outcomes_ready() settles it
   const bool routed = r.queues > 0 || r.replies > 0;  // a direct reply-to reply counts as routed
   verdict(!routed && !dest_.accept_unroutable ? DeliveryState::Released : DeliveryState::Accepted);
 }

@@ -16,6 +16,7 @@
 #include "amqp10/address.hpp"
 #include "amqp10/session.hpp"
 #include "broker/consumer.hpp"
+#include "broker/outcomes.hpp"
 
 namespace warren::amqp10 {
 
@@ -45,14 +46,17 @@ struct Destination {
   bool accept_unroutable = false;  // a RabbitMQ 3.x address form
 };
 
-class IncomingLink final : public Link {
+class IncomingLink final : public Link, public broker::Publisher {
  public:
   IncomingLink(Session& s, const Attach& a, Destination dest);
+  ~IncomingLink() override;
   void on_flow(const Flow& f) override;
   void on_transfer(const Transfer& t, std::span<const uint8_t> payload);
   void close() override;
   // Grants credit again when half of it is used (not under a memory alarm).
   void top_up(bool force = false);
+  // Unsettled transfers whose outcome waited for the store: settled now.
+  void outcomes_ready(std::span<const broker::Completion> done) override;
 
  private:
   struct Partial {
@@ -62,6 +66,7 @@ class IncomingLink final : public Link {
   };
   void publish(uint32_t id, bool settled, std::span<const uint8_t> bytes);
   void send_link_flow();
+  void stop_waiting();
 
   Destination dest_;
   broker::RouteCache route_cache_;  // this link's last route
@@ -69,6 +74,7 @@ class IncomingLink final : public Link {
   uint32_t delivery_count_;
   uint32_t credit_ = 0;
   std::optional<Partial> partial_;
+  broker::PublisherId publisher_ = 0;  // registered at the first unsettled transfer
 };
 
 class OutgoingLink final : public Link, public broker::Consumer {
