@@ -55,7 +55,7 @@ struct Content {
   bool feed(const Frame& f) {
     if (f.type == kFrameHeader) {
       ContentHeader h;
-      if (!decode_content_header(f.payload, h)) throw ClientError("undecodable content header from the broker");
+      if (!decode_content_header(f.payload, h).ok()) throw ClientError("undecodable content header from the broker");
       size = h.body_size;
       header_seen = true;
       return size == 0;
@@ -115,11 +115,11 @@ class Amqp091Publisher final : public Publisher {
       if (cls == BasicAck::kClassId && method == BasicAck::kMethodId) {
         Reader r(f.payload.subspan(4));
         BasicAck ack;
-        if (BasicAck::decode(r, ack)) sink.on_confirm(ack.delivery_tag, ack.multiple, true);
+        if (BasicAck::decode(r, ack).ok()) sink.on_confirm(ack.delivery_tag, ack.multiple, true);
       } else if (cls == BasicNack::kClassId && method == BasicNack::kMethodId) {
         Reader r(f.payload.subspan(4));
         BasicNack nack;
-        if (BasicNack::decode(r, nack)) sink.on_confirm(nack.delivery_tag, nack.multiple, false);
+        if (BasicNack::decode(r, nack).ok()) sink.on_confirm(nack.delivery_tag, nack.multiple, false);
       } else if (cls == BasicReturn::kClassId && method == BasicReturn::kMethodId) {
         returned_.start();
       }
@@ -187,7 +187,7 @@ class Amqp091Consumer final : public Consumer {
       if (cls == BasicDeliver::kClassId && method == BasicDeliver::kMethodId) {
         Reader r(f.payload.subspan(4));
         BasicDeliver d;
-        if (!BasicDeliver::decode(r, d)) throw ClientError("undecodable basic.deliver");
+        if (!BasicDeliver::decode(r, d).ok()) throw ClientError("undecodable basic.deliver");
         tag_ = d.delivery_tag;
         content_.start();
       }

@@ -113,7 +113,7 @@ void Amqp091Connection::close() {
       Frame f;
       while (reader.next(f)) {
         Method m;
-        if (f.type == kFrameMethod && decode_method(f.payload, m) && std::holds_alternative<ConnectionCloseOk>(m))
+        if (f.type == kFrameMethod && decode_method(f.payload, m).ok() && std::holds_alternative<ConnectionCloseOk>(m))
           done = true;
       }
       in_begin_ += reader.consumed();
@@ -182,7 +182,7 @@ bool Amqp091Connection::closes(const Frame& f) {
 void Amqp091Connection::throw_close(const Frame& f) {
   Method m;
   std::string why = "closed by the broker";
-  if (decode_method(f.payload, m)) {
+  if (decode_method(f.payload, m).ok()) {
     if (auto* c = std::get_if<ConnectionClose>(&m)) {
       why = "connection closed by the broker: " + std::to_string(c->reply_code) + " " + std::string(c->reply_text);
       try {

@@ -113,7 +113,7 @@ void Amqp091Connection::wait_for(uint16_t class_id, uint16_t method_id, F&& on_r
         throw_close(frame);
       }
       amqp091::Method m;
-      if (!amqp091::decode_method(frame.payload, m)) throw_error("undecodable method from the broker");
+      if (!amqp091::decode_method(frame.payload, m).ok()) throw_error("undecodable method from the broker");
       const amqp091::MethodInfo* info = amqp091::method_info(m);
       if (info->class_id == class_id && info->method_id == method_id) {
         on_reply(m);

@@ -46,11 +46,11 @@ void check_failure(const DecodeStatus& st) {
 void check_table(TableView view) {
   FieldTable t;
   DecodeStatus st = view.decode(t);
-  if (!st) return check_failure(st);
+  if (!st.ok()) return check_failure(st);
   std::string once;
   if (!encode_table_entries(once, t)) violated("a decoded table does not encode");
   FieldTable again;
-  if (!TableView(once).decode(again)) violated("a re-encoded table does not decode");
+  if (!TableView(once).decode(again).ok()) violated("a re-encoded table does not decode");
   std::string twice;
   encode_table_entries(twice, again);
   if (once != twice) violated("table re-encoding is not stable");
@@ -59,7 +59,7 @@ void check_table(TableView view) {
 void check_method(std::span<const uint8_t> payload) {
   Method m;
   DecodeStatus st = decode_method(payload, m);
-  if (!st) return check_failure(st);
+  if (!st.ok()) return check_failure(st);
   const MethodInfo* info = method_info(m);
   if (!info) violated("decoded to monostate");
   if (method_name(info->class_id, info->method_id) != info->name) violated("method_info and method_name disagree");
@@ -67,7 +67,7 @@ void check_method(std::span<const uint8_t> payload) {
   std::string once;
   if (!encode_method(once, m)) violated("a decoded method does not encode");
   Method back;
-  if (!decode_method(as_bytes(once), back)) violated("a re-encoded method does not decode");
+  if (!decode_method(as_bytes(once), back).ok()) violated("a re-encoded method does not decode");
   if (back != m) violated("method changed through a re-encode");
   std::string twice;
   encode_method(twice, back);
@@ -87,7 +87,7 @@ void check_method(std::span<const uint8_t> payload) {
 void check_header(std::span<const uint8_t> payload) {
   ContentHeader h;
   DecodeStatus st = decode_content_header(payload, h);
-  if (!st) return check_failure(st);
+  if (!st.ok()) return check_failure(st);
   std::string verbatim;
   encode_content_header(verbatim, h);
   if (as_bytes(verbatim).size() != payload.size() || !std::equal(payload.begin(), payload.end(), as_bytes(verbatim).begin()))
@@ -95,7 +95,7 @@ void check_header(std::span<const uint8_t> payload) {
 
   BasicProperties p;
   st = h.properties.decode(p);
-  if (!st) return check_failure(st);
+  if (!st.ok()) return check_failure(st);
   if (h.properties.delivery_mode() != p.delivery_mode) violated("delivery_mode() differs from the decode");
   if (h.properties.priority() != p.priority) violated("priority() differs from the decode");
   if (h.properties.expiration() != (p.expiration ? std::optional<std::string_view>(*p.expiration) : std::nullopt))
@@ -105,7 +105,7 @@ void check_header(std::span<const uint8_t> payload) {
   if (!encode_content_header(once, h.body_size, p)) violated("decoded properties do not encode");
   ContentHeader h2;
   BasicProperties p2;
-  if (!decode_content_header(as_bytes(once), h2) || !h2.properties.decode(p2)) violated("re-encoded header does not decode");
+  if (!decode_content_header(as_bytes(once), h2).ok() || !h2.properties.decode(p2).ok()) violated("re-encoded header does not decode");
   // Same properties present; an empty continuation word is not re-encoded.
   if (h2.body_size != h.body_size || h2.properties.flags() != (h.properties.flags() & ~kMoreFlags))
     violated("header changed");

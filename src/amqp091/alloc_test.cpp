@@ -89,9 +89,9 @@ TEST(HotPath, ForwardingAllocatesNothingOnceTheBufferHasRoom) {
   FrameReader reader(as_bytes(in), 131072);
   Frame f;
   while (reader.next(f)) {
-    if (f.type == kFrameMethod && decode_method(f.payload, m)) {
+    if (f.type == kFrameMethod && decode_method(f.payload, m).ok()) {
       append_method_frame(out, f.channel, m);
-    } else if (f.type == kFrameHeader && decode_content_header(f.payload, h)) {
+    } else if (f.type == kFrameHeader && decode_content_header(f.payload, h).ok()) {
       size_t at = begin_frame(out, kFrameHeader, f.channel);
       encode_content_header(out, h);  // properties verbatim
       end_frame(out, at);

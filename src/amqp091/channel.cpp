@@ -87,9 +87,7 @@ void Channel::error(ReplyCode code, std::string_view text, const Method& m) {
   flush_confirms();  // publishes routed before the error are confirmed before the close
   drop_commits();    // a commit still waiting is not confirmed: the close goes out now
   ChannelClose close;
-  // Core errors already read "NOT_FOUND - ..."; ours are bare details.
-  std::string reply = text.starts_with(reply_name(code)) ? std::string(text.substr(0, kMaxShortstr))
-                                                         : reply_text(code, text);
+  std::string reply = reply_text(code, text);
   close.reply_code = uint16_t(code);
   close.reply_text = reply;
   close.class_id = cid;
@@ -101,7 +99,7 @@ void Channel::error(ReplyCode code, std::string_view text, const Method& m) {
 
 bool Channel::fail_if(const broker::Error& err, const Method& m) {
   if (!err) return false;
-  error(ReplyCode(uint16_t(err.code)), err.text, m);
+  error(ReplyCode(uint16_t(err.code)), err.detail, m);
   return true;
 }
 

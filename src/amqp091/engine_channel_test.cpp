@@ -46,6 +46,19 @@ TEST_F(ChannelTest, ChannelErrorClosesOnlyTheChannel) {
   EXPECT_FALSE(p->t.closed);
 }
 
+// A core error that is a connection error in 0-9-1 is worded once, as RabbitMQ's.
+TEST_F(ChannelTest, AnUnknownExchangeTypeClosesTheConnectionWithRabbitMQsText) {
+  auto p = open_peer(1);
+  ExchangeDeclare d;
+  d.exchange = "x";
+  d.type = "foo";
+  p->send(1, d);
+  CloseInfo c = expect_connection_close(p->take_one(), ReplyCode::CommandInvalid);
+  EXPECT_EQ(c.reply_text, "COMMAND_INVALID - unknown exchange type 'foo'");
+  EXPECT_EQ(c.class_id, 40);
+  EXPECT_EQ(c.method_id, 10);
+}
+
 TEST_F(ChannelTest, ClientChannelCloseIsAnsweredAndTheIdReusable) {
   auto p = open_peer(1);
   ChannelClose c;

@@ -68,7 +68,7 @@ PropertiesView::PropertiesView() : bytes_(kNoProperties) {}
 DecodeStatus PropertiesView::parse(std::span<const uint8_t> bytes, PropertiesView& out) {
   Reader r(bytes);
   uint16_t flags;
-  if (DecodeStatus st = read_flags(r, flags); !st) return st;
+  if (DecodeStatus st = read_flags(r, flags); !st.ok()) return st;
   for (size_t i = 0; i < kPropertyCount; ++i) {
     if ((flags & property_flag(Property(i))) && !skip(r, kProperties[i].kind))
       return syntax_error(kProperties[i].truncated);
@@ -81,7 +81,7 @@ DecodeStatus PropertiesView::parse(std::span<const uint8_t> bytes, PropertiesVie
 std::optional<Reader> PropertiesView::seek(Property p) const {
   Reader r(bytes_);
   uint16_t flags;
-  if (!read_flags(r, flags) || !(flags & property_flag(p))) return std::nullopt;
+  if (!read_flags(r, flags).ok() || !(flags & property_flag(p))) return std::nullopt;
   for (size_t i = 0; i < size_t(p); ++i) {
     if ((flags & property_flag(Property(i))) && !skip(r, kProperties[i].kind)) return std::nullopt;
   }
@@ -124,7 +124,7 @@ DecodeStatus PropertiesView::decode(BasicProperties& out, const TableLimits& lim
   str(Property::ContentType, out.content_type);
   str(Property::ContentEncoding, out.content_encoding);
   if (auto h = headers()) {
-    if (DecodeStatus st = h->decode(out.headers.emplace(), limits); !st) return st;
+    if (DecodeStatus st = h->decode(out.headers.emplace(), limits); !st.ok()) return st;
   }
   out.delivery_mode = delivery_mode();
   out.priority = priority();

@@ -25,7 +25,6 @@ struct DecodeStatus {
   std::string_view text;
 
   bool ok() const { return code == ReplyCode::ReplySuccess; }
-  explicit operator bool() const { return ok(); }
 };
 
 inline constexpr DecodeStatus syntax_error(std::string_view text) { return {ReplyCode::SyntaxError, text}; }

@@ -591,6 +591,7 @@ TEST_F(LinkTest, MissingQueueIsRefusedWithNullTerminusAndNotFound) {
   ASSERT_TRUE(d);
   EXPECT_TRUE(d->closed);
   EXPECT_EQ(d->error->condition, amqp_error::kNotFound);
+  EXPECT_EQ(d->error->description, "no queue 'nope' in vhost '/'");  // 1.0's wording: no 0-9-1 reply name
   Detach mine;
   mine.handle = 1;
   mine.closed = true;

@@ -174,7 +174,7 @@ void Session::handle_attach(const Attach& a) {
     if (t && t->dynamic) {
       broker::Error err;
       declare_temporary(err);
-      if (err) return refuse_attach(a, condition_of(err), err.text);
+      if (err) return refuse_attach(a, condition_of(err), err.detail);
       dest.key = temporary;
       dest.temporary = temporary;
       t->address = Value::string("/queues/" + percent_encode(temporary));
@@ -189,7 +189,7 @@ void Session::handle_attach(const Attach& a) {
       if (addr.kind == Address::Kind::Queue) {
         broker::Error err;
         resolve_queue(addr, err);
-        if (err) return refuse_attach(a, condition_of(err), err.text);
+        if (err) return refuse_attach(a, condition_of(err), err.detail);
         if (!vh.find_queue(addr.name))
           return refuse_attach(a, amqp_error::kNotFound,
                                fmt::format("no {}", broker::resource("queue", addr.name, vh.name())));
@@ -229,7 +229,7 @@ void Session::handle_attach(const Attach& a) {
   broker::Error err;
   if (src->dynamic) {
     declare_temporary(err);
-    if (err) return refuse_attach(a, condition_of(err), err.text);
+    if (err) return refuse_attach(a, condition_of(err), err.detail);
     q = vh.find_queue(temporary);
     src->address = Value::string("/queues/" + percent_encode(temporary));
   } else {
@@ -241,7 +241,7 @@ void Session::handle_attach(const Attach& a) {
     if (addr.kind == Address::Kind::Queue) {
       resolve_queue(addr, err);
       if (!err) q = vh.queue_for(addr.name, conn_.id(), err);
-      if (err) return refuse_attach(a, condition_of(err), err.text);
+      if (err) return refuse_attach(a, condition_of(err), err.detail);
     } else {
       // A temporary queue bound to the exchange with the key (3.x's /exchange/ sources).
       if (!vh.find_exchange(addr.name))
@@ -252,7 +252,7 @@ void Session::handle_attach(const Attach& a) {
       if (err) {
         uint64_t n;
         if (!temporary.empty()) vh.delete_queue(temporary, false, false, conn_.id(), now, n);
-        return refuse_attach(a, condition_of(err), err.text);
+        return refuse_attach(a, condition_of(err), err.detail);
       }
       q = vh.find_queue(temporary);
     }
@@ -262,7 +262,7 @@ void Session::handle_attach(const Attach& a) {
   err = link->start();
   if (err) {
     link->close();
-    return refuse_attach(a, condition_of(err), err.text);
+    return refuse_attach(a, condition_of(err), err.detail);
   }
   links_.emplace(a.handle, std::move(link));
   src->default_outcome = Released{}.to_value();

@@ -125,7 +125,7 @@ TEST_F(DirectReplyVHostTest, DeclaringThePseudoQueueIsAlwaysPassive) {
   for (std::string gone : {name, std::string("amq.rabbitmq.reply-to.nope"), std::string("amq.rabbitmq.reply-tox")}) {
     Error e = v.declare_queue(QueueDeclare{gone, true, false, false, false, {}, kConn}, now, ok);
     EXPECT_EQ(e.code, ErrorCode::NotFound) << gone;
-    EXPECT_EQ(e.text, "NOT_FOUND - no queue '" + gone + "' in vhost '/'");
+    EXPECT_EQ(e.text(), "NOT_FOUND - no queue '" + gone + "' in vhost '/'");
   }
 }
 

@@ -20,9 +20,7 @@ std::string_view reply_name(ErrorCode code) {
   return "INTERNAL_ERROR";
 }
 
-Error Error::make(ErrorCode code, std::string_view detail) {
-  return Error{code, fmt::format("{} - {}", reply_name(code), detail)};
-}
+std::string Error::text() const { return fmt::format("{} - {}", reply_name(code), detail); }
 
 std::string resource(std::string_view kind, std::string_view name, std::string_view vhost) {
   return fmt::format("{} '{}' in vhost '{}'", kind, name, vhost);

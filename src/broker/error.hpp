@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace warren::broker {
 
@@ -20,13 +21,19 @@ enum class ErrorCode : uint16_t {
   InternalError = 541,       // amqp:internal-error
 };
 
+// A refusal, as data: what kind (`code`) and what and why (`detail`, e.g.
+// "no queue 'q' in vhost '/'"), in no protocol's wording. Each front end
+// words it: 0-9-1 as RabbitMQ's reply text ("NOT_FOUND - " + detail, text()),
+// 1.0 as an error condition (amqp:not-found) with the detail as its
+// description. Truthy when it is an error, as std::error_code.
 struct Error {
   ErrorCode code = ErrorCode::None;
-  std::string text;  // RabbitMQ's wording where there is one, e.g. "NOT_FOUND - no queue 'q' in vhost '/'"
+  std::string detail;
   explicit operator bool() const { return code != ErrorCode::None; }
   static Error none() { return {}; }
-  // "NOT_FOUND - " + detail, with the 0-9-1 reply name of `code`.
-  static Error make(ErrorCode code, std::string_view detail);
+  static Error make(ErrorCode code, std::string detail) { return Error{code, std::move(detail)}; }
+  // RabbitMQ's wording: "NOT_FOUND - no queue 'q' in vhost '/'".
+  std::string text() const;
 };
 
 // RabbitMQ's reply-code names: "NOT_FOUND", "ACCESS_REFUSED", ...

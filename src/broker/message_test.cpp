@@ -193,7 +193,7 @@ TEST(Error, MakeAndResourceUseRabbitMQsWording) {
   Error e = Error::make(ErrorCode::NotFound, "no " + resource("queue", "q", "/"));
   EXPECT_TRUE(e);
   EXPECT_EQ(e.code, ErrorCode::NotFound);
-  EXPECT_EQ(e.text, "NOT_FOUND - no queue 'q' in vhost '/'");
+  EXPECT_EQ(e.text(), "NOT_FOUND - no queue 'q' in vhost '/'");
   EXPECT_FALSE(Error::none());
   EXPECT_EQ(reply_name(ErrorCode::CommandInvalid), "COMMAND_INVALID");
   EXPECT_EQ(uint16_t(ErrorCode::CommandInvalid), 503);

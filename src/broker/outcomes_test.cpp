@@ -44,7 +44,7 @@ class OutcomesTest : public VHostTest {
     if (persistent) p.delivery_mode = 2;
     PublishResult r;
     Error e = v.publish(exchange, msg("m", key, p, exchange), now, r, PublishWaiter{id, cookie});
-    EXPECT_FALSE(e) << e.text;
+    EXPECT_FALSE(e) << e.text();
     return r;
   }
 

@@ -10,7 +10,7 @@ namespace {
 QueueArgs parse_ok(const Table& t) {
   Error err;
   QueueArgs a = QueueArgs::parse(t, err, "q");
-  EXPECT_FALSE(err) << err.text;
+  EXPECT_FALSE(err) << err.text();
   return a;
 }
 
@@ -18,7 +18,7 @@ std::string parse_error(const Table& t) {
   Error err;
   QueueArgs::parse(t, err, "q");
   EXPECT_EQ(err.code, ErrorCode::PreconditionFailed);
-  return err.text;
+  return err.text();
 }
 
 TEST(QueueArgs, NoArgumentsMeansPlainQueue) {
@@ -139,7 +139,7 @@ TEST(QueueArgs, TheFirstProblemInRabbitMQsOrderIsReported) {
 TEST(QueueArgs, TheTextNamesTheQueueAndVhost) {
   Error err;
   QueueArgs::parse({{"x-max-length", "x"}}, err, "orders", "prod");
-  EXPECT_EQ(err.text,
+  EXPECT_EQ(err.text(),
             "PRECONDITION_FAILED - invalid arg 'x-max-length' for queue 'orders' in vhost 'prod': "
             "{unacceptable_type,longstr}");
 }

@@ -157,12 +157,12 @@ TEST(QueueConsumers, ExclusiveConsumeRefusesOthersAndNeedsAnIdleQueue) {
   EXPECT_FALSE(q->add_consumer({&a, "a", 0, /*exclusive=*/true}, t0));
   Error e = q->add_consumer({&b, "b"}, t0);
   EXPECT_EQ(e.code, ErrorCode::AccessRefused);
-  EXPECT_EQ(e.text, "ACCESS_REFUSED - queue 'q' in vhost '/' in exclusive use");
+  EXPECT_EQ(e.text(), "ACCESS_REFUSED - queue 'q' in vhost '/' in exclusive use");
   q->remove_consumer(&a, t0);
   EXPECT_FALSE(q->add_consumer({&b, "b"}, t0));
   e = q->add_consumer({&c, "c", 0, true}, t0);
   EXPECT_EQ(e.code, ErrorCode::AccessRefused);
-  EXPECT_EQ(e.text, "ACCESS_REFUSED - queue 'q' in vhost '/' in exclusive use");
+  EXPECT_EQ(e.text(), "ACCESS_REFUSED - queue 'q' in vhost '/' in exclusive use");
   EXPECT_EQ(q->consumer_count(), 1u);
 }
 

@@ -20,7 +20,7 @@
 
 namespace warren::broker {
 
-inline void PrintTo(const Error& e, std::ostream* os) { *os << "Error{" << int(e.code) << ", \"" << e.text << "\"}"; }
+inline void PrintTo(const Error& e, std::ostream* os) { *os << "Error{" << int(e.code) << ", \"" << e.text() << "\"}"; }
 
 namespace test {
 
@@ -115,7 +115,7 @@ class FakeHost : public QueueHost {
 inline QueuePtr make_queue(QueueHost& host, Table args = {}, bool auto_delete = false, TimePoint now = t0) {
   Error err;
   QueueArgs parsed = QueueArgs::parse(args, err, "q");
-  EXPECT_FALSE(err) << err.text;
+  EXPECT_FALSE(err) << err.text();
   return std::make_shared<Queue>(Queue::Options{"q", "/", false, auto_delete, 0, std::move(args), parsed}, host, now);
 }
 
@@ -152,7 +152,7 @@ class VHostTest : public ::testing::Test {
   PublishResult publish(std::string exchange, std::string key, std::string text = "m", Properties props = {}) {
     PublishResult r;
     Error e = v.publish(exchange, msg(std::move(text), std::move(key), std::move(props), exchange), now, r);
-    EXPECT_FALSE(e) << e.text;
+    EXPECT_FALSE(e) << e.text();
     return r;
   }
   Texts take(std::string_view queue) {

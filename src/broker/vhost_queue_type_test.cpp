@@ -16,7 +16,7 @@ class QueueTypeTest : public VHostTest {
   Error declare(std::string name, Table args, bool durable, bool exclusive = false, bool auto_delete = false) {
     return declare_queue(std::move(name), std::move(args), exclusive, auto_delete, kConn, durable);
   }
-  static std::string text(const Error& e) { return e.text; }
+  static std::string text(const Error& e) { return e.text(); }
 };
 
 TEST_F(QueueTypeTest, DurableQuorumQueuesAndStreamsBehaveAsClassicQueues) {
@@ -51,7 +51,7 @@ TEST_F(QueueTypeTest, TheyMustBeDurableNotExclusiveNotAutoDelete) {
     // A server-named one too (names differ, so only the prefix is compared).
     Error e = declare("", args, false);
     EXPECT_EQ(e.code, ErrorCode::PreconditionFailed);
-    EXPECT_TRUE(e.text.starts_with("PRECONDITION_FAILED - invalid property 'non-durable' for queue 'amq.gen-")) << e.text;
+    EXPECT_TRUE(e.text().starts_with("PRECONDITION_FAILED - invalid property 'non-durable' for queue 'amq.gen-")) << e.text();
   }
   EXPECT_EQ(v.queue_count(), 0u);
 }

@@ -14,19 +14,19 @@ TEST_F(VHostTest, BindChecksBothEnds) {
   ASSERT_FALSE(declare_queue("q"));
   Error e = bind("q", "nope", "k");
   EXPECT_EQ(e.code, ErrorCode::NotFound);
-  EXPECT_EQ(e.text, "NOT_FOUND - no exchange 'nope' in vhost '/'");
+  EXPECT_EQ(e.text(), "NOT_FOUND - no exchange 'nope' in vhost '/'");
   e = bind("nope", "amq.direct", "k");
   EXPECT_EQ(e.code, ErrorCode::NotFound);
-  EXPECT_EQ(e.text, "NOT_FOUND - no queue 'nope' in vhost '/'");
+  EXPECT_EQ(e.text(), "NOT_FOUND - no queue 'nope' in vhost '/'");
   e = bind("nope", "nope", "k");  // the source is reported first
-  EXPECT_EQ(e.text, "NOT_FOUND - no exchange 'nope' in vhost '/'");
+  EXPECT_EQ(e.text(), "NOT_FOUND - no exchange 'nope' in vhost '/'");
   e = bind("q", "", "q");
   EXPECT_EQ(e.code, ErrorCode::AccessRefused);
-  EXPECT_EQ(e.text, "ACCESS_REFUSED - operation not permitted on the default exchange");
+  EXPECT_EQ(e.text(), "ACCESS_REFUSED - operation not permitted on the default exchange");
   e = v.bind_exchange("amq.direct", "nope", "k", {});
-  EXPECT_EQ(e.text, "NOT_FOUND - no exchange 'nope' in vhost '/'");
+  EXPECT_EQ(e.text(), "NOT_FOUND - no exchange 'nope' in vhost '/'");
   e = v.bind_exchange("nope", "amq.direct", "k", {});
-  EXPECT_EQ(e.text, "NOT_FOUND - no exchange 'nope' in vhost '/'");
+  EXPECT_EQ(e.text(), "NOT_FOUND - no exchange 'nope' in vhost '/'");
   EXPECT_EQ(v.bind_exchange("", "amq.direct", "k", {}).code, ErrorCode::AccessRefused);
   EXPECT_EQ(v.bind_exchange("amq.direct", "", "k", {}).code, ErrorCode::AccessRefused);
   EXPECT_FALSE(v.find_exchange("amq.direct")->has_bindings());
@@ -36,11 +36,11 @@ TEST_F(VHostTest, HeadersBindingsNeedAValidXMatch) {
   ASSERT_FALSE(declare_queue("q"));
   Error e = bind("q", "amq.headers", "", {{"x-match", "some"}});
   EXPECT_EQ(e.code, ErrorCode::PreconditionFailed);
-  EXPECT_EQ(e.text,
+  EXPECT_EQ(e.text(),
             "PRECONDITION_FAILED - Invalid x-match field value <<\"some\">>; expected all, any, all-with-x, or "
             "any-with-x");
   e = bind("q", "amq.headers", "", {{"x-match", 1}});
-  EXPECT_EQ(e.text, "PRECONDITION_FAILED - Invalid x-match field type signedint (value 1); expected longstr");
+  EXPECT_EQ(e.text(), "PRECONDITION_FAILED - Invalid x-match field type signedint (value 1); expected longstr");
   EXPECT_FALSE(bind("q", "amq.headers", "", {{"x-match", "any-with-x"}}));
   EXPECT_FALSE(bind("q", "amq.direct", "", {{"x-match", "some"}}));  // only headers exchanges care
 }
@@ -76,11 +76,11 @@ TEST_F(VHostTest, PublishErrors) {
   PublishResult r;
   Error e = v.publish("nope", msg("m"), now, r);
   EXPECT_EQ(e.code, ErrorCode::NotFound);
-  EXPECT_EQ(e.text, "NOT_FOUND - no exchange 'nope' in vhost '/'");
+  EXPECT_EQ(e.text(), "NOT_FOUND - no exchange 'nope' in vhost '/'");
   ASSERT_FALSE(declare_exchange("int", "fanout", {}, false, /*internal=*/true));
   e = v.publish("int", msg("m"), now, r);
   EXPECT_EQ(e.code, ErrorCode::AccessRefused);
-  EXPECT_EQ(e.text, "ACCESS_REFUSED - cannot publish to internal exchange 'int' in vhost '/'");
+  EXPECT_EQ(e.text(), "ACCESS_REFUSED - cannot publish to internal exchange 'int' in vhost '/'");
 }
 
 // Callers may keep an exchange to publish through without its lookup by
@@ -103,7 +103,7 @@ TEST_F(VHostTest, ARemovedExchangeIsMarkedDeletedAndPublishingThroughOneChecksIn
   EXPECT_TRUE(autox->deleted());
   ASSERT_FALSE(declare_exchange("int", "fanout", {}, false, /*internal=*/true));
   Error e = v.publish(*v.find_exchange("int"), msg("m"), now, r);
-  EXPECT_EQ(e.text, "ACCESS_REFUSED - cannot publish to internal exchange 'int' in vhost '/'");
+  EXPECT_EQ(e.text(), "ACCESS_REFUSED - cannot publish to internal exchange 'int' in vhost '/'");
 }
 
 TEST_F(VHostTest, TheDefaultExchangeRoutesByQueueName) {
@@ -276,7 +276,7 @@ class RouteCacheTest : public VHostTest {
     ExchangePtr x = v.find_exchange(exchange);
     EXPECT_TRUE(x) << exchange;
     Error e = v.publish(*x, msg("m", std::move(key), std::move(props), exchange), now, r, &cache);
-    EXPECT_FALSE(e) << e.text;
+    EXPECT_FALSE(e) << e.text();
     return r.queues;
   }
   uint64_t deleted = 0;

@@ -89,7 +89,7 @@ TEST_F(SenderSelectedTest, AHeaderThatIsNotAnArrayIsRefused) {
     PublishResult r;
     Error e = v.publish("amq.direct", msg("m", "a", p), now, r);
     EXPECT_EQ(e.code, ErrorCode::PreconditionFailed);
-    EXPECT_EQ(e.text, fmt::format("PRECONDITION_FAILED - invalid message: {{unacceptable_type_in_header,\"{}\",{}}}",
+    EXPECT_EQ(e.text(), fmt::format("PRECONDITION_FAILED - invalid message: {{unacceptable_type_in_header,\"{}\",{}}}",
                                   name, type));
     EXPECT_EQ(r.queues, 0u);
   }

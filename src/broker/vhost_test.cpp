@@ -43,27 +43,27 @@ TEST_F(VHostTest, RedeclaringAnExchangeDifferentlyIsRefused) {
   ASSERT_FALSE(declare_exchange("x", "direct", {{"alternate-exchange", "ae"}}));
   Error e = declare_exchange("x", "fanout", {{"alternate-exchange", "ae"}});
   EXPECT_EQ(e.code, ErrorCode::PreconditionFailed);
-  EXPECT_EQ(e.text,
+  EXPECT_EQ(e.text(),
             "PRECONDITION_FAILED - inequivalent arg 'type' for exchange 'x' in vhost '/': received 'fanout' but "
             "current is 'direct'");
   e = declare_exchange("x", "direct", {{"alternate-exchange", "ae"}}, false, false, /*durable=*/true);
-  EXPECT_EQ(e.text,
+  EXPECT_EQ(e.text(),
             "PRECONDITION_FAILED - inequivalent arg 'durable' for exchange 'x' in vhost '/': received 'true' but "
             "current is 'false'");
   e = declare_exchange("x", "direct", {{"alternate-exchange", "ae"}}, /*auto_delete=*/true);
-  EXPECT_EQ(e.text,
+  EXPECT_EQ(e.text(),
             "PRECONDITION_FAILED - inequivalent arg 'auto_delete' for exchange 'x' in vhost '/': received 'true' "
             "but current is 'false'");
   e = declare_exchange("x", "direct", {{"alternate-exchange", "ae"}}, false, /*internal=*/true);
-  EXPECT_EQ(e.text,
+  EXPECT_EQ(e.text(),
             "PRECONDITION_FAILED - inequivalent arg 'internal' for exchange 'x' in vhost '/': received 'true' but "
             "current is 'false'");
   e = declare_exchange("x", "direct", {{"alternate-exchange", "other"}});
-  EXPECT_EQ(e.text,
+  EXPECT_EQ(e.text(),
             "PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' for exchange 'x' in vhost '/': received "
             "the value 'other' of type 'longstr' but current is the value 'ae' of type 'longstr'");
   e = declare_exchange("x", "direct");
-  EXPECT_EQ(e.text,
+  EXPECT_EQ(e.text(),
             "PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' for exchange 'x' in vhost '/': received "
             "none but current is the value 'ae' of type 'longstr'");
   e = declare_exchange("amq.topic", "topic");  // predeclared ones are durable
@@ -73,36 +73,36 @@ TEST_F(VHostTest, RedeclaringAnExchangeDifferentlyIsRefused) {
 TEST_F(VHostTest, ExchangeDeclareErrors) {
   Error e = declare_exchange("x", "foo");
   EXPECT_EQ(e.code, ErrorCode::CommandInvalid);
-  EXPECT_EQ(e.text, "COMMAND_INVALID - unknown exchange type 'foo'");
+  EXPECT_EQ(e.text(), "COMMAND_INVALID - unknown exchange type 'foo'");
   e = declare_exchange("amq.custom");
   EXPECT_EQ(e.code, ErrorCode::AccessRefused);
-  EXPECT_EQ(e.text, "ACCESS_REFUSED - exchange name 'amq.custom' contains reserved prefix 'amq.*'");
+  EXPECT_EQ(e.text(), "ACCESS_REFUSED - exchange name 'amq.custom' contains reserved prefix 'amq.*'");
   e = declare_exchange("");
   EXPECT_EQ(e.code, ErrorCode::AccessRefused);
-  EXPECT_EQ(e.text, "ACCESS_REFUSED - operation not permitted on the default exchange");
+  EXPECT_EQ(e.text(), "ACCESS_REFUSED - operation not permitted on the default exchange");
   e = v.declare_exchange({"", "direct", /*passive=*/true});
-  EXPECT_EQ(e.text, "ACCESS_REFUSED - operation not permitted on the default exchange");
+  EXPECT_EQ(e.text(), "ACCESS_REFUSED - operation not permitted on the default exchange");
   e = v.declare_exchange({"missing", "direct", /*passive=*/true});
   EXPECT_EQ(e.code, ErrorCode::NotFound);
-  EXPECT_EQ(e.text, "NOT_FOUND - no exchange 'missing' in vhost '/'");
+  EXPECT_EQ(e.text(), "NOT_FOUND - no exchange 'missing' in vhost '/'");
   e = declare_exchange("x", "direct", {{"alternate-exchange", 5}});
-  EXPECT_EQ(e.text, "PRECONDITION_FAILED - invalid type 'signedint' for arg 'alternate-exchange' in exchange 'x' in "
+  EXPECT_EQ(e.text(), "PRECONDITION_FAILED - invalid type 'signedint' for arg 'alternate-exchange' in exchange 'x' in "
                     "vhost '/'");
   EXPECT_EQ(v.exchange_count(), 6u);
 }
 
 TEST_F(VHostTest, DeleteExchange) {
   EXPECT_FALSE(v.delete_exchange("missing", false));  // idempotent
-  EXPECT_EQ(v.delete_exchange("", false).text, "ACCESS_REFUSED - operation not permitted on the default exchange");
+  EXPECT_EQ(v.delete_exchange("", false).text(), "ACCESS_REFUSED - operation not permitted on the default exchange");
   Error e = v.delete_exchange("amq.direct", false);
   EXPECT_EQ(e.code, ErrorCode::AccessRefused);
-  EXPECT_EQ(e.text, "ACCESS_REFUSED - deletion of system exchange 'amq.direct' in vhost '/' not allowed");
+  EXPECT_EQ(e.text(), "ACCESS_REFUSED - deletion of system exchange 'amq.direct' in vhost '/' not allowed");
   ASSERT_FALSE(declare_exchange("x"));
   ASSERT_FALSE(declare_queue("q"));
   ASSERT_FALSE(bind("q", "x", "k"));
   e = v.delete_exchange("x", /*if_unused=*/true);
   EXPECT_EQ(e.code, ErrorCode::PreconditionFailed);
-  EXPECT_EQ(e.text, "PRECONDITION_FAILED - exchange 'x' in vhost '/' in use");
+  EXPECT_EQ(e.text(), "PRECONDITION_FAILED - exchange 'x' in vhost '/' in use");
   EXPECT_FALSE(v.delete_exchange("x", false));
   EXPECT_FALSE(v.find_exchange("x"));
 }
@@ -160,23 +160,23 @@ TEST_F(VHostTest, RedeclaringAQueueDifferentlyIsRefused) {
   ASSERT_FALSE(declare_queue("q", {{"x-max-length", 10}}));
   Error e = declare_queue("q", {{"x-max-length", 10}}, false, false, kConn, /*durable=*/true);
   EXPECT_EQ(e.code, ErrorCode::PreconditionFailed);
-  EXPECT_EQ(e.text,
+  EXPECT_EQ(e.text(),
             "PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in vhost '/': received 'true' but "
             "current is 'false'");
   e = declare_queue("q", {{"x-max-length", 10}}, false, /*auto_delete=*/true);
-  EXPECT_EQ(e.text,
+  EXPECT_EQ(e.text(),
             "PRECONDITION_FAILED - inequivalent arg 'auto_delete' for queue 'q' in vhost '/': received 'true' but "
             "current is 'false'");
   e = declare_queue("q", {{"x-max-length", 20}});
-  EXPECT_EQ(e.text,
+  EXPECT_EQ(e.text(),
             "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q' in vhost '/': received the value "
             "'20' of type 'signedint' but current is the value '10' of type 'signedint'");
   e = declare_queue("q", {});
-  EXPECT_EQ(e.text,
+  EXPECT_EQ(e.text(),
             "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q' in vhost '/': received none but "
             "current is the value '10' of type 'signedint'");
   e = declare_queue("q", {{"x-max-length", 10}, {"x-message-ttl", int64_t{5}}});
-  EXPECT_EQ(e.text,
+  EXPECT_EQ(e.text(),
             "PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'q' in vhost '/': received the value "
             "'5' of type 'long' but current is none");
   e = declare_queue("q", {{"x-max-length", "10"}});
@@ -203,7 +203,7 @@ TEST_F(VHostTest, ServerNamedQueues) {
 TEST_F(VHostTest, AmqPrefixedQueueNamesAreReserved) {
   Error e = declare_queue("amq.q");
   EXPECT_EQ(e.code, ErrorCode::AccessRefused);
-  EXPECT_EQ(e.text, "ACCESS_REFUSED - queue name 'amq.q' contains reserved prefix 'amq.*'");
+  EXPECT_EQ(e.text(), "ACCESS_REFUSED - queue name 'amq.q' contains reserved prefix 'amq.*'");
   EXPECT_EQ(v.queue_count(), 0u);
 }
 
@@ -211,7 +211,7 @@ TEST_F(VHostTest, PassiveDeclare) {
   QueueDeclareOk ok;
   Error e = v.declare_queue({"q", true}, now, ok);
   EXPECT_EQ(e.code, ErrorCode::NotFound);
-  EXPECT_EQ(e.text, "NOT_FOUND - no queue 'q' in vhost '/'");
+  EXPECT_EQ(e.text(), "NOT_FOUND - no queue 'q' in vhost '/'");
   ASSERT_FALSE(declare_queue("q", {{"x-max-length", 5}}));
   publish("", "q");
   FakeConsumer c(0);
@@ -225,7 +225,7 @@ TEST_F(VHostTest, PassiveDeclare) {
 
 TEST_F(VHostTest, InvalidArgumentsCreateNothing) {
   Error e = declare_queue("q", {{"x-expires", 0}});
-  EXPECT_EQ(e.text, "PRECONDITION_FAILED - invalid arg 'x-expires' for queue 'q' in vhost '/': {value_zero,0}");
+  EXPECT_EQ(e.text(), "PRECONDITION_FAILED - invalid arg 'x-expires' for queue 'q' in vhost '/': {value_zero,0}");
   EXPECT_FALSE(v.find_queue("q"));
 }
 
@@ -238,11 +238,11 @@ TEST_F(VHostTest, ExclusiveQueuesBelongToTheirConnection) {
   QueueDeclareOk ok;
   Error e = v.declare_queue({"q", true, false, false, false, {}, kOther}, now, ok);
   EXPECT_EQ(e.code, ErrorCode::ResourceLocked);
-  EXPECT_EQ(e.text, kLocked);
-  EXPECT_EQ(declare_queue("q", {}, true, false, kOther).text, kLocked);
-  EXPECT_EQ(declare_queue("q", {}, false, false, kConn).text, kLocked);  // exclusivity must match too
+  EXPECT_EQ(e.text(), kLocked);
+  EXPECT_EQ(declare_queue("q", {}, true, false, kOther).text(), kLocked);
+  EXPECT_EQ(declare_queue("q", {}, false, false, kConn).text(), kLocked);  // exclusivity must match too
   v.queue_for("q", kOther, e);
-  EXPECT_EQ(e.text, kLocked);
+  EXPECT_EQ(e.text(), kLocked);
   EXPECT_TRUE(v.queue_for("q", kConn, e));
   EXPECT_FALSE(e);
   uint64_t n = 0;
@@ -254,7 +254,7 @@ TEST_F(VHostTest, ExclusiveQueuesBelongToTheirConnection) {
 
 TEST_F(VHostTest, ANonExclusiveQueueCannotBeRedeclaredExclusive) {
   ASSERT_FALSE(declare_queue("q"));
-  EXPECT_EQ(declare_queue("q", {}, /*exclusive=*/true).text, kLocked);
+  EXPECT_EQ(declare_queue("q", {}, /*exclusive=*/true).text(), kLocked);
 }
 
 TEST_F(VHostTest, ConnectionCloseDeletesItsExclusiveQueues) {
@@ -281,12 +281,12 @@ TEST_F(VHostTest, DeleteQueue) {
   publish("", "q");
   Error e = v.delete_queue("q", false, /*if_empty=*/true, kConn, now, n);
   EXPECT_EQ(e.code, ErrorCode::PreconditionFailed);
-  EXPECT_EQ(e.text, "PRECONDITION_FAILED - queue 'q' in vhost '/' not empty");
+  EXPECT_EQ(e.text(), "PRECONDITION_FAILED - queue 'q' in vhost '/' not empty");
   FakeConsumer c(1);
   QueuePtr q = v.find_queue("q");
   ASSERT_FALSE(q->add_consumer({&c, "c"}, now));
   e = v.delete_queue("q", /*if_unused=*/true, false, kConn, now, n);
-  EXPECT_EQ(e.text, "PRECONDITION_FAILED - queue 'q' in vhost '/' in use");
+  EXPECT_EQ(e.text(), "PRECONDITION_FAILED - queue 'q' in vhost '/' in use");
   ASSERT_FALSE(bind("q", "amq.direct", "k"));
   EXPECT_FALSE(v.delete_queue("q", false, false, kConn, now, n));
   EXPECT_EQ(n, 1u);  // ready messages; the consumer's unacked one is not counted
@@ -300,7 +300,7 @@ TEST_F(VHostTest, DeleteQueue) {
 TEST_F(VHostTest, PurgeQueue) {
   uint64_t n = 0;
   Error e = v.purge_queue("q", kConn, now, n);
-  EXPECT_EQ(e.text, "NOT_FOUND - no queue 'q' in vhost '/'");
+  EXPECT_EQ(e.text(), "NOT_FOUND - no queue 'q' in vhost '/'");
   ASSERT_FALSE(declare_queue("q"));
   for (int i = 0; i < 3; ++i) publish("", "q");
   EXPECT_FALSE(v.purge_queue("q", kConn, now, n));

@@ -1063,7 +1063,7 @@ constexpr uint32_t key(uint16_t class_id, uint16_t method_id) { return uint32_t(
 template <class M>
 DecodeStatus decode_as(Reader& r, Method& out, std::string_view trailing) {
   DecodeStatus s = M::decode(r, out.emplace<M>());
-  if (s && !r.empty()) return syntax_error(trailing);
+  if (s.ok() && !r.empty()) return syntax_error(trailing);
   return s;
 }
 
