@@ -69,10 +69,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   socketlock::ClientOptions opts;
   opts.client_id = kIds[cfg % 4];
   opts.hello_timeout = 2s;
-  opts.status_interval = (cfg & 0x04) ? locks::Duration(40s) : locks::Duration(10s);
+  opts.status_interval = (cfg & 0x04) ? warren::Duration(40s) : warren::Duration(10s);
   opts.heartbeat = 30s;
   socketlock::ClientEngine c(opts);
-  locks::TimePoint now = locks::TimePoint{} + 1h;
+  warren::TimePoint now = warren::TimePoint{} + 1h;
   bool broken = false;
   c.start(now);
   check(c, broken);

@@ -47,7 +47,7 @@ struct CheckingTransport : socketlock::Transport {
   }
 };
 
-void check(const socketlock::Server& server, const CheckingTransport& t, locks::TimePoint now) {
+void check(const socketlock::Server& server, const CheckingTransport& t, warren::TimePoint now) {
   if (server.sessions() != t.open.size()) violated("session count differs from the open sessions");
   const locks::Snapshot snap = server.lock().snapshot();
   size_t exclusive = 0;
@@ -90,12 +90,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   opts.lock.policy = static_cast<locks::Policy>(cfg % 3);
   opts.lock.request_timeout = 5s;
   opts.lock.confirm_timeout = 2s;
-  opts.lock.max_ttl = (cfg & 0x04) ? locks::Duration::zero() : locks::Duration(60s);
+  opts.lock.max_ttl = (cfg & 0x04) ? warren::Duration::zero() : warren::Duration(60s);
   opts.hello_timeout = 3s;
   opts.max_line = (cfg & 0x08) ? 64 : socketlock::kMaxLine;
 
   CheckingTransport t;
-  locks::TimePoint now = locks::TimePoint{} + 1h;
+  warren::TimePoint now = warren::TimePoint{} + 1h;
   socketlock::Server server(opts, (cfg & 0x10) ? (uint64_t{1} << 40) : 100, t);
   for (SessionId s = 1; s <= 3; ++s) {
     server.open(s, now);

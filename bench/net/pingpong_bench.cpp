@@ -27,6 +27,7 @@
 #include "net/event_loop.hpp"
 
 using namespace warren::net;
+using warren::Clock;
 using Ns = std::chrono::nanoseconds;
 
 namespace {

@@ -28,7 +28,6 @@
 
 namespace warren::amqp091 {
 
-using broker::TimePoint;
 
 using Transport = engine::Transport;
 

@@ -22,7 +22,6 @@
 
 namespace warren::amqp10 {
 
-using broker::TimePoint;
 
 class Session;
 

@@ -191,7 +191,7 @@ void store_message(const MessageSections& m, std::span<const uint8_t> bytes, Sto
   if (m.header) {
     e.persistent = m.header->durable.value_or(false);
     e.priority = m.header->priority.value_or(kDefaultPriority);
-    if (m.header->ttl) e.ttl = broker::Duration(*m.header->ttl);
+    if (m.header->ttl) e.ttl = warren::Duration(*m.header->ttl);
   }
   if (m.application_properties && m.application_properties->kind() == Kind::Map)
     for (const auto& [k, v] : m.application_properties->as_map())

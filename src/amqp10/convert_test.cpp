@@ -38,7 +38,7 @@ TEST(Convert, Amqp10ToBrokerProperties) {
   auto msg = store(test::message_bytes("{}", p, h, app));
   EXPECT_TRUE(msg->persistent());
   EXPECT_EQ(msg->priority(), 7);
-  EXPECT_EQ(msg->ttl(), broker::Duration(5000));
+  EXPECT_EQ(msg->ttl(), warren::Duration(5000));
   EXPECT_TRUE(msg->sender_selected());
   const broker::Properties& b = msg->properties();
   EXPECT_EQ(b.message_id, "42");

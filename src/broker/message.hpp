@@ -12,12 +12,9 @@
 #include <vector>
 
 #include "broker/value.hpp"
+#include "common/time.hpp"
 
 namespace warren::broker {
-
-using Clock = std::chrono::steady_clock;
-using TimePoint = Clock::time_point;
-using Duration = std::chrono::milliseconds;
 
 // The protocol-neutral message properties (AMQP 0-9-1 basic properties;
 // the AMQP 1.0 front end maps its header and properties sections onto them).

@@ -18,11 +18,9 @@
 #include <unordered_map>
 #include <vector>
 
-namespace warren::locks {
+#include "common/time.hpp"
 
-using Clock = std::chrono::steady_clock;
-using TimePoint = Clock::time_point;
-using Duration = std::chrono::milliseconds;
+namespace warren::locks {
 
 enum class Mode : uint8_t { Shared, Exclusive };
 enum class Policy : uint8_t { ReaderPreferred, WriterPreferred, Fifo };

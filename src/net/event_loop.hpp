@@ -19,10 +19,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/time.hpp"
+
 namespace warren::net {
 
-using Clock = std::chrono::steady_clock;
-using TimePoint = Clock::time_point;
 using TimerId = uint64_t;
 
 class Pollable {

@@ -31,10 +31,10 @@ bool Lock::valid() const {
   if (!held_) return false;
   std::lock_guard g(core_->mu);
   if (held_->lost) return false;
-  return !held_->expires || locks::Clock::now() < *held_->expires;
+  return !held_->expires || warren::Clock::now() < *held_->expires;
 }
 
-std::optional<locks::TimePoint> Lock::expires() const {
+std::optional<warren::TimePoint> Lock::expires() const {
   if (!held_) return std::nullopt;
   std::lock_guard g(core_->mu);
   return held_->expires;
@@ -44,7 +44,7 @@ std::string Lock::lost_reason() const {
   if (!held_) return "released";
   std::lock_guard g(core_->mu);
   if (held_->lost) return held_->why;
-  if (held_->expires && locks::Clock::now() >= *held_->expires) return "lock ttl expired";
+  if (held_->expires && warren::Clock::now() >= *held_->expires) return "lock ttl expired";
   return {};
 }
 

@@ -86,7 +86,7 @@ class Lock {
   bool valid() const;
   // When a TTL was asked for: the moment it passes on the local clock (which
   // starts when CONFIRM is sent, so before the primary's).
-  std::optional<locks::TimePoint> expires() const;
+  std::optional<warren::TimePoint> expires() const;
   // Throws LockLost when !valid(): call before touching the resource.
   void check() const;
   std::string lost_reason() const;

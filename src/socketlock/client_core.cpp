@@ -12,8 +12,6 @@
 namespace warren::socketlock {
 
 using locks::Mode;
-using Clock = locks::Clock;
-using locks::TimePoint;
 
 namespace {
 std::string default_client_id() {

@@ -24,7 +24,7 @@ struct HeldLock {
   locks::Mode mode;
   locks::Token token;
   std::string id;
-  std::optional<locks::TimePoint> expires;  // local clock, conservative
+  std::optional<warren::TimePoint> expires;  // local clock, conservative
   int count = 1;
   bool lost = false;
   std::string why;
@@ -88,7 +88,7 @@ class ClientCore final : public net::Connection::Handler, public std::enable_sha
   std::vector<ClientEvent> events_;
   net::DeadlineTimer engine_timer_;  // at engine_->next_deadline()
   net::TimerId connect_timer_ = 0;
-  locks::TimePoint connect_deadline_{};
+  warren::TimePoint connect_deadline_{};
   bool connected_once_ = false;
   std::mt19937_64 rng_{std::random_device{}()};
 

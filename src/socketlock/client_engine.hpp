@@ -16,8 +16,6 @@
 
 namespace warren::socketlock {
 
-using locks::Duration;
-using locks::TimePoint;
 
 struct ClientOptions {
   std::string client_id;

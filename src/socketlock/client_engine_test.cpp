@@ -45,13 +45,13 @@ std::vector<ClientEvent> events_of(ClientEngine& c) {
 
 class ClientEngineTest : public ::testing::Test {
  protected:
-  locks::TimePoint now = locks::TimePoint{} + 1h;
+  warren::TimePoint now = warren::TimePoint{} + 1h;
   ClientEngine c{client_options("a")};
 
   std::string take() { return std::exchange(c.output(), ""); }
   std::vector<ClientEvent> events() { return events_of(c); }
   void hear(const std::string& line) { c.feed(line + "\n", now); }
-  void tick(locks::Duration d) {
+  void tick(warren::Duration d) {
     now += d;
     c.advance(now);
   }
@@ -636,7 +636,7 @@ class EndToEndTest : public ::testing::Test {
     o.hello_timeout = 5s;
     return o;
   }
-  locks::TimePoint now = locks::TimePoint{} + 1h;
+  warren::TimePoint now = warren::TimePoint{} + 1h;
   Wire wire;
   socketlock::Server server{server_options(), 100, wire};
   std::map<SessionId, std::unique_ptr<ClientEngine>> clients;
@@ -673,7 +673,7 @@ class EndToEndTest : public ::testing::Test {
       if (!moved) return;
     }
   }
-  void tick(locks::Duration d) {
+  void tick(warren::Duration d) {
     now += d;
     server.advance(now);
     for (auto& [s, c] : clients) c->advance(now);

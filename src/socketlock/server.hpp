@@ -20,8 +20,6 @@
 namespace warren::socketlock {
 
 using SessionId = uint64_t;
-using locks::Duration;
-using locks::TimePoint;
 
 // Where the server's bytes go. The I/O layer implements it over sockets,
 // tests over strings.

@@ -30,7 +30,7 @@ class ServerTest : public ::testing::Test {
     return o;
   }
   FakeTransport t;
-  locks::TimePoint now = locks::TimePoint{} + 1h;
+  warren::TimePoint now = warren::TimePoint{} + 1h;
   socketlock::Server server{options(), 100, t};
 
   // Opens session `s`, says `<id> HELLO`, and expects CONNECTED.
@@ -49,7 +49,7 @@ class ServerTest : public ::testing::Test {
   }
   void say(SessionId s, const std::string& line) { server.feed(s, line + "\n", now); }
   std::string take(SessionId s) { return std::exchange(t.out[s], ""); }
-  void tick(locks::Duration d) {
+  void tick(warren::Duration d) {
     now += d;
     server.advance(now);
   }

@@ -11,9 +11,9 @@
 #include <string>
 #include <string_view>
 
-namespace warren::engine {
+#include "common/time.hpp"
 
-using TimePoint = std::chrono::steady_clock::time_point;
+namespace warren::engine {
 
 // Where a connection's bytes go. The I/O layer implements it over a socket.
 class Transport {
