@@ -8,6 +8,7 @@
 #include <new>
 
 #include "amqp091/frame.hpp"
+#include "amqp091/frame_cutter.hpp"
 #include "amqp091/methods_test_util.hpp"
 #include "amqp091/properties.hpp"
 
@@ -101,6 +102,20 @@ TEST(HotPath, ForwardingAllocatesNothingOnceTheBufferHasRoom) {
   }
   EXPECT_EQ(warren::testing::allocations() - before, 0u);
   EXPECT_EQ(to_hex(out), to_hex(in));
+}
+
+TEST(HotPath, CuttingAllocatesNothingOnceTheBatchHasRoom) {
+  const std::string in = traffic();
+  FrameCutter cutter(131072);
+  FrameBatch batch;
+  cutter.cut(kProtocolHeader, batch);
+  cutter.cut(as_bytes(in), batch);  // the batch grows to fit
+  const size_t frames = batch.frames.size();
+  uint64_t before = warren::testing::allocations();
+  cutter.cut(as_bytes(in), batch);
+  EXPECT_EQ(warren::testing::allocations() - before, 0u);
+  EXPECT_EQ(batch.frames.size(), frames);
+  EXPECT_EQ(frames, 12u);
 }
 
 }  // namespace

@@ -18,50 +18,67 @@ bool FrameReader::next(Frame& out) {
   if (failed()) return false;
   std::span<const uint8_t> rest = in_.subspan(pos_);
   if (rest.size() < kFrameHeaderSize) return false;
-  Reader r(rest);
-  uint8_t type = 0;
-  uint16_t channel = 0;
-  uint32_t size = 0;
-  r.octet(type);
-  r.u16(channel);
-  r.u32(size);
+  const FrameHead head = read_frame_head(rest.first<kFrameHeaderSize>());
   // Checked on the header, before the payload arrives, so a peer cannot make
   // us buffer more than frame_max.
-  if (size > max_payload(frame_max_))
-    return fail(type, {}, fmt::format("{{frame_too_large,{},{}}}", size, max_payload(frame_max_)));
-  if (r.remaining() < uint64_t(size) + 1) return false;
-  std::span<const uint8_t> payload = rest.subspan(kFrameHeaderSize, size);
-  uint8_t end = rest[kFrameHeaderSize + size];
-  if (end != kFrameEnd) return fail(type, payload, fmt::format("{{invalid_frame_end_marker,{}}}", end));
+  if (head.size > max_payload(frame_max_)) {
+    text_ = frame_too_large(head.type, head.size, frame_max_);
+    return fail();
+  }
+  if (rest.size() - kFrameHeaderSize < uint64_t(head.size) + 1) return false;
+  std::span<const uint8_t> payload = rest.subspan(kFrameHeaderSize, head.size);
+  if (!frame_sound(head.type, payload, rest[kFrameHeaderSize + head.size], text_)) return fail();
+  out = {head.type, head.channel, payload, nullptr};
+  pos_ += kFrameOverhead + head.size;
+  return true;
+}
+
+size_t FrameReader::pending_frame_size() const {
+  std::span<const uint8_t> rest = in_.subspan(pos_);
+  if (failed() || rest.size() < kFrameHeaderSize) return 0;
+  return kFrameOverhead + read_frame_head(rest.first<kFrameHeaderSize>()).size;
+}
+
+bool FrameReader::fail() {
+  status_ = {ReplyCode::FrameError, text_};
+  return false;
+}
+
+FrameHead read_frame_head(std::span<const uint8_t, kFrameHeaderSize> o) {
+  return {o[0], uint16_t(o[1] << 8 | o[2]), uint32_t(o[3]) << 24 | uint32_t(o[4]) << 16 | uint32_t(o[5]) << 8 | o[6]};
+}
+
+namespace {
+
+// RabbitMQ's wording, e.g. "type 3, first 16 octets = <<132,2,...>>:
+// {invalid_frame_end_marker,83}", so operators can search for it.
+std::string frame_error(uint8_t type, std::span<const uint8_t> payload, std::string_view what) {
+  std::span<const uint8_t> shown = payload.first(std::min<size_t>(payload.size(), 16));
+  return fmt::format("type {}, {} octets = <<{}>>: {}", type, shown.size() < payload.size() ? "first 16" : "all",
+                     fmt::join(shown, ","), what);
+}
+
+}  // namespace
+
+std::string frame_too_large(uint8_t type, uint32_t size, uint32_t frame_max) {
+  return frame_error(type, {}, fmt::format("{{frame_too_large,{},{}}}", size, max_payload(frame_max)));
+}
+
+bool frame_sound(uint8_t type, std::span<const uint8_t> payload, uint8_t end, std::string& why) {
+  if (end != kFrameEnd) {
+    why = frame_error(type, payload, fmt::format("{{invalid_frame_end_marker,{}}}", end));
+    return false;
+  }
   switch (type) {
     case kFrameMethod:
     case kFrameHeader:
     case kFrameBody:
     case kFrameHeartbeat:
-      break;
+      return true;
     default:
-      return fail(type, payload, "unknown_frame");
+      why = frame_error(type, payload, "unknown_frame");
+      return false;
   }
-  out = {type, channel, payload};
-  pos_ += kFrameOverhead + size;
-  return true;
-}
-
-size_t FrameReader::pending_frame_size() const {
-  Reader r(in_.subspan(pos_));
-  uint32_t size;
-  if (failed() || !r.skip(3) || !r.u32(size)) return 0;
-  return kFrameOverhead + size;
-}
-
-// RabbitMQ's wording, e.g. "type 3, first 16 octets = <<132,2,...>>:
-// {invalid_frame_end_marker,83}", so operators can search for it.
-bool FrameReader::fail(uint8_t type, std::span<const uint8_t> payload, std::string_view what) {
-  std::span<const uint8_t> shown = payload.first(std::min<size_t>(payload.size(), 16));
-  text_ = fmt::format("type {}, {} octets = <<{}>>: {}", type, shown.size() < payload.size() ? "first 16" : "all",
-                      fmt::join(shown, ","), what);
-  status_ = {ReplyCode::FrameError, text_};
-  return false;
 }
 
 std::array<uint8_t, kFrameHeaderSize> frame_header(uint8_t type, uint16_t channel, uint32_t size) {

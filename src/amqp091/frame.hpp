@@ -9,6 +9,7 @@
 // after a content method), is the connection's business, not this file's.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,8 +33,27 @@ struct Frame {
   // kFrameMethod, kFrameHeader (a content header), kFrameBody or kFrameHeartbeat
   uint8_t type = kFrameHeartbeat;
   uint16_t channel = 0;
-  std::span<const uint8_t> payload;  // into the reader's input
+  std::span<const uint8_t> payload;  // into the reader's input, or into *owner
+  // Set when the payload is a string of its own (FrameCutter: a frame that
+  // came in several reads, or a large body that came whole in one frame):
+  // a message may keep it instead of copying the payload.
+  std::shared_ptr<const std::string> owner;
 };
+
+// A frame's first seven octets.
+struct FrameHead {
+  uint8_t type = 0;
+  uint16_t channel = 0;
+  uint32_t size = 0;  // of the payload
+};
+FrameHead read_frame_head(std::span<const uint8_t, kFrameHeaderSize> octets);
+
+// RabbitMQ's words for a frame whose head announces more than frame_max
+// allows, known before its payload is in.
+std::string frame_too_large(uint8_t type, uint32_t size, uint32_t frame_max);
+// The checks of a whole frame after its size: its end octet and its type.
+// False, with RabbitMQ's words in `why`, when the frame is refused.
+bool frame_sound(uint8_t type, std::span<const uint8_t> payload, uint8_t end, std::string& why);
 
 // Reads the frames at the start of `input`. Cheap to make: the usual use is
 // one reader per batch of received bytes:
@@ -66,7 +86,7 @@ class FrameReader {
   const DecodeStatus& error() const { return status_; }
 
  private:
-  bool fail(uint8_t type, std::span<const uint8_t> payload, std::string_view what);
+  bool fail();
 
   std::span<const uint8_t> in_;
   size_t pos_ = 0;

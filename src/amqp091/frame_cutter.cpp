@@ -1,0 +1,111 @@
+#include "amqp091/frame_cutter.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace warren::amqp091 {
+
+void FrameBatch::clear() {
+  octets = 0;
+  protocol_header.reset();
+  frames.clear();
+  next.reset();
+  error.clear();
+}
+
+void FrameCutter::cut(std::span<const uint8_t> in, FrameBatch& out) {
+  out.clear();
+  out.octets = in.size();
+  if (stage_ == Stage::ProtocolHeader) in = take_protocol_header(in, out);
+  if (!head_.empty() && stage_ == Stage::Frames) in = finish_held(in, out);
+  if (!head_.empty() || stage_ != Stage::Frames) return;  // still incomplete, or failed
+  FrameReader reader(in, frame_max_);
+  Frame f;
+  while (reader.next(f)) add(std::move(f), out);
+  std::span<const uint8_t> rest = in.subspan(reader.consumed());
+  if (reader.failed()) return fail(read_frame_head(rest.first<kFrameHeaderSize>()), std::string(reader.error().text), out);
+  hold(rest, out);
+}
+
+std::span<const uint8_t> FrameCutter::take_protocol_header(std::span<const uint8_t> in, FrameBatch& out) {
+  const size_t n = std::min(in.size(), kProtocolHeader.size() - head_.size());
+  head_.append(as_chars(in.first(n)));
+  switch (check_protocol_header(as_bytes(head_))) {
+    case HeaderCheck::Incomplete:
+      return {};
+    case HeaderCheck::Mismatch:  // the engine answers it; nothing after it is read
+      stage_ = Stage::Failed;
+      out.protocol_header = HeaderCheck::Mismatch;
+      return {};
+    case HeaderCheck::Match:
+      break;
+  }
+  head_.clear();
+  stage_ = Stage::Frames;
+  out.protocol_header = HeaderCheck::Match;
+  return in.subspan(n);
+}
+
+// The frame an earlier cut left incomplete, with what `in` adds to it.
+// Returns the rest of `in`.
+std::span<const uint8_t> FrameCutter::finish_held(std::span<const uint8_t> in, FrameBatch& out) {
+  if (head_.size() < kFrameHeaderSize) {
+    const size_t n = std::min(in.size(), kFrameHeaderSize - head_.size());
+    head_.append(as_chars(in.first(n)));
+    in = in.subspan(n);
+    if (head_.size() < kFrameHeaderSize) return in;
+  }
+  const FrameHead head = read_frame_head(as_bytes(head_).first<kFrameHeaderSize>());
+  if (head.size > max_payload(frame_max_)) return fail(head, frame_too_large(head.type, head.size, frame_max_), out), in;
+  const size_t n = std::min<size_t>(in.size(), size_t(head.size) + 1 - payload_.size());
+  payload_.append(as_chars(in.first(n)));
+  in = in.subspan(n);
+  if (payload_.size() < size_t(head.size) + 1) {
+    out.next = head;
+    return in;
+  }
+  const uint8_t end = uint8_t(payload_.back());
+  payload_.pop_back();
+  std::string why;
+  if (!frame_sound(head.type, as_bytes(payload_), end, why)) return fail(head, std::move(why), out), in;
+  auto own = std::make_shared<const std::string>(std::exchange(payload_, {}));
+  head_.clear();
+  add(Frame{head.type, head.channel, as_bytes(*own), own}, out);
+  return in;
+}
+
+// Keeps `rest`, less than a whole frame, for the next cut.
+void FrameCutter::hold(std::span<const uint8_t> rest, FrameBatch& out) {
+  if (rest.empty()) return;
+  const size_t n = std::min(rest.size(), kFrameHeaderSize);
+  head_.assign(as_chars(rest.first(n)));
+  if (n < kFrameHeaderSize) return;
+  out.next = read_frame_head(rest.first<kFrameHeaderSize>());  // its size was checked by the FrameReader
+  payload_.assign(as_chars(rest.subspan(n)));
+}
+
+void FrameCutter::add(Frame f, FrameBatch& out) {
+  const bool whole_body = f.type == kFrameBody && f.channel == header_channel_ && header_body_size_ == f.payload.size();
+  header_body_size_.reset();
+  if (f.type == kFrameHeader && f.payload.size() >= 12) {  // class, weight, then the body size
+    header_channel_ = f.channel;
+    uint64_t size = 0;
+    for (size_t i = 4; i < 12; ++i) size = size << 8 | f.payload[i];
+    header_body_size_ = size;
+  }
+  if (whole_body && f.payload.size() > kOwnBodyAbove && !f.owner) {
+    f.owner = std::make_shared<const std::string>(as_chars(f.payload));
+    f.payload = as_bytes(*f.owner);
+  }
+  out.frames.push_back(std::move(f));
+}
+
+void FrameCutter::fail(const FrameHead& at, std::string why, FrameBatch& out) {
+  stage_ = Stage::Failed;
+  out.next = at;
+  out.error = std::move(why);
+  head_ = {};
+  payload_ = {};
+}
+
+}  // namespace warren::amqp091

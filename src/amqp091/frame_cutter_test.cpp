@@ -1,0 +1,168 @@
+#include "amqp091/frame_cutter.hpp"
+
+#include <gtest/gtest.h>
+
+#include "amqp091/methods_test_util.hpp"
+#include "amqp091/properties.hpp"
+
+namespace warren::amqp091 {
+namespace {
+
+struct CutFrame {
+  uint8_t type;
+  uint16_t channel;
+  std::string payload;
+  bool owned;
+  bool operator==(const CutFrame&) const = default;
+};
+
+// What cutting `in` in reads that end at `splits` gave, all batches together.
+struct Cut {
+  std::vector<CutFrame> frames;
+  std::optional<HeaderCheck> header;
+  std::optional<FrameHead> next;  // the last batch's
+  std::string error;
+  size_t octets = 0;
+};
+
+Cut cut(std::string_view in, std::vector<size_t> splits = {}, uint32_t frame_max = 131072) {
+  FrameCutter cutter(frame_max);
+  FrameBatch batch;
+  Cut out;
+  splits.push_back(in.size());
+  size_t at = 0;
+  for (size_t end : splits) {
+    cutter.cut(as_bytes(in.substr(at, end - at)), batch);
+    at = end;
+    for (const Frame& f : batch.frames) {
+      if (f.owner) EXPECT_EQ(f.payload.data(), as_bytes(*f.owner).data()) << "the payload is in its owner";
+      out.frames.push_back({f.type, f.channel, std::string(as_chars(f.payload)), f.owner != nullptr});
+    }
+    if (batch.protocol_header) out.header = batch.protocol_header;
+    out.next = batch.next;
+    out.error += batch.error;
+    out.octets += batch.octets;
+  }
+  return out;
+}
+
+std::string frame(uint8_t type, uint16_t channel, std::string_view payload) {
+  std::string out;
+  append_frame(out, type, channel, as_bytes(payload));
+  return out;
+}
+
+std::string header(uint16_t channel, uint64_t body_size) {
+  std::string payload;
+  encode_content_header(payload, body_size, BasicProperties{});
+  return frame(kFrameHeader, channel, payload);
+}
+
+const std::string kHeader(as_chars(kProtocolHeader));
+
+TEST(FrameCutter, TheProtocolHeaderThenFramesHoweverTheReadsSplitThem) {
+  const std::string body(300, 'b');
+  const std::string in = kHeader + frame(kFrameMethod, 0, "start-ok") + frame(kFrameHeartbeat, 0, "") +
+                         header(1, body.size()) + frame(kFrameBody, 1, body) + frame(kFrameMethod, 2, "x");
+  const Cut whole = cut(in);
+  EXPECT_EQ(whole.header, HeaderCheck::Match);
+  ASSERT_EQ(whole.frames.size(), 5u);
+  EXPECT_EQ(whole.frames[0], (CutFrame{kFrameMethod, 0, "start-ok", false}));
+  EXPECT_EQ(whole.frames[3], (CutFrame{kFrameBody, 1, body, true}));
+  EXPECT_EQ(whole.frames[4], (CutFrame{kFrameMethod, 2, "x", false}));
+  EXPECT_FALSE(whole.next);
+  EXPECT_EQ(whole.error, "");
+  EXPECT_EQ(whole.octets, in.size());
+  for (size_t a = 1; a < in.size(); ++a) {
+    for (size_t b : {a + 1, a + 7, a + 100}) {
+      const Cut split = cut(in, {a, std::min(b, in.size())});
+      ASSERT_EQ(split.header, HeaderCheck::Match) << a;
+      ASSERT_EQ(split.frames.size(), whole.frames.size()) << a << " " << b;
+      for (size_t i = 0; i < whole.frames.size(); ++i) {
+        EXPECT_EQ(split.frames[i].type, whole.frames[i].type) << a << " " << b;
+        EXPECT_EQ(split.frames[i].payload, whole.frames[i].payload) << a << " " << b;
+      }
+    }
+  }
+}
+
+TEST(FrameCutter, AWrongProtocolHeaderIsKnownAtItsFirstWrongOctet) {
+  EXPECT_FALSE(cut("AMQ").header);
+  EXPECT_EQ(cut("AMQX").header, HeaderCheck::Mismatch);
+  const Cut http = cut("HTTP/1.1 GET /" + frame(kFrameMethod, 0, "x"), {1});
+  EXPECT_EQ(http.header, HeaderCheck::Mismatch);
+  EXPECT_TRUE(http.frames.empty());  // nothing after it is cut
+  EXPECT_EQ(cut(std::string("AMQP\x00\x00\x09\x02", 8)).header, HeaderCheck::Mismatch);
+}
+
+TEST(FrameCutter, AnIncompleteFrameShowsItsHeadAndComesWholeLater) {
+  const std::string f = frame(kFrameMethod, 3, "twelve bytes");
+  FrameCutter cutter(4096);
+  FrameBatch batch;
+  cutter.cut(as_bytes(kHeader + f.substr(0, 5)), batch);
+  EXPECT_TRUE(batch.frames.empty());
+  EXPECT_FALSE(batch.next);  // not even its head yet
+  EXPECT_EQ(batch.octets, kHeader.size() + 5);
+  cutter.cut(as_bytes(f.substr(5, 4)), batch);
+  ASSERT_TRUE(batch.next);
+  EXPECT_EQ(batch.next->type, kFrameMethod);
+  EXPECT_EQ(batch.next->channel, 3);
+  EXPECT_EQ(batch.next->size, 12u);
+  cutter.cut(as_bytes(f.substr(9) + f), batch);
+  ASSERT_EQ(batch.frames.size(), 2u);
+  EXPECT_TRUE(batch.frames[0].owner);  // it came in three reads: a string of its own
+  EXPECT_EQ(as_chars(batch.frames[0].payload), "twelve bytes");
+  EXPECT_FALSE(batch.frames[1].owner);
+  EXPECT_FALSE(batch.next);
+}
+
+TEST(FrameCutter, OnlyALargeBodyWholeInOneFrameIsCopiedToItsOwnString) {
+  const std::string large(FrameCutter::kOwnBodyAbove + 1, 'L');
+  const std::string small(FrameCutter::kOwnBodyAbove, 's');
+  auto owned = [&](const std::string& in) {
+    std::vector<bool> out;
+    for (const CutFrame& f : cut(kHeader + in).frames) out.push_back(f.owned);
+    return out;
+  };
+  using V = std::vector<bool>;
+  EXPECT_EQ(owned(header(1, large.size()) + frame(kFrameBody, 1, large)), (V{false, true}));
+  EXPECT_EQ(owned(header(1, small.size()) + frame(kFrameBody, 1, small)), (V{false, false}));
+  // A body in two frames, a body after another frame, a body on another channel.
+  EXPECT_EQ(owned(header(1, 2 * large.size()) + frame(kFrameBody, 1, large) + frame(kFrameBody, 1, large)),
+            (V{false, false, false}));
+  EXPECT_EQ(owned(header(1, large.size()) + frame(kFrameHeartbeat, 0, "") + frame(kFrameBody, 1, large)),
+            (V{false, false, false}));
+  EXPECT_EQ(owned(header(1, large.size()) + frame(kFrameBody, 2, large)), (V{false, false}));
+}
+
+TEST(FrameCutter, AFramingErrorStopsTheCutAtItsFrame) {
+  const std::string good = frame(kFrameMethod, 1, "abc");
+  std::string bad_end = frame(kFrameMethod, 2, "def");
+  bad_end.back() = 'X';
+  Cut c = cut(kHeader + good + bad_end + good);
+  ASSERT_EQ(c.frames.size(), 1u);
+  ASSERT_TRUE(c.next);
+  EXPECT_EQ(c.next->channel, 2);
+  EXPECT_EQ(c.error, "type 1, all octets = <<100,101,102>>: {invalid_frame_end_marker,88}");  // FrameReader's words
+  // The same when the bad frame comes in pieces; and nothing is cut after it.
+  const size_t at = kHeader.size() + good.size();
+  c = cut(kHeader + good + bad_end + good, {at + 3, at + 9, at + bad_end.size()});
+  EXPECT_EQ(c.frames.size(), 1u);
+  EXPECT_EQ(c.error, "type 1, all octets = <<100,101,102>>: {invalid_frame_end_marker,88}");
+  EXPECT_FALSE(c.next);  // the last read's batch: nothing
+  c = cut(kHeader + frame(9, 0, ""));
+  EXPECT_EQ(c.error, "type 9, all octets = <<>>: unknown_frame");
+}
+
+TEST(FrameCutter, AFrameOverItsLimitFailsOnItsHead) {
+  const std::string head = hex("03 00 01 00 00 0f f9");  // 4089 octets of body: over 4096
+  for (size_t split = 0; split < head.size(); ++split) {
+    const Cut c = cut(kHeader + head, {kHeader.size() + split}, 4096);
+    EXPECT_EQ(c.error, "type 3, all octets = <<>>: {frame_too_large,4089,4088}") << split;
+    EXPECT_EQ(c.error, frame_too_large(3, 4089, 4096));
+  }
+  EXPECT_EQ(cut(kHeader + head, {}, 0).error, "");  // no limit: it is only incomplete
+}
+
+}  // namespace
+}  // namespace warren::amqp091
