@@ -13,6 +13,9 @@ namespace warren::amqp091 {
 
 using broker::Outcome;
 
+// Bodies the cutter gives a string of their own are those a message keeps as one.
+static_assert(FrameCutter::kOwnBodyAbove == broker::Message::kInlineBody);
+
 namespace {
 
 template <class M>
@@ -75,7 +78,9 @@ void Channel::release(TimePoint now) {
   consumers_.clear();
   consumers_by_key_.clear();
   session_.close(now);
-  content_.reset();
+  receiving_ = false;
+  content_.body.reset();
+  content_.gathering.reset();
   tx_.clear();
   drop_commits();
   if (publisher_) conn_.vhost().outcomes().remove_publisher(std::exchange(publisher_, 0));
@@ -166,7 +171,7 @@ void Channel::commit(TimePoint now, const Method& m) {
   committing_ = ++commits_;
   commit_pending_ = 0;
   for (TxOp& op : ops) {
-    if (op.publish) publish(std::move(*op.publish), now);
+    if (op.publish) publish(*op.publish, now);
     else if (!settle(op.tag, op.multiple, op.outcome, now, m)) break;  // closed the channel: no commit-ok
     if (closing_) break;
   }
@@ -309,10 +314,13 @@ void Channel::handle_queue(const Method& m, TimePoint now) {
 void Channel::handle_basic(const Method& m, TimePoint now) {
   if (auto* p = as<BasicPublish>(m)) {
     if (p->immediate) return error(ReplyCode::NotImplemented, "immediate=true", m);
-    content_ = Content();  // not emplace(): clang 14 sees Content as not default-constructible there
-    content_->exchange = p->exchange;
-    content_->routing_key = p->routing_key;
-    content_->mandatory = p->mandatory;
+    content_.exchange.assign(p->exchange);
+    content_.routing_key.assign(p->routing_key);
+    content_.mandatory = p->mandatory;
+    content_.have_header = false;
+    content_.body.reset();
+    content_.gathering.reset();
+    receiving_ = true;
     return;
   }
   if (auto* a = as<BasicAck>(m)) return (void)settle(a->delivery_tag, a->multiple, Outcome::Accepted, now, m);
@@ -484,7 +492,7 @@ void Channel::resume_deliveries(TimePoint now) {
 }
 
 void Channel::handle_header(const ContentHeader& h, TimePoint now) {
-  Content& c = *content_;
+  Content& c = content_;
   if (c.have_header)
     return conn_.connection_error(ReplyCode::UnexpectedFrame, "content header received twice", 60, 40);
   if (h.body_size > conn_.options().max_message_size) {
@@ -494,53 +502,98 @@ void Channel::handle_header(const ContentHeader& h, TimePoint now) {
                              conn_.options().max_message_size),
                  m);
   }
-  if (auto exp = h.properties.expiration(); exp && !broker::parse_expiration(*exp)) {
-    Method m = BasicPublish{};
-    return error(ReplyCode::PreconditionFailed, fmt::format("invalid expiration '{}'", *exp), m);
-  }
-  // RabbitMQ: a user-id property must name the user who logged in.
-  if (auto uid = h.properties.shortstr(Property::UserId); uid && *uid != conn_.user()) {
+  c.essentials = essentials(h.properties);
+  if (h.properties.has(Property::Expiration) && !c.essentials.ttl) {
     Method m = BasicPublish{};
     return error(ReplyCode::PreconditionFailed,
-                 fmt::format("user_id property set to '{}' but authenticated user was '{}'", *uid, conn_.user()), m);
+                 fmt::format("invalid expiration '{}'", h.properties.expiration().value_or("")), m);
   }
+  // RabbitMQ: a user-id property must name the user who logged in.
+  if (h.properties.has(Property::UserId))
+    if (auto uid = h.properties.shortstr(Property::UserId); uid && *uid != conn_.user()) {
+      Method m = BasicPublish{};
+      return error(ReplyCode::PreconditionFailed,
+                   fmt::format("user_id property set to '{}' but authenticated user was '{}'", *uid, conn_.user()), m);
+    }
   c.have_header = true;
   c.properties.assign(as_chars(h.properties.bytes()));
   if (h.properties.has(Property::ReplyTo) && !set_reply_to(h.properties, c.properties)) return;
-  c.essentials = essentials(h.properties);
   c.body_size = h.body_size;
-  if (c.body_size > broker::Message::kInlineBody) c.body = std::make_shared<std::string>();
-  else small_body_.clear();
+  small_body_.clear();
   if (c.body_size == 0) {
-    Content done = std::move(*content_);
-    content_.reset();
-    return publish(std::move(done), now);
+    receiving_ = false;
+    return publish(c, now);
   }
-  // Reserve for the usual message at once, but not what a header merely
-  // promises: a client could otherwise make us hold max_message_size per
-  // channel without sending a byte of body.
-  if (c.body) c.body->reserve(std::min<uint64_t>(c.body_size, 1 << 20));
-  else small_body_.reserve(broker::Message::kInlineBody);
+  if (c.body_size <= broker::Message::kInlineBody) small_body_.reserve(broker::Message::kInlineBody);
 }
 
-void Channel::handle_body(std::span<const uint8_t> body, TimePoint now) {
-  Content& c = *content_;
+// The usual publish, and the one fast way: its content header and all of
+// its body right behind it, in frames [i + 1, end) of the batch. When
+// handle_header would have nothing to check or rewrite (no expiration,
+// user-id or reply-to, a size within max_message_size) and no transaction
+// holds the message back, the message is built straight from the frames,
+// without gathering it in content_ first. Returns the frames it took
+// after the method's (1, or 2 with a body); 0: none, and the frames go
+// one by one, through handle_method, handle_header and handle_body, which
+// refuse what must be refused.
+size_t Channel::publish_whole(const BasicPublish& p, const FrameBatch& batch, size_t i, size_t end, TimePoint now) {
+  constexpr uint16_t kChecked =
+      property_flag(Property::Expiration) | property_flag(Property::UserId) | property_flag(Property::ReplyTo);
+  if (closing_ || receiving_ || tx_mode_ || p.immediate || i + 1 >= end) return 0;
+  const uint64_t frame_max = max_payload(conn_.frame_max());
+  const Frame& head = batch.frames[i + 1];
+  if (head.type != kFrameHeader || head.channel != id_ || head.payload.size() > frame_max) return 0;
+  const auto& [h, st] = batch.header(i + 1);
+  if (!st.ok() || (h.properties.flags() & kChecked) || h.body_size > conn_.options().max_message_size) return 0;
+  const Frame* body = nullptr;
+  if (h.body_size > 0) {
+    if (i + 2 >= end) return 0;
+    body = &batch.frames[i + 2];
+    if (body->type != kFrameBody || body->channel != id_ || body->payload.size() != h.body_size ||
+        body->payload.size() > frame_max)
+      return 0;
+  }
+  graveyard_.clear();  // as handle_method does
+  const std::string_view props = as_chars(h.properties.bytes());
+  const std::string_view bytes = body ? as_chars(body->payload) : std::string_view();
+  const auto e = essentials(h.properties);
+  route(body && body->owner && bytes.size() > broker::Message::kInlineBody
+            ? broker::Message::received(p.exchange, p.routing_key, &PropertyCodec::instance(), props, e, body->owner)
+            : broker::Message::received_bytes(p.exchange, p.routing_key, &PropertyCodec::instance(), props, e, bytes),
+        p.mandatory, now);
+  return body ? 2 : 1;
+}
+
+void Channel::handle_body(const Frame& f, TimePoint now) {
+  Content& c = content_;
   if (!c.have_header) return conn_.connection_error(ReplyCode::UnexpectedFrame, "content body before its header", 60, 40);
-  std::string& into = c.body ? *c.body : small_body_;
-  if (into.size() + body.size() > c.body_size)
-    return conn_.connection_error(ReplyCode::FrameError,
-                                  fmt::format("content body exceeds the declared size {}", c.body_size), 60, 40);
-  into.append(as_chars(body));
-  if (into.size() < c.body_size) return;
-  Content done = std::move(*content_);
-  content_.reset();
-  publish(std::move(done), now);
+  const bool large = c.body_size > broker::Message::kInlineBody;
+  if (large && f.owner && !c.gathering && f.payload.size() == c.body_size) {
+    c.body = f.owner;  // all of it, in a string of its own (FrameCutter): kept as it is
+  } else {
+    // Reserve for the usual message at once, but not what a header merely
+    // promises: a client could otherwise make us hold max_message_size per
+    // channel without sending a byte of body.
+    if (large && !c.gathering) {
+      c.gathering = std::make_shared<std::string>();
+      c.gathering->reserve(std::min<uint64_t>(c.body_size, 1 << 20));
+    }
+    std::string& into = large ? *c.gathering : small_body_;
+    if (into.size() + f.payload.size() > c.body_size)
+      return conn_.connection_error(ReplyCode::FrameError,
+                                    fmt::format("content body exceeds the declared size {}", c.body_size), 60, 40);
+    into.append(as_chars(f.payload));
+    if (into.size() < c.body_size) return;
+    if (large) c.body = std::move(c.gathering);
+  }
+  receiving_ = false;
+  publish(c, now);
 }
 
-void Channel::publish(Content c, TimePoint now) {
+void Channel::publish(Content& c, TimePoint now) {
   if (tx_mode_) {
     TxOp op;
-    if (!c.body) c.body = std::make_shared<std::string>(small_body_);  // small_body_ is reused meanwhile
+    if (!c.body) c.body = std::make_shared<const std::string>(small_body_);  // small_body_ is reused meanwhile
     op.publish = std::move(c);
     tx_.push_back(std::move(op));
     return;
@@ -551,19 +604,6 @@ void Channel::publish(Content c, TimePoint now) {
              : broker::Message::received_bytes(c.exchange, c.routing_key, &PropertyCodec::instance(),
                                                c.properties, c.essentials, small_body_);
   route(std::move(msg), c.mandatory, now);
-}
-
-bool Channel::publish_preparsed(const PreparsedPublish& p, TimePoint now) {
-  if (closing_ || content_ || tx_mode_ || p.header.body_size > conn_.options().max_message_size) return false;
-  graveyard_.clear();
-  const std::string_view props = as_chars(p.header.properties.bytes());
-  route(p.large_body ? broker::Message::received(p.method.exchange, p.method.routing_key, &PropertyCodec::instance(),
-                                                 props, p.essentials, p.large_body)
-                     : broker::Message::received_bytes(p.method.exchange, p.method.routing_key,
-                                                       &PropertyCodec::instance(), props, p.essentials,
-                                                       as_chars(p.body)),
-        p.method.mandatory, now);
-  return true;
 }
 
 void Channel::route(broker::MessagePtr msg, bool mandatory, TimePoint now) {

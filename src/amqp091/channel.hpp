@@ -61,11 +61,12 @@ class Channel final : public broker::Publisher {
 
   void handle_method(const Method& m, TimePoint now);
   void handle_header(const ContentHeader& h, TimePoint now);
-  void handle_body(std::span<const uint8_t> body, TimePoint now);
-  bool expecting_content() const { return content_.has_value(); }
-  // A publish a Preparser decoded: routed now, or false (nothing done) when
-  // this channel's state asks for the frame-by-frame way.
-  bool publish_preparsed(const PreparsedPublish& p, TimePoint now);
+  void handle_body(const Frame& f, TimePoint now);
+  // basic.publish at frame i, with its content in frames [i + 1, end):
+  // published at once if it may be (see channel.cpp). Returns the content
+  // frames it took; 0: none, the frames go one by one.
+  size_t publish_whole(const BasicPublish& p, const FrameBatch& batch, size_t i, size_t end, TimePoint now);
+  bool expecting_content() const { return receiving_; }
   // Output room again: let the queues deliver.
   void resume_deliveries(TimePoint now);
   // Sends pending publisher-confirm acks (batched per turn).
@@ -92,10 +93,13 @@ class Channel final : public broker::Publisher {
     broker::Message::Essentials essentials;
     uint64_t body_size = 0;
     bool have_header = false;
-    // Bodies above Message::kInlineBody: kept by the message as they are.
-    // Smaller ones gather in the channel's small_body_ (null here), which
-    // the message copies once; a transaction gives them their own string.
-    std::shared_ptr<std::string> body;
+    // Bodies above Message::kInlineBody, kept by the message as they are:
+    // the body frame's own string when one frame brought all of it, else
+    // gathered here frame by frame. Smaller ones gather in the channel's
+    // small_body_ (both null here), which the message copies once; a
+    // transaction gives them their own string.
+    broker::Body body;
+    std::shared_ptr<std::string> gathering;
   };
   struct TxOp {  // what a transaction will do at commit
     std::optional<Content> publish;
@@ -120,7 +124,7 @@ class Channel final : public broker::Publisher {
   void handle_basic(const Method& m, TimePoint now);
   void handle_consume(const BasicConsume& m, TimePoint now);
   void handle_get(const BasicGet& m, TimePoint now);
-  void publish(Content c, TimePoint now);
+  void publish(Content& c, TimePoint now);
   void route(broker::MessagePtr msg, bool mandatory, TimePoint now);
   bool settle(uint64_t tag, bool multiple, broker::Outcome outcome, TimePoint now, const Method& m);
   void cancel_consumer(const std::string& tag, TimePoint now);
@@ -149,7 +153,10 @@ class Channel final : public broker::Publisher {
   bool peer_closing_ = false;
   bool flow_active_ = true;
   broker::Session session_;
-  std::optional<Content> content_;
+  // The publish being received, while receiving_; kept between publishes,
+  // so that its strings keep their room.
+  Content content_;
+  bool receiving_ = false;
   std::string small_body_;  // reused (capacity kept): no allocation per small publish
   // The exchange last published to, to skip its lookup by name; looked up
   // again when the vhost has deleted it since.

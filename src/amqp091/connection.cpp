@@ -84,116 +84,67 @@ Connection::~Connection() {
   }
 }
 
+struct Connection::OwnInput {
+  FrameCutter cutter;
+  FrameBatch batch;
+};
+
 void Connection::feed(std::span<const uint8_t> bytes, TimePoint now) {
-  if (state_ == State::Closed) return;
-  begin_call(now, now_, sent_, last_sent_);
-  last_received_ = now;
-  std::span<const uint8_t> in = bytes;
-  if (!input_.empty() || state_ == State::Header) {
-    input_.append(as_chars(bytes));
-    in = as_bytes(input_);
-  }
-  if (state_ == State::Header) {
-    switch (check_protocol_header(in)) {
-      case HeaderCheck::Incomplete: return;
-      case HeaderCheck::Mismatch:
-        // The spec: answer with the protocol we speak, then close.
-        transport_.send(as_chars(kProtocolHeader));
-        transport_.close();
-        state_ = State::Closed;
-        return;
-      case HeaderCheck::Match: break;
-    }
-    in = in.subspan(kProtocolHeader.size());
-    send_start();
-    state_ = State::StartOk;
-  }
-  size_t used = 0;
-  for (bool retune = true; retune;) {
-    // tune-ok changes frame_max: the frames after it are read under the new limit.
-    retune = false;
-    const uint32_t limit = frame_max_;
-    FrameReader reader(in.subspan(used), limit);
-    Frame f;
-    while (state_ != State::Closed && !retune && reader.next(f)) {
-      handle_frame(f, now);
-      retune = frame_max_ != limit;
-    }
-    used += reader.consumed();
-    if (!retune && state_ != State::Closed && reader.failed())
-      connection_error(reader.error().code, reader.error().text);
-  }
-  if (state_ == State::Closed) return;
-  // Keep the incomplete tail for the next read.
-  std::string tail(as_chars(in.subspan(used)));
-  input_.swap(tail);
-  for (auto& [_, ch] : channels_) ch->flush_confirms();
+  if (!own_input_) own_input_.reset(new OwnInput{FrameCutter(opts_.frame_max), {}});
+  own_input_->cutter.cut(bytes, own_input_->batch);
+  feed_frames(own_input_->batch, now);
 }
 
-void Connection::feed_batch(const FrameBatch& batch, TimePoint now) {
-  feed_batch(batch, now, 0, batch.frames.size());
-}
-
-size_t Connection::feed_batch(const FrameBatch& batch, TimePoint now, size_t from, size_t budget) {
+size_t Connection::feed_frames(const FrameBatch& batch, TimePoint now, size_t from, size_t budget) {
   const size_t all = batch.frames.size();
-  // After a framing error feed() parses nothing more: its reader stops at
-  // the bad frame, every time.
   if (state_ == State::Closed || input_failed_) return all;
-  if (!batch.frames.empty() || !batch.pending_header.empty()) {  // any octet counts as life, as in feed()
-    begin_call(now, now_, sent_, last_sent_);
-    last_received_ = now;
-  }
+  begin_call(now, now_, sent_, last_sent_);
+  if (batch.octets > 0) last_received_ = now;  // any octet counts as life
+  if (from == 0 && batch.protocol_header && !handle_protocol_header(*batch.protocol_header)) return all;
   const size_t stop = budget >= all - from ? all : from + budget;
-  auto pub = std::lower_bound(batch.publishes.begin(), batch.publishes.end(), from,
-                              [](const PreparsedPublish& p, size_t i) { return p.frame < i; });
   size_t i = from;
   while (i < stop && state_ != State::Closed && !input_failed_) {
-    if (pub != batch.publishes.end() && pub->frame == i) {  // taken whole, even past `stop`
-      if (!publish_preparsed(batch, *pub, now))
-        for (size_t k = 0; k < pub->frame_count && state_ != State::Closed && !input_failed_; ++k)
-          handle_cut_frame(batch.frames[i + k], now);
-      i += pub->frame_count;
-      ++pub;
-      continue;
-    }
-    handle_cut_frame(batch.frames[i++], now);
+    const Frame& f = batch.frames[i];
+    if (!within_frame_max(f.type, f.payload.size())) break;
+    const size_t taken = publish_whole(batch, i, stop, now);
+    if (taken == 0) handle_frame(batch, i, now);
+    i += 1 + taken;
   }
   if (state_ == State::Closed || input_failed_) return all;
   if (i < all) return i;  // the rest on a later call; confirms at the end, as for one read
   for (auto& [_, ch] : channels_) ch->flush_confirms();
-  if (!batch.pending_header.empty()) {
-    FrameReader reader(batch.pending_header, frame_max_);
-    Frame incomplete;
-    if (!reader.next(incomplete) && reader.failed()) {
-      input_failed_ = true;
-      connection_error(reader.error().code, reader.error().text);
-      return all;
-    }
-  }
-  if (!batch.raw_tail.empty()) feed(batch.raw_tail, now);
+  if (batch.next && !within_frame_max(batch.next->type, batch.next->size)) return all;
+  if (!batch.error.empty()) framing_error(batch.error);
   return all;
 }
 
-void Connection::handle_cut_frame(const Frame& f, TimePoint now) {
-  if (f.payload.size() > max_payload(frame_max_)) {
-    // feed()'s reader would have stopped at this frame's header: the same error.
-    auto header = frame_header(f.type, f.channel, uint32_t(f.payload.size()));
-    FrameReader reader(header, frame_max_);
-    Frame ignored;
-    reader.next(ignored);
-    input_failed_ = true;
-    return connection_error(reader.error().code, reader.error().text);
+// The client's first octets: our protocol header, or one we answer with
+// ours before closing (spec 4.2.2).
+bool Connection::handle_protocol_header(HeaderCheck check) {
+  if (state_ != State::Header) return true;
+  if (check == HeaderCheck::Mismatch) {
+    transport_.send(as_chars(kProtocolHeader));
+    transport_.close();
+    state_ = State::Closed;
+    return false;
   }
-  handle_frame(f, now);
+  send_start();
+  state_ = State::StartOk;
+  return true;
 }
 
-// False: this state does not allow the fast way; nothing was done.
-bool Connection::publish_preparsed(const FrameBatch& batch, const PreparsedPublish& p, TimePoint now) {
-  if (state_ != State::Opened) return false;
-  for (uint32_t k = 0; k < p.frame_count; ++k)
-    if (batch.frames[p.frame + k].payload.size() > max_payload(frame_max_)) return false;
-  auto it = channels_.find(p.channel);
-  return it != channels_.end() && it->second->publish_preparsed(p, now);
+// The cutter allows the server's frame-max; the connection may have
+// negotiated less. A frame over it is refused on its head alone, before
+// all of it has come.
+bool Connection::within_frame_max(uint8_t type, uint64_t size) {
+  if (size <= max_payload(frame_max_)) return true;
+  framing_error(frame_too_large(type, uint32_t(size), frame_max_));
+  return false;
+}
+
+void Connection::framing_error(std::string_view text) {
+  input_failed_ = true;
+  connection_error(ReplyCode::FrameError, text);
 }
 
 void Connection::send_start() {
@@ -205,11 +156,27 @@ void Connection::send_start() {
   send_method(0, start);
 }
 
-void Connection::handle_frame(const Frame& f, TimePoint now) {
+// A basic.publish at frame i on an open channel, for that channel to take
+// whole with its content frames if it may (Channel::publish_whole), so
+// long as they are in this step: feeding in steps of a frame or two thus
+// tests the fast way against the frame-by-frame one. Returns the content
+// frames taken.
+size_t Connection::publish_whole(const FrameBatch& batch, size_t i, size_t end, TimePoint now) {
+  const Frame& f = batch.frames[i];
+  if (state_ != State::Opened || f.type != kFrameMethod || f.channel == 0) return 0;
+  const auto& [m, st] = batch.method(i);
+  const auto* p = st.ok() ? as<BasicPublish>(m) : nullptr;
+  auto it = p ? channels_.find(f.channel) : channels_.end();
+  return it != channels_.end() ? it->second->publish_whole(*p, batch, i, end, now) : 0;
+}
+
+// Frame `i` of the batch, with what the cutter decoded of it.
+void Connection::handle_frame(const FrameBatch& batch, size_t i, TimePoint now) {
+  const Frame& f = batch.frames[i];
   if (state_ == State::Closing) {  // only the closing handshake matters now
     if (f.type != kFrameMethod || f.channel != 0) return;
-    Method m;
-    if (!decode_method(f.payload, m).ok()) return;
+    const auto& [m, st] = batch.method(i);
+    if (!st.ok()) return;
     if (as<ConnectionCloseOk>(m)) return finish(now);
     if (as<ConnectionClose>(m)) {
       send_method(0, ConnectionCloseOk{});
@@ -235,16 +202,14 @@ void Connection::handle_frame(const Frame& f, TimePoint now) {
       return connection_error(ReplyCode::UnexpectedFrame,
                               fmt::format("unexpected content {} frame on channel {}",
                                           f.type == kFrameHeader ? "header" : "body", f.channel));
-    if (f.type == kFrameBody) return ch->handle_body(f.payload, now);
-    ContentHeader h;
-    DecodeStatus st = decode_content_header(f.payload, h);
+    if (f.type == kFrameBody) return ch->handle_body(f, now);
+    const auto& [h, st] = batch.header(i);
     if (!st.ok()) return connection_error(st.code, st.text);
     return ch->handle_header(h, now);
   }
   if (f.type != kFrameMethod) return connection_error(ReplyCode::FrameError, "unknown frame type");
 
-  Method m;
-  DecodeStatus st = decode_method(f.payload, m);
+  const auto& [m, st] = batch.method(i);
   if (!st.ok()) return connection_error(st.code, st.text);
   if (f.channel == 0) return handle_connection_method(m, now);
 

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "amqp091/frame.hpp"
+#include "amqp091/frame_cutter.hpp"
 #include "amqp091/generated/methods.hpp"
-#include "amqp091/preparse.hpp"
 #include "amqp091/properties.hpp"
 #include "amqp091/server_options.hpp"
 #include "broker/broker.hpp"
@@ -41,16 +41,15 @@ class Connection final : public engine::ServerEngine {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  // The one way input comes in: frames a FrameCutter cut from this
+  // connection's bytes, on this thread or on a reader thread (the server
+  // cuts them itself, src/server/socket_reader.hpp). Frames [from, ...),
+  // at most `budget` of them, so that a driver can share a loop turn
+  // between a big read and other connections; returns where to go on from,
+  // which is frames.size() once the batch is done.
+  size_t feed_frames(const FrameBatch& batch, TimePoint now, size_t from = 0, size_t budget = SIZE_MAX);
+  // Bytes, cut by a FrameCutter of the engine's own, then feed_frames().
   void feed(std::span<const uint8_t> bytes, TimePoint now) override;
-  // An open connection's input, cut ahead by a Preparser (on another
-  // thread): the same effect as feed() of the same bytes, with a plain
-  // publish's decoding already done.
-  void feed_batch(const FrameBatch& batch, TimePoint now);
-  // The same in steps: frames [from, ...), about `budget` of them (a
-  // preparsed publish is never split); returns where to go on from, which
-  // is frames.size() once the batch is done. Lets the I/O layer share a
-  // loop turn fairly between a big read and other connections.
-  size_t feed_batch(const FrameBatch& batch, TimePoint now, size_t from, size_t budget);
   void advance(TimePoint now) override;
   std::optional<TimePoint> next_deadline() const override;
   // The socket is gone: every channel ends, as if closed.
@@ -65,11 +64,6 @@ class Connection final : public engine::ServerEngine {
   bool blocked() const { return blocked_; }
 
   bool finished() const { return state_ == State::Closed; }
-  // Open, and not closing: its input may move to feed_batch() from here.
-  bool open() const { return state_ == State::Opened; }
-  // Hands over the incomplete frame feed() keeps for its next call, for
-  // whoever cuts this connection's input from now on (feed_batch callers).
-  std::string take_partial_input() { return std::exchange(input_, {}); }
   uint64_t id() const { return id_; }
   const std::string& user() const { return user_; }
 
@@ -108,11 +102,13 @@ class Connection final : public engine::ServerEngine {
  private:
   enum class State : uint8_t { Header, StartOk, TuneOk, Open, Opened, Closing, Closed };
 
-  void handle_frame(const Frame& f, TimePoint now);
-  // A frame a Preparser cut under the server's largest frame-max: checked
-  // here against the negotiated one, as feed()'s FrameReader would.
-  void handle_cut_frame(const Frame& f, TimePoint now);
-  bool publish_preparsed(const FrameBatch& batch, const PreparsedPublish& p, TimePoint now);
+  struct OwnInput;  // feed()'s cutter
+
+  bool handle_protocol_header(HeaderCheck check);
+  bool within_frame_max(uint8_t type, uint64_t size);
+  void framing_error(std::string_view text);
+  void handle_frame(const FrameBatch& batch, size_t i, TimePoint now);
+  size_t publish_whole(const FrameBatch& batch, size_t i, size_t end, TimePoint now);
   void open_channel(uint16_t channel);
   void handle_connection_method(const Method& m, TimePoint now);
   void handle_start_ok(const ConnectionStartOk& m);
@@ -137,7 +133,7 @@ class Connection final : public engine::ServerEngine {
   const bool from_loopback_;
 
   State state_ = State::Header;
-  std::string input_;                // bytes not yet forming a whole frame
+  std::unique_ptr<OwnInput> own_input_;  // made by the first feed()
   std::string user_;
   uint16_t channel_max_;
   uint32_t frame_max_;
@@ -152,7 +148,7 @@ class Connection final : public engine::ServerEngine {
   TimePoint last_sent_;
   TimePoint closing_since_{};
   bool sent_ = false;                // something was sent during this call
-  bool input_failed_ = false;        // feed_batch met a framing error: nothing more is parsed
+  bool input_failed_ = false;        // a framing error: no frame after it is read
   std::unordered_map<uint16_t, std::unique_ptr<Channel>> channels_;
   std::vector<std::pair<uint16_t, std::string*>> holds_;  // hold_output(); rarely more than one
   std::string scratch_;

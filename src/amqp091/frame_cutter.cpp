@@ -9,6 +9,9 @@ void FrameBatch::clear() {
   octets = 0;
   protocol_header.reset();
   frames.clear();
+  methods.clear();
+  headers.clear();
+  decoded.clear();
   next.reset();
   error.clear();
 }
@@ -87,15 +90,24 @@ void FrameCutter::hold(std::span<const uint8_t> rest, FrameBatch& out) {
 void FrameCutter::add(Frame f, FrameBatch& out) {
   const bool whole_body = f.type == kFrameBody && f.channel == header_channel_ && header_body_size_ == f.payload.size();
   header_body_size_.reset();
-  if (f.type == kFrameHeader && f.payload.size() >= 12) {  // class, weight, then the body size
-    header_channel_ = f.channel;
-    uint64_t size = 0;
-    for (size_t i = 4; i < 12; ++i) size = size << 8 | f.payload[i];
-    header_body_size_ = size;
-  }
   if (whole_body && f.payload.size() > kOwnBodyAbove && !f.owner) {
     f.owner = std::make_shared<const std::string>(as_chars(f.payload));
     f.payload = as_bytes(*f.owner);
+  }
+  if (f.type == kFrameMethod) {
+    out.decoded.push_back(uint32_t(out.methods.size()));
+    auto& m = out.methods.emplace_back();
+    m.status = decode_method(f.payload, m.value);
+  } else if (f.type == kFrameHeader) {
+    out.decoded.push_back(uint32_t(out.headers.size()));
+    auto& h = out.headers.emplace_back();
+    h.status = decode_content_header(f.payload, h.value);
+    if (h.status.ok()) {
+      header_channel_ = f.channel;
+      header_body_size_ = h.value.body_size;
+    }
+  } else {
+    out.decoded.push_back(0);
   }
   out.frames.push_back(std::move(f));
 }

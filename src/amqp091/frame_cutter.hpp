@@ -1,12 +1,14 @@
 #pragma once
 // A 0-9-1 connection's input, cut: its protocol header, then its frames,
-// however the reads split them. One cutter per connection, on whichever
-// thread reads the socket - the broker's loop, or a reader thread
-// (src/server/socket_reader.hpp) - moving with the connection, the
-// incomplete frame it holds included: the bytes are cut the same way
-// wherever they are read. It knows framing only. What a frame means, and
-// whether it may come now (under the negotiated frame-max, say), is the
-// engine's business (Connection::feed_frames).
+// however the reads split them, each method and content header decoded.
+// One cutter per connection, on whichever thread reads the socket - the
+// broker's loop, or a reader thread (src/server/socket_reader.hpp) -
+// moving with the connection, the incomplete frame it holds included: the
+// bytes are cut and decoded the same way wherever they are read, as Redis's
+// I/O threads parse commands that its main thread runs. It knows the codec
+// only. What a frame means, and whether it may come now (under the
+// negotiated frame-max, say), is the engine's business
+// (Connection::feed_frames).
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -15,17 +17,29 @@
 #include <vector>
 
 #include "amqp091/frame.hpp"
+#include "amqp091/generated/methods.hpp"
+#include "amqp091/properties.hpp"
 
 namespace warren::amqp091 {
 
-// What one FrameCutter::cut() found. Payloads point into the bytes given
-// to cut(), or into their own string (Frame::owner): a frame begun in an
-// earlier cut, or a large body.
+// What one FrameCutter::cut() found. Payloads, and the views of what was
+// decoded, point into the bytes given to cut(), or into a payload's own
+// string (Frame::owner): a frame begun in an earlier cut, or a large body.
 struct FrameBatch {
+  template <class T>
+  struct Decoded {
+    T value;
+    DecodeStatus status;  // not ok: the engine refuses the frame when it comes to it
+  };
+
   size_t octets = 0;  // the bytes cut, whole frames or not: any octet is a sign of life
   // Match or Mismatch, in the batch whose bytes decided it.
   std::optional<HeaderCheck> protocol_header;
   std::vector<Frame> frames;
+  // Each method frame's method, each header frame's content header.
+  std::vector<Decoded<Method>> methods;
+  std::vector<Decoded<ContentHeader>> headers;
+  std::vector<uint32_t> decoded;  // frames[i]'s entry in methods or headers
   // The frame after `frames`, known by its head alone: still incomplete, or
   // the one cutting stopped at. The engine checks its size at once, as it
   // does a whole frame's, so a peer learns of an oversized frame from its
@@ -37,6 +51,8 @@ struct FrameBatch {
 
   // Nothing for the engine but octets: no frame, no head, nothing decided.
   bool empty() const { return frames.empty() && !next && error.empty() && !protocol_header; }
+  const Decoded<Method>& method(size_t frame) const { return methods[decoded[frame]]; }
+  const Decoded<ContentHeader>& header(size_t frame) const { return headers[decoded[frame]]; }
   void clear();
 };
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "amqp091/methods_test_util.hpp"
+#include "amqp091/generated/methods.hpp"
 #include "amqp091/properties.hpp"
 
 namespace warren::amqp091 {
@@ -84,6 +85,24 @@ TEST(FrameCutter, TheProtocolHeaderThenFramesHoweverTheReadsSplitThem) {
       }
     }
   }
+}
+
+TEST(FrameCutter, DecodesEachMethodAndContentHeader) {
+  BasicPublish p;
+  p.routing_key = "q";
+  std::string in = kHeader;
+  append_method_frame(in, 1, p);
+  in += header(1, 5) + frame(kFrameBody, 1, "hello");
+  in += frame(kFrameMethod, 1, std::string("\x00\x63\x00\x0a", 4));  // class 99: does not decode
+  FrameCutter cutter(131072);
+  FrameBatch batch;
+  cutter.cut(as_bytes(in), batch);
+  ASSERT_EQ(batch.frames.size(), 4u);
+  ASSERT_TRUE(batch.method(0).status.ok());
+  EXPECT_EQ(std::get<BasicPublish>(batch.method(0).value).routing_key, "q");
+  ASSERT_TRUE(batch.header(1).status.ok());
+  EXPECT_EQ(batch.header(1).value.body_size, 5u);
+  EXPECT_EQ(batch.method(3).status.code, ReplyCode::NotImplemented);  // the engine refuses it when it comes to it
 }
 
 TEST(FrameCutter, AWrongProtocolHeaderIsKnownAtItsFirstWrongOctet) {

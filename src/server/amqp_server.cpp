@@ -84,13 +84,17 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
   void on_data(net::Connection&, std::string_view bytes) override {
     auto in = std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     if (!engine_ && !choose_engine(in)) return;
-    engine_->feed(in, server_.loop_.now());
+    if (cutter_) {  // 0-9-1: cut here as the reader thread would, then the engine's one entry
+      cutter_->cut(in, server_.cut_);
+      amqp091_->feed_frames(server_.cut_, server_.loop_.now());
+      server_.cut_.clear();  // keeps no body alive
+    } else {
+      engine_->feed(in, server_.loop_.now());
+    }
     after();
     // A stall of this loop makes one big read; a stream makes big reads in a row.
     big_reads_ = bytes.size() >= kBigRead ? big_reads_ + 1 : 0;
-    if (big_reads_ >= kBigReadsToMove && offload_ && amqp091_ && amqp091_->open() && !sock_->closed() &&
-        amqp091_->frame_max() != 0 && amqp091_->frame_max() <= SocketReader::kMaxFrame)
-      move_to_reader();
+    if (big_reads_ >= kBigReadsToMove && offload_ && cutter_ && !sock_->closed()) move_to_reader();
   }
   void on_close(net::Connection&, int error) override {
     if (engine_) engine_->transport_closed(server_.loop_.now());
@@ -148,6 +152,7 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
                                                        loopback_, now);
         amqp091_ = e.get();
         engine_ = std::move(e);
+        cutter_.emplace(server_.opts_.amqp091.frame_max);
         break;
       }
     }
@@ -157,9 +162,9 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
   }
   // An AMQP 0-9-1 connection whose reads are big (kBigReadsToMove of
   // kBigRead in a row) streams faster than this loop serves it: from now
-  // on a reader thread reads its socket and cuts its frames. The others
-  // stay here, where a message costs no thread hand-off
-  // (docs/architecture.md#threads).
+  // on a reader thread reads its socket and cuts its frames, with the
+  // cutter that cut them here. The others stay here, where a message
+  // costs no thread hand-off (docs/architecture.md#threads).
   void move_to_reader() {
     // The reader gets its own fd for the socket: either side may close its
     // fd at any time without pulling it from under the other.
@@ -167,7 +172,8 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
     if (dup < 0) return;  // stays here
     reader_ = std::exchange(offload_, nullptr);
     sock_->set_external_reader();
-    reader_->add(id_, dup, amqp091_->frame_max(), amqp091_->take_partial_input(), !reading_);
+    reader_->add(id_, dup, std::move(*cutter_), !reading_);
+    cutter_.reset();
     spdlog::info("connection {}: a busy publisher: its socket is read on a reader thread from now on", id_);
   }
 
@@ -176,7 +182,7 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
   bool feed_step() {
     fed_turn_ = server_.loop_.turns();
     ReadBatch& b = held_.front();
-    fed_frames_ = amqp091_->feed_batch(b.cut, server_.loop_.now(), fed_frames_, kFramesPerTurn);
+    fed_frames_ = amqp091_->feed_frames(b.cut, server_.loop_.now(), fed_frames_, kFramesPerTurn);
     after();
     if (fed_frames_ < b.cut.frames.size()) {
       feed_held_next_turn();
@@ -222,7 +228,10 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
   std::unique_ptr<net::Connection> sock_;
   std::vector<uint8_t> header_;  // the first bytes, until they name a protocol
   std::unique_ptr<engine::ServerEngine> engine_;
-  amqp091::Connection* amqp091_ = nullptr;  // engine_, when it is one
+  // engine_, when it is AMQP 0-9-1: its input goes in as frames (feed_frames),
+  // cut by cutter_ while this loop reads the socket, then by the reader.
+  amqp091::Connection* amqp091_ = nullptr;
+  std::optional<amqp091::FrameCutter> cutter_;
   SocketReader* offload_;                   // where to move when busy; null once moved (or never)
   SocketReader* reader_ = nullptr;          // reads our socket, once moved
   // Read while reading was paused, or more than one this turn. A vector:

@@ -55,6 +55,7 @@ class AmqpServer {
   AmqpServerOptions opts_;
   std::unique_ptr<net::Listener> listener_;
   std::vector<std::unique_ptr<SocketReader>> readers_;  // before conns_: outlive them
+  amqp091::FrameBatch cut_;  // a 0-9-1 read on this loop, cut (one at a time)
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_id_ = 1;
   net::DeadlineTimer broker_timer_;  // at broker_.next_deadline()

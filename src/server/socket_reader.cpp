@@ -15,8 +15,7 @@ namespace warren::server {
 class SocketReader::Source final : public net::Pollable {
  public:
   Source(SocketReader& r, const Command& add)
-      : r_(r), conn_(add.conn), fd_(add.fd), cutter_(add.frame_max),
-        carry_(add.partial.begin(), add.partial.end()), paused_(add.paused) {
+      : r_(r), conn_(add.conn), fd_(add.fd), cutter_(std::move(*add.cutter)), paused_(add.paused) {
     update();
   }
   ~Source() override { close_fd(); }
@@ -73,7 +72,7 @@ class SocketReader::Source final : public net::Pollable {
 
   // The socket is done for us: the broker hears it as a read error.
   void end(int error) {
-    ReadBatch b = r_.take_buffer(conn_, 0);
+    ReadBatch b = r_.take_buffer(conn_, false);
     b.end = true;
     b.error = error != 0 ? error : EIO;
     close_fd();
@@ -88,10 +87,9 @@ class SocketReader::Source final : public net::Pollable {
   }
 
   void read() {
-    ReadBatch b = r_.take_buffer(conn_, std::max(kBufferSize, carry_.size() + kReadBudget));
-    if (!carry_.empty()) std::memcpy(b.buffer.get(), carry_.data(), carry_.size());
-    size_t size = carry_.size();
-    const size_t limit = size + kReadBudget;
+    ReadBatch b = r_.take_buffer(conn_, true);
+    size_t size = 0;
+    const size_t limit = kReadBudget;
     bool end = false;
     int error = 0;
     while (size < limit) {
@@ -111,15 +109,14 @@ class SocketReader::Source final : public net::Pollable {
         break;
       }
     }
-    const size_t used = cutter_.cut({b.buffer.get(), size}, b.cut);
-    carry_.assign(b.buffer.get() + used, b.buffer.get() + size);
+    cutter_.cut({b.buffer.get(), size}, b.cut);
     if (end) {
       b.end = true;
       b.error = error;
       close_fd();
     }
     if (b.cut.empty() && !b.end) {  // nothing whole yet
-      if (r_.spare_.size() < kMaxSpare && b.capacity <= kBufferSize) r_.spare_.push_back(std::move(b));
+      if (r_.spare_.size() < kMaxSpare) r_.spare_.push_back(std::move(b));
       return;
     }
     ++in_flight_;
@@ -130,8 +127,7 @@ class SocketReader::Source final : public net::Pollable {
   SocketReader& r_;
   const uint64_t conn_;
   int fd_;
-  amqp091::Preparser cutter_;
-  std::vector<uint8_t> carry_;  // an incomplete frame, for the front of the next read
+  amqp091::FrameCutter cutter_;  // keeps an incomplete frame for the next read
   unsigned in_flight_ = 0;
   bool paused_ = false;
   bool watched_ = false;
@@ -152,17 +148,15 @@ SocketReader::~SocketReader() {
     if (c.kind == Command::Add) ::close(c.fd);
 }
 
-// A spare buffer that fits, else a new one; the common size is kBufferSize,
-// which a read of kReadBudget after an incomplete frame of up to 128 KiB fits.
-ReadBatch SocketReader::take_buffer(uint64_t conn, size_t capacity) {
+// A spare buffer, else a new one when it is for reading (an EOF or error
+// batch needs none).
+ReadBatch SocketReader::take_buffer(uint64_t conn, bool for_reading) {
   ReadBatch b;
-  auto fits = std::find_if(spare_.rbegin(), spare_.rend(), [&](const ReadBatch& s) { return s.capacity >= capacity; });
-  if (fits != spare_.rend()) {
-    b = std::move(*fits);
-    spare_.erase(std::next(fits).base());
-  } else if (capacity > 0) {
-    b.buffer.reset(new uint8_t[capacity]);  // uninitialized: read() fills it
-    b.capacity = capacity;
+  if (!spare_.empty()) {
+    b = std::move(spare_.back());
+    spare_.pop_back();
+  } else if (for_reading) {
+    b.buffer.reset(new uint8_t[kReadBudget]);  // uninitialized: read() fills it
   }
   b.conn = conn;
   b.end = false;
@@ -192,18 +186,15 @@ void SocketReader::deliver_ready() {
   delivering_.clear();
 }
 
-void SocketReader::add(uint64_t conn, int fd, uint32_t frame_max, std::string partial, bool paused) {
-  command({Command::Add, conn, fd, frame_max, std::move(partial), paused});
+void SocketReader::add(uint64_t conn, int fd, amqp091::FrameCutter cutter, bool paused) {
+  command({Command::Add, conn, fd, std::move(cutter), paused});
 }
 void SocketReader::remove(uint64_t conn) { command({Command::Remove, conn}); }
 void SocketReader::set_paused(uint64_t conn, bool paused) {
   command({paused ? Command::Pause : Command::Resume, conn});
 }
 
-void SocketReader::done(ReadBatch batch) {
-  batch.cut.clear();
-  to_reader(returned_, std::move(batch));
-}
+void SocketReader::done(ReadBatch batch) { to_reader(returned_, std::move(batch)); }
 
 void SocketReader::command(Command c) { to_reader(commands_, std::move(c)); }
 
@@ -240,8 +231,9 @@ void SocketReader::run_commands() {
   }
   scratch_commands_.clear();
   for (ReadBatch& b : scratch_returned_) {
+    b.cut.clear();  // here, not on the broker's thread: it lets go of the bodies it kept
     if (auto it = sources_.find(b.conn); it != sources_.end()) it->second->returned();
-    if (spare_.size() < kMaxSpare && b.buffer && b.capacity <= kBufferSize) spare_.push_back(std::move(b));
+    if (spare_.size() < kMaxSpare && b.buffer) spare_.push_back(std::move(b));
   }
   scratch_returned_.clear();
 }

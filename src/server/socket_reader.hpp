@@ -1,11 +1,13 @@
 #pragma once
 // Reads the sockets of busy AMQP 0-9-1 connections on a thread of its own
-// and cuts their frames there (amqp091::Preparser), so that the broker's
-// thread gets whole reads, already cut and with plain publishes decoded:
-// one hand-off per read of up to 256 KiB, not one per message. A
-// connection moves here, once open, when its reads show it streams faster
-// than the broker's loop serves it (AmqpServer); the others stay on that
-// loop, where a message costs no hand-off between threads.
+// and cuts their frames there, with the connection's amqp091::FrameCutter,
+// which moves here from the broker's loop: the broker's thread gets whole
+// reads, cut and decoded as it would have done it, and runs them through
+// the engine's one entry for input (Connection::feed_frames): one hand-off
+// per read of up to 256 KiB, not one per message. A connection moves here
+// when its reads show it streams faster than the broker's loop serves it
+// (AmqpServer); the others stay on that loop, where a message costs no
+// hand-off between threads.
 // docs/architecture.md#threads has the measurements that chose this.
 //
 // The reader owns a dup of each socket's fd and only reads it; the broker's
@@ -19,22 +21,23 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
-#include "amqp091/preparse.hpp"
+#include "amqp091/frame_cutter.hpp"
 #include "net/event_loop.hpp"
 
 namespace warren::server {
 
-// One read of one connection, cut. Owns the bytes its views point into.
+// One read of one connection, cut. Owns the bytes its frames point into
+// (those not in a string of their own).
 struct ReadBatch {
   uint64_t conn = 0;
-  std::unique_ptr<uint8_t[]> buffer;
-  size_t capacity = 0;
+  std::unique_ptr<uint8_t[]> buffer;  // kReadBudget octets
   amqp091::FrameBatch cut;
   bool end = false;  // the peer's EOF (error 0) or a read error comes after these bytes
   int error = 0;
@@ -43,11 +46,10 @@ struct ReadBatch {
 class SocketReader {
  public:
   static constexpr size_t kReadBudget = 256 * 1024;  // per connection per turn, as net::Connection
-  static constexpr size_t kMaxFrame = 128 * 1024 + 8;  // RabbitMQ's and our default frame_max, and a little
-  static constexpr size_t kBufferSize = kReadBudget + kMaxFrame;
   // Batches per connection on their way to the broker: one being fed, one
-  // being read. So a moved connection holds at most 2 x kBufferSize of
-  // input (outside the memory high watermark's count, like socket buffers).
+  // being read. So a moved connection holds at most 2 x kReadBudget of
+  // input, and the incomplete frame its cutter keeps (outside the memory
+  // high watermark's count, like socket buffers).
   static constexpr unsigned kMaxInFlight = 2;
   static constexpr size_t kMaxSpare = 16;  // buffers kept for reuse
 
@@ -60,11 +62,10 @@ class SocketReader {
   SocketReader& operator=(const SocketReader&) = delete;
 
   // The rest are called on the core's thread.
-  // Takes `fd`, a dup of the socket of a 0-9-1 connection whose engine is
-  // open with `frame_max` negotiated (at most kMaxFrame: so an incomplete
-  // frame always fits a buffer); `partial` is the incomplete frame its
-  // engine had (the bytes before what the socket still holds).
-  void add(uint64_t conn, int fd, uint32_t frame_max, std::string partial, bool paused);
+  // Takes `fd`, a dup of the socket of a 0-9-1 connection, and the cutter
+  // that has cut its input so far, with the incomplete frame it holds:
+  // the bytes before what the socket still has.
+  void add(uint64_t conn, int fd, amqp091::FrameCutter cutter, bool paused);
   void remove(uint64_t conn);       // the connection is gone: stop, close the dup
   void set_paused(uint64_t conn, bool paused);
   void done(ReadBatch batch);  // fed: its buffer goes back to the reader
@@ -74,10 +75,9 @@ class SocketReader {
   struct Command {
     enum Kind : uint8_t { Add, Remove, Pause, Resume } kind;
     uint64_t conn;
-    int fd = -1;             // Add
-    uint32_t frame_max = 0;  // Add
-    std::string partial;  // Add
-    bool paused = false;  // Add
+    int fd = -1;                                // Add
+    std::optional<amqp091::FrameCutter> cutter;  // Add
+    bool paused = false;                        // Add
   };
 
   void run_commands();                // reader thread
@@ -86,7 +86,7 @@ class SocketReader {
   void command(Command c);            // core thread
   template <class T>
   void to_reader(std::vector<T>& queue, T item);  // core thread: queue it, wake the reader
-  ReadBatch take_buffer(uint64_t conn, size_t capacity);  // reader thread
+  ReadBatch take_buffer(uint64_t conn, bool for_reading);  // reader thread
 
   net::EventLoop& core_;
   Deliver deliver_;

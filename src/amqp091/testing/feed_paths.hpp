@@ -1,9 +1,11 @@
 #pragma once
-// For tests and the fuzzer: the same client bytes through the engine's two
-// input paths, on two brokers - feed() of each chunk, as a socket read on
-// the broker's thread gives it, and Preparser::cut + feed_batch(), as the
-// reader thread gives it (src/server/socket_reader.cpp) - so that a test
-// can check they answer alike: that is the contract of feed_batch().
+// For tests: the same client bytes, read alike, into two engines on two
+// brokers - one fed by feed() of each read, the other the way warrend
+// feeds a connection that moves to a reader thread (src/server/): by a
+// FrameCutter the driver owns and hands over to another owner mid-stream,
+// each read's frames fed in steps (Connection::feed_frames with a
+// budget) - so that a test can check the steps and the hand-over change
+// nothing.
 #include <algorithm>
 #include <cstdint>
 #include <memory>
@@ -12,7 +14,7 @@
 #include <vector>
 
 #include "amqp091/connection.hpp"
-#include "amqp091/preparse.hpp"
+#include "amqp091/frame_cutter.hpp"
 #include "broker/broker.hpp"
 #include "broker/seeded_env.hpp"
 
@@ -37,14 +39,10 @@ struct PathOutputs {
   bool fed_closed = false, batched_closed = false;
 };
 
-// `chunks` are the reads, in order; time stands still. The second engine is
-// fed by feed() too until read `move_at`, and moves to the batched path at
-// the first read from there on where it is open(), as a connection that
-// moves to a reader thread does. (Its cutter allows the configured
-// frame-max, not the negotiated one the server gives it, so that the
-// engine's own check of each frame is exercised too.)
-// With `slice`, each batch is fed in steps of that many frames, as the
-// server does to share a loop turn.
+// `chunks` are the reads, in order; time stands still. The second engine's
+// cutter is handed over (moved to a new owner) before read `move_at`, as
+// when a connection moves to a reader thread; each read's frames are fed
+// in steps of `slice`, as the server shares a loop turn.
 inline PathOutputs run_both_paths(const std::vector<std::string_view>& chunks, const ServerOptions& opts,
                                   size_t move_at = 0, size_t slice = SIZE_MAX) {
   const TimePoint now = TimePoint{} + std::chrono::hours(1);
@@ -54,28 +52,16 @@ inline PathOutputs run_both_paths(const std::vector<std::string_view>& chunks, c
   {
     Connection a(broker_a, 1, opts, ta, true, now);
     Connection b(broker_b, 1, opts, tb, true, now);
-    Preparser cutter(opts.frame_max);
-    std::string carry;
+    auto cutter = std::make_unique<FrameCutter>(opts.frame_max);
     FrameBatch batch;
-    bool fed_whole = true;
     for (size_t i = 0; i < chunks.size(); ++i) {
-      std::string_view chunk = chunks[i];
-      a.feed(as_bytes(chunk), now);
-      if (fed_whole && i >= move_at && b.open()) {
-        fed_whole = false;
-        carry = b.take_partial_input();
-      }
-      if (fed_whole) {
-        b.feed(as_bytes(chunk), now);
-        continue;
-      }
-      carry.append(chunk);
-      const size_t used = cutter.cut(as_bytes(carry), batch);
+      a.feed(as_bytes(chunks[i]), now);
+      if (i == move_at) cutter = std::make_unique<FrameCutter>(std::move(*cutter));
+      cutter->cut(as_bytes(chunks[i]), batch);
       size_t from = 0;
       do {
-        from = b.feed_batch(batch, now, from, slice);
+        from = b.feed_frames(batch, now, from, slice);
       } while (from < batch.frames.size());
-      carry.erase(0, used);
     }
     a.transport_closed(now);
     b.transport_closed(now);

@@ -1,8 +1,10 @@
-// The Preparser (frames cut ahead on the reader thread) and feed_batch():
-// what is cut, and that an engine fed through it answers exactly as one fed
-// the same bytes through feed(), for well-formed sessions and for every
-// kind of bad input, however the bytes are split into reads.
-#include "amqp091/preparse.hpp"
+// Connection::feed_frames(), the engine's one entry for input: what it
+// checks of frames a FrameCutter cut, and that feeding a read's frames in
+// steps, with the cutter handed over mid-stream (as warrend does for a
+// connection that moves to a reader thread), answers exactly as feed() of
+// the same reads, for well-formed sessions and every kind of bad input,
+// however the bytes are split into reads.
+#include "amqp091/connection.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +16,9 @@
 namespace warren::amqp091 {
 namespace {
 
+using test::CloseInfo;
 using test::Peer;
+using test::expect_connection_close;
 
 const std::string kHeader(as_chars(kProtocolHeader));
 
@@ -43,101 +47,39 @@ std::string consume(std::string_view queue, std::string_view tag) {
 
 std::string props(const BasicProperties& p) { return test::property_bytes(p); }
 
-// ---- the cutter alone
+// ---- what the engine checks of cut frames
 
-TEST(Preparser, FramesAndPublishes) {
-  Preparser p(131072);
-  std::string in = Peer::frame(1, ChannelFlowOk{}) + Peer::publish_frames(1, "", "q", "hello") +
-                   Peer::publish_frames(1, "", "q", "");
-  FrameBatch b;
-  EXPECT_EQ(p.cut(as_bytes(in), b), in.size());
-  EXPECT_TRUE(b.raw_tail.empty());
-  EXPECT_TRUE(b.pending_header.empty());
-  ASSERT_EQ(b.frames.size(), 1u + 3u + 2u);
-  ASSERT_EQ(b.publishes.size(), 2u);
-  EXPECT_EQ(b.publishes[0].frame, 1u);
-  EXPECT_EQ(b.publishes[0].frame_count, 3u);
-  EXPECT_EQ(b.publishes[0].method.routing_key, "q");
-  EXPECT_EQ(as_chars(b.publishes[0].body), "hello");
-  EXPECT_FALSE(b.publishes[0].large_body);  // small: copied into its message later
-  EXPECT_EQ(b.publishes[1].frame, 4u);
-  EXPECT_EQ(b.publishes[1].frame_count, 2u);
-  EXPECT_TRUE(b.publishes[1].body.empty());
-  const std::string big(broker::Message::kInlineBody + 1, 'b');
-  in = Peer::publish_frames(1, "", "q", big);
-  p.cut(as_bytes(in), b);
-  ASSERT_EQ(b.publishes.size(), 1u);
-  ASSERT_TRUE(b.publishes[0].large_body);
-  EXPECT_EQ(*b.publishes[0].large_body, big);
+using FeedFramesTest = test::EngineTest;
+
+// The cutter allows the server's frame-max; the connection negotiated less.
+TEST_F(FeedFramesTest, AFrameOverTheNegotiatedFrameMaxIsRefusedOnItsHeadAlone) {
+  auto p = open_peer(1, 0, 4096);
+  const std::string big = Peer::body_frame(1, std::string(5000, 'x'));
+  p->feed(big.substr(0, kFrameHeaderSize));
+  CloseInfo c = expect_connection_close(p->take_one(), ReplyCode::FrameError);
+  EXPECT_EQ(c.reply_text, "FRAME_ERROR - type 3, all octets = <<>>: {frame_too_large,5000,4088}");
+  // Nothing after it is read: not even the client's close-ok.
+  p->feed(big.substr(kFrameHeaderSize) + Peer::frame(0, ConnectionCloseOk{}));
+  EXPECT_TRUE(p->take().empty());
+  EXPECT_FALSE(p->t.closed);
 }
 
-TEST(Preparser, CarriesAnIncompleteFrameAndShowsItsHeader) {
-  Preparser p(131072);
-  FrameBatch b;
-  const std::string one = Peer::frame(1, ChannelFlowOk{});
-  const std::string in = one + one;
-  EXPECT_EQ(p.cut(as_bytes(in).first(one.size() + 3), b), one.size());  // the second's header is not in yet
-  EXPECT_EQ(b.frames.size(), 1u);
-  EXPECT_TRUE(b.pending_header.empty());
-  EXPECT_EQ(p.cut(as_bytes(in).subspan(one.size(), kFrameHeaderSize + 1), b), 0u);
-  EXPECT_TRUE(b.frames.empty());
-  EXPECT_EQ(b.pending_header.size(), kFrameHeaderSize);
-  EXPECT_EQ(p.cut(as_bytes(in).subspan(one.size()), b), one.size());
-  EXPECT_EQ(b.frames.size(), 1u);
-}
-
-TEST(Preparser, AFramingErrorPassesTheRestRaw) {
-  Preparser p(4096);
-  std::string good = Peer::frame(1, ChannelOpen{});
-  std::string bad = good;
-  bad.back() = 'X';  // not the frame-end octet
-  std::string in = good + bad + good;
-  FrameBatch b;
-  EXPECT_EQ(p.cut(as_bytes(in), b), in.size());
-  EXPECT_EQ(b.frames.size(), 1u);
-  EXPECT_EQ(as_chars(b.raw_tail), bad + good);
-  EXPECT_EQ(p.cut(as_bytes(good), b), good.size());  // and from then on
-  EXPECT_TRUE(b.frames.empty());
-  EXPECT_EQ(as_chars(b.raw_tail), good);
-}
-
-TEST(Preparser, LeavesPublishesItCannotTakeWhole) {
-  auto cut_publishes = [](const std::string& frames) {
-    Preparser p(131072);
-    FrameBatch b;
-    p.cut(as_bytes(frames), b);
-    return b.publishes.size();
-  };
-  EXPECT_EQ(cut_publishes(Peer::publish_frames(1, "", "q", "x")), 1u);
-  BasicProperties reply;
-  reply.reply_to = "amq.rabbitmq.reply-to";
-  EXPECT_EQ(cut_publishes(Peer::publish_frames(1, "", "q", "x", props(reply))), 0u);
-  BasicProperties user;
-  user.user_id = "guest";
-  EXPECT_EQ(cut_publishes(Peer::publish_frames(1, "", "q", "x", props(user))), 0u);
-  BasicProperties exp;
-  exp.expiration = "100";
-  EXPECT_EQ(cut_publishes(Peer::publish_frames(1, "", "q", "x", props(exp))), 0u);
-  BasicProperties persistent;
-  persistent.delivery_mode = 2;
-  persistent.priority = 3;
-  EXPECT_EQ(cut_publishes(Peer::publish_frames(1, "", "q", "x", props(persistent))), 1u);
-  BasicPublish immediate;
-  immediate.immediate = true;
-  EXPECT_EQ(cut_publishes(Peer::frame(1, immediate) + Peer::header_frame(1, 1) + Peer::body_frame(1, "x")), 0u);
-  // A body in two frames, a body on another channel, a header missing.
-  BasicPublish pub;
-  EXPECT_EQ(cut_publishes(Peer::frame(1, pub) + Peer::header_frame(1, 2) + Peer::body_frame(1, "a") +
-                          Peer::body_frame(1, "b")),
-            0u);
-  EXPECT_EQ(cut_publishes(Peer::frame(1, pub) + Peer::header_frame(1, 1) + Peer::body_frame(2, "a")), 0u);
-  EXPECT_EQ(cut_publishes(Peer::frame(1, pub) + Peer::body_frame(1, "a")), 0u);
-  // The frames are all there either way.
-  Preparser p(131072);
-  FrameBatch b;
-  std::string in = Peer::frame(1, pub) + Peer::header_frame(1, 2) + Peer::body_frame(1, "a");
-  p.cut(as_bytes(in), b);
-  EXPECT_EQ(b.frames.size(), 3u);
+TEST_F(FeedFramesTest, ALargeBodyWholeInOneFrameBecomesItsMessageWithoutACopy) {
+  auto p = open_peer(1);
+  p->declare_queue(1, "q");
+  FrameCutter cutter(opts.frame_max);
+  FrameBatch batch;
+  cutter.cut(kProtocolHeader, batch);  // a cutter starts at the protocol header
+  const std::string body(broker::Message::kInlineBody + 1, 'b');
+  const std::string in = Peer::publish_frames(1, "", "q", body);
+  cutter.cut(as_bytes(in), batch);
+  ASSERT_EQ(batch.frames.size(), 3u);
+  const std::shared_ptr<const std::string> owner = batch.frames[2].owner;
+  ASSERT_TRUE(owner);
+  p->conn().feed_frames(batch, now);
+  std::optional<broker::Delivery> d = queue("q")->get(true, now);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->message->body(), owner);
 }
 
 // ---- the two paths agree
@@ -166,15 +108,15 @@ void expect_same(const std::string& session, const ServerOptions& opts = {}) {
     for (size_t slice : {1, 2, 5})
       ASSERT_EQ(testing::compare_outputs(testing::run_both_paths(chunks, opts, 0, slice)), "")
           << chunks.size() << " reads, steps of " << slice << " frames";
-    // And a connection that moves to the batched path mid-stream, at each read.
+    // And a cutter handed over mid-stream, at each read.
     for (size_t at = 1; at < chunks.size() && chunks.size() < 200; ++at) {
-      diff = testing::compare_outputs(testing::run_both_paths(chunks, opts, at));
-      ASSERT_EQ(diff, "") << chunks.size() << " reads, moved at read " << at;
+      diff = testing::compare_outputs(testing::run_both_paths(chunks, opts, at, 2));
+      ASSERT_EQ(diff, "") << chunks.size() << " reads, handed over at read " << at;
     }
   }
 }
 
-TEST(FeedBatch, AnswersAsFeedDoesForASession) {
+TEST(FeedFrames, InStepsAnswersAsFeedDoesForASession) {
   BasicProperties p;
   p.delivery_mode = 2;
   p.content_type = "text/plain";
@@ -188,7 +130,7 @@ TEST(FeedBatch, AnswersAsFeedDoesForASession) {
   expect_same(s);
 }
 
-TEST(FeedBatch, AnswersAsFeedDoesForWhatTheFastWayLeaves) {
+TEST(FeedFrames, InStepsAnswersAsFeedDoesForPublishesOfEveryKind) {
   BasicProperties exp;
   exp.expiration = "60000";
   BasicProperties reply;
@@ -208,13 +150,13 @@ TEST(FeedBatch, AnswersAsFeedDoesForWhatTheFastWayLeaves) {
   expect_same(s);
 }
 
-TEST(FeedBatch, AnswersAsFeedDoesForBadInput) {
+TEST(FeedFrames, InStepsAnswersAsFeedDoesForBadInput) {
   BasicPublish pub;
   std::string base = handshake(4096) + declare("q") + consume("q", "c1");
   // A publish on a channel never opened; content with no publish; a frame
   // over the negotiated frame-max (the cutter allows 131072); a bad end
   // octet after a good publish; a body longer than declared; a message over
-  // max_message_size.
+  // max_message_size; wrong protocol headers.
   expect_same(base + Peer::publish_frames(9, "", "q", "x"));
   expect_same(base + Peer::header_frame(1, 1) + Peer::body_frame(1, "x"));
   expect_same(base + Peer::publish_frames(1, "", "q", std::string(5000, 'x')));
