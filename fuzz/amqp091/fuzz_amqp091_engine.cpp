@@ -12,6 +12,10 @@
 //                    start-ok, tune-ok, open) and channel.open 1 come first
 //   mode >> 2 & 1:   frame_max 131072 or 4096 in A's tune-ok
 //   mode >> 3 & 3:   A's heartbeat, seconds (0: none)
+//   mode >> 5 & 1:   A's input is cut as warrend cuts it, by a FrameCutter
+//                    of the driver's, and each read's frames are fed in
+//                    steps (feed_frames with a budget) of 1 << (ctl & 3),
+//                    B reading between them; else A's own feed()
 //   ctl & 7:
 //     0-3  the bytes are fed to A
 //     4    time passes by len * 50 ms; both engines and the broker advance
@@ -30,6 +34,7 @@
 
 #include "amqp091/connection.hpp"
 #include "amqp091/frame.hpp"
+#include "amqp091/frame_cutter.hpp"
 #include "amqp091/generated/methods.hpp"
 #include "amqp091/properties.hpp"
 #include "broker/broker.hpp"
@@ -262,10 +267,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckingTransport at('A', opts.frame_max);
   {
     Connection a(broker, 1, opts, at, true, now);
+    FrameCutter cutter(opts.frame_max);
+    FrameBatch batch;
+    auto feed_a = [&](std::span<const uint8_t> bytes, size_t step) {
+      if (!(mode >> 5 & 1)) return a.feed(bytes, now);
+      cutter.cut(bytes, batch);
+      for (size_t from = a.feed_frames(batch, now, 0, step); from < batch.frames.size();
+           from = a.feed_frames(batch, now, from, step))
+        b->read(now);
+    };
     bool memory_alarm = false;
     if (mode & 3) {
       std::string hs = handshake(a_frame_max, mode >> 3 & 3);
-      a.feed(as_bytes(hs), now);
+      feed_a(as_bytes(hs), SIZE_MAX);
       if (!a.finished()) at.set_frame_max(a_frame_max);
     }
     auto a_step = [&] {
@@ -286,7 +300,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         case 1:
         case 2:
         case 3:
-          if (!at.gone) a.feed(bytes, now);
+          if (!at.gone) feed_a(bytes, size_t(1) << (ctl & 3));
           break;
         case 4:
           now += len * 50ms;

@@ -1,22 +1,28 @@
 // Fuzzes the AMQP 0-9-1 codec with what a peer could send: frames are split
-// by FrameReader (whole, and again in two reads), method frames decoded,
-// content headers decoded with their properties, and every table met decoded
-// in full. Whatever decodes must re-encode to something that decodes to the
-// same thing.
+// by FrameReader (whole, and again in two reads) and by a connection's
+// FrameCutter (in reads of every size the split seeds), method frames
+// decoded, content headers decoded with their properties, and every table
+// met decoded in full. The cutter must cut what FrameReader reads, however
+// the reads go. Whatever decodes must re-encode to something that decodes
+// to the same thing.
 //
 // Input: <frame_max selector> <split point> <stream>
 //   frame_max: kFrameMaxes[selector % 4]
-//   split:     the stream is also read in two parts, cut at split/255 of it
+//   split:     the stream is also read in two parts, cut at split/255 of it;
+//              and by the cutter in reads of 1 + split % 64 octets
 //   stream:    optionally the protocol header, then frames
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "amqp091/field_table.hpp"
 #include "amqp091/frame.hpp"
+#include "amqp091/frame_cutter.hpp"
 #include "amqp091/generated/methods.hpp"
 #include "amqp091/properties.hpp"
 
@@ -118,6 +124,7 @@ struct Seen {
   std::vector<Frame> frames;
   bool failed = false;
   std::string error;
+  size_t consumed = 0;
 };
 
 // Reads frames from `in` into `seen`; returns the octets consumed.
@@ -132,6 +139,7 @@ size_t read_frames(std::span<const uint8_t> in, uint32_t frame_max, Seen& seen) 
     seen.frames.push_back(f);
   }
   if (reader.consumed() > in.size()) violated("consumed more than the input");
+  seen.consumed += reader.consumed();
   if (reader.failed()) {
     if (reader.error().code != ReplyCode::FrameError) violated("framing failed with another code than 501");
     seen.failed = true;
@@ -155,6 +163,36 @@ bool same_frames(const Seen& a, const Seen& b) {
   return true;
 }
 
+// The same stream through a FrameCutter, after a protocol header, in reads
+// of `read` octets: the frames FrameReader read, and where it stopped.
+void check_cutter(std::span<const uint8_t> in, uint32_t frame_max, size_t read, const Seen& whole) {
+  FrameCutter cutter(frame_max);
+  FrameBatch batch;
+  cutter.cut(kProtocolHeader, batch);
+  if (batch.protocol_header != HeaderCheck::Match || !batch.frames.empty()) violated("the protocol header was not taken");
+  size_t n = 0;
+  std::string error;
+  std::optional<FrameHead> next;
+  for (size_t at = 0; at < in.size(); at += read) {
+    cutter.cut(in.subspan(at, std::min(read, in.size() - at)), batch);
+    for (const Frame& f : batch.frames) {
+      if (n >= whole.frames.size()) violated("the cutter cut more frames than FrameReader read");
+      const Frame& w = whole.frames[n++];
+      if (f.type != w.type || f.channel != w.channel || !std::equal(f.payload.begin(), f.payload.end(), w.payload.begin(), w.payload.end()))
+        violated("the cutter cut another frame");
+      if (f.owner && f.payload.data() != reinterpret_cast<const uint8_t*>(f.owner->data())) violated("payload not in its owner");
+    }
+    if (!error.empty() && (!batch.frames.empty() || !batch.error.empty())) violated("the cutter went on after an error");
+    error += batch.error;
+    next = batch.next;
+    if (!batch.error.empty() && !batch.next) violated("an error without the frame it stopped at");
+  }
+  if (n != whole.frames.size()) violated("the cutter cut fewer frames than FrameReader read");
+  if (error != whole.error) violated("the cutter failed otherwise than FrameReader");
+  const size_t rest = in.size() - whole.consumed;
+  if (!whole.failed && (rest >= kFrameHeaderSize) != next.has_value()) violated("the incomplete frame's head was not shown");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -172,6 +210,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t used = read_frames(in.first(cut), frame_max, split);
   if (!split.failed) read_frames(in.subspan(used), frame_max, split);
   if (!same_frames(whole, split)) violated("reading in two parts gave other frames");
+  check_cutter(in, frame_max, 1 + data[1] % 64, whole);
+  check_cutter(in, frame_max, in.size() + 1, whole);
 
   for (const Frame& f : whole.frames) {
     switch (f.type) {
