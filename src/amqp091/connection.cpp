@@ -79,6 +79,7 @@ Connection::Connection(broker::Broker& broker, uint64_t id, const ServerOptions&
 
 Connection::~Connection() {
   if (state_ != State::Closed) {
+    last_channel_ = nullptr;
     channels_.clear();
     broker_.connection_closed(id_, now_);
   }
@@ -166,8 +167,8 @@ size_t Connection::publish_whole(const FrameBatch& batch, size_t i, size_t end, 
   if (state_ != State::Opened || f.type != kFrameMethod || f.channel == 0) return 0;
   const auto& [m, st] = batch.method(i);
   const auto* p = st.ok() ? as<BasicPublish>(m) : nullptr;
-  auto it = p ? channels_.find(f.channel) : channels_.end();
-  return it != channels_.end() ? it->second->publish_whole(*p, batch, i, end, now) : 0;
+  Channel* ch = p ? find_channel(f.channel) : nullptr;
+  return ch ? ch->publish_whole(*p, batch, i, end, now) : 0;
 }
 
 // Frame `i` of the batch, with what the cutter decoded of it.
@@ -191,11 +192,7 @@ void Connection::handle_frame(const FrameBatch& batch, size_t i, TimePoint now) 
   if (state_ != State::Opened && (f.type != kFrameMethod || f.channel != 0))
     return connection_error(ReplyCode::UnexpectedFrame, "frame before the connection was open");
 
-  Channel* ch = nullptr;
-  if (f.channel != 0) {
-    auto it = channels_.find(f.channel);
-    if (it != channels_.end()) ch = it->second.get();
-  }
+  Channel* ch = f.channel != 0 ? find_channel(f.channel) : nullptr;
   if (f.type == kFrameHeader || f.type == kFrameBody) {
     if (ch && ch->closing()) return;  // the rest of a publish the channel refused
     if (!ch || !ch->expecting_content())
@@ -222,14 +219,14 @@ void Connection::handle_frame(const FrameBatch& batch, size_t i, TimePoint now) 
   // and closing a channel that is already closed is not an error.
   if (ch && ch->closing()) {
     if (as<ChannelCloseOk>(m)) {
-      channels_.erase(f.channel);
+      erase_channel(f.channel);
     } else if (as<ChannelClose>(m)) {  // crossing closes: answer, still wait for our close-ok
       send_method(f.channel, ChannelCloseOk{});
       ch->peer_closed();
     } else if (as<ChannelOpen>(m) && ch->peer_closing()) {
       // The peer took our close-ok for its close as the end (some clients
       // never answer the close they crossed): the number is free again.
-      channels_.erase(f.channel);
+      erase_channel(f.channel);
       return open_channel(f.channel);
     }
     return;
@@ -239,7 +236,7 @@ void Connection::handle_frame(const FrameBatch& batch, size_t i, TimePoint now) 
     // threads): answered all the same, as closing is idempotent.
     if (ch) {
       ch->flush_confirms();        // publishes before the close are confirmed, as RabbitMQ does
-      channels_.erase(f.channel);  // releases its deliveries and consumers first
+      erase_channel(f.channel);  // releases its deliveries and consumers first
     }
     send_method(f.channel, ChannelCloseOk{});
     return;
@@ -251,6 +248,19 @@ void Connection::handle_frame(const FrameBatch& batch, size_t i, TimePoint now) 
   }
   if (!ch) return connection_error(ReplyCode::ChannelError, "expected 'channel.open'");
   ch->handle_method(m, now);
+}
+
+Channel* Connection::find_channel(uint16_t channel) {
+  if (last_channel_ && last_channel_id_ == channel) return last_channel_;
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) return nullptr;
+  last_channel_id_ = channel;
+  return last_channel_ = it->second.get();
+}
+
+void Connection::erase_channel(uint16_t channel) {
+  channels_.erase(channel);
+  if (last_channel_id_ == channel) last_channel_ = nullptr;
 }
 
 void Connection::open_channel(uint16_t channel) {
@@ -385,6 +395,7 @@ void Connection::connection_error(ReplyCode code, std::string_view text, uint16_
 
 void Connection::close_channels(TimePoint now) {
   now_ = now;
+  last_channel_ = nullptr;
   auto channels = std::move(channels_);
   channels.clear();  // each channel's session returns its unacked deliveries
 }

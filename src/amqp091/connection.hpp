@@ -109,6 +109,8 @@ class Connection final : public engine::ServerEngine {
   void framing_error(std::string_view text);
   void handle_frame(const FrameBatch& batch, size_t i, TimePoint now);
   size_t publish_whole(const FrameBatch& batch, size_t i, size_t end, TimePoint now);
+  Channel* find_channel(uint16_t channel);
+  void erase_channel(uint16_t channel);
   void open_channel(uint16_t channel);
   void handle_connection_method(const Method& m, TimePoint now);
   void handle_start_ok(const ConnectionStartOk& m);
@@ -151,6 +153,9 @@ class Connection final : public engine::ServerEngine {
   bool input_failed_ = false;        // a framing error: no frame after it is read
   std::unordered_map<uint16_t, std::unique_ptr<Channel>> channels_;
   std::vector<std::pair<uint16_t, std::string*>> holds_;  // hold_output(); rarely more than one
+  // The channel last found: a publish is three frames for one channel.
+  uint16_t last_channel_id_ = 0;
+  Channel* last_channel_ = nullptr;
   std::string scratch_;
   TimePoint now_{};                  // the time of the call in progress
 };

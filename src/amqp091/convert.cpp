@@ -151,10 +151,14 @@ const PropertyCodec& PropertyCodec::instance() {
 
 broker::Message::Essentials essentials(const PropertiesView& v) {
   broker::Message::Essentials e;
-  e.persistent = v.delivery_mode().value_or(1) == 2;
-  e.priority = v.priority().value_or(0);
-  if (auto exp = v.expiration()) e.ttl = broker::parse_expiration(*exp);
-  if (v.has(Property::Headers))
+  // The flags first: most publishes set few properties, if any.
+  const uint16_t flags = v.flags();
+  if (flags == 0) return e;
+  if (flags & property_flag(Property::DeliveryMode)) e.persistent = v.delivery_mode() == 2;
+  if (flags & property_flag(Property::Priority)) e.priority = v.priority().value_or(0);
+  if (flags & property_flag(Property::Expiration))
+    if (auto exp = v.expiration()) e.ttl = broker::parse_expiration(*exp);
+  if (flags & property_flag(Property::Headers))
     if (auto h = v.headers()) e.sender_selected = h->has_key("CC") || h->has_key("BCC");
   return e;
 }
