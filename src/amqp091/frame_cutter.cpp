@@ -57,9 +57,11 @@ std::span<const uint8_t> FrameCutter::finish_held(std::span<const uint8_t> in, F
     head_.append(as_chars(in.first(n)));
     in = in.subspan(n);
     if (head_.size() < kFrameHeaderSize) return in;
+    const FrameHead head = read_frame_head(as_bytes(head_).first<kFrameHeaderSize>());
+    if (head.size > max_payload(frame_max_)) return fail(head, frame_too_large(head.type, head.size, frame_max_), out), in;
+    reserve(head);
   }
   const FrameHead head = read_frame_head(as_bytes(head_).first<kFrameHeaderSize>());
-  if (head.size > max_payload(frame_max_)) return fail(head, frame_too_large(head.type, head.size, frame_max_), out), in;
   const size_t n = std::min<size_t>(in.size(), size_t(head.size) + 1 - payload_.size());
   payload_.append(as_chars(in.first(n)));
   in = in.subspan(n);
@@ -84,7 +86,17 @@ void FrameCutter::hold(std::span<const uint8_t> rest, FrameBatch& out) {
   head_.assign(as_chars(rest.first(n)));
   if (n < kFrameHeaderSize) return;
   out.next = read_frame_head(rest.first<kFrameHeaderSize>());  // its size was checked by the FrameReader
+  reserve(*out.next);
   payload_.assign(as_chars(rest.subspan(n)));
+}
+
+// Room for the payload and end octet at once, so that a large body's
+// string, which its message keeps, is not grown (and left up to twice its
+// size) read by read. Up to the usual frame-max (RabbitMQ's default, and
+// ours): a larger one is held as it comes, not on what its head promises.
+void FrameCutter::reserve(const FrameHead& head) {
+  constexpr size_t kMostAtOnce = 128 * 1024;
+  payload_.reserve(std::min(size_t(head.size) + 1, kMostAtOnce));
 }
 
 void FrameCutter::add(Frame f, FrameBatch& out) {

@@ -78,6 +78,7 @@ class FrameCutter {
   std::span<const uint8_t> take_protocol_header(std::span<const uint8_t> in, FrameBatch& out);
   std::span<const uint8_t> finish_held(std::span<const uint8_t> in, FrameBatch& out);
   void hold(std::span<const uint8_t> rest, FrameBatch& out);
+  void reserve(const FrameHead& head);
   void add(Frame f, FrameBatch& out);
   void fail(const FrameHead& at, std::string why, FrameBatch& out);
 
