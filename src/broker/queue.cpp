@@ -1,8 +1,10 @@
 // Queue: ready messages in per-priority lanes, consumers served by credit,
-// unsettled deliveries by sequence number. Every call that hands control
-// out (Consumer::deliver, QueueHost::dead_letter, cancelled_by_queue) is
-// made with the queue in a consistent state, and loops re-check closed_
-// afterwards: the callee may publish into this queue or close it.
+// unsettled deliveries by sequence number. This file decides: it reads the
+// state and `now`, and changes the state only by apply() (queue_apply.cpp).
+// Every call that hands control out (Consumer::deliver,
+// QueueHost::dead_letter, cancelled_by_queue) is made with the queue in a
+// consistent state, and loops re-check closed_ afterwards: the callee may
+// publish into this queue or close it.
 #include "broker/queue.hpp"
 
 #include <algorithm>
@@ -41,8 +43,10 @@ void Queue::touch(TimePoint now) {
   last_used_ = now;
 }
 
-std::deque<Queue::Entry>& Queue::lane(uint8_t priority) {
-  return lanes_[std::min<size_t>(priority, lanes_.size() - 1)];
+const Queue::Entry* Queue::peek_ready() const {
+  for (size_t i = lanes_.size(); i-- > 0;)
+    if (!lanes_[i].empty()) return &lanes_[i].front();
+  return nullptr;
 }
 
 TimePoint Queue::expiry_for(const Message& m, TimePoint now) const {
@@ -52,60 +56,7 @@ TimePoint Queue::expiry_for(const Message& m, TimePoint now) const {
   return now + std::clamp(*ttl, Duration::zero(), kMaxTtl);
 }
 
-// ------------------------------------------------------------ ready lanes
-
-void Queue::enqueue(Entry e) {
-  ready_count_ += 1;
-  ready_bytes_ += e.msg->size();
-  lane(e.msg->priority()).push_back(std::move(e));
-}
-
-// Back where it was: lanes stay ordered by sequence number.
-void Queue::requeue(Entry e) {
-  ready_count_ += 1;
-  ready_bytes_ += e.msg->size();
-  auto& l = lane(e.msg->priority());
-  auto pos = std::upper_bound(l.begin(), l.end(), e.seq, [](uint64_t seq, const Entry& x) { return seq < x.seq; });
-  l.insert(pos, std::move(e));
-}
-
-void Queue::note_removed(const Entry& e) {
-  ready_count_ -= 1;
-  ready_bytes_ -= e.msg->size();
-}
-
-const Queue::Entry* Queue::peek_ready() const {
-  for (size_t i = lanes_.size(); i-- > 0;)
-    if (!lanes_[i].empty()) return &lanes_[i].front();
-  return nullptr;
-}
-
-std::optional<Queue::Entry> Queue::pop_ready() {
-  for (size_t i = lanes_.size(); i-- > 0;) {
-    auto& l = lanes_[i];
-    if (l.empty()) continue;
-    Entry e = std::move(l.front());
-    l.pop_front();
-    note_removed(e);
-    return e;
-  }
-  return std::nullopt;
-}
-
-std::optional<Queue::Entry> Queue::take_ready(uint64_t seq) {
-  for (auto& l : lanes_) {
-    for (auto it = l.end(); it != l.begin();) {
-      --it;
-      if (it->seq < seq) break;
-      if (it->seq != seq) continue;
-      Entry e = std::move(*it);
-      l.erase(it);
-      note_removed(e);
-      return e;
-    }
-  }
-  return std::nullopt;
-}
+// ---------------------------------------------------------------- limits
 
 bool Queue::over_limit(size_t extra_bytes, size_t extra_count) const {
   const QueueArgs& a = opts_.args;
@@ -114,22 +65,26 @@ bool Queue::over_limit(size_t extra_bytes, size_t extra_count) const {
   return false;
 }
 
-void Queue::discard(Entry e, DeadReason why, TimePoint now) {
-  if (opts_.args.dead_letter_exchange) host_.dead_letter(*this, std::move(e.msg), why, now);
+void Queue::dead_letter(MessagePtr msg, DeadReason why, TimePoint now) {
+  if (opts_.args.dead_letter_exchange) host_.dead_letter(*this, std::move(msg), why, now);
+}
+
+void Queue::drop(uint64_t seq, Removal why, TimePoint now) {
+  std::optional<Entry> gone;
+  if (!apply(ops::Remove{seq, why}, &gone)) return;
+  dead_letter(std::move(gone->msg),
+              why == Removal::Rejected  ? DeadReason::Rejected
+              : why == Removal::Expired ? DeadReason::Expired
+                                        : DeadReason::MaxLen,
+              now);
 }
 
 // Only heads expire (as in RabbitMQ): a message behind one without a TTL
 // waits for it.
 void Queue::drop_expired(TimePoint now) {
   for (size_t i = 0; i < lanes_.size() && !closed_; ++i) {
-    while (!closed_ && !lanes_[i].empty()) {
-      const Entry& head = lanes_[i].front();
-      if (head.expires > now) break;
-      Entry e = std::move(lanes_[i].front());
-      lanes_[i].pop_front();
-      note_removed(e);
-      discard(std::move(e), DeadReason::Expired, now);
-    }
+    while (!closed_ && !lanes_[i].empty() && lanes_[i].front().expires <= now)
+      drop(lanes_[i].front().seq, Removal::Expired, now);
   }
 }
 
@@ -138,9 +93,9 @@ void Queue::drop_expired(TimePoint now) {
 void Queue::enforce_limits(TimePoint now) {
   if (opts_.args.overflow != Overflow::DropHead) return;
   while (!closed_ && over_limit(0, 0)) {
-    std::optional<Entry> e = pop_ready();
-    if (!e) break;
-    discard(std::move(*e), DeadReason::MaxLen, now);
+    const Entry* head = peek_ready();
+    if (!head) break;
+    drop(head->seq, Removal::MaxLen, now);
   }
 }
 
@@ -151,21 +106,18 @@ Queue::Accept Queue::publish(MessagePtr msg, TimePoint now) {
   if (closed_) return Accept::Enqueued;  // deleted while the message was on its way: gone with it
   drop_expired(now);
   if (opts_.args.overflow != Overflow::DropHead && over_limit(msg->size(), 1)) {
-    if (opts_.args.overflow == Overflow::RejectPublishDlx) discard(Entry{std::move(msg), 0}, DeadReason::MaxLen, now);
+    if (opts_.args.overflow == Overflow::RejectPublishDlx) dead_letter(std::move(msg), DeadReason::MaxLen, now);
     return Accept::Rejected;
   }
-  Entry e{std::move(msg), next_seq_++};
-  e.expires = expiry_for(*e.msg, now);
-  const uint64_t seq = e.seq;
-  const bool dies_now = e.expires <= now;
-  enqueue(std::move(e));
+  const uint64_t seq = next_seq_;
+  const TimePoint expires = expiry_for(*msg, now);
+  apply(ops::Enqueue{seq, std::move(msg), expires});
   const uint64_t outer_fresh = fresh_seq_;  // publish can nest (a consumer publishing from deliver())
   fresh_seq_ = seq;
   dispatch(now);
   fresh_seq_ = outer_fresh;
   enforce_limits(now);
-  if (dies_now && !closed_)
-    if (std::optional<Entry> left = take_ready(seq)) discard(std::move(*left), DeadReason::Expired, now);
+  if (expires <= now && !closed_) drop(seq, Removal::Expired, now);  // if still ready
   return Accept::Enqueued;
 }
 
@@ -175,10 +127,16 @@ std::optional<Delivery> Queue::get(bool no_ack, TimePoint now) {
   touch(now);
   drop_expired(now);
   if (closed_) return std::nullopt;
-  std::optional<Entry> e = pop_ready();
-  if (!e) return std::nullopt;
-  Delivery d{weak_from_this().lock(), e->seq, e->msg, e->redelivered, e->delivery_count};
-  if (!no_ack) unacked_.emplace(e->seq, std::move(*e));
+  const Entry* head = peek_ready();
+  if (!head) return std::nullopt;
+  const uint64_t seq = head->seq;
+  if (no_ack) {
+    std::optional<Entry> e;
+    apply(ops::Remove{seq, Removal::Consumed}, &e);
+    return Delivery{weak_from_this().lock(), seq, std::move(e->msg), e->redelivered, e->delivery_count};
+  }
+  Delivery d{weak_from_this().lock(), seq, head->msg, head->redelivered, head->delivery_count};
+  apply(ops::Acquire{seq});
   return d;
 }
 
@@ -255,25 +213,26 @@ void Queue::dispatch(TimePoint now) {
     redispatch_ = false;
     while (!closed_ && ready_count_ > 0) {
       const Entry* head = peek_ready();
-      if (head->expires <= now && head->seq != fresh_seq_) {
-        std::optional<Entry> dead = pop_ready();
-        discard(std::move(*dead), DeadReason::Expired, now);
+      const uint64_t seq = head->seq;
+      if (head->expires <= now && seq != fresh_seq_) {
+        drop(seq, Removal::Expired, now);
         continue;
       }
       ConsumerSlot* slot = next_consumer();
       if (!slot) break;
       Consumer* c = slot->consumer;
-      std::optional<Entry> e = pop_ready();
-      const uint64_t seq = e->seq;
-      Delivery d{self, seq, e->msg, e->redelivered, e->delivery_count};
       if (c->settles_on_delivery()) {
+        std::optional<Entry> e;
+        apply(ops::Remove{seq, Removal::Consumed}, &e);
+        Delivery d{self, seq, e->msg, e->redelivered, e->delivery_count};
         // Kept unsent (parked): tracked, unless the queue closed meanwhile.
-        if (!c->deliver(std::move(d)) && !closed_) unacked_.emplace(seq, std::move(*e));
+        if (!c->deliver(std::move(d)) && !closed_) apply(ops::Park{std::move(*e)});
         continue;
       }
       // Tracked before the call: the consumer may settle it from inside.
-      unacked_.emplace(seq, std::move(*e));
-      if (c->deliver(std::move(d))) unacked_.erase(seq);
+      Delivery d{self, seq, head->msg, head->redelivered, head->delivery_count};
+      apply(ops::Acquire{seq});
+      if (c->deliver(std::move(d))) apply(ops::Remove{seq, Removal::Acked});  // if still unacked
     }
   } while (redispatch_ && !closed_);
 }
@@ -283,43 +242,36 @@ void Queue::dispatch(TimePoint now) {
 void Queue::settle(uint64_t seq, Outcome outcome, TimePoint now) {
   DeadlineWatch watch(*this);
   if (closed_) return;
-  auto it = unacked_.find(seq);
-  if (it == unacked_.end()) return;
-  Entry e = std::move(it->second);
-  unacked_.erase(it);
   switch (outcome) {
-    case Outcome::Accepted: return;
-    case Outcome::Rejected: return discard(std::move(e), DeadReason::Rejected, now);
-    case Outcome::Modified: e.delivery_count = e.delivery_count + 1; [[fallthrough]];
-    case Outcome::Released:
-      e.redelivered = true;
-      requeue(std::move(e));
+    case Outcome::Accepted: apply(ops::Remove{seq, Removal::Acked}); return;
+    case Outcome::Rejected: return drop(seq, Removal::Rejected, now);
+    case Outcome::Modified:
+    case Outcome::Released: {
+      auto it = unacked_.find(seq);
+      if (it == unacked_.end()) return;
+      const uint32_t count = it->second.delivery_count + (outcome == Outcome::Modified ? 1 : 0);
+      apply(ops::Requeue{seq, count});
       // As RabbitMQ's requeue_and_run: drop-head first, then expiry, then deliver.
       enforce_limits(now);
       drop_expired(now);
       dispatch(now);
       return;
+    }
   }
 }
 
 uint64_t Queue::purge(TimePoint now) {
   DeadlineWatch watch(*this);
   (void)now;
-  uint64_t n = ready_count_;
-  for (auto& l : lanes_) l.clear();
-  ready_count_ = 0;
-  ready_bytes_ = 0;
+  const uint64_t n = ready_count_;
+  if (n > 0) apply(ops::Purge{});
   return n;
 }
 
 void Queue::close() {
   DeadlineWatch watch(*this);
   if (closed_) return;
-  closed_ = true;
-  for (auto& l : lanes_) l.clear();
-  ready_count_ = 0;
-  ready_bytes_ = 0;
-  unacked_.clear();
+  apply(ops::Close{});
   std::vector<ConsumerSlot> gone;
   gone.swap(consumers_);
   round_robin_ = 0;

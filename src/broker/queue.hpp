@@ -6,6 +6,10 @@
 //
 // Single-threaded; time is an input. The owner (a VHost) calls
 // advance(now) at next_deadline() for message expiry and x-expires.
+//
+// Its messages change only through apply(QueueOp) (queue_op.hpp); the
+// public calls decide which ops to apply, and a QueueLog the owner sets
+// hears each one.
 #include <deque>
 #include <map>
 #include <memory>
@@ -17,6 +21,7 @@
 #include "broker/consumer.hpp"
 #include "broker/error.hpp"
 #include "broker/message.hpp"
+#include "broker/queue_op.hpp"
 
 namespace warren::broker {
 
@@ -134,34 +139,57 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // What the host was last told next_deadline() is.
   std::optional<TimePoint> reported_deadline() const { return reported_deadline_; }
 
+  // Applies an op decided elsewhere (a store's log at startup, a primary's
+  // for a replica); the host hears of deadline moves. Nothing is delivered
+  // or dead-lettered: that was done where the op was decided. False when
+  // the op cannot act (as apply's).
+  bool replay(QueueOp op);
+  // Hears every op from now on; nullptr: nobody. Not owned.
+  void set_log(QueueLog* log) { log_ = log; }
+  // What the ops act on, as a value (for snapshots and tests).
+  QueueState state() const;
+
  private:
-  // One per queued message, so kept at 40 bytes: no optional (its flag
-  // would pad to 16), and the redelivered flag packed with the count.
-  static constexpr TimePoint kNever = TimePoint::max();
-  struct Entry {
-    MessagePtr msg;
-    uint64_t seq;
-    TimePoint expires = kNever;
-    uint32_t delivery_count : 31 = 0;
-    bool redelivered : 1 = false;
-  };
-  static_assert(sizeof(Entry) == 40);
+  using Entry = QueueEntry;
+  static constexpr TimePoint kNever = QueueEntry::kNever;
+
+  // The one place the entries, counts, next_seq_ and closed_ change
+  // (queue_apply.cpp): one overload per op, so that the hot paths build no
+  // QueueOp unless a log listens. A removal hands the entry it removed to
+  // `removed`, if given. False, and nothing recorded, when the op cannot
+  // act: its seq is not where it says, or is taken already (Enqueue, Park).
+  bool apply(QueueOp op);
+  bool apply(ops::Enqueue o);
+  bool apply(ops::Acquire o);
+  bool apply(ops::Remove o, std::optional<Entry>* removed = nullptr);
+  bool apply(ops::Requeue o);
+  bool apply(ops::Park o);
+  bool apply(ops::Purge o);
+  bool apply(ops::Close o);
+  template <class Op>
+  void record(const Op& o) {
+    if (log_) log_->record(*this, QueueOp(o));
+  }
+  // apply's helpers. Hands ready entry `seq` to `take` (as an Entry&&) and
+  // erases its place; false when it is not ready.
+  template <class Take>
+  bool take_ready(uint64_t seq, Take&& take);
+  // The lane and place of ready entry `seq` when it is not a head.
+  bool find_inside(uint64_t seq, std::deque<Entry>*& lane, std::deque<Entry>::iterator& it);
+  void clear_ready();
+  std::deque<Entry>& lane(uint8_t priority);
+
+  const Entry* peek_ready() const;
 
   void dispatch(TimePoint now);
-  void enqueue(Entry e);
-  void requeue(Entry e);
-  std::optional<Entry> pop_ready();
-  const Entry* peek_ready() const;
-  std::optional<Entry> take_ready(uint64_t seq);  // a given ready entry, if still there
-  void note_removed(const Entry& e);
   void drop_expired(TimePoint now);
   void enforce_limits(TimePoint now);
   bool over_limit(size_t extra_bytes, size_t extra_count) const;
-  // Dead-letters `e` with `why` when the queue has a DLX; else drops it.
-  void discard(Entry e, DeadReason why, TimePoint now);
+  // Removes entry `seq` for `why`, dead-lettering it when the queue has a DLX.
+  void drop(uint64_t seq, Removal why, TimePoint now);
+  void dead_letter(MessagePtr msg, DeadReason why, TimePoint now);
   TimePoint expiry_for(const Message& m, TimePoint now) const;  // kNever: no TTL
   ConsumerSlot* next_consumer();
-  std::deque<Entry>& lane(uint8_t priority);
   void report_unused();
   // Each public call that can move next_deadline() holds one; the outermost
   // to finish tells the host (nested calls just re-check).
@@ -179,12 +207,15 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
   Options opts_;
   QueueHost& host_;
+  QueueLog* log_ = nullptr;
+  // The state ops act on (QueueState); only apply() changes it.
   bool closed_ = false;
   uint64_t next_seq_ = 1;
   std::vector<std::deque<Entry>> lanes_;  // one per priority level, highest last
   uint64_t ready_count_ = 0;
   uint64_t ready_bytes_ = 0;
   std::map<uint64_t, Entry> unacked_;
+  // Bookkeeping of this process, not ops: consumers are connections here.
   std::vector<ConsumerSlot> consumers_;
   size_t round_robin_ = 0;
   TimePoint last_used_;

@@ -9,12 +9,15 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "broker/consumer.hpp"
 #include "broker/error.hpp"
 #include "broker/message.hpp"
 #include "broker/queue.hpp"
+#include "broker/queue_op.hpp"
 #include "broker/seeded_env.hpp"
 #include "broker/vhost.hpp"
 
@@ -89,6 +92,19 @@ class FakeConsumer : public Consumer {
   bool no_ack_;
 };
 
+// A consumer that settles what it is handed (no-ack, a pre-settled link),
+// or, while `park` is set, keeps it unsent for later (a refusing 1.0 link).
+class SettlingConsumer : public FakeConsumer {
+ public:
+  using FakeConsumer::FakeConsumer;
+  bool settles_on_delivery() const override { return true; }
+  bool deliver(Delivery d) override {
+    FakeConsumer::deliver(std::move(d));
+    return !park;
+  }
+  bool park = false;
+};
+
 // A queue host that records dead letters and unused reports.
 class FakeHost : public QueueHost {
  public:
@@ -109,6 +125,50 @@ class FakeHost : public QueueHost {
 
   std::vector<Dead> dead;
   int unused = 0;
+};
+
+// Keeps every op a queue applies, and applies each to `mirror` too when
+// one is given: the mirror then follows the queue by its ops alone.
+class OpRecorder : public QueueLog {
+ public:
+  explicit OpRecorder(Queue* mirror = nullptr) : mirror_(mirror) {}
+  void record(const Queue& q, const QueueOp& op) override {
+    ops.push_back(op);
+    if (mirror_) {
+      EXPECT_TRUE(mirror_->replay(op)) << describe(op);
+    }
+  }
+  // One line per op, e.g. "enqueue 1", "remove 3 acked", "requeue 2 count 1".
+  static std::string describe(const QueueOp& op) {
+    static constexpr const char* kWhy[] = {"consumed", "acked", "rejected", "expired", "maxlen"};
+    return std::visit(
+        [](const auto& o) -> std::string {
+          using T = std::decay_t<decltype(o)>;
+          if constexpr (std::is_same_v<T, ops::Enqueue>) return "enqueue " + std::to_string(o.seq);
+          if constexpr (std::is_same_v<T, ops::Acquire>) return "acquire " + std::to_string(o.seq);
+          if constexpr (std::is_same_v<T, ops::Remove>)
+            return "remove " + std::to_string(o.seq) + " " + kWhy[size_t(o.why)];
+          if constexpr (std::is_same_v<T, ops::Requeue>)
+            return "requeue " + std::to_string(o.seq) + " count " + std::to_string(o.delivery_count);
+          if constexpr (std::is_same_v<T, ops::Park>) return "park " + std::to_string(o.entry.seq);
+          if constexpr (std::is_same_v<T, ops::Purge>) return "purge";
+          if constexpr (std::is_same_v<T, ops::Close>) return "close";
+        },
+        op);
+  }
+  // The ops recorded since the last call, described.
+  std::vector<std::string> take() {
+    std::vector<std::string> out;
+    for (size_t i = taken_; i < ops.size(); ++i) out.push_back(describe(ops[i]));
+    taken_ = ops.size();
+    return out;
+  }
+
+  std::vector<QueueOp> ops;
+
+ private:
+  Queue* mirror_;
+  size_t taken_ = 0;
 };
 
 // A queue named "q" in vhost "/" with `args` (which must parse).
@@ -167,4 +227,12 @@ class VHostTest : public ::testing::Test {
 };
 
 }  // namespace test
+
+inline void PrintTo(const QueueEntry& e, std::ostream* os) {
+  *os << "{" << e.seq << " " << test::text_of(e.msg) << (e.redelivered ? " redelivered" : "") << " count "
+      << e.delivery_count;
+  if (e.expires != QueueEntry::kNever) *os << " expires t0+" << (e.expires - test::t0).count() << "ns";
+  *os << "}";
+}
+
 }  // namespace warren::broker
