@@ -103,6 +103,9 @@ class Connection final : public engine::ServerEngine {
   std::string user_;  // empty: not authenticated
   std::string input_;
   std::string out_;
+  // Nested Calls (input, time, outcomes arriving from the store, effects
+  // of other connections' operations delivering here): output is flushed
+  // once, by the outermost, so that one input turn is one write.
   int depth_ = 0;
   uint32_t peer_max_frame_ = 512;
   uint16_t channel_max_ = 0;

@@ -117,7 +117,12 @@ class Session {
   std::deque<Owner> owners_;  // owners_[i] is tag owners_base_ + i
   uint64_t owners_base_ = 1;
   std::map<uint32_t, std::unique_ptr<Link>> links_;
-  std::vector<std::unique_ptr<Link>> graveyard_;  // detached by us while one of their calls ran
+  // Links detached by us while one of their calls may still be running: a
+  // link's own handler that ends in a detach, or a queue deleted by an
+  // effect the core runs while the link's call into it is on the stack
+  // (effects run when the outermost operation ends: outbox.hpp). Freed at
+  // the next frame.
+  std::vector<std::unique_ptr<Link>> graveyard_;
   std::set<uint32_t> detached_;  // handles we detached, until the peer's detach
   std::deque<Pending> pending_;
   std::vector<Verdict> verdicts_;

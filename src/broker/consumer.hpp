@@ -5,6 +5,10 @@
 // Consumers pull by credit: a queue hands a consumer at most credit()
 // deliveries until the front end grants more (0-9-1: prefetch minus
 // unacked; 1.0: link credit) and calls Queue::credit_changed().
+//
+// A queue calls a consumer only from its outbox (outbox.hpp), once the
+// operation that decided the call is complete: a consumer may call back
+// into the core from any of these.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,6 +44,13 @@ class Consumer {
   virtual void cancelled_by_queue() {}
   // A queue with single-active-consumer made this consumer (in)active.
   virtual void active_changed(bool active) {}
+
+ private:
+  friend class Queue;
+  friend class Outbox;
+  // Deliveries decided for this consumer that wait in the outbox
+  // (outbox.hpp): counted against credit() until they are handed over.
+  uint32_t waiting_ = 0;
 };
 
 // How a queue knows its consumers.

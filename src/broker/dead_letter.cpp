@@ -99,7 +99,7 @@ bool is_cycle(std::string_view queue, const Array& deaths) {
 }  // namespace
 
 void VHost::dead_letter(Queue& from, MessagePtr msg, DeadReason why, TimePoint now) {
-  Guard guard(*this, /*reaps=*/false);  // called from inside `from`: nothing may be deleted now
+  Outbox::Operation op(outbox_);  // from the outbox: `from` is complete
   const QueueArgs& args = from.options().args;
   if (!args.dead_letter_exchange || !msg) return;
   ExchangePtr x = find_exchange(*args.dead_letter_exchange);

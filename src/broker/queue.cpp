@@ -1,10 +1,10 @@
 // Queue: ready messages in per-priority lanes, consumers served by credit,
 // unsettled deliveries by sequence number. This file decides: it reads the
 // state and `now`, and changes the state only by apply() (queue_apply.cpp).
-// Every call that hands control out (Consumer::deliver,
-// QueueHost::dead_letter, cancelled_by_queue) is made with the queue in a
-// consistent state, and loops re-check closed_ afterwards: the callee may
-// publish into this queue or close it.
+// It calls nobody while it does: deliveries, cancellations, dead letters
+// and unused reports are effects in the outbox (outbox.hpp), run when the
+// operation is complete. So no loop here can find the queue changed under
+// it by a callee.
 #include "broker/queue.hpp"
 
 #include <algorithm>
@@ -13,15 +13,14 @@ namespace warren::broker {
 
 namespace {
 constexpr Duration kMaxTtl{4294967295};  // RabbitMQ's ?MAX_EXPIRY_TIMER
-
-struct FlagReset {
-  bool& flag;
-  ~FlagReset() { flag = false; }
-};
 }  // namespace
 
 Queue::Queue(Options opts, QueueHost& host, TimePoint now)
-    : opts_(std::move(opts)), host_(host), lanes_(size_t(opts_.args.max_priority) + 1), last_used_(now) {
+    : opts_(std::move(opts)),
+      host_(host),
+      outbox_(host.outbox()),
+      lanes_(size_t(opts_.args.max_priority) + 1),
+      last_used_(now) {
   report_deadline();  // x-expires runs from creation
 }
 
@@ -34,12 +33,12 @@ void Queue::report_deadline() {
 }
 
 void Queue::credit_changed(TimePoint now) {
-  DeadlineWatch watch(*this);
+  Op op(*this);
   dispatch(now);
 }
 
 void Queue::touch(TimePoint now) {
-  DeadlineWatch watch(*this);
+  Op op(*this);
   last_used_ = now;
 }
 
@@ -66,7 +65,8 @@ bool Queue::over_limit(size_t extra_bytes, size_t extra_count) const {
 }
 
 void Queue::dead_letter(MessagePtr msg, DeadReason why, TimePoint now) {
-  if (opts_.args.dead_letter_exchange) host_.dead_letter(*this, std::move(msg), why, now);
+  if (opts_.args.dead_letter_exchange)
+    outbox_.push(effects::DeadLetter{shared_from_this(), std::move(msg), why, now});
 }
 
 void Queue::drop(uint64_t seq, Removal why, TimePoint now) {
@@ -82,8 +82,8 @@ void Queue::drop(uint64_t seq, Removal why, TimePoint now) {
 // Only heads expire (as in RabbitMQ): a message behind one without a TTL
 // waits for it.
 void Queue::drop_expired(TimePoint now) {
-  for (size_t i = 0; i < lanes_.size() && !closed_; ++i) {
-    while (!closed_ && !lanes_[i].empty() && lanes_[i].front().expires <= now)
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    while (!lanes_[i].empty() && lanes_[i].front().expires <= now)
       drop(lanes_[i].front().seq, Removal::Expired, now);
   }
 }
@@ -92,7 +92,7 @@ void Queue::drop_expired(TimePoint now) {
 // refuse at the door instead (publish), so requeues never drop there.
 void Queue::enforce_limits(TimePoint now) {
   if (opts_.args.overflow != Overflow::DropHead) return;
-  while (!closed_ && over_limit(0, 0)) {
+  while (over_limit(0, 0)) {
     const Entry* head = peek_ready();
     if (!head) break;
     drop(head->seq, Removal::MaxLen, now);
@@ -102,7 +102,7 @@ void Queue::enforce_limits(TimePoint now) {
 // ------------------------------------------------------------- publishing
 
 Queue::Accept Queue::publish(MessagePtr msg, TimePoint now) {
-  DeadlineWatch watch(*this);
+  Op op(*this);
   if (closed_) return Accept::Enqueued;  // deleted while the message was on its way: gone with it
   drop_expired(now);
   if (opts_.args.overflow != Overflow::DropHead && over_limit(msg->size(), 1)) {
@@ -112,21 +112,19 @@ Queue::Accept Queue::publish(MessagePtr msg, TimePoint now) {
   const uint64_t seq = next_seq_;
   const TimePoint expires = expiry_for(*msg, now);
   apply(ops::Enqueue{seq, std::move(msg), expires});
-  const uint64_t outer_fresh = fresh_seq_;  // publish can nest (a consumer publishing from deliver())
   fresh_seq_ = seq;
   dispatch(now);
-  fresh_seq_ = outer_fresh;
+  fresh_seq_ = 0;
   enforce_limits(now);
-  if (expires <= now && !closed_) drop(seq, Removal::Expired, now);  // if still ready
+  if (expires <= now) drop(seq, Removal::Expired, now);  // if still ready
   return Accept::Enqueued;
 }
 
 std::optional<Delivery> Queue::get(bool no_ack, TimePoint now) {
-  DeadlineWatch watch(*this);
+  Op op(*this);
   if (closed_) return std::nullopt;
   touch(now);
   drop_expired(now);
-  if (closed_) return std::nullopt;
   const Entry* head = peek_ready();
   if (!head) return std::nullopt;
   const uint64_t seq = head->seq;
@@ -143,20 +141,28 @@ std::optional<Delivery> Queue::get(bool no_ack, TimePoint now) {
 // -------------------------------------------------------------- consumers
 
 Error Queue::add_consumer(ConsumerSlot slot, TimePoint now) {
-  DeadlineWatch watch(*this);
+  Op op(*this);
   if (closed_) return Error::make(ErrorCode::NotFound, "no " + resource("queue", opts_.name, opts_.vhost));
   bool held = std::any_of(consumers_.begin(), consumers_.end(), [](const ConsumerSlot& s) { return s.exclusive; });
   if (held || (slot.exclusive && !consumers_.empty()))
     return Error::make(ErrorCode::AccessRefused, resource("queue", opts_.name, opts_.vhost) + " in exclusive use");
   touch(now);
   consumers_.push_back(std::move(slot));
-  if (opts_.args.single_active_consumer && consumers_.size() == 1) consumers_.front().consumer->active_changed(true);
+  if (opts_.args.single_active_consumer && consumers_.size() == 1)
+    outbox_.push(effects::Activate{consumers_.front().consumer, true});
   dispatch(now);
   return Error::none();
 }
 
 void Queue::remove_consumer(Consumer* c, TimePoint now) {
-  DeadlineWatch watch(*this);
+  Op op(*this);
+  // What was decided for it and not yet run is withdrawn, whether or not
+  // it is still here (a closed queue dropped it already): the front end
+  // may destroy it once this returns. Its deliveries come back.
+  std::vector<effects::Deliver> back;
+  outbox_.withdraw(c, back);
+  if (!closed_)
+    for (effects::Deliver& d : back) take_back(d);
   auto it = std::find_if(consumers_.begin(), consumers_.end(), [&](const ConsumerSlot& s) { return s.consumer == c; });
   if (it == consumers_.end()) return;
   const size_t index = size_t(it - consumers_.begin());
@@ -169,14 +175,14 @@ void Queue::remove_consumer(Consumer* c, TimePoint now) {
     if (opts_.auto_delete) return report_unused();
     return;
   }
-  if (opts_.args.single_active_consumer && index == 0) consumers_.front().consumer->active_changed(true);
+  if (opts_.args.single_active_consumer && index == 0) outbox_.push(effects::Activate{consumers_.front().consumer, true});
   dispatch(now);
 }
 
 void Queue::report_unused() {
   if (unused_reported_) return;
   unused_reported_ = true;
-  host_.queue_unused(*this);
+  outbox_.push(effects::Unused{shared_from_this()});
 }
 
 // The highest-priority consumer with credit; round robin among equals,
@@ -186,14 +192,14 @@ ConsumerSlot* Queue::next_consumer() {
   if (consumers_.empty()) return nullptr;
   if (opts_.args.single_active_consumer) {
     ConsumerSlot& s = consumers_.front();
-    return s.consumer->credit() > 0 ? &s : nullptr;
+    return s.consumer->credit() > s.consumer->waiting_ ? &s : nullptr;
   }
   const size_t n = consumers_.size();
   size_t best = n;
   for (size_t i = 0; i < n; ++i) {
     size_t idx = (round_robin_ + i) % n;
     const ConsumerSlot& s = consumers_[idx];
-    if (s.consumer->credit() == 0) continue;
+    if (s.consumer->credit() <= s.consumer->waiting_) continue;
     if (best == n || s.priority > consumers_[best].priority) best = idx;
   }
   if (best == n) return nullptr;
@@ -202,45 +208,55 @@ ConsumerSlot* Queue::next_consumer() {
 }
 
 void Queue::dispatch(TimePoint now) {
-  if (dispatching_) {
-    redispatch_ = true;
-    return;
-  }
-  QueuePtr self = weak_from_this().lock();  // a deliver() may drop the last other reference
-  dispatching_ = true;
-  FlagReset reset{dispatching_};
-  do {
-    redispatch_ = false;
-    while (!closed_ && ready_count_ > 0) {
-      const Entry* head = peek_ready();
-      const uint64_t seq = head->seq;
-      if (head->expires <= now && seq != fresh_seq_) {
-        drop(seq, Removal::Expired, now);
-        continue;
-      }
-      ConsumerSlot* slot = next_consumer();
-      if (!slot) break;
-      Consumer* c = slot->consumer;
-      if (c->settles_on_delivery()) {
-        std::optional<Entry> e;
-        apply(ops::Remove{seq, Removal::Consumed}, &e);
-        Delivery d{self, seq, e->msg, e->redelivered, e->delivery_count};
-        // Kept unsent (parked): tracked, unless the queue closed meanwhile.
-        if (!c->deliver(std::move(d)) && !closed_) apply(ops::Park{std::move(*e)});
-        continue;
-      }
-      // Tracked before the call: the consumer may settle it from inside.
-      Delivery d{self, seq, head->msg, head->redelivered, head->delivery_count};
-      apply(ops::Acquire{seq});
-      if (c->deliver(std::move(d))) apply(ops::Remove{seq, Removal::Acked});  // if still unacked
+  while (!closed_ && ready_count_ > 0) {
+    const Entry* head = peek_ready();
+    const uint64_t seq = head->seq;
+    if (head->expires <= now && seq != fresh_seq_) {
+      drop(seq, Removal::Expired, now);
+      continue;
     }
-  } while (redispatch_ && !closed_);
+    ConsumerSlot* slot = next_consumer();
+    if (!slot) break;
+    if (slot->consumer->settles_on_delivery()) {
+      std::optional<Entry> e;
+      apply(ops::Remove{seq, Removal::Consumed}, &e);
+      push_delivery(*slot, std::move(*e), true);
+    } else {
+      Entry e = *head;
+      apply(ops::Acquire{seq});
+      push_delivery(*slot, std::move(e), false);
+    }
+  }
+}
+
+void Queue::push_delivery(ConsumerSlot& slot, QueueEntry entry, bool settled) {
+  slot.consumer->waiting_ += 1;
+  outbox_.push(effects::Deliver{shared_from_this(), slot.consumer, std::move(entry), settled});
+}
+
+// Not while the queue is deleted meanwhile: its entries went with it.
+void Queue::hand_over(effects::Deliver& d) {
+  if (closed_) return;
+  Op op(*this);
+  const QueueEntry& e = d.entry;
+  const bool kept = d.consumer->deliver(Delivery{d.queue, e.seq, e.msg, e.redelivered, e.delivery_count});
+  if (closed_) return;
+  if (d.settled) {
+    if (!kept) apply(ops::Park{std::move(d.entry)});  // unsent: tracked until its consumer settles it
+  } else if (kept) {
+    apply(ops::Remove{d.entry.seq, Removal::Acked});  // settled on receipt, if still unacked
+  }
+}
+
+void Queue::take_back(effects::Deliver& d) {
+  if (d.settled && !apply(ops::Park{d.entry})) return;
+  apply(ops::Requeue{d.entry.seq, d.entry.delivery_count});
 }
 
 // ------------------------------------------------------------- settlement
 
 void Queue::settle(uint64_t seq, Outcome outcome, TimePoint now) {
-  DeadlineWatch watch(*this);
+  Op op(*this);
   if (closed_) return;
   switch (outcome) {
     case Outcome::Accepted: apply(ops::Remove{seq, Removal::Acked}); return;
@@ -261,7 +277,7 @@ void Queue::settle(uint64_t seq, Outcome outcome, TimePoint now) {
 }
 
 uint64_t Queue::purge(TimePoint now) {
-  DeadlineWatch watch(*this);
+  Op op(*this);
   (void)now;
   const uint64_t n = ready_count_;
   if (n > 0) apply(ops::Purge{});
@@ -269,22 +285,20 @@ uint64_t Queue::purge(TimePoint now) {
 }
 
 void Queue::close() {
-  DeadlineWatch watch(*this);
+  Op op(*this);
   if (closed_) return;
   apply(ops::Close{});
-  std::vector<ConsumerSlot> gone;
-  gone.swap(consumers_);
+  for (ConsumerSlot& s : consumers_) outbox_.push(effects::Cancel{s.consumer});
+  consumers_.clear();
   round_robin_ = 0;
-  for (ConsumerSlot& s : gone) s.consumer->cancelled_by_queue();
 }
 
 // ------------------------------------------------------------------- time
 
 void Queue::advance(TimePoint now) {
-  DeadlineWatch watch(*this);
+  Op op(*this);
   if (closed_) return;
   drop_expired(now);
-  if (closed_) return;
   if (opts_.args.expires && consumers_.empty() && now >= last_used_ + *opts_.args.expires) report_unused();
 }
 

@@ -21,6 +21,7 @@
 #include "broker/consumer.hpp"
 #include "broker/error.hpp"
 #include "broker/message.hpp"
+#include "broker/outbox.hpp"
 #include "broker/queue_op.hpp"
 
 namespace warren::broker {
@@ -66,6 +67,10 @@ enum class DeadReason : uint8_t { Rejected, Expired, MaxLen, DeliveryLimit };
 class QueueHost {
  public:
   virtual ~QueueHost() = default;
+  // Where the queue's effects wait for its operation to end. Dead letters
+  // and unused reports come back through it: the two calls below are
+  // made from the outbox, never from inside the queue.
+  virtual Outbox& outbox() = 0;
   virtual void dead_letter(Queue& from, MessagePtr msg, DeadReason why, TimePoint now) = 0;
   // The queue should go: auto-delete after its last consumer, or x-expires.
   virtual void queue_unused(Queue& q) = 0;
@@ -138,6 +143,8 @@ class Queue : public std::enable_shared_from_this<Queue> {
   void touch(TimePoint now);
   // What the host was last told next_deadline() is.
   std::optional<TimePoint> reported_deadline() const { return reported_deadline_; }
+  // Where this queue's effects wait (its host's).
+  Outbox& outbox() const { return outbox_; }
 
   // Applies an op decided elsewhere (a store's log at startup, a primary's
   // for a replica); the host hears of deadline moves. Nothing is delivered
@@ -191,22 +198,34 @@ class Queue : public std::enable_shared_from_this<Queue> {
   TimePoint expiry_for(const Message& m, TimePoint now) const;  // kNever: no TTL
   ConsumerSlot* next_consumer();
   void report_unused();
-  // Each public call that can move next_deadline() holds one; the outermost
-  // to finish tells the host (nested calls just re-check).
-  class DeadlineWatch {
+  // Queues `e` for the consumer of `slot`, counting it against its credit.
+  void push_delivery(ConsumerSlot& slot, QueueEntry entry, bool settled);
+  // From the outbox: hands `d` over and applies what follows from the
+  // consumer's answer (settled on receipt; kept unsent: parked).
+  friend class Outbox;
+  void hand_over(effects::Deliver& d);
+  // A delivery withdrawn from the outbox (its consumer left first) goes
+  // back among the ready, marked redelivered.
+  void take_back(effects::Deliver& d);
+  // Every public call is one: an operation of the core (its effects run
+  // when the outermost ends), and the host hears where next_deadline()
+  // went when it ends.
+  class Op {
    public:
-    explicit DeadlineWatch(Queue& q) : q_(q) {}
-    ~DeadlineWatch() { q_.report_deadline(); }
-    DeadlineWatch(const DeadlineWatch&) = delete;
-    DeadlineWatch& operator=(const DeadlineWatch&) = delete;
+    explicit Op(Queue& q) : q_(q), op_(q.outbox_) {}
+    ~Op() { q_.report_deadline(); }
+    Op(const Op&) = delete;
+    Op& operator=(const Op&) = delete;
 
    private:
     Queue& q_;
+    Outbox::Operation op_;  // destroyed after ~Op's body: the deadline is told first
   };
   void report_deadline();
 
   Options opts_;
   QueueHost& host_;
+  Outbox& outbox_;
   QueueLog* log_ = nullptr;
   // The state ops act on (QueueState); only apply() changes it.
   bool closed_ = false;
@@ -219,11 +238,6 @@ class Queue : public std::enable_shared_from_this<Queue> {
   std::vector<ConsumerSlot> consumers_;
   size_t round_robin_ = 0;
   TimePoint last_used_;
-  // dispatch() may be re-entered (a consumer's deliver() or a dead-letter
-  // publish into this same queue): the nested call asks the running one
-  // to loop again instead of recursing.
-  bool dispatching_ = false;
-  bool redispatch_ = false;
   bool unused_reported_ = false;  // queue_unused() told once
   std::optional<TimePoint> reported_deadline_;
   // The message publish() is placing: with a TTL of 0 it may still go to

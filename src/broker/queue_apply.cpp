@@ -46,7 +46,7 @@ bool Queue::find_inside(uint64_t seq, std::deque<Entry>*& lane, std::deque<Entry
 }
 
 bool Queue::replay(QueueOp op) {
-  DeadlineWatch watch(*this);
+  Op scope(*this);
   return apply(std::move(op));
 }
 

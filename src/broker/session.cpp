@@ -7,6 +7,7 @@ namespace warren::broker {
 Session::~Session() { settle_all(Outcome::Released, last_now_); }
 
 uint64_t Session::track(Delivery d, uint64_t consumer) {
+  if (!outbox_ && d.queue) outbox_ = &d.queue->outbox();
   uint64_t tag = next_tag_++;
   tracked_.push_back(Tracked{tag, std::move(d), consumer, false});
   ++live_;
@@ -25,8 +26,6 @@ Session::Tracked* Session::find(uint64_t tag) {
   return nullptr;
 }
 
-// Marks `t` settled before handing control to its queue, which may deliver
-// again (track() appends; a deque keeps references to other elements).
 void Session::settle_one(Tracked& t, Outcome outcome, TimePoint now, std::vector<uint64_t>* settled) {
   t.settled = true;
   --live_;
@@ -45,16 +44,17 @@ bool Session::settle(uint64_t tag, bool multiple, Outcome outcome, TimePoint now
   }
   Tracked* t = find(tag);
   if (!t) return false;  // like RabbitMQ, a bad tag settles nothing, even with `multiple`
-  ++depth_;
-  if (!multiple) {
-    settle_one(*t, outcome, now, &settled);
-  } else {
-    // Entries are only appended while depth_ > 0, so indexes up to `tag` hold.
-    const size_t last = index_of(tag);
-    for (size_t i = 0; i <= last; ++i)
-      if (!tracked_[i].settled) settle_one(tracked_[i], outcome, now, &settled);
+  {
+    Outbox::Operation op(outbox_);
+    if (!multiple) {
+      settle_one(*t, outcome, now, &settled);
+    } else {
+      const size_t last = index_of(tag);
+      for (size_t i = 0; i <= last; ++i)
+        if (!tracked_[i].settled) settle_one(tracked_[i], outcome, now, &settled);
+    }
+    trim();
   }
-  if (--depth_ == 0) trim();
   return true;
 }
 
@@ -62,22 +62,20 @@ void Session::settle_range(uint64_t first, uint64_t last, Outcome outcome, TimeP
                            std::vector<uint64_t>& settled) {
   last_now_ = now;
   if (first > last) return;
-  ++depth_;
-  // Deliveries tracked while settling get tags above every tag in range.
+  Outbox::Operation op(outbox_);
   for (size_t i = index_of(first); i < tracked_.size() && tracked_[i].tag <= last; ++i)
     if (!tracked_[i].settled) settle_one(tracked_[i], outcome, now, &settled);
-  if (--depth_ == 0) trim();
+  trim();
 }
 
-// Only what was tracked when called: a Released delivery may come straight
-// back to this session with a new tag, and must not be released again.
+// A Released delivery may come straight back to this session with a new
+// tag, once this has returned: it is not released again.
 void Session::settle_all(Outcome outcome, TimePoint now, std::vector<uint64_t>* settled) {
   last_now_ = now;
-  ++depth_;
-  const size_t n = tracked_.size();
-  for (size_t i = 0; i < n; ++i)
-    if (!tracked_[i].settled) settle_one(tracked_[i], outcome, now, settled);
-  if (--depth_ == 0) trim();
+  Outbox::Operation op(outbox_);
+  for (Tracked& t : tracked_)
+    if (!t.settled) settle_one(t, outcome, now, settled);
+  trim();
 }
 
 void Session::forget_queue(const Queue* q) {
@@ -88,7 +86,7 @@ void Session::forget_queue(const Queue* q) {
     t.delivery.queue.reset();
     t.delivery.message.reset();
   }
-  if (depth_ == 0) trim();
+  trim();
 }
 
 void Session::trim() {

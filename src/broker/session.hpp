@@ -58,13 +58,15 @@ class Session {
   void settle_one(Tracked& t, Outcome outcome, TimePoint now, std::vector<uint64_t>* settled);
   void trim();
 
+  // Each settling call is one operation of the core: the deliveries that
+  // its settlements free run after it (outbox.hpp), so track() is never
+  // called while this session is walking its entries. Taken from the
+  // first delivery's queue: a session's queues are all of one vhost.
+
   std::deque<Tracked> tracked_;  // in tag order (with gaps for untracked tags); settled ones trimmed from the front
   uint64_t next_tag_ = 1;
   size_t live_ = 0;
-  // Settling hands control to queues, which may deliver again and call
-  // track() on this session: entries are found by index, and trimmed only
-  // by the outermost call.
-  int depth_ = 0;
+  Outbox* outbox_ = nullptr;
   TimePoint last_now_{};  // for the destructor, which is given no time
 };
 

@@ -108,12 +108,14 @@ class SettlingConsumer : public FakeConsumer {
 // A queue host that records dead letters and unused reports.
 class FakeHost : public QueueHost {
  public:
+  Outbox& outbox() override { return outbox_; }
   struct Dead {
     MessagePtr msg;
     DeadReason why;
   };
   void dead_letter(Queue& from, MessagePtr m, DeadReason why, TimePoint now) override {
     dead.push_back({std::move(m), why});
+    if (on_dead) on_dead();
   }
   void queue_unused(Queue& q) override { ++unused; }
 
@@ -125,6 +127,10 @@ class FakeHost : public QueueHost {
 
   std::vector<Dead> dead;
   int unused = 0;
+  std::function<void()> on_dead;
+
+ private:
+  Outbox outbox_{*this};
 };
 
 // Keeps every op a queue applies, and applies each to `mirror` too when

@@ -125,7 +125,7 @@ ExchangePtr VHost::find_exchange(std::string_view name) const {
 // ----------------------------------------------------------------- exchanges
 
 Error VHost::declare_exchange(const ExchangeDeclare& d) {
-  Guard guard(*this);
+  Outbox::Operation op(outbox_);
   if (d.passive) {
     if (d.name.empty()) return default_exchange_refused();
     if (!find_exchange(d.name)) return Error::make(ErrorCode::NotFound, "no " + resource("exchange", d.name, name_));
@@ -159,7 +159,7 @@ Error VHost::declare_exchange(const ExchangeDeclare& d) {
 }
 
 Error VHost::delete_exchange(std::string_view name, bool if_unused) {
-  Guard guard(*this);
+  Outbox::Operation op(outbox_);
   if (name.empty()) return default_exchange_refused();
   if (name.starts_with("amq."))
     return Error::make(ErrorCode::AccessRefused,
@@ -215,7 +215,7 @@ std::string VHost::generate_queue_name() {
 }
 
 Error VHost::declare_queue(const QueueDeclare& d, TimePoint now, QueueDeclareOk& ok) {
-  Guard guard(*this);
+  Outbox::Operation op(outbox_);
   ok = QueueDeclareOk{};
   auto reply = [&](const Queue& q) {
     ok.name = q.name();
@@ -274,7 +274,7 @@ Error VHost::declare_queue(const QueueDeclare& d, TimePoint now, QueueDeclareOk&
 }
 
 QueuePtr VHost::queue_for(std::string_view name, ConnectionId who, Error& err) {
-  Guard guard(*this);
+  Outbox::Operation op(outbox_);
   err = Error::none();
   QueuePtr q = find_queue(name);
   if (!q) {
@@ -294,7 +294,7 @@ QueuePtr VHost::queue_for(std::string_view name, ConnectionId who, Error& err) {
 
 Error VHost::delete_queue(std::string_view name, bool if_unused, bool if_empty, ConnectionId who, TimePoint now,
                           uint64_t& messages) {
-  Guard guard(*this);
+  Outbox::Operation op(outbox_);
   (void)now;
   messages = 0;
   if (!find_queue(name)) return Error::none();
@@ -311,7 +311,7 @@ Error VHost::delete_queue(std::string_view name, bool if_unused, bool if_empty, 
 }
 
 Error VHost::purge_queue(std::string_view name, ConnectionId who, TimePoint now, uint64_t& messages) {
-  Guard guard(*this);
+  Outbox::Operation op(outbox_);
   messages = 0;
   Error err;
   QueuePtr q = queue_for(name, who, err);
@@ -330,24 +330,17 @@ void VHost::delete_queue_now(const QueuePtr& q) {
   q->close();
 }
 
+// From the outbox, so never while a queue or this vhost is mid-change.
 void VHost::queue_unused(Queue& q) {
   auto it = queues_.find(q.name());
   if (it == queues_.end() || it->second.get() != &q) return;
-  if (std::find(doomed_.begin(), doomed_.end(), it->second) == doomed_.end()) doomed_.push_back(it->second);
-}
-
-void VHost::reap() {
-  ++depth_;  // closing queues tells consumers, whose callbacks may come back in
-  while (!doomed_.empty()) {
-    std::vector<QueuePtr> batch;
-    batch.swap(doomed_);
-    for (const QueuePtr& q : batch) delete_queue_now(q);
-  }
-  --depth_;
+  Outbox::Operation op(outbox_);
+  QueuePtr keep = it->second;  // delete_queue_now erases the map's reference
+  delete_queue_now(keep);
 }
 
 void VHost::connection_closed(ConnectionId who, TimePoint now) {
-  Guard guard(*this);
+  Outbox::Operation op(outbox_);
   (void)now;
   if (who == 0) return;
   std::vector<QueuePtr> owned;
@@ -380,7 +373,7 @@ Error VHost::check_bind_ends(std::string_view source, const Destination& dest, C
 
 Error VHost::bind_queue(std::string_view queue, std::string_view exchange, std::string_view key, const Table& args,
                         ConnectionId who) {
-  Guard guard(*this);
+  Outbox::Operation op(outbox_);
   Destination dest{std::string(queue), false};
   Exchange* x = nullptr;
   if (Error e = check_bind_ends(exchange, dest, who, args, x)) return e;
@@ -391,7 +384,7 @@ Error VHost::bind_queue(std::string_view queue, std::string_view exchange, std::
 
 Error VHost::bind_exchange(std::string_view destination, std::string_view source, std::string_view key,
                            const Table& args) {
-  Guard guard(*this);
+  Outbox::Operation op(outbox_);
   Destination dest{std::string(destination), true};
   Exchange* x = nullptr;
   if (Error e = check_bind_ends(source, dest, 0, args, x)) return e;
@@ -402,7 +395,7 @@ Error VHost::bind_exchange(std::string_view destination, std::string_view source
 
 Error VHost::unbind_queue(std::string_view queue, std::string_view exchange, std::string_view key, const Table& args,
                           ConnectionId who) {
-  Guard guard(*this);
+  Outbox::Operation op(outbox_);
   if (exchange.empty()) return default_exchange_refused();
   ExchangePtr x = find_exchange(exchange);
   if (!x || !find_queue(queue)) return Error::none();
@@ -420,7 +413,7 @@ Error VHost::unbind_queue(std::string_view queue, std::string_view exchange, std
 
 Error VHost::unbind_exchange(std::string_view destination, std::string_view source, std::string_view key,
                              const Table& args) {
-  Guard guard(*this);
+  Outbox::Operation op(outbox_);
   if (source.empty() || destination.empty()) return default_exchange_refused();
   ExchangePtr x = find_exchange(source);
   if (!x || !find_exchange(destination)) return Error::none();
@@ -535,7 +528,7 @@ Error VHost::publish(std::string_view exchange, const MessagePtr& msg, TimePoint
 // The caller keeps `xr` alive (a pointer it holds) for the call.
 Error VHost::publish(Exchange& xr, const MessagePtr& msg, TimePoint now, PublishResult& result, RouteCache* cache,
                      const PublishWaiter& waiter) {
-  Guard guard(*this);
+  Outbox::Operation op(outbox_);
   result = PublishResult{};
   Exchange* x = &xr;
   const std::string& exchange = x->name();
@@ -613,7 +606,7 @@ void VHost::enqueue(std::span<const QueuePtr> queues, const MessagePtr& msg, Tim
 
 // Only the queues whose deadline has come: the index says which.
 void VHost::advance(TimePoint now) {
-  Guard guard(*this);
+  Outbox::Operation op(outbox_);
   std::vector<QueuePtr> due;
   for (auto it = deadlines_.begin(); it != deadlines_.end() && it->first <= now; ++it)
     due.push_back(it->second->shared_from_this());
@@ -621,7 +614,6 @@ void VHost::advance(TimePoint now) {
 }
 
 std::optional<TimePoint> VHost::next_deadline() const {
-  if (!doomed_.empty()) return TimePoint{};
   if (deadlines_.empty()) return std::nullopt;
   return deadlines_.begin()->first;
 }

@@ -129,37 +129,19 @@ class VHost final : public QueueHost {
   void connection_closed(ConnectionId who, TimePoint now);
 
   void advance(TimePoint now);
-  // The earliest expiry or x-expires deadline; TimePoint{} (long past)
-  // when a queue is waiting to be deleted, so the driver advances at once.
+  // The earliest expiry or x-expires deadline.
   std::optional<TimePoint> next_deadline() const;
 
   size_t queue_count() const { return queues_.size(); }
   size_t exchange_count() const { return exchanges_.size(); }
 
   // QueueHost
+  Outbox& outbox() override { return outbox_; }
   void dead_letter(Queue& from, MessagePtr msg, DeadReason why, TimePoint now) override;
   void queue_unused(Queue& q) override;
   void deadline_changed(Queue& q, std::optional<TimePoint> before, std::optional<TimePoint> after) override;
 
  private:
-  // Marks a VHost entry point. The outermost one deletes the queues that
-  // became unused meanwhile (doomed_), when no queue code is below it.
-  class Guard {
-   public:
-    explicit Guard(VHost& v, bool reaps = true) : v_(v), reaps_(reaps) {
-      if (v_.depth_++ == 0 && reaps_) v_.reap();
-    }
-    ~Guard() {
-      if (--v_.depth_ == 0 && reaps_) v_.reap();
-    }
-    Guard(const Guard&) = delete;
-    Guard& operator=(const Guard&) = delete;
-
-   private:
-    VHost& v_;
-    bool reaps_;
-  };
-  void reap();
   void delete_queue_now(const QueuePtr& q);
   void delete_exchange_now(const std::string& name);
   void remove_bindings_to(const Destination& d);
@@ -189,10 +171,8 @@ class VHost final : public QueueHost {
   // which report into it as they go).
   std::set<std::pair<TimePoint, Queue*>> deadlines_;
   std::map<std::string, QueuePtr, std::less<>> queues_;
-  std::vector<QueuePtr> doomed_;  // unused queues, deleted at the next safe point
   uint64_t next_generated_ = 1;
   std::mt19937_64 rng_;  // seeded from env_ once: server-named queues
-  int depth_ = 0;
   std::vector<Destination> scratch_;  // route()'s per-exchange results
   // Bumped by every change that can change where a key routes; RouteCaches
   // compare it. Starts at 1: 0 marks an empty cache.
@@ -201,6 +181,9 @@ class VHost final : public QueueHost {
   DirectReplyRegistry direct_reply_;
   PendingOutcomes outcomes_;
   Durability* durability_ = nullptr;
+  // Every entry point above is an operation of the core (Outbox::Operation):
+  // its queues' effects run when it is complete.
+  Outbox outbox_{*this};
 };
 
 }  // namespace warren::broker

@@ -1,0 +1,116 @@
+#pragma once
+// Effects: what the core's operations leave for the front ends and the
+// host, run once the operation is complete instead of in its middle.
+//
+// A queue never calls a consumer, the dead-letter exchange or its host
+// while it changes its state: it pushes an effect here. When the outermost
+// operation of the core ends (an Outbox::Operation going out of scope),
+// the outbox runs what it holds, in order. An effect's callee may start
+// another operation (a consumer publishing from deliver(), a dead letter
+// landing in a queue with consumers): that operation is complete before
+// its own effects run, so no queue, vhost or session is ever re-entered
+// half-changed. The effects of nested operations join the same queue and
+// run in the order they were pushed.
+//
+// Publisher outcomes wait in PendingOutcomes (outcomes.hpp) and returns
+// are in PublishResult: neither calls a front end from inside the core.
+#include <cstdint>
+#include <memory>
+#include <variant>
+#include <vector>
+
+#include "broker/consumer.hpp"
+#include "broker/message.hpp"
+#include "broker/queue_op.hpp"
+
+namespace warren::broker {
+
+class Queue;
+class QueueHost;
+enum class DeadReason : uint8_t;
+
+namespace effects {
+
+// A message for a consumer. The consumer's credit was counted when this
+// was pushed (Consumer::waiting_). `settled`: the consumer settles on
+// delivery and the entry has left the queue; `entry` is what to park if
+// the consumer keeps it unsent.
+struct Deliver {
+  std::shared_ptr<Queue> queue;
+  Consumer* consumer;
+  QueueEntry entry;
+  bool settled;
+};
+// The queue went away: Consumer::cancelled_by_queue.
+struct Cancel {
+  Consumer* consumer;
+};
+// Single active consumer: Consumer::active_changed.
+struct Activate {
+  Consumer* consumer;
+  bool active;
+};
+// A message the queue removed goes to its dead-letter exchange.
+struct DeadLetter {
+  std::shared_ptr<Queue> from;
+  MessagePtr msg;
+  DeadReason why;
+  TimePoint now;
+};
+// The queue should be deleted (auto-delete, x-expires).
+struct Unused {
+  std::shared_ptr<Queue> queue;
+};
+
+}  // namespace effects
+
+// std::monostate: an effect withdrawn (its consumer went first).
+using Effect = std::variant<std::monostate, effects::Deliver, effects::Cancel, effects::Activate, effects::DeadLetter,
+                            effects::Unused>;
+
+class Outbox {
+ public:
+  // Runs dead letters and unused queues through `host`.
+  explicit Outbox(QueueHost& host) : host_(host) {}
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+
+  // One operation of the core, for its duration. The outermost one to end
+  // runs the effects: the only nesting the core counts, so that no effect
+  // runs while any queue, vhost or session below it is mid-change.
+  class Operation {
+   public:
+    explicit Operation(Outbox& o) : Operation(&o) {}
+    // None: nothing to count (a session that has tracked nothing yet).
+    explicit Operation(Outbox* o) : o_(o) {
+      if (o_) ++o_->depth_;
+    }
+    ~Operation() {
+      if (o_ && --o_->depth_ == 0) o_->run();
+    }
+    Operation(const Operation&) = delete;
+    Operation& operator=(const Operation&) = delete;
+
+   private:
+    Outbox* o_;
+  };
+
+  void push(Effect e) { effects_.push_back(std::move(e)); }
+  // Withdraws every effect for `c`, which is leaving its queue, and hands
+  // its deliveries to `back` to be returned to the queue.
+  void withdraw(Consumer* c, std::vector<effects::Deliver>& back);
+  bool empty() const { return next_ == effects_.size(); }
+
+ private:
+  // Runs effects in order until none is left, those pushed meanwhile too.
+  // A run started from inside an effect continues the same queue.
+  void run();
+  void run_one(Effect& e);
+
+  QueueHost& host_;
+  std::vector<Effect> effects_;  // run from next_; cleared, capacity kept, when all have run
+  size_t next_ = 0;
+  int depth_ = 0;
+};
+
+}  // namespace warren::broker
