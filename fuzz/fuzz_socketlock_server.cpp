@@ -29,7 +29,7 @@ namespace {
   std::abort();
 }
 
-struct CheckingTransport : socketlock::Transport {
+struct CheckingTransport : socketlock::SessionIo {
   std::set<SessionId> open;  // as the server should see them
   void send(SessionId s, std::string_view bytes) override {
     if (!open.contains(s)) violated("send to a session that is not open");

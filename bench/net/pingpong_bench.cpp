@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "net/connection.hpp"
+#include "net/socket.hpp"
 #include "net/event_loop.hpp"
 
 using namespace warren::net;
@@ -83,36 +83,36 @@ void socket_pair(int fd[2]) {
 }
 
 // ---------------------------------------------------------------- EventLoop
-struct LoopServer : Connection::Handler {
+struct LoopServer : Socket::Handler {
   bool burst;
   size_t partial = 0;
-  void on_data(Connection& c, std::string_view b) override {
+  void on_data(Socket& c, std::string_view b) override {
     if (!burst) return c.send(b);
     partial += b.size();
     for (; partial >= kMsg; partial -= kMsg) c.send("reply-0123456789");  // each its own send
   }
-  void on_close(Connection&, int) override {}
+  void on_close(Socket&, int) override {}
 };
 
-struct LoopClient : Connection::Handler {
+struct LoopClient : Socket::Handler {
   EventLoop& loop;
   Timer t;
   bool burst;
   size_t got = 0;
   std::string batch = std::string(kBurst * kMsg, 'q');
   LoopClient(EventLoop& l, Stats& s, bool b) : loop(l), t(s), burst(b) {}
-  void kick(Connection& c) {
+  void kick(Socket& c) {
     t.sent = Clock::now();
     burst ? c.send(batch) : c.send("x");
   }
-  void on_data(Connection& c, std::string_view b) override {
+  void on_data(Socket& c, std::string_view b) override {
     got += b.size();
     if (got < (burst ? kBurst * kMsg : 1)) return;
     got = 0;
     if (t.complete()) return loop.stop();
     burst ? c.send(batch) : c.send("x");
   }
-  void on_close(Connection&, int) override {}
+  void on_close(Socket&, int) override {}
 };
 
 Stats bench_loop(bool burst) {
@@ -123,7 +123,7 @@ Stats bench_loop(bool burst) {
   EventLoop server_loop;
   LoopServer sh;
   sh.burst = burst;
-  auto server = Connection::adopt(server_loop, fd[1], &sh);
+  auto server = Socket::adopt(server_loop, fd[1], &sh);
   std::thread srv([&] {
     pin(true);
     server_loop.run();
@@ -131,7 +131,7 @@ Stats bench_loop(bool burst) {
 
   EventLoop loop;
   LoopClient ch(loop, st, burst);
-  auto client = Connection::adopt(loop, fd[0], &ch);
+  auto client = Socket::adopt(loop, fd[0], &ch);
   loop.post([&] { ch.kick(*client); });
   loop.run();
   server_loop.stop();

@@ -1,6 +1,6 @@
 #pragma once
 // One AMQP 0-9-1 channel: its methods, the content it is receiving, its
-// consumers, its unacked deliveries (a broker::Session), publisher
+// consumers, its unacked deliveries (a broker::Unsettled), publisher
 // confirms and transactions.
 #include <deque>
 #include <map>
@@ -11,7 +11,7 @@
 #include "amqp091/confirms.hpp"
 #include "amqp091/connection.hpp"
 #include "broker/outcomes.hpp"
-#include "broker/session.hpp"
+#include "broker/unsettled.hpp"
 
 namespace warren::amqp091 {
 
@@ -152,7 +152,7 @@ class Channel final : public broker::Publisher {
   bool closing_ = false;
   bool peer_closing_ = false;
   bool flow_active_ = true;
-  broker::Session session_;
+  broker::Unsettled session_;
   // The publish being received, while receiving_; kept between publishes,
   // so that its strings keep their room.
   Content content_;

@@ -1,6 +1,6 @@
 #pragma once
 // One AMQP 1.0 session (part 2.5): its flow-control windows (2.5.6), its
-// links by handle, and a broker::Session that tracks the deliveries it sent
+// links by handle, and a broker::Unsettled that tracks the deliveries it sent
 // unsettled. Delivery-ids ARE that session's tags (offset by the initial
 // delivery-id, modulo 2^32), so they are consecutive per session, and a
 // peer's disposition range maps back to tags with serial arithmetic.
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "amqp10/connection.hpp"
-#include "broker/session.hpp"
+#include "broker/unsettled.hpp"
 
 namespace warren::amqp10 {
 
@@ -55,7 +55,7 @@ class Session {
   // --- for links ---
   Connection& connection() { return conn_; }
   uint16_t channel() const { return channel_; }
-  broker::Session& deliveries() { return deliveries_; }
+  broker::Unsettled& deliveries() { return deliveries_; }
   // How many transfer frames may go out now (0 while some wait).
   uint32_t send_room() const { return pending_.empty() ? remote_incoming_window_ : 0; }
   void send_delivery(OutgoingLink& link, broker::Delivery d, bool settled);
@@ -113,7 +113,7 @@ class Session {
   uint32_t remote_outgoing_window_;
   const uint32_t initial_delivery_id_;
 
-  broker::Session deliveries_;
+  broker::Unsettled deliveries_;
   std::deque<Owner> owners_;  // owners_[i] is tag owners_base_ + i
   uint64_t owners_base_ = 1;
   std::map<uint32_t, std::unique_ptr<Link>> links_;

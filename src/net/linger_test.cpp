@@ -62,15 +62,15 @@ PeerView burst_then_read(int fd, const std::string& burst, bool keep_open = fals
 
 // The server's side: on the first bytes it answers "bye" and closes,
 // leaving the rest of the peer's burst unread; the handler drops the
-// Connection in on_close, as the broker does.
-struct ByeServer : Connection::Handler {
-  std::unique_ptr<Connection> conn;
+// Socket in on_close, as the broker does.
+struct ByeServer : Socket::Handler {
+  std::unique_ptr<Socket> conn;
   int closes = 0;
-  void on_data(Connection& c, std::string_view) override {
+  void on_data(Socket& c, std::string_view) override {
     c.send("bye");
     c.close();
   }
-  void on_close(Connection&, int) override {
+  void on_close(Socket&, int) override {
     ++closes;
     conn.reset();
   }
@@ -90,7 +90,7 @@ void expect_burst_reads_bye_then_eof(
     const std::function<int(const Listener&)>& connect) {
   EventLoop loop;
   ByeServer server;
-  auto listener = listen(loop, [&](int fd) { server.conn = Connection::adopt(loop, fd, &server); });
+  auto listener = listen(loop, [&](int fd) { server.conn = Socket::adopt(loop, fd, &server); });
   int fd = connect(*listener);
   ASSERT_GE(fd, 0) << std::strerror(errno);
   PeerView v;
@@ -108,7 +108,7 @@ void expect_burst_reads_bye_then_eof(
 TEST(Linger, TcpPeerStillSendingReadsOurReplyThenEof) {
   expect_burst_reads_bye_then_eof(
       [](EventLoop& loop, Listener::AcceptFn accept) { return Listener::tcp(loop, "127.0.0.1", 0, std::move(accept)); },
-      [](const Listener& l) { return Connection::connect_tcp("127.0.0.1", l.port()); });
+      [](const Listener& l) { return Socket::connect_tcp("127.0.0.1", l.port()); });
 }
 
 TEST(Linger, UnixPeerStillSendingReadsOurReplyThenEof) {
@@ -116,14 +116,14 @@ TEST(Linger, UnixPeerStillSendingReadsOurReplyThenEof) {
   const std::string path = dir.file("l.sock");
   expect_burst_reads_bye_then_eof(
       [&](EventLoop& loop, Listener::AcceptFn accept) { return Listener::unix_socket(loop, path, std::move(accept)); },
-      [&](const Listener&) { return Connection::connect_unix(path); });
+      [&](const Listener&) { return Socket::connect_unix(path); });
 }
 
 TEST(Linger, QuietPeerThatNeverClosesIsClosedAfterTheBound) {
   EventLoop loop;
   SocketPair sp;
   ByeServer server;
-  server.conn = Connection::adopt(loop, sp.take(0), &server);
+  server.conn = Socket::adopt(loop, sp.take(0), &server);
   PeerView v;
   std::atomic<bool> done{false};
   std::thread peer([&] {
@@ -165,7 +165,7 @@ TEST(Linger, PeerEofNeedsNoLinger) {
   EventLoop loop;
   SocketPair sp;
   Recorder rec;
-  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  auto c = Socket::adopt(loop, sp.take(0), &rec);
   ASSERT_EQ(::shutdown(sp.fd[1], SHUT_WR), 0);
   EXPECT_TRUE(run_until(loop, [&] { return rec.closes == 1; }));
   EXPECT_EQ(loop.lingering(), 0u);
@@ -175,7 +175,7 @@ TEST(Linger, AbortDoesNotLinger) {
   EventLoop loop;
   SocketPair sp;
   Recorder rec;
-  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  auto c = Socket::adopt(loop, sp.take(0), &rec);
   c->abort();
   EXPECT_TRUE(run_until(loop, [&] { return rec.closes == 1; }));
   EXPECT_EQ(loop.lingering(), 0u);
@@ -186,7 +186,7 @@ TEST(Linger, LoopDestructionClosesWhatStillLingers) {
   {
     EventLoop loop;
     ByeServer server;
-    server.conn = Connection::adopt(loop, sp.take(0), &server);
+    server.conn = Socket::adopt(loop, sp.take(0), &server);
     ASSERT_EQ(::send(sp.fd[1], "hi", 2, MSG_NOSIGNAL), 2);
     EXPECT_TRUE(run_until(loop, [&] { return server.closes == 1; }));
     EXPECT_EQ(loop.lingering(), 1u);

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <vector>
 
-#include "net/connection.hpp"
+#include "net/socket.hpp"
 #include "net/test_util.hpp"
 
 namespace warren::net {
@@ -21,14 +21,14 @@ using namespace testing;
 TEST(Listener, TcpOnEphemeralPortEchoes) {
   EventLoop loop;
   Echo echo;
-  std::vector<std::unique_ptr<Connection>> accepted;
-  auto l = Listener::tcp(loop, "127.0.0.1", 0, [&](int fd) { accepted.push_back(Connection::adopt(loop, fd, &echo)); });
+  std::vector<std::unique_ptr<Socket>> accepted;
+  auto l = Listener::tcp(loop, "127.0.0.1", 0, [&](int fd) { accepted.push_back(Socket::adopt(loop, fd, &echo)); });
   ASSERT_NE(l->port(), 0);
 
-  int fd = Connection::connect_tcp("127.0.0.1", l->port());
+  int fd = Socket::connect_tcp("127.0.0.1", l->port());
   ASSERT_GE(fd, 0) << std::strerror(errno);
   Recorder rec;
-  auto client = Connection::adopt(loop, fd, &rec);
+  auto client = Socket::adopt(loop, fd, &rec);
   const std::string msg = pattern(300000);  // several reads and writes on the way
   client->send(msg);
   EXPECT_TRUE(run_until(loop, [&] { return rec.data.size() >= msg.size(); }));
@@ -46,7 +46,7 @@ TEST(Listener, ConnectTcpToClosedPortFails) {
     auto l = Listener::tcp(loop, "127.0.0.1", 0, [](int fd) { ::close(fd); });
     port = l->port();
   }
-  EXPECT_EQ(Connection::connect_tcp("127.0.0.1", port), -1);
+  EXPECT_EQ(Socket::connect_tcp("127.0.0.1", port), -1);
   EXPECT_EQ(errno, ECONNREFUSED);
 }
 
@@ -71,7 +71,7 @@ TEST(Listener, DestructionLeavesSocketFileForTheCaller) {
   const std::string path = dir.file("mine.sock");
   Listener::unix_socket(loop, path, [](int) {}).reset();
   EXPECT_TRUE(std::filesystem::exists(path));
-  EXPECT_EQ(Connection::connect_unix(path), -1);
+  EXPECT_EQ(Socket::connect_unix(path), -1);
   EXPECT_EQ(errno, ECONNREFUSED);
 }
 
@@ -85,7 +85,7 @@ TEST(Listener, AcceptsManyPendingConnections) {
     ::close(fd);
   });
   std::vector<int> fds;
-  for (int i = 0; i < 200; ++i) fds.push_back(Connection::connect_unix(path));
+  for (int i = 0; i < 200; ++i) fds.push_back(Socket::connect_unix(path));
   EXPECT_TRUE(run_until(loop, [&] { return accepted == 200; }));
   for (int fd : fds) ::close(fd);
 }
@@ -101,9 +101,9 @@ TEST(Listener, BacksOffInsteadOfSpinningWhenOutOfFds) {
   });
   // One normal accept first: UBSan's vptr check needs a free fd the first
   // time it sees a call site, and there will be none below.
-  int first = Connection::connect_unix(path);
+  int first = Socket::connect_unix(path);
   ASSERT_TRUE(run_until(loop, [&] { return accepted == 1; }));
-  int client = Connection::connect_unix(path);
+  int client = Socket::connect_unix(path);
   ASSERT_GE(client, 0);
 
   rlimit old{};

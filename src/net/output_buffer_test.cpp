@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "net/connection.hpp"
+#include "net/socket.hpp"
 #include "net/test_util.hpp"
 
 #include "common/testing/count_allocations.hpp"
@@ -86,11 +86,11 @@ TEST(OutputBuffer, SteadyStateSmallAppendsDoNotAllocate) {
   EXPECT_GE(OutputBuffer::pooled_blocks(), 1u);
 }
 
-TEST(Connection, SteadyStateSendAndFlushDoNotAllocate) {
+TEST(Socket, SteadyStateSendAndFlushDoNotAllocate) {
   EventLoop loop;
   testing::SocketPair sp;
   testing::Recorder rec;
-  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  auto c = Socket::adopt(loop, sp.take(0), &rec);
   char sink[4096];
   auto cycle = [&] {
     for (int i = 0; i < 20; ++i) c->send("small request or reply");

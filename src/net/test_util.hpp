@@ -10,7 +10,7 @@
 #include <functional>
 #include <string>
 
-#include "net/connection.hpp"
+#include "net/socket.hpp"
 #include "net/event_loop.hpp"
 
 namespace warren::net::testing {
@@ -45,18 +45,18 @@ inline void run_for(EventLoop& loop, std::chrono::milliseconds d) {
 }
 
 // Records what a connection reports; optional hooks run inside the callbacks.
-struct Recorder : Connection::Handler {
+struct Recorder : Socket::Handler {
   std::string data;
   int closes = 0;
   int error = -1;
-  std::function<void(Connection&, std::string_view)> on_data_hook;
-  std::function<void(Connection&, int)> on_close_hook;
+  std::function<void(Socket&, std::string_view)> on_data_hook;
+  std::function<void(Socket&, int)> on_close_hook;
 
-  void on_data(Connection& c, std::string_view b) override {
+  void on_data(Socket& c, std::string_view b) override {
     data.append(b);
     if (on_data_hook) on_data_hook(c, b);
   }
-  void on_close(Connection& c, int err) override {
+  void on_close(Socket& c, int err) override {
     ++closes;
     error = err;
     if (on_close_hook) on_close_hook(c, err);
@@ -64,10 +64,10 @@ struct Recorder : Connection::Handler {
 };
 
 // Echoes everything back.
-struct Echo : Connection::Handler {
+struct Echo : Socket::Handler {
   int closes = 0;
-  void on_data(Connection& c, std::string_view b) override { c.send(b); }
-  void on_close(Connection&, int) override { ++closes; }
+  void on_data(Socket& c, std::string_view b) override { c.send(b); }
+  void on_close(Socket&, int) override { ++closes; }
 };
 
 struct SocketPair {
@@ -77,7 +77,7 @@ struct SocketPair {
     for (int f : fd)
       if (f >= 0) ::close(f);
   }
-  int take(int i) {  // hand one end to a Connection
+  int take(int i) {  // hand one end to a Socket
     int f = fd[i];
     fd[i] = -1;
     return f;

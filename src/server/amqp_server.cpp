@@ -33,11 +33,11 @@ bool is_loopback(int fd) {
 
 // A socket and its engine: the engine's Transport, the socket's Handler.
 // The engine is picked by the connection's first bytes (sniff_protocol).
-class AmqpServer::Conn final : public net::Connection::Handler, public engine::Transport {
+class AmqpServer::Conn final : public net::Socket::Handler, public engine::Transport {
  public:
   Conn(AmqpServer& server, uint64_t id, int fd, SocketReader* reader)
       : server_(server), id_(id), loopback_(is_loopback(fd)),
-        sock_(net::Connection::adopt(server.loop_, fd, this)), offload_(reader), timer_(server.loop_, [this] {
+        sock_(net::Socket::adopt(server.loop_, fd, this)), offload_(reader), timer_(server.loop_, [this] {
           if (!engine_) {  // no protocol header within kHeaderTimeout
             sock_->close();
             return;
@@ -80,8 +80,8 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
       feed_held_next_turn();
   }
 
-  // net::Connection::Handler
-  void on_data(net::Connection&, std::string_view bytes) override {
+  // net::Socket::Handler
+  void on_data(net::Socket&, std::string_view bytes) override {
     auto in = std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     if (!engine_ && !choose_engine(in)) return;
     if (cutter_) {  // 0-9-1: cut here as the reader thread would, then the engine's one entry
@@ -96,12 +96,12 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
     big_reads_ = bytes.size() >= kBigRead ? big_reads_ + 1 : 0;
     if (big_reads_ >= kBigReadsToMove && offload_ && cutter_ && !sock_->closed()) move_to_reader();
   }
-  void on_close(net::Connection&, int error) override {
+  void on_close(net::Socket&, int error) override {
     if (engine_) engine_->transport_closed(server_.loop_.now());
     server_.rearm_broker();
     server_.remove(id_);  // destroys this: nothing after
   }
-  void on_drain(net::Connection&) override {
+  void on_drain(net::Socket&) override {
     if (!engine_) return;
     engine_->output_drained(server_.loop_.now());
     after();
@@ -225,7 +225,7 @@ class AmqpServer::Conn final : public net::Connection::Handler, public engine::T
   uint64_t id_;
   bool loopback_;
   bool memory_alarm_ = false;
-  std::unique_ptr<net::Connection> sock_;
+  std::unique_ptr<net::Socket> sock_;
   std::vector<uint8_t> header_;  // the first bytes, until they name a protocol
   std::unique_ptr<engine::ServerEngine> engine_;
   // engine_, when it is AMQP 0-9-1: its input goes in as frames (feed_frames),

@@ -13,7 +13,7 @@
 #include "amqp091/connection.hpp"
 #include "amqp10/connection.hpp"
 #include "broker/broker.hpp"
-#include "net/connection.hpp"
+#include "net/socket.hpp"
 #include "net/deadline_timer.hpp"
 #include "net/listener.hpp"
 #include "server/socket_reader.hpp"

@@ -77,7 +77,7 @@ class SocketReader::Source final : public net::Pollable {
     b.error = error != 0 ? error : EIO;
     close_fd();
     ++in_flight_;
-    r_.hand_over(std::move(b));
+    r_.to_core_.push(std::move(b));
   }
   void close_fd() {
     if (watched_) r_.loop_.unwatch(fd_);
@@ -120,7 +120,7 @@ class SocketReader::Source final : public net::Pollable {
       return;
     }
     ++in_flight_;
-    r_.hand_over(std::move(b));
+    r_.to_core_.push(std::move(b));
     update();
   }
 
@@ -136,7 +136,10 @@ class SocketReader::Source final : public net::Pollable {
 };
 
 SocketReader::SocketReader(net::EventLoop& core, Deliver deliver)
-    : core_(core), deliver_(std::move(deliver)), alive_(std::make_shared<int>(0)) {
+    : core_(core),
+      to_core_(core, std::move(deliver)),
+      commands_(loop_, [this](std::vector<Command>& c) { run_commands(c); }),
+      returned_(loop_, [this](std::vector<ReadBatch>& b) { take_back(b); }) {
   thread_ = std::thread([this] { loop_.run(); });
 }
 
@@ -144,7 +147,7 @@ SocketReader::~SocketReader() {
   loop_.stop();
   thread_.join();
   sources_.clear();  // the thread is gone: safe here
-  for (const Command& c : commands_)  // never run: their fds are still ours
+  for (const Command& c : commands_.take_left())  // never run: their fds are still ours
     if (c.kind == Command::Add) ::close(c.fd);
 }
 
@@ -165,61 +168,18 @@ ReadBatch SocketReader::take_buffer(uint64_t conn, bool for_reading) {
   return b;
 }
 
-void SocketReader::hand_over(ReadBatch batch) {
-  bool first;
-  {
-    std::lock_guard lock(mu_);
-    first = ready_.empty();
-    ready_.push_back(std::move(batch));
-  }
-  if (first) core_.post([this, alive = std::weak_ptr<int>(alive_)] {
-    if (alive.lock()) deliver_ready();
-  });
-}
-
-void SocketReader::deliver_ready() {
-  {
-    std::lock_guard lock(mu_);
-    delivering_.swap(ready_);
-  }
-  deliver_(delivering_);
-  delivering_.clear();
-}
-
 void SocketReader::add(uint64_t conn, int fd, amqp091::FrameCutter cutter, bool paused) {
-  command({Command::Add, conn, fd, std::move(cutter), paused});
+  commands_.push({Command::Add, conn, fd, std::move(cutter), paused});
 }
-void SocketReader::remove(uint64_t conn) { command({Command::Remove, conn}); }
+void SocketReader::remove(uint64_t conn) { commands_.push({Command::Remove, conn}); }
 void SocketReader::set_paused(uint64_t conn, bool paused) {
-  command({paused ? Command::Pause : Command::Resume, conn});
+  commands_.push({paused ? Command::Pause : Command::Resume, conn});
 }
 
-void SocketReader::done(ReadBatch batch) { to_reader(returned_, std::move(batch)); }
+void SocketReader::done(ReadBatch batch) { returned_.push(std::move(batch)); }
 
-void SocketReader::command(Command c) { to_reader(commands_, std::move(c)); }
-
-// One wake-up of the reader for whatever piles up before it runs.
-template <class T>
-void SocketReader::to_reader(std::vector<T>& queue, T item) {
-  bool post;
-  {
-    std::lock_guard lock(mu_);
-    queue.push_back(std::move(item));
-    post = !commands_posted_;
-    commands_posted_ = true;
-  }
-  if (post) loop_.post([this] { run_commands(); });
-}
-
-// Commands first: a batch can only come back for a connection added before.
-void SocketReader::run_commands() {
-  {
-    std::lock_guard lock(mu_);
-    scratch_commands_.swap(commands_);
-    scratch_returned_.swap(returned_);
-    commands_posted_ = false;
-  }
-  for (const Command& c : scratch_commands_) {
+void SocketReader::run_commands(std::vector<Command>& commands) {
+  for (const Command& c : commands) {
     switch (c.kind) {
       case Command::Add: sources_.emplace(c.conn, std::make_unique<Source>(*this, c)); break;
       case Command::Remove: sources_.erase(c.conn); break;
@@ -229,13 +189,15 @@ void SocketReader::run_commands() {
         break;
     }
   }
-  scratch_commands_.clear();
-  for (ReadBatch& b : scratch_returned_) {
+}
+
+// A batch comes back only for a connection whose Add ran before it was read.
+void SocketReader::take_back(std::vector<ReadBatch>& returned) {
+  for (ReadBatch& b : returned) {
     b.cut.clear();  // here, not on the broker's thread: it lets go of the bodies it kept
     if (auto it = sources_.find(b.conn); it != sources_.end()) it->second->returned();
     if (spare_.size() < kMaxSpare && b.buffer) spare_.push_back(std::move(b));
   }
-  scratch_returned_.clear();
 }
 
 }  // namespace warren::server

@@ -11,7 +11,7 @@
 // docs/architecture.md#threads has the measurements that chose this.
 //
 // The reader owns a dup of each socket's fd and only reads it; the broker's
-// side keeps the original and only writes (net::Connection's external
+// side keeps the original and only writes (net::Socket's external
 // reader mode). A connection has at most kMaxInFlight batches on their way
 // to the broker; past that the reader stops reading it, so a publisher
 // faster than the broker is held back by TCP, as it would be on one thread.
@@ -20,7 +20,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -30,6 +29,7 @@
 
 #include "amqp091/frame_cutter.hpp"
 #include "net/event_loop.hpp"
+#include "net/mailbox.hpp"
 
 namespace warren::server {
 
@@ -45,7 +45,7 @@ struct ReadBatch {
 
 class SocketReader {
  public:
-  static constexpr size_t kReadBudget = 256 * 1024;  // per connection per turn, as net::Connection
+  static constexpr size_t kReadBudget = 256 * 1024;  // per connection per turn, as net::Socket
   // Batches per connection on their way to the broker: one being fed, one
   // being read. So a moved connection holds at most 2 x kReadBudget of
   // input, and the incomplete frame its cutter keeps (outside the memory
@@ -80,33 +80,22 @@ class SocketReader {
     bool paused = false;                        // Add
   };
 
-  void run_commands();                // reader thread
-  void hand_over(ReadBatch batch);    // reader thread
-  void deliver_ready();               // core thread
-  void command(Command c);            // core thread
-  template <class T>
-  void to_reader(std::vector<T>& queue, T item);  // core thread: queue it, wake the reader
-  ReadBatch take_buffer(uint64_t conn, bool for_reading);  // reader thread
+  // Reader thread.
+  void run_commands(std::vector<Command>& commands);
+  void take_back(std::vector<ReadBatch>& returned);
+  ReadBatch take_buffer(uint64_t conn, bool for_reading);
 
   net::EventLoop& core_;
-  Deliver deliver_;
-  std::shared_ptr<int> alive_;  // lets a hand-over the core runs late see we are gone
   net::EventLoop loop_;  // the reader's
+  // Between the threads, each woken once for what piles up.
+  net::Mailbox<ReadBatch> to_core_;    // batches read, run with deliver
+  net::Mailbox<Command> commands_;     // to the reader
+  net::Mailbox<ReadBatch> returned_;   // fed batches, back to the reader
   std::thread thread_;
-
-  std::mutex mu_;  // guards the four below
-  std::vector<ReadBatch> ready_;     // to the core
-  std::vector<ReadBatch> returned_;  // back to the reader
-  std::vector<Command> commands_;
-  bool commands_posted_ = false;
 
   // Reader thread only.
   std::unordered_map<uint64_t, std::unique_ptr<Source>> sources_;
   std::vector<ReadBatch> spare_;
-  std::vector<ReadBatch> scratch_returned_;
-  std::vector<Command> scratch_commands_;
-
-  std::vector<ReadBatch> delivering_;  // core thread only
 };
 
 }  // namespace warren::server

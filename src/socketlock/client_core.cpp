@@ -207,7 +207,7 @@ void ClientCore::schedule_connect(milliseconds delay) {
 }
 
 void ClientCore::connect_attempt() {
-  int fd = net::Connection::connect_unix(path_);
+  int fd = net::Socket::connect_unix(path_);
   if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED) && cfg_.may_become_primary && !primary_) {
     try {
       primary_ = EmbeddedPrimary::get_or_start(path_, server_options(cfg_));
@@ -217,7 +217,7 @@ void ClientCore::connect_attempt() {
       cv.notify_all();
       return;
     }
-    if (primary_) fd = net::Connection::connect_unix(path_);
+    if (primary_) fd = net::Socket::connect_unix(path_);
   }
   if (fd >= 0) return start_engine(fd);
   int err = errno;
@@ -232,7 +232,7 @@ void ClientCore::connect_attempt() {
 }
 
 void ClientCore::start_engine(int fd) {
-  conn_ = net::Connection::adopt(loop_, fd, this);
+  conn_ = net::Socket::adopt(loop_, fd, this);
   ClientOptions o;
   o.client_id = base_id_;
   o.status_interval = cfg_.status_interval;
@@ -358,13 +358,13 @@ void ClientCore::lose_held(const std::string& why) {
   if (cb) cb(token, why);
 }
 
-void ClientCore::on_data(net::Connection&, std::string_view bytes) {
+void ClientCore::on_data(net::Socket&, std::string_view bytes) {
   if (!engine_) return;
   engine_->feed(bytes, loop_.now());
   pump();
 }
 
-void ClientCore::on_close(net::Connection&, int) {
+void ClientCore::on_close(net::Socket&, int) {
   engine_timer_.cancel();
   engine_.reset();
   conn_.reset();  // allowed from inside on_close

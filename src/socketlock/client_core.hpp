@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "net/connection.hpp"
+#include "net/socket.hpp"
 #include "net/deadline_timer.hpp"
 #include "socketlock/client.hpp"
 #include "socketlock/client_engine.hpp"
@@ -36,7 +36,7 @@ struct AcquireResult {
   std::shared_ptr<HeldLock> held;
 };
 
-class ClientCore final : public net::Connection::Handler, public std::enable_shared_from_this<ClientCore> {
+class ClientCore final : public net::Socket::Handler, public std::enable_shared_from_this<ClientCore> {
  public:
   ClientCore(std::string path, LockConfig cfg);
   ~ClientCore() override;
@@ -73,8 +73,8 @@ class ClientCore final : public net::Connection::Handler, public std::enable_sha
   void pump();
   void handle_events();
   void lose_held(const std::string& why);
-  void on_data(net::Connection& c, std::string_view bytes) override;
-  void on_close(net::Connection& c, int error) override;
+  void on_data(net::Socket& c, std::string_view bytes) override;
+  void on_close(net::Socket& c, int error) override;
   milliseconds jitter(int lo_ms, int hi_ms);
 
   const std::string path_;
@@ -82,7 +82,7 @@ class ClientCore final : public net::Connection::Handler, public std::enable_sha
   const std::string base_id_;
   net::EventLoop loop_;
   std::thread thread_;
-  std::unique_ptr<net::Connection> conn_;
+  std::unique_ptr<net::Socket> conn_;
   std::unique_ptr<ClientEngine> engine_;
   std::shared_ptr<EmbeddedPrimary> primary_;
   std::vector<ClientEvent> events_;

@@ -619,7 +619,7 @@ TEST_F(ClientEngineTest, NextDeadline) {
 // ---------------------------------------------------------------------------
 // Client engines against the real server engine: the two must agree.
 
-struct Wire : socketlock::Transport {
+struct Wire : socketlock::SessionIo {
   std::map<SessionId, std::string> to_client;
   std::set<SessionId> closed;
   void send(SessionId s, std::string_view b) override { to_client[s] += b; }

@@ -28,22 +28,22 @@ Primary::~Primary() {
 
 void Primary::accept(int fd) {
   SessionId s = next_session_++;
-  auto c = net::Connection::adopt(loop_, fd, this);
+  auto c = net::Socket::adopt(loop_, fd, this);
   c->set_user(reinterpret_cast<void*>(static_cast<uintptr_t>(s)));
   conns_.emplace(s, std::move(c));
   server_.open(s, loop_.now());
   rearm();
 }
 
-void Primary::on_data(net::Connection& c, std::string_view bytes) {
+void Primary::on_data(net::Socket& c, std::string_view bytes) {
   server_.feed(id_of(c), bytes, loop_.now());
   if (c.output_bytes() > kMaxPendingOutput) c.pause_reading();
   rearm();
 }
 
-void Primary::on_drain(net::Connection& c) { c.resume_reading(); }
+void Primary::on_drain(net::Socket& c) { c.resume_reading(); }
 
-void Primary::on_close(net::Connection& c, int error) {
+void Primary::on_close(net::Socket& c, int error) {
   SessionId s = id_of(c);
   server_.closed(s, loop_.now());
   conns_.erase(s);  // destroys `c`: allowed from inside on_close

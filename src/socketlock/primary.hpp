@@ -6,7 +6,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "net/connection.hpp"
+#include "net/socket.hpp"
 #include "net/deadline_timer.hpp"
 #include "net/listener.hpp"
 #include "socketlock/election.hpp"
@@ -14,7 +14,7 @@
 
 namespace warren::socketlock {
 
-class Primary final : public net::Connection::Handler, public Transport {
+class Primary final : public net::Socket::Handler, public SessionIo {
  public:
   // A client that does not read its replies stops being read once this much
   // output waits for it, so it cannot make the primary grow without bound.
@@ -35,21 +35,21 @@ class Primary final : public net::Connection::Handler, public Transport {
   void accept(int fd);
   void rearm();
 
-  // net::Connection::Handler
-  void on_data(net::Connection& c, std::string_view bytes) override;
-  void on_close(net::Connection& c, int error) override;
-  void on_drain(net::Connection& c) override;
-  // Transport
+  // net::Socket::Handler
+  void on_data(net::Socket& c, std::string_view bytes) override;
+  void on_close(net::Socket& c, int error) override;
+  void on_drain(net::Socket& c) override;
+  // SessionIo
   void send(SessionId s, std::string_view bytes) override;
   void close(SessionId s) override;
 
-  static SessionId id_of(const net::Connection& c) { return reinterpret_cast<uintptr_t>(c.user()); }
+  static SessionId id_of(const net::Socket& c) { return reinterpret_cast<uintptr_t>(c.user()); }
 
   net::EventLoop& loop_;
   std::unique_ptr<PrimaryClaim> claim_;
   Server server_;
   std::unique_ptr<net::Listener> listener_;
-  std::unordered_map<SessionId, std::unique_ptr<net::Connection>> conns_;
+  std::unordered_map<SessionId, std::unique_ptr<net::Socket>> conns_;
   SessionId next_session_ = 1;
   net::DeadlineTimer timer_;  // at server_.next_deadline()
 };

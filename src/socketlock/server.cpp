@@ -13,8 +13,8 @@ namespace {
 constexpr std::string_view kNoId = "-";  // stands for the client id before we know it
 }
 
-Server::Server(ServerOptions opts, Token first_token, Transport& transport, ServerLog log)
-    : opts_(opts), transport_(transport), log_(std::move(log)), lock_(opts.lock, first_token) {}
+Server::Server(ServerOptions opts, Token first_token, SessionIo& io, ServerLog log)
+    : opts_(opts), io_(io), log_(std::move(log)), lock_(opts.lock, first_token) {}
 
 void Server::open(SessionId s, TimePoint now) {
   Session& ss = sessions_.try_emplace(s, opts_.max_line).first->second;
@@ -49,7 +49,7 @@ void Server::closed(SessionId s, TimePoint now) {
 void Server::drop(SessionId s, TimePoint now) {
   sessions_.erase(s);
   lock_.disconnect(s, now);
-  transport_.close(s);
+  io_.close(s);
 }
 
 void Server::advance(TimePoint now) {
@@ -83,12 +83,12 @@ void Server::handle_line(SessionId s, Session& ss, std::string_view line, TimePo
       ss.dialect = Dialect::Go;
       log(fmt::format("client {} connected (go dialect)", ss.client_id));
     }
-    transport_.send(s, fmt::format("{} {}\n", kConnected, ss.client_id));
+    io_.send(s, fmt::format("{} {}\n", kConnected, ss.client_id));
     return;
   }
   if (w.size() < 2) {
     line_ = fmt::format("{} {} malformed command\n", kNoId, kReqFail);
-    transport_.send(s, line_);
+    io_.send(s, line_);
     return;
   }
   std::string_view id = w[0], cmd = w[1];
@@ -256,7 +256,7 @@ void Server::send_line(SessionId s, std::string_view id, std::string_view word, 
   line_.append(id).append(" ").append(word);
   if (!arg.empty()) line_.append(" ").append(arg);
   line_.push_back('\n');
-  transport_.send(s, line_);
+  io_.send(s, line_);
 }
 
 void Server::fail(SessionId s, const Session& ss, std::string_view reason) { reply(s, ss, kReqFail, reason); }

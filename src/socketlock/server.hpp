@@ -1,6 +1,6 @@
 #pragma once
 // The socketlock server as a sans-I/O state machine: sessions feed it bytes
-// and the time; it answers through a Transport and drives one RwLock.
+// and the time; it answers through a SessionIo and drives one RwLock.
 // It speaks both dialects (docs/socketlock.md):
 //   seed:  "<id> HELLO" -> "<id> CONNECTED"; "<id> REQREAD [ttl]" -> "<id> READLOCK <token>"
 //   Go:    "HELLO" -> "CONNECTED <assigned-id>"; "<id> REQREAD <name> [ttl]" -> "<id> READLOCK <name>"
@@ -21,11 +21,11 @@ namespace warren::socketlock {
 
 using SessionId = uint64_t;
 
-// Where the server's bytes go. The I/O layer implements it over sockets,
+// Where the server's bytes for each session go. The I/O layer implements it over sockets,
 // tests over strings.
-class Transport {
+class SessionIo {
  public:
-  virtual ~Transport() = default;
+  virtual ~SessionIo() = default;
   virtual void send(SessionId s, std::string_view bytes) = 0;
   // Flush what was sent, then close. The server forgets the session first.
   virtual void close(SessionId s) = 0;
@@ -42,7 +42,7 @@ using ServerLog = std::function<void(std::string_view)>;
 
 class Server {
  public:
-  Server(ServerOptions opts, locks::Token first_token, Transport& transport, ServerLog log = {});
+  Server(ServerOptions opts, locks::Token first_token, SessionIo& io, ServerLog log = {});
 
   void open(SessionId s, TimePoint now);
   void feed(SessionId s, std::string_view bytes, TimePoint now);
@@ -85,7 +85,7 @@ class Server {
   void log(std::string_view line) { if (log_) log_(line); }
 
   ServerOptions opts_;
-  Transport& transport_;
+  SessionIo& io_;
   ServerLog log_;
   locks::RwLock lock_;
   std::unordered_map<SessionId, Session> sessions_;

@@ -11,7 +11,7 @@ using socketlock::SessionId;
 
 namespace {
 
-struct FakeTransport : socketlock::Transport {
+struct FakeTransport : socketlock::SessionIo {
   std::map<SessionId, std::string> out;
   std::map<SessionId, bool> closed;
   void send(SessionId s, std::string_view b) override { out[s] += b; }

@@ -1,4 +1,4 @@
-#include "net/connection.hpp"
+#include "net/socket.hpp"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -20,7 +20,7 @@ namespace {
 // One read buffer per thread is enough: on_data runs synchronously and the
 // view it gets is only valid during the call, so connections can share it.
 char* read_scratch() {
-  thread_local std::unique_ptr<char[]> buf(new char[Connection::kReadBudget]);
+  thread_local std::unique_ptr<char[]> buf(new char[Socket::kReadBudget]);
   return buf.get();
 }
 
@@ -48,51 +48,51 @@ int close_keep_errno(int fd) {
 
 }  // namespace
 
-std::unique_ptr<Connection> Connection::adopt(EventLoop& loop, int fd, Handler* handler) {
-  if (fd < 0) throw std::system_error(EBADF, std::generic_category(), "Connection::adopt");
+std::unique_ptr<Socket> Socket::adopt(EventLoop& loop, int fd, Handler* handler) {
+  if (fd < 0) throw std::system_error(EBADF, std::generic_category(), "Socket::adopt");
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
     int e = errno;
     ::close(fd);  // we own it even when we fail
-    throw std::system_error(e, std::generic_category(), "Connection::adopt: O_NONBLOCK");
+    throw std::system_error(e, std::generic_category(), "Socket::adopt: O_NONBLOCK");
   }
   // We batch writes ourselves at end of turn; Nagle would only add latency.
   // (Fails harmlessly with EOPNOTSUPP on Unix sockets.)
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   try {
-    return std::unique_ptr<Connection>(new Connection(loop, fd, handler));
+    return std::unique_ptr<Socket>(new Socket(loop, fd, handler));
   } catch (...) {  // epoll refused the fd
     ::close(fd);
     throw;
   }
 }
 
-Connection::Connection(EventLoop& loop, int fd, Handler* handler)
+Socket::Socket(EventLoop& loop, int fd, Handler* handler)
     : loop_(loop), fd_(fd), handler_(handler) {
   update_interest();
 }
 
-Connection::~Connection() {
+Socket::~Socket() {
   if (destroyed_ != nullptr) *destroyed_ = true;
   loop_.cancel_flush(this);
   if (registered_) loop_.unwatch(fd_);
   close_fd();
 }
 
-void Connection::close_fd() {
+void Socket::close_fd() {
   if (fd_ < 0) return;
   if (external_reader_) ::shutdown(fd_, SHUT_RDWR);
   ::close(fd_);
   fd_ = -1;
 }
 
-void Connection::set_external_reader() {
+void Socket::set_external_reader() {
   external_reader_ = true;
   update_interest();
 }
 
-void Connection::input_ended(int error) {
+void Socket::input_ended(int error) {
   if (closed_) return;
   if (error != 0) {
     finish(error);
@@ -109,7 +109,7 @@ void Connection::input_ended(int error) {
   loop_.schedule_flush(this);
 }
 
-int Connection::connect_unix(const std::string& path) {
+int Socket::connect_unix(const std::string& path) {
   sockaddr_un addr{};
   if (path.size() >= sizeof addr.sun_path) {
     errno = ENAMETOOLONG;
@@ -123,7 +123,7 @@ int Connection::connect_unix(const std::string& path) {
   return fd;
 }
 
-int Connection::connect_tcp(const std::string& host, uint16_t port) {
+int Socket::connect_tcp(const std::string& host, uint16_t port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -147,27 +147,27 @@ int Connection::connect_tcp(const std::string& host, uint16_t port) {
   return fd;
 }
 
-void Connection::send(std::string_view bytes) {
+void Socket::send(std::string_view bytes) {
   if (closed_ || closing_ || bytes.empty()) return;
   out_.append(bytes);
   // While waiting for EPOLLOUT the socket is full; the writable event will flush.
   if (!want_write_) loop_.schedule_flush(this);
 }
 
-void Connection::send(std::shared_ptr<const std::string> bytes) {
+void Socket::send(std::shared_ptr<const std::string> bytes) {
   if (closed_ || closing_ || !bytes || bytes->empty()) return;
   out_.append(std::move(bytes));
   if (!want_write_) loop_.schedule_flush(this);
 }
 
-void Connection::close() {
+void Socket::close() {
   if (closed_ || closing_) return;
   closing_ = true;
   update_interest();
   loop_.schedule_flush(this);  // on_close is reported from flush(), never from inside close()
 }
 
-void Connection::abort() {
+void Socket::abort() {
   if (closed_) return;
   if (registered_) loop_.unwatch(fd_);
   registered_ = false;
@@ -178,17 +178,17 @@ void Connection::abort() {
   loop_.schedule_flush(this);
 }
 
-void Connection::pause_reading() {
+void Socket::pause_reading() {
   paused_ = true;
   update_interest();
 }
 
-void Connection::resume_reading() {
+void Socket::resume_reading() {
   paused_ = false;
   update_interest();
 }
 
-void Connection::update_interest() {
+void Socket::update_interest() {
   if (closed_) return;
   uint32_t want = (!closing_ && !paused_ && !external_reader_ ? EPOLLIN : 0u) | (want_write_ ? EPOLLOUT : 0u);
   if (external_reader_ && want == 0) {
@@ -208,7 +208,7 @@ void Connection::update_interest() {
   }
 }
 
-void Connection::on_events(uint32_t events) {
+void Socket::on_events(uint32_t events) {
   if (closed_) return;
   if (!closing_ && !paused_ && !external_reader_ && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
     if (!handle_read() || closed_) return;
@@ -231,7 +231,7 @@ void Connection::on_events(uint32_t events) {
   }
 }
 
-bool Connection::handle_read() {
+bool Socket::handle_read() {
   char* buf = read_scratch();
   size_t total = 0;
   int err = 0;
@@ -269,7 +269,7 @@ bool Connection::handle_read() {
   return true;
 }
 
-void Connection::flush() {
+void Socket::flush() {
   if (close_pending_) {  // after abort()
     close_pending_ = false;
     guarded(destroyed_, [&] {
@@ -323,7 +323,7 @@ void Connection::flush() {
   }
 }
 
-bool Connection::finish(int error) {
+bool Socket::finish(int error) {
   if (registered_) loop_.unwatch(fd_);
   registered_ = false;
   if (error == 0 && closing_ && !peer_eof_ && fd_ >= 0) {

@@ -1,4 +1,4 @@
-#include "net/connection.hpp"
+#include "net/socket.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -30,29 +30,29 @@ std::string read_n(int fd, size_t n) {
   return s;
 }
 
-TEST(Connection, UnixSocketEchoRoundTrip) {
+TEST(Socket, UnixSocketEchoRoundTrip) {
   EventLoop loop;
   TempDir dir;
   const std::string path = dir.file("echo.sock");
   Echo echo;
-  std::unique_ptr<Connection> server_side;
-  auto listener = Listener::unix_socket(loop, path, [&](int fd) { server_side = Connection::adopt(loop, fd, &echo); });
+  std::unique_ptr<Socket> server_side;
+  auto listener = Listener::unix_socket(loop, path, [&](int fd) { server_side = Socket::adopt(loop, fd, &echo); });
 
-  int fd = Connection::connect_unix(path);
+  int fd = Socket::connect_unix(path);
   ASSERT_GE(fd, 0) << std::strerror(errno);
   Recorder rec;
-  auto client = Connection::adopt(loop, fd, &rec);
+  auto client = Socket::adopt(loop, fd, &rec);
   client->send("hello, ");
   client->send(std::make_shared<const std::string>("warren"));
   EXPECT_TRUE(run_until(loop, [&] { return rec.data == "hello, warren"; }));
   EXPECT_EQ(rec.closes, 0);
 }
 
-TEST(Connection, ManySendsInOneTurnAreOneWritev) {
+TEST(Socket, ManySendsInOneTurnAreOneWritev) {
   EventLoop loop;
   SocketPair sp;
   Recorder rec;
-  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  auto c = Socket::adopt(loop, sp.take(0), &rec);
   std::string expect;
   auto body = std::make_shared<const std::string>("<shared body>");
   loop.post([&] {
@@ -72,11 +72,11 @@ TEST(Connection, ManySendsInOneTurnAreOneWritev) {
   EXPECT_EQ(read_n(sp.fd[1], expect.size()), expect);
 }
 
-TEST(Connection, LargeSendToSlowReaderCompletesThroughEpollout) {
+TEST(Socket, LargeSendToSlowReaderCompletesThroughEpollout) {
   EventLoop loop;
   SocketPair sp;
   Recorder rec;
-  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  auto c = Socket::adopt(loop, sp.take(0), &rec);
   const std::string big = pattern(8 << 20);
   std::string got;
   std::thread reader([&, fd = sp.fd[1]] {
@@ -97,11 +97,11 @@ TEST(Connection, LargeSendToSlowReaderCompletesThroughEpollout) {
   EXPECT_EQ(rec.closes, 0);
 }
 
-TEST(Connection, PeerCloseReportsDataThenCloseZeroExactlyOnce) {
+TEST(Socket, PeerCloseReportsDataThenCloseZeroExactlyOnce) {
   EventLoop loop;
   SocketPair sp;
   Recorder rec;
-  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  auto c = Socket::adopt(loop, sp.take(0), &rec);
   ASSERT_EQ(::write(sp.fd[1], "bye", 3), 3);
   ::close(sp.take(1));
   EXPECT_TRUE(run_until(loop, [&] { return rec.closes > 0; }));
@@ -113,12 +113,12 @@ TEST(Connection, PeerCloseReportsDataThenCloseZeroExactlyOnce) {
   EXPECT_EQ(c->fd(), -1);
 }
 
-TEST(Connection, DestroyingFromInsideOnDataIsSafe) {
+TEST(Socket, DestroyingFromInsideOnDataIsSafe) {
   EventLoop loop;
   SocketPair sp;
   Recorder rec;
-  std::unique_ptr<Connection> c = Connection::adopt(loop, sp.take(0), &rec);
-  rec.on_data_hook = [&](Connection& self, std::string_view) {
+  std::unique_ptr<Socket> c = Socket::adopt(loop, sp.take(0), &rec);
+  rec.on_data_hook = [&](Socket& self, std::string_view) {
     self.send("reply that will never be flushed");  // schedules a flush that must be cancelled
     self.pause_reading();
     c.reset();
@@ -131,13 +131,13 @@ TEST(Connection, DestroyingFromInsideOnDataIsSafe) {
   EXPECT_EQ(::read(sp.fd[1], buf, sizeof buf), 0);  // we see EOF, no reply
 }
 
-TEST(Connection, DestroyingFromInsideOnCloseIsSafe) {
+TEST(Socket, DestroyingFromInsideOnCloseIsSafe) {
   EventLoop loop;
   SocketPair sp;
   Recorder rec;
-  std::unique_ptr<Connection> c = Connection::adopt(loop, sp.take(0), &rec);
-  rec.on_data_hook = [&](Connection& self, std::string_view) { self.close(); };  // nested: close inside on_data
-  rec.on_close_hook = [&](Connection&, int) { c.reset(); };
+  std::unique_ptr<Socket> c = Socket::adopt(loop, sp.take(0), &rec);
+  rec.on_data_hook = [&](Socket& self, std::string_view) { self.close(); };  // nested: close inside on_data
+  rec.on_close_hook = [&](Socket&, int) { c.reset(); };
   ASSERT_EQ(::write(sp.fd[1], "q", 1), 1);
   EXPECT_TRUE(run_until(loop, [&] { return c == nullptr; }));
   run_for(loop, 10ms);
@@ -145,11 +145,11 @@ TEST(Connection, DestroyingFromInsideOnCloseIsSafe) {
   EXPECT_EQ(rec.error, 0);
 }
 
-TEST(Connection, CloseFlushesQueuedOutputFirst) {
+TEST(Socket, CloseFlushesQueuedOutputFirst) {
   EventLoop loop;
   SocketPair sp;
   Recorder rec;
-  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  auto c = Socket::adopt(loop, sp.take(0), &rec);
   const std::string big = pattern(2 << 20);  // more than the socket buffer holds
   std::string got;
   std::thread reader([&, fd = sp.fd[1]] { got = read_n(fd, big.size() + 1); });  // +1: read to EOF
@@ -165,11 +165,11 @@ TEST(Connection, CloseFlushesQueuedOutputFirst) {
   EXPECT_EQ(rec.error, 0);
 }
 
-TEST(Connection, AbortDropsOutputAndReportsCloseOnce) {
+TEST(Socket, AbortDropsOutputAndReportsCloseOnce) {
   EventLoop loop;
   SocketPair sp;
   Recorder rec;
-  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  auto c = Socket::adopt(loop, sp.take(0), &rec);
   loop.post([&] {
     c->send("never sent");
     c->abort();
@@ -182,11 +182,11 @@ TEST(Connection, AbortDropsOutputAndReportsCloseOnce) {
   EXPECT_EQ(::read(sp.fd[1], buf, sizeof buf), 0);
 }
 
-TEST(Connection, SendToDeadPeerGivesEpipeNotSigpipe) {
+TEST(Socket, SendToDeadPeerGivesEpipeNotSigpipe) {
   EventLoop loop;
   SocketPair sp;
   Recorder rec;
-  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  auto c = Socket::adopt(loop, sp.take(0), &rec);
   c->pause_reading();  // so the write, not the EOF, notices the dead peer
   ::close(sp.take(1));
   loop.post([&] { c->send("into the void"); });
@@ -194,11 +194,11 @@ TEST(Connection, SendToDeadPeerGivesEpipeNotSigpipe) {
   EXPECT_EQ(rec.error, EPIPE);
 }
 
-TEST(Connection, ResetByPeerReportsErrno) {
+TEST(Socket, ResetByPeerReportsErrno) {
   EventLoop loop;
   SocketPair sp;
   Recorder rec;
-  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  auto c = Socket::adopt(loop, sp.take(0), &rec);
   c->send("unread by the peer");
   c->flush();
   // Closing a Unix socket with unread input resets the other side.
@@ -207,11 +207,11 @@ TEST(Connection, ResetByPeerReportsErrno) {
   EXPECT_EQ(rec.error, ECONNRESET);
 }
 
-TEST(Connection, PauseAndResumeReading) {
+TEST(Socket, PauseAndResumeReading) {
   EventLoop loop;
   SocketPair sp;
   Recorder rec;
-  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  auto c = Socket::adopt(loop, sp.take(0), &rec);
   c->pause_reading();
   ASSERT_EQ(::write(sp.fd[1], "held", 4), 4);
   run_for(loop, 20ms);
@@ -220,11 +220,11 @@ TEST(Connection, PauseAndResumeReading) {
   EXPECT_TRUE(run_until(loop, [&] { return rec.data == "held"; }));
 }
 
-TEST(Connection, PausedConnectionWhosePeerHangsUpDoesNotSpin) {
+TEST(Socket, PausedConnectionWhosePeerHangsUpDoesNotSpin) {
   EventLoop loop;
   SocketPair sp;
   Recorder rec;
-  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  auto c = Socket::adopt(loop, sp.take(0), &rec);
   c->pause_reading();
   ASSERT_EQ(::write(sp.fd[1], "last", 4), 4);
   ::close(sp.take(1));
@@ -237,9 +237,9 @@ TEST(Connection, PausedConnectionWhosePeerHangsUpDoesNotSpin) {
   EXPECT_EQ(rec.error, 0);
 }
 
-TEST(Connection, ConnectUnixReportsErrno) {
+TEST(Socket, ConnectUnixReportsErrno) {
   TempDir dir;
-  EXPECT_EQ(Connection::connect_unix(dir.file("missing.sock")), -1);
+  EXPECT_EQ(Socket::connect_unix(dir.file("missing.sock")), -1);
   EXPECT_EQ(errno, ENOENT);
   // A socket file nobody listens on.
   int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
@@ -248,24 +248,24 @@ TEST(Connection, ConnectUnixReportsErrno) {
   std::string p = dir.file("dead.sock");
   std::memcpy(addr.sun_path, p.c_str(), p.size());
   ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  EXPECT_EQ(Connection::connect_unix(p), -1);
+  EXPECT_EQ(Socket::connect_unix(p), -1);
   EXPECT_EQ(errno, ECONNREFUSED);
   ::close(s);
 }
 
 // Backpressure: a handler that paused reading because its output piled up
 // hears on_drain once the peer has taken it all, and only then.
-TEST(Connection, DrainAfterBlockedWriteIsReported) {
+TEST(Socket, DrainAfterBlockedWriteIsReported) {
   struct Drains : Recorder {
     int drains = 0;
-    void on_drain(Connection& c) override {
+    void on_drain(Socket& c) override {
       ++drains;
       c.resume_reading();
     }
   } rec;
   EventLoop loop;
   SocketPair sp;
-  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  auto c = Socket::adopt(loop, sp.take(0), &rec);
   const std::string big = pattern(4 << 20);
   loop.post([&] {
     c->pause_reading();
@@ -289,14 +289,14 @@ TEST(Connection, DrainAfterBlockedWriteIsReported) {
   EXPECT_EQ(rec.drains, 1);
 }
 
-TEST(Connection, WantDrainReportsOnceWhenOutputEmpties) {
+TEST(Socket, WantDrainReportsOnceWhenOutputEmpties) {
   struct Drains : Recorder {
     int drains = 0;
-    void on_drain(Connection&) override { ++drains; }
+    void on_drain(Socket&) override { ++drains; }
   } rec;
   EventLoop loop;
   SocketPair sp;
-  auto c = Connection::adopt(loop, sp.take(0), &rec);
+  auto c = Socket::adopt(loop, sp.take(0), &rec);
   loop.post([&] {
     c->send("hello");
     c->want_drain();

@@ -1,7 +1,7 @@
-// Session: delivery tags, settlement (single, multiple, all), and the
+// Unsettled: delivery tags, settlement (single, multiple, all), and the
 // lock-release property: whatever ends a session returns its unsettled
 // deliveries to their queues, marked redelivered.
-#include "broker/session.hpp"
+#include "broker/unsettled.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,10 +13,10 @@ namespace {
 using namespace test;
 using Keys = std::vector<uint64_t>;
 
-class SessionTest : public ::testing::Test {
+class UnsettledTest : public ::testing::Test {
  protected:
   // Publishes `texts` to q and tracks one basic.get each in `s`; returns the tags.
-  std::vector<uint64_t> get_all(Session& s, const QueuePtr& queue, std::initializer_list<const char*> texts,
+  std::vector<uint64_t> get_all(Unsettled& s, const QueuePtr& queue, std::initializer_list<const char*> texts,
                                 uint64_t key = 0) {
     for (const char* t : texts) queue->publish(msg(t), t0);
     std::vector<uint64_t> tags;
@@ -28,8 +28,8 @@ class SessionTest : public ::testing::Test {
   QueuePtr q = make_queue(host, {{"x-dead-letter-exchange", "dlx"}});
 };
 
-TEST_F(SessionTest, TagsCountFromOneAndUntrackedTagsTakeTheirPlace) {
-  Session s;
+TEST_F(UnsettledTest, TagsCountFromOneAndUntrackedTagsTakeTheirPlace) {
+  Unsettled s;
   EXPECT_EQ(s.last_tag(), 0u);
   auto tags = get_all(s, q, {"a"});
   EXPECT_EQ(tags, (std::vector<uint64_t>{1}));
@@ -45,8 +45,8 @@ TEST_F(SessionTest, TagsCountFromOneAndUntrackedTagsTakeTheirPlace) {
   EXPECT_EQ(s.unsettled(), 0u);
 }
 
-TEST_F(SessionTest, SettleRangeSettlesOnlyUnsettledTagsInside) {
-  Session s;
+TEST_F(UnsettledTest, SettleRangeSettlesOnlyUnsettledTagsInside) {
+  Unsettled s;
   auto tags = get_all(s, q, {"a", "b", "c", "d", "e"}, 3);
   Keys settled;
   ASSERT_TRUE(s.settle(tags[2], false, Outcome::Accepted, t0, settled));
@@ -65,8 +65,8 @@ TEST_F(SessionTest, SettleRangeSettlesOnlyUnsettledTagsInside) {
   EXPECT_EQ(q->ready_count(), 2u);  // a and e are back
 }
 
-TEST_F(SessionTest, AckSettlesOneTagOnce) {
-  Session s;
+TEST_F(UnsettledTest, AckSettlesOneTagOnce) {
+  Unsettled s;
   auto tags = get_all(s, q, {"a", "b"}, 7);
   Keys settled;
   EXPECT_TRUE(s.settle(tags[0], false, Outcome::Accepted, t0, settled));
@@ -79,8 +79,8 @@ TEST_F(SessionTest, AckSettlesOneTagOnce) {
   EXPECT_EQ(s.unsettled(), 1u);
 }
 
-TEST_F(SessionTest, MultipleSettlesEverythingUpToTheTag) {
-  Session s;
+TEST_F(UnsettledTest, MultipleSettlesEverythingUpToTheTag) {
+  Unsettled s;
   std::vector<uint64_t> tags;
   for (uint64_t key : {10, 11, 12, 13}) {
     auto t = get_all(s, q, {"m"}, key);
@@ -96,8 +96,8 @@ TEST_F(SessionTest, MultipleSettlesEverythingUpToTheTag) {
   EXPECT_FALSE(s.settle(tags[2], true, Outcome::Accepted, t0, settled));
 }
 
-TEST_F(SessionTest, MultipleWithAnUnknownTagSettlesNothing) {
-  Session s;
+TEST_F(UnsettledTest, MultipleWithAnUnknownTagSettlesNothing) {
+  Unsettled s;
   auto tags = get_all(s, q, {"a", "b"});
   Keys settled;
   EXPECT_FALSE(s.settle(tags[1] + 1, true, Outcome::Accepted, t0, settled));
@@ -105,8 +105,8 @@ TEST_F(SessionTest, MultipleWithAnUnknownTagSettlesNothing) {
   EXPECT_EQ(s.unsettled(), 2u);
 }
 
-TEST_F(SessionTest, TagZeroWithMultipleMeansEverything) {
-  Session s;
+TEST_F(UnsettledTest, TagZeroWithMultipleMeansEverything) {
+  Unsettled s;
   get_all(s, q, {"a", "b", "c"}, 3);
   Keys settled;
   EXPECT_TRUE(s.settle(0, true, Outcome::Accepted, t0, settled));
@@ -116,8 +116,8 @@ TEST_F(SessionTest, TagZeroWithMultipleMeansEverything) {
   EXPECT_TRUE(s.settle(0, true, Outcome::Accepted, t0, settled));  // nothing left: still fine
 }
 
-TEST_F(SessionTest, NackWithRequeueReturnsMessagesInTheirOrder) {
-  Session s;
+TEST_F(UnsettledTest, NackWithRequeueReturnsMessagesInTheirOrder) {
+  Unsettled s;
   auto tags = get_all(s, q, {"a", "b", "c"});
   Keys settled;
   EXPECT_TRUE(s.settle(tags[2], false, Outcome::Released, t0, settled));
@@ -129,8 +129,8 @@ TEST_F(SessionTest, NackWithRequeueReturnsMessagesInTheirOrder) {
   EXPECT_EQ(drain(*q), (Texts{"b", "c"}));
 }
 
-TEST_F(SessionTest, RejectDeadLetters) {
-  Session s;
+TEST_F(UnsettledTest, RejectDeadLetters) {
+  Unsettled s;
   auto tags = get_all(s, q, {"a", "b"});
   Keys settled;
   EXPECT_TRUE(s.settle(tags[1], true, Outcome::Rejected, t0, settled));
@@ -139,8 +139,8 @@ TEST_F(SessionTest, RejectDeadLetters) {
   EXPECT_EQ(q->ready_count(), 0u);
 }
 
-TEST_F(SessionTest, CloseReleasesEverythingRedelivered) {
-  Session s;
+TEST_F(UnsettledTest, CloseReleasesEverythingRedelivered) {
+  Unsettled s;
   auto tags = get_all(s, q, {"a", "b", "c"});
   Keys settled;
   s.settle(tags[1], false, Outcome::Accepted, t0, settled);
@@ -157,9 +157,9 @@ TEST_F(SessionTest, CloseReleasesEverythingRedelivered) {
   EXPECT_FALSE(s.settle(tags[0], false, Outcome::Accepted, t0, settled));
 }
 
-TEST_F(SessionTest, TheDestructorReleasesToo) {
+TEST_F(UnsettledTest, TheDestructorReleasesToo) {
   {
-    Session s;
+    Unsettled s;
     get_all(s, q, {"a", "b"});
     EXPECT_EQ(q->unacked_count(), 2u);
   }
@@ -168,9 +168,9 @@ TEST_F(SessionTest, TheDestructorReleasesToo) {
   EXPECT_TRUE(q->get(true, t0)->redelivered);
 }
 
-TEST_F(SessionTest, ReleasesGoToTheirOwnQueues) {
+TEST_F(UnsettledTest, ReleasesGoToTheirOwnQueues) {
   QueuePtr other = make_queue(host);
-  Session s;
+  Unsettled s;
   get_all(s, q, {"q1", "q2"});
   get_all(s, other, {"o1"});
   s.close(t0);
@@ -178,8 +178,8 @@ TEST_F(SessionTest, ReleasesGoToTheirOwnQueues) {
   EXPECT_EQ(drain(*other), (Texts{"o1"}));
 }
 
-TEST_F(SessionTest, ReleasedMessagesGoToTheNextConsumer) {
-  Session s;
+TEST_F(UnsettledTest, ReleasedMessagesGoToTheNextConsumer) {
+  Unsettled s;
   get_all(s, q, {"a", "b"});
   FakeConsumer c;
   q->add_consumer({&c, "c"}, t0);
@@ -192,8 +192,8 @@ TEST_F(SessionTest, ReleasedMessagesGoToTheNextConsumer) {
 
 // basic.recover: released deliveries come straight back to this session's
 // own consumer, with new tags, and are not released a second time.
-TEST_F(SessionTest, SettleAllDoesNotChaseRedeliveriesToTheSameSession) {
-  Session s;
+TEST_F(UnsettledTest, SettleAllDoesNotChaseRedeliveriesToTheSameSession) {
+  Unsettled s;
   FakeConsumer c;
   c.on_deliver = [&](const Delivery& d) { s.track(d, 1); };
   q->add_consumer({&c, "c"}, t0);
@@ -211,8 +211,8 @@ TEST_F(SessionTest, SettleAllDoesNotChaseRedeliveriesToTheSameSession) {
   EXPECT_EQ(q->unacked_count(), 0u);
 }
 
-TEST_F(SessionTest, MultipleNackWhileTheQueueRedeliversIntoTheSession) {
-  Session s;
+TEST_F(UnsettledTest, MultipleNackWhileTheQueueRedeliversIntoTheSession) {
+  Unsettled s;
   FakeConsumer c(2);
   c.on_deliver = [&](const Delivery& d) { s.track(d, 1); };
   q->add_consumer({&c, "c"}, t0);
@@ -233,9 +233,9 @@ TEST_F(SessionTest, MultipleNackWhileTheQueueRedeliversIntoTheSession) {
   EXPECT_EQ(q->unacked_count(), 0u);
 }
 
-TEST_F(SessionTest, AQueueDeletedWhileDeliveriesAreOutstanding) {
+TEST_F(UnsettledTest, AQueueDeletedWhileDeliveriesAreOutstanding) {
   QueuePtr other = make_queue(host);
-  Session s;
+  Unsettled s;
   auto tags = get_all(s, q, {"a", "b"});
   auto other_tags = get_all(s, other, {"o"});
   q->close();
@@ -252,8 +252,8 @@ TEST_F(SessionTest, AQueueDeletedWhileDeliveriesAreOutstanding) {
   (void)other_tags;
 }
 
-TEST_F(SessionTest, ClosingAfterTheQueueWentAwayIsSafe) {
-  Session s;
+TEST_F(UnsettledTest, ClosingAfterTheQueueWentAwayIsSafe) {
+  Unsettled s;
   get_all(s, q, {"a"});
   q->close();
   q.reset();  // the session's delivery is now the last owner
@@ -261,8 +261,8 @@ TEST_F(SessionTest, ClosingAfterTheQueueWentAwayIsSafe) {
   EXPECT_EQ(s.unsettled(), 0u);
 }
 
-TEST_F(SessionTest, ManyDeliveriesSettleOutOfOrder) {
-  Session s;
+TEST_F(UnsettledTest, ManyDeliveriesSettleOutOfOrder) {
+  Unsettled s;
   std::vector<uint64_t> tags;
   for (int i = 0; i < 200; ++i) {
     q->publish(msg(std::to_string(i)), t0);

@@ -3,9 +3,9 @@
 // Reads are delivered once per turn as one contiguous view; sends are queued
 // and written with a single gather write at the end of the turn.
 //
-// Lifetime: a Handler may destroy the Connection from inside on_data or
-// on_close; the Connection never touches itself after such a callback. A
-// Connection destroyed without close()/abort() closes its fd silently.
+// Lifetime: a Handler may destroy the Socket from inside on_data or
+// on_close; the Socket never touches itself after such a callback. A
+// Socket destroyed without close()/abort() closes its fd silently.
 #pragma once
 
 #include <cstddef>
@@ -19,32 +19,32 @@
 
 namespace warren::net {
 
-class Connection : public Pollable, public Flushable {
+class Socket : public Pollable, public Flushable {
  public:
   class Handler {
    public:
     virtual ~Handler() = default;
     // Everything read this turn (up to kReadBudget). Valid only during the call.
-    virtual void on_data(Connection& c, std::string_view bytes) = 0;
+    virtual void on_data(Socket& c, std::string_view bytes) = 0;
     // Exactly once. error 0 = orderly EOF or local close(); errno otherwise.
-    virtual void on_close(Connection& c, int error) = 0;
+    virtual void on_close(Socket& c, int error) = 0;
     // The output buffer emptied after a blocked write, while reading was
     // paused, or after want_drain(): the place to resume what backpressure
     // stopped.
-    virtual void on_drain(Connection& c) {}
+    virtual void on_drain(Socket& c) {}
   };
 
   static constexpr size_t kReadBudget = 256 * 1024;  // per connection per turn, for fairness
 
   // Takes ownership of a connected fd, makes it non-blocking and starts reading.
-  static std::unique_ptr<Connection> adopt(EventLoop& loop, int fd, Handler* handler);
+  static std::unique_ptr<Socket> adopt(EventLoop& loop, int fd, Handler* handler);
   // Blocking connects; return a CLOEXEC fd, or -1 with errno set.
   static int connect_unix(const std::string& path);
   static int connect_tcp(const std::string& host, uint16_t port);
 
-  ~Connection() override;
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
+  ~Socket() override;
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
 
   void send(std::string_view bytes);                    // copied
   void send(std::shared_ptr<const std::string> bytes);  // referenced until written
@@ -61,11 +61,11 @@ class Connection : public Pollable, public Flushable {
   void resume_reading();
 
   // Another thread reads this socket, through a dup of the fd it owns:
-  // this Connection only writes. Closing then shuts the socket down first,
+  // this Socket only writes. Closing then shuts the socket down first,
   // so that the reader's copy sees the end too.
   void set_external_reader();
   // That reader saw the peer's EOF (error 0) or a read error: handled as
-  // this Connection's own read would (queued output still goes out on EOF).
+  // this Socket's own read would (queued output still goes out on EOF).
   void input_ended(int error);
 
   bool closed() const { return closed_; }
@@ -82,7 +82,7 @@ class Connection : public Pollable, public Flushable {
   void flush() override;
 
  private:
-  Connection(EventLoop& loop, int fd, Handler* handler);
+  Socket(EventLoop& loop, int fd, Handler* handler);
 
   void update_interest();
   // Returns false if the handler destroyed *this: the caller must return at once.

@@ -1,12 +1,12 @@
-#include "broker/session.hpp"
+#include "broker/unsettled.hpp"
 
 #include <algorithm>
 
 namespace warren::broker {
 
-Session::~Session() { settle_all(Outcome::Released, last_now_); }
+Unsettled::~Unsettled() { settle_all(Outcome::Released, last_now_); }
 
-uint64_t Session::track(Delivery d, uint64_t consumer) {
+uint64_t Unsettled::track(Delivery d, uint64_t consumer) {
   if (!outbox_ && d.queue) outbox_ = &d.queue->outbox();
   uint64_t tag = next_tag_++;
   tracked_.push_back(Tracked{tag, std::move(d), consumer, false});
@@ -14,19 +14,19 @@ uint64_t Session::track(Delivery d, uint64_t consumer) {
   return tag;
 }
 
-size_t Session::index_of(uint64_t tag) const {
+size_t Unsettled::index_of(uint64_t tag) const {
   auto it = std::lower_bound(tracked_.begin(), tracked_.end(), tag,
                              [](const Tracked& t, uint64_t value) { return t.tag < value; });
   return size_t(it - tracked_.begin());
 }
 
-Session::Tracked* Session::find(uint64_t tag) {
+Unsettled::Tracked* Unsettled::find(uint64_t tag) {
   size_t i = index_of(tag);
   if (i < tracked_.size() && tracked_[i].tag == tag && !tracked_[i].settled) return &tracked_[i];
   return nullptr;
 }
 
-void Session::settle_one(Tracked& t, Outcome outcome, TimePoint now, std::vector<uint64_t>* settled) {
+void Unsettled::settle_one(Tracked& t, Outcome outcome, TimePoint now, std::vector<uint64_t>* settled) {
   t.settled = true;
   --live_;
   if (settled) settled->push_back(t.consumer);
@@ -36,7 +36,7 @@ void Session::settle_one(Tracked& t, Outcome outcome, TimePoint now, std::vector
   if (q) q->settle(seq, outcome, now);
 }
 
-bool Session::settle(uint64_t tag, bool multiple, Outcome outcome, TimePoint now, std::vector<uint64_t>& settled) {
+bool Unsettled::settle(uint64_t tag, bool multiple, Outcome outcome, TimePoint now, std::vector<uint64_t>& settled) {
   last_now_ = now;
   if (multiple && tag == 0) {
     settle_all(outcome, now, &settled);
@@ -58,7 +58,7 @@ bool Session::settle(uint64_t tag, bool multiple, Outcome outcome, TimePoint now
   return true;
 }
 
-void Session::settle_range(uint64_t first, uint64_t last, Outcome outcome, TimePoint now,
+void Unsettled::settle_range(uint64_t first, uint64_t last, Outcome outcome, TimePoint now,
                            std::vector<uint64_t>& settled) {
   last_now_ = now;
   if (first > last) return;
@@ -70,7 +70,7 @@ void Session::settle_range(uint64_t first, uint64_t last, Outcome outcome, TimeP
 
 // A Released delivery may come straight back to this session with a new
 // tag, once this has returned: it is not released again.
-void Session::settle_all(Outcome outcome, TimePoint now, std::vector<uint64_t>* settled) {
+void Unsettled::settle_all(Outcome outcome, TimePoint now, std::vector<uint64_t>* settled) {
   last_now_ = now;
   Outbox::Operation op(outbox_);
   for (Tracked& t : tracked_)
@@ -78,7 +78,7 @@ void Session::settle_all(Outcome outcome, TimePoint now, std::vector<uint64_t>* 
   trim();
 }
 
-void Session::forget_queue(const Queue* q) {
+void Unsettled::forget_queue(const Queue* q) {
   for (Tracked& t : tracked_) {
     if (t.settled || t.delivery.queue.get() != q) continue;
     t.settled = true;
@@ -89,7 +89,7 @@ void Session::forget_queue(const Queue* q) {
   trim();
 }
 
-void Session::trim() {
+void Unsettled::trim() {
   while (!tracked_.empty() && tracked_.front().settled) tracked_.pop_front();
 }
 

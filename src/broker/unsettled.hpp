@@ -14,12 +14,12 @@
 
 namespace warren::broker {
 
-class Session {
+class Unsettled {
  public:
-  Session() = default;
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
-  ~Session();
+  Unsettled() = default;
+  Unsettled(const Unsettled&) = delete;
+  Unsettled& operator=(const Unsettled&) = delete;
+  ~Unsettled();
 
   // Tracks `d` and returns its tag: 1, 2, 3... per session. `consumer` is
   // an opaque key the front end uses to account credit (0 for basic.get).
