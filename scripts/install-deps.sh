@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   clang libclang-rt-14-dev            # libFuzzer and sanitizer runtimes
   libasio-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
-  nlohmann-json3-dev libcpp-httplib-dev
+  nlohmann-json3-dev libcpp-httplib-dev zlib1g-dev  # zlib: the store's record checksums
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 util-linux procps           # integration tests (flock(1), ps)
   python3-pika python3-kombu amqp-tools librabbitmq-dev  # AMQP 0-9-1 client tests

@@ -1,0 +1,131 @@
+// PosixIo: the store's system calls on the real file system.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "store/io.hpp"
+
+namespace warren::store {
+
+namespace {
+
+class PosixFile final : public File {
+ public:
+  explicit PosixFile(int fd) : fd_(fd) {}
+  ~PosixFile() override { ::close(fd_); }
+  PosixFile(const PosixFile&) = delete;
+  PosixFile& operator=(const PosixFile&) = delete;
+
+  int write_at(std::span<const uint8_t> data, uint64_t offset, size_t& written) override {
+    written = 0;
+    ssize_t n;
+    do n = ::pwrite(fd_, data.data(), data.size(), off_t(offset));
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return errno;
+    written = size_t(n);
+    return 0;
+  }
+  int read_at(std::span<uint8_t> out, uint64_t offset, size_t& got) override {
+    got = 0;
+    while (got < out.size()) {
+      ssize_t n = ::pread(fd_, out.data() + got, out.size() - got, off_t(offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errno;
+      if (n == 0) break;
+      got += size_t(n);
+    }
+    return 0;
+  }
+  int sync() override { return ::fdatasync(fd_) == 0 ? 0 : errno; }
+  int truncate(uint64_t size) override { return ::ftruncate(fd_, off_t(size)) == 0 ? 0 : errno; }
+  int size(uint64_t& out) override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return errno;
+    out = uint64_t(st.st_size);
+    return 0;
+  }
+
+ private:
+  int fd_;
+};
+
+class PosixIo final : public Io {
+ public:
+  int open(const std::string& path, OpenMode mode, std::unique_ptr<File>& out) override {
+    int flags = O_CLOEXEC;
+    switch (mode) {
+      case OpenMode::Read: flags |= O_RDONLY; break;
+      case OpenMode::ReadWrite: flags |= O_RDWR; break;
+      case OpenMode::Create: flags |= O_RDWR | O_CREAT; break;
+    }
+    int fd = ::open(path.c_str(), flags, 0640);
+    if (fd < 0) return errno;
+    out = std::make_unique<PosixFile>(fd);
+    return 0;
+  }
+  int list(const std::string& dir, std::vector<std::string>& names) override {
+    names.clear();
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return errno;
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") names.push_back(std::move(n));
+    }
+    ::closedir(d);
+    return 0;
+  }
+  int make_dir(const std::string& path) override {
+    if (::mkdir(path.c_str(), 0750) == 0 || errno == EEXIST) return 0;
+    return errno;
+  }
+  int remove(const std::string& path) override { return ::unlink(path.c_str()) == 0 ? 0 : errno; }
+  int rename(const std::string& from, const std::string& to) override {
+    return ::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
+  }
+  int sync_dir(const std::string& dir) override {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    int err = ::fsync(fd) == 0 ? 0 : errno;
+    ::close(fd);
+    return err;
+  }
+  int free_bytes(const std::string& dir, uint64_t& out) override {
+    struct statvfs st;
+    if (::statvfs(dir.c_str(), &st) != 0) return errno;
+    out = uint64_t(st.f_bavail) * st.f_frsize;
+    return 0;
+  }
+  int lock(const std::string& path, std::unique_ptr<File>& holder) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) return errno;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      ::close(fd);
+      return err;
+    }
+    holder = std::make_unique<PosixFile>(fd);  // closing the fd releases the lock
+    return 0;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Io> posix_io() { return std::make_unique<PosixIo>(); }
+
+int write_all(File& f, std::span<const uint8_t> data, uint64_t offset) {
+  while (!data.empty()) {
+    size_t n = 0;
+    if (int err = f.write_at(data, offset, n)) return err;
+    if (n == 0) return EIO;
+    data = data.subspan(n);
+    offset += n;
+  }
+  return 0;
+}
+
+}  // namespace warren::store

@@ -1,0 +1,143 @@
+#include "store/segment.hpp"
+
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace warren::store {
+
+namespace {
+
+constexpr char kMagic[6] = {'W', 'R', 'N', 'L', 'O', 'G'};
+
+void put32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = uint8_t(v >> (8 * i));
+}
+void put64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = uint8_t(v >> (8 * i));
+}
+uint32_t get32(const uint8_t* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+uint64_t get64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// Over length, type and payload: everything after the CRC field.
+uint32_t record_crc(const uint8_t* from_length, size_t n) {
+  return uint32_t(crc32(crc32(0L, Z_NULL, 0), from_length, uInt(n)));
+}
+
+// The payload length of a valid record at `pos`, or -1.
+int64_t valid_record_at(std::span<const uint8_t> b, size_t pos) {
+  if (b.size() - pos < kRecordHeaderSize) return -1;
+  const uint32_t len = get32(&b[pos + 4]);
+  if (len > kMaxRecordPayload || b.size() - pos - kRecordHeaderSize < len) return -1;
+  if (record_crc(&b[pos + 4], 5 + size_t(len)) != get32(&b[pos])) return -1;
+  return len;
+}
+
+}  // namespace
+
+int SegmentWriter::create(File& file, uint64_t number, SegmentWriter& out) {
+  uint8_t header[kSegmentHeaderSize];
+  std::memcpy(header, kMagic, sizeof kMagic);
+  header[6] = uint8_t(kFormatVersion);
+  header[7] = uint8_t(kFormatVersion >> 8);
+  put64(header + 8, number);
+  if (int err = write_all(file, header, 0)) return err;
+  out = SegmentWriter();
+  out.file_ = &file;
+  out.end_ = kSegmentHeaderSize;
+  return 0;
+}
+
+int SegmentWriter::resume(File& file, uint64_t end, SegmentWriter& out) {
+  uint64_t size = 0;
+  if (int err = file.size(size)) return err;
+  if (size > end)
+    if (int err = file.truncate(end)) return err;
+  out = SegmentWriter();
+  out.file_ = &file;
+  out.end_ = out.durable_end_ = end;
+  return 0;
+}
+
+void SegmentWriter::add(uint8_t type, std::span<const uint8_t> payload) {
+  const size_t at = buffer_.size();
+  buffer_.resize(at + kRecordHeaderSize + payload.size());
+  uint8_t* p = buffer_.data() + at;
+  put32(p + 4, uint32_t(payload.size()));
+  p[8] = type;
+  if (!payload.empty()) std::memcpy(p + kRecordHeaderSize, payload.data(), payload.size());
+  put32(p, record_crc(p + 4, 5 + payload.size()));
+}
+
+int SegmentWriter::write() {
+  if (error_) return error_;
+  if (buffer_.empty()) return 0;
+  if (int err = write_all(*file_, buffer_, end_)) return error_ = err;
+  end_ += buffer_.size();
+  buffer_.clear();
+  return 0;
+}
+
+int SegmentWriter::sync() {
+  if (int err = write()) return err;
+  if (durable_end_ == end_) return 0;
+  if (int err = file_->sync()) return error_ = err;
+  durable_end_ = end_;
+  return 0;
+}
+
+ScanResult scan_segment_bytes(std::span<const uint8_t> b, const RecordFn& on_record) {
+  ScanResult r;
+  if (b.size() < kSegmentHeaderSize || std::memcmp(b.data(), kMagic, sizeof kMagic) != 0) {
+    r.error = EINVAL;
+    return r;
+  }
+  if (uint16_t(b[6] | b[7] << 8) != kFormatVersion) {
+    r.error = ENOTSUP;
+    return r;
+  }
+  r.number = get64(&b[8]);
+  size_t pos = kSegmentHeaderSize;
+  r.good_end = pos;
+  while (pos < b.size()) {
+    if (int64_t len = valid_record_at(b, pos); len >= 0) {
+      on_record(pos, b[pos + 8], b.subspan(pos + kRecordHeaderSize, size_t(len)));
+      ++r.records;
+      pos += kRecordHeaderSize + size_t(len);
+      r.good_end = pos;
+      continue;
+    }
+    // Not a record: find the next one that checks, if any.
+    size_t next = pos + 1;
+    while (next < b.size() && valid_record_at(b, next) < 0) ++next;
+    if (next >= b.size()) {
+      r.tail_bytes = b.size() - pos;
+      break;
+    }
+    r.damaged.emplace_back(pos, next - pos);
+    pos = next;
+  }
+  return r;
+}
+
+ScanResult scan_segment(File& file, const RecordFn& on_record) {
+  uint64_t size = 0;
+  ScanResult r;
+  if ((r.error = file.size(size))) return r;
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  size_t got = 0;
+  if ((r.error = file.read_at(bytes, 0, got))) return r;
+  bytes.resize(got);
+  return scan_segment_bytes(bytes, on_record);
+}
+
+}  // namespace warren::store
