@@ -1,0 +1,120 @@
+#include "store/log.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+
+namespace warren::store {
+
+namespace {
+
+constexpr std::string_view kSuffix = ".wlog";
+
+// The segment number a file name stands for, if it is one.
+bool segment_number(const std::string& name, uint64_t& out) {
+  if (name.size() != 20 + kSuffix.size() || !name.ends_with(kSuffix)) return false;
+  auto [p, ec] = std::from_chars(name.data(), name.data() + 20, out);
+  return ec == std::errc() && p == name.data() + 20;
+}
+
+}  // namespace
+
+std::string Log::path_of(uint64_t number) const { return fmt::format("{}/{:020}{}", opts_.dir, number, kSuffix); }
+
+int Log::open(Io& io, LogOptions opts, const OnRecord& on_record, const OnDamage& on_damage,
+              std::unique_ptr<Log>& out) {
+  std::unique_ptr<Log> log(new Log(io, std::move(opts)));
+  const std::string& dir = log->opts_.dir;
+  if (int err = io.make_dir(dir)) return err;
+  if (int err = io.lock(dir + "/LOCK", log->lock_)) return err;
+
+  std::vector<std::string> names;
+  if (int err = io.list(dir, names)) return err;
+  std::vector<uint64_t> numbers;
+  for (const std::string& n : names)
+    if (uint64_t k; segment_number(n, k)) numbers.push_back(k);
+  std::sort(numbers.begin(), numbers.end());
+
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    const uint64_t k = numbers[i];
+    const bool last = i + 1 == numbers.size();
+    const std::string path = log->path_of(k);
+    std::unique_ptr<File> f;
+    if (int err = io.open(path, last ? OpenMode::ReadWrite : OpenMode::Read, f)) return err;
+    ScanResult r = scan_segment(*f, [&](uint64_t offset, uint8_t type, std::span<const uint8_t> p) {
+      on_record(Position{k, offset}, type, p);
+    });
+    if (r.error == EINVAL && last) {
+      // Created, then the crash came before its header was synced: it
+      // never held a record. Start it again.
+      if (int err = f->truncate(0)) return err;
+      log->file_ = std::move(f);
+      log->number_ = k;
+      if (int err = SegmentWriter::create(*log->file_, k, log->writer_)) return err;
+      continue;
+    }
+    if (r.error) {
+      on_damage({path, 0, 0, r.error == ENOTSUP ? "unknown format version" : "not a segment"});
+      log->segments_.push_back(k);
+      continue;
+    }
+    for (auto [offset, length] : r.damaged) on_damage({path, offset, length, "damaged records"});
+    if (!last) {
+      if (r.tail_bytes) on_damage({path, r.good_end, r.tail_bytes, "damaged end of a closed segment"});
+      log->segments_.push_back(k);
+      continue;
+    }
+    log->file_ = std::move(f);
+    log->number_ = k;
+    if (int err = SegmentWriter::resume(*log->file_, r.good_end, log->writer_)) return err;
+  }
+  if (!log->file_)
+    if (int err = log->start_segment(numbers.empty() ? 1 : numbers.back() + 1)) return err;
+  out = std::move(log);
+  return 0;
+}
+
+// A new segment is durable, header and name, before any record goes in.
+int Log::start_segment(uint64_t number) {
+  std::unique_ptr<File> f;
+  if (int err = io_.open(path_of(number), OpenMode::Create, f)) return err;
+  SegmentWriter w;
+  if (int err = SegmentWriter::create(*f, number, w)) return err;
+  if (int err = f->sync()) return err;
+  if (int err = io_.sync_dir(opts_.dir)) return err;
+  if (file_) segments_.push_back(number_);
+  file_ = std::move(f);
+  writer_ = std::move(w);
+  number_ = number;
+  return 0;
+}
+
+Position Log::add(uint8_t type, std::span<const uint8_t> payload) {
+  Position at = end();
+  writer_.add(type, payload);
+  return at;
+}
+
+int Log::sync() {
+  if (error_) return error_;
+  if (int err = writer_.sync()) return error_ = err;
+  if (writer_.end() >= opts_.segment_bytes)
+    if (int err = start_segment(number_ + 1)) return error_ = err;
+  return 0;
+}
+
+int Log::remove_segments_before(uint64_t segment) {
+  if (error_) return error_;
+  size_t n = 0;
+  while (n < segments_.size() && segments_[n] < segment) {
+    if (int err = io_.remove(path_of(segments_[n])); err && err != ENOENT) return err;
+    ++n;
+  }
+  if (n == 0) return 0;
+  segments_.erase(segments_.begin(), segments_.begin() + ptrdiff_t(n));
+  return io_.sync_dir(opts_.dir);
+}
+
+}  // namespace warren::store

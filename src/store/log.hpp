@@ -1,0 +1,84 @@
+#pragma once
+// A log: numbered segment files in one directory, appended in order and
+// read back in order at startup. The store above decides what records
+// mean; this keeps them safe: one writer (a lock file keeps a second
+// process out), group commit (sync() covers every record added since the
+// last one), a new segment when the current one is full, and whole
+// segments removed once nothing in them is needed.
+//
+// Segment files are named by number, "00000000000000000001.wlog".
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "store/io.hpp"
+#include "store/segment.hpp"
+
+namespace warren::store {
+
+// Where a record is: its segment and its offset in it.
+struct Position {
+  uint64_t segment = 0;
+  uint64_t offset = 0;
+  auto operator<=>(const Position&) const = default;
+};
+
+struct LogOptions {
+  std::string dir;
+  uint64_t segment_bytes = 64u << 20;  // a segment is closed once it reaches this
+};
+
+// Something recovery found wrong: a segment's file name, the offset and
+// length of the damaged bytes, and what (for the log).
+struct Damage {
+  std::string file;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  std::string what;
+};
+
+class Log {
+ public:
+  using OnRecord = std::function<void(Position at, uint8_t type, std::span<const uint8_t> payload)>;
+  using OnDamage = std::function<void(const Damage&)>;
+
+  // Opens the log in opts.dir (created if missing), taking its lock
+  // (EWOULDBLOCK: another process has it), and hands every valid record
+  // to `on_record` in order. A torn tail of the last segment is cut off;
+  // damage anywhere else goes to `on_damage`, and reading goes on past it.
+  static int open(Io& io, LogOptions opts, const OnRecord& on_record, const OnDamage& on_damage,
+                  std::unique_ptr<Log>& out);
+
+  // Buffers a record; it is written and made durable by the next sync().
+  Position add(uint8_t type, std::span<const uint8_t> payload);
+  // Writes and syncs what was added (group commit), then starts a new
+  // segment if the current one is full. After any error the log is
+  // failed for good (fail-stop; see File::sync) and returns it again.
+  int sync();
+
+  Position end() const { return {number_, writer_.end()}; }  // where the next record goes
+  uint64_t first_segment() const { return segments_.empty() ? number_ : segments_.front(); }
+  int error() const { return error_; }
+  // Removes the closed segments numbered below `segment`: their records
+  // are no longer needed.
+  int remove_segments_before(uint64_t segment);
+
+ private:
+  Log(Io& io, LogOptions opts) : io_(io), opts_(std::move(opts)) {}
+  std::string path_of(uint64_t number) const;
+  int start_segment(uint64_t number);
+
+  Io& io_;
+  LogOptions opts_;
+  std::unique_ptr<File> lock_;
+  std::vector<uint64_t> segments_;  // closed ones, oldest first
+  uint64_t number_ = 0;             // the segment being written
+  std::unique_ptr<File> file_;
+  SegmentWriter writer_;
+  int error_ = 0;
+};
+
+}  // namespace warren::store
