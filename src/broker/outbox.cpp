@@ -5,10 +5,12 @@
 namespace warren::broker {
 
 void Outbox::run() {
+  running_ = true;
   while (next_ < effects_.size()) {
-    Effect e = std::move(effects_[next_++]);
+    Effect e = std::move(effects_[next_++]);  // by value: a callee's pushes may move the vector
     run_one(e);
   }
+  running_ = false;
   effects_.clear();
   next_ = 0;
 }

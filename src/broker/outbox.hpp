@@ -77,7 +77,10 @@ class Outbox {
 
   // One operation of the core, for its duration. The outermost one to end
   // runs the effects: the only nesting the core counts, so that no effect
-  // runs while any queue, vhost or session below it is mid-change.
+  // runs while any queue, vhost or session below it is mid-change. An
+  // operation started by an effect's callee leaves its effects to the run
+  // already going, which takes them in turn: runs never nest, so a long
+  // run of effects whose callees call back costs no stack.
   class Operation {
    public:
     explicit Operation(Outbox& o) : Operation(&o) {}
@@ -86,7 +89,7 @@ class Outbox {
       if (o_) ++o_->depth_;
     }
     ~Operation() {
-      if (o_ && --o_->depth_ == 0) o_->run();
+      if (o_ && --o_->depth_ == 0 && !o_->running_) o_->run();
     }
     Operation(const Operation&) = delete;
     Operation& operator=(const Operation&) = delete;
@@ -95,7 +98,10 @@ class Outbox {
     Outbox* o_;
   };
 
-  void push(Effect e) { effects_.push_back(std::move(e)); }
+  template <class T>
+  void push(T effect) {
+    effects_.emplace_back(std::in_place_type<T>, std::move(effect));
+  }
   // Withdraws every effect for `c`, which is leaving its queue, and hands
   // its deliveries to `back` to be returned to the queue.
   void withdraw(Consumer* c, std::vector<effects::Deliver>& back);
@@ -103,7 +109,6 @@ class Outbox {
 
  private:
   // Runs effects in order until none is left, those pushed meanwhile too.
-  // A run started from inside an effect continues the same queue.
   void run();
   void run_one(Effect& e);
 
@@ -111,6 +116,7 @@ class Outbox {
   std::vector<Effect> effects_;  // run from next_; cleared, capacity kept, when all have run
   size_t next_ = 0;
   int depth_ = 0;
+  bool running_ = false;
 };
 
 }  // namespace warren::broker

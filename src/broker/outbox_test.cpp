@@ -103,5 +103,27 @@ TEST(Outbox, DeadLettersRunAfterTheOperation) {
   EXPECT_EQ(ready_seen, (std::vector<uint64_t>{0, 0}));
 }
 
+// Callees that call back into the core (here: settling from inside
+// deliver) leave their effects to the run going on: runs do not nest, so
+// a backlog handed over at once takes no more stack than one delivery.
+TEST(Outbox, CallbacksIntoTheCoreDoNotNestRuns) {
+  FakeHost host;
+  QueuePtr q = make_queue(host);
+  constexpr int kBacklog = 20000;
+  for (int i = 0; i < kBacklog; ++i) q->publish(msg("m"), t0);
+  FakeConsumer c;
+  uintptr_t lowest = UINTPTR_MAX, highest = 0;
+  c.on_deliver = [&](const Delivery& d) {
+    int here = 0;
+    lowest = std::min(lowest, uintptr_t(&here));
+    highest = std::max(highest, uintptr_t(&here));
+    q->settle(d.seq, Outcome::Accepted, t0);
+  };
+  q->add_consumer({&c, "c"}, t0);
+  EXPECT_EQ(c.got.size(), size_t(kBacklog));
+  EXPECT_EQ(q->unacked_count(), 0u);
+  EXPECT_LT(highest - lowest, 4096u);  // the same frame depth for every delivery
+}
+
 }  // namespace
 }  // namespace warren::broker

@@ -235,9 +235,9 @@ void Queue::push_delivery(ConsumerSlot& slot, QueueEntry entry, bool settled) {
 }
 
 // Not while the queue is deleted meanwhile: its entries went with it.
+// Park and Remove change no deadline and push no effect: no Op.
 void Queue::hand_over(effects::Deliver& d) {
   if (closed_) return;
-  Op op(*this);
   const QueueEntry& e = d.entry;
   const bool kept = d.consumer->deliver(Delivery{d.queue, e.seq, e.msg, e.redelivered, e.delivery_count});
   if (closed_) return;
