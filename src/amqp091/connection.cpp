@@ -87,13 +87,25 @@ Connection::~Connection() {
 
 struct Connection::OwnInput {
   FrameCutter cutter;
-  FrameBatch batch;
 };
 
+// The frames of one read live only for the feed() that cut them, so one
+// batch per thread serves every connection it drives: a batch per
+// connection kept its vectors' capacity (about 0.8 KiB of decoded methods)
+// on every idle connection. A feed() inside another (not done today) gets
+// a batch of its own.
 void Connection::feed(std::span<const uint8_t> bytes, TimePoint now) {
-  if (!own_input_) own_input_.reset(new OwnInput{FrameCutter(opts_.frame_max), {}});
-  own_input_->cutter.cut(bytes, own_input_->batch);
-  feed_frames(own_input_->batch, now);
+  if (!own_input_) own_input_.reset(new OwnInput{FrameCutter(opts_.frame_max)});
+  static thread_local FrameBatch shared;
+  static thread_local bool shared_in_use = false;
+  std::optional<FrameBatch> own;
+  const bool use_shared = !shared_in_use;
+  FrameBatch& batch = use_shared ? shared : own.emplace();
+  shared_in_use = true;
+  own_input_->cutter.cut(bytes, batch);
+  feed_frames(batch, now);
+  batch.clear();  // lets go of the bodies it referenced
+  if (use_shared) shared_in_use = false;
 }
 
 size_t Connection::feed_frames(const FrameBatch& batch, TimePoint now, size_t from, size_t budget) {
