@@ -2,7 +2,7 @@
 // One AMQP 0-9-1 channel: its methods, the content it is receiving, its
 // consumers, its unacked deliveries (a broker::Unsettled), publisher
 // confirms and transactions.
-#include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
@@ -187,7 +187,9 @@ class Channel final : public broker::Publisher {
   uint64_t commits_ = 0;
   uint64_t committing_ = 0;  // the commit being applied: its number (0: none)
   size_t commit_pending_ = 0;  // its publishes that wait
-  std::deque<WaitingCommit> waiting_commits_;  // references stay valid: the connection holds into them
+  // A list: references stay valid (the connection holds into them), and,
+  // unlike a deque, an empty one allocates nothing (one per channel).
+  std::list<WaitingCommit> waiting_commits_;
   broker::PublisherId publisher_ = 0;  // registered on confirm.select / tx.select
   std::vector<uint64_t> settled_keys_;
   std::vector<std::unique_ptr<ChannelConsumer>> graveyard_;  // cancelled by their queue, freed later
