@@ -82,7 +82,7 @@ void Session::release() {
   // Consumers go first, so that released deliveries are not handed back to
   // this dying session.
   for (auto& [_, l] : links_)
-    if (auto* o = dynamic_cast<OutgoingLink*>(l.get())) o->stop();
+    if (auto* o = l->outgoing()) o->stop();
   deliveries_.close(now);
   auto links = std::move(links_);
   links_.clear();
@@ -366,7 +366,7 @@ void Session::resume() {
   for (uint32_t h : handles) {
     auto it = links_.find(h);
     if (it == links_.end()) continue;
-    if (auto* o = dynamic_cast<OutgoingLink*>(it->second.get())) o->resume();
+    if (auto* o = it->second->outgoing()) o->resume();
     else static_cast<IncomingLink*>(it->second.get())->top_up();
   }
 }
@@ -385,7 +385,7 @@ void Session::handle_transfer(const Transfer& t, std::span<const uint8_t> payloa
     if (detached_.contains(t.handle)) return;  // in flight when we detached it
     return end_with_error(session_error::kUnattachedHandle, fmt::format("transfer on handle {}, not attached", t.handle));
   }
-  auto* in = dynamic_cast<IncomingLink*>(it->second.get());
+  auto* in = it->second->incoming();
   if (!in) return end_with_error(amqp_error::kNotAllowed, fmt::format("transfer on handle {}, where we send", t.handle));
   in->on_transfer(t, payload);
 }
@@ -542,7 +542,7 @@ void Session::handle_disposition(const Disposition& d) {
         const Owner& o = owners_[tag - owners_base_];
         if (o.settled || !o.message) continue;
         if (auto it = links_.find(o.handle); it != links_.end())
-          if (auto* out = dynamic_cast<OutgoingLink*>(it->second.get())) out->refuse(o.message);
+          if (auto* out = it->second->outgoing()) out->refuse(o.message);
       }
     }
     settled_keys_.clear();
@@ -591,7 +591,7 @@ void Session::release_parked() {
   for (auto& [h, _] : links_) handles.push_back(h);
   for (uint32_t h : handles)
     if (auto it = links_.find(h); it != links_.end())
-      if (auto* o = dynamic_cast<OutgoingLink*>(it->second.get())) o->release_parked();
+      if (auto* o = it->second->outgoing()) o->release_parked();
 }
 
 void Session::dispose(uint32_t delivery_id, DeliveryState state, bool settled, std::string_view condition) {

@@ -5,14 +5,14 @@
 namespace warren::broker {
 
 void Outbox::run() {
-  running_ = true;
-  while (next_ < effects_.size()) {
-    Effect e = std::move(effects_[next_++]);  // by value: a callee's pushes may move the vector
-    run_one(e);
+  in_run_ = true;
+  while (!effects_.empty()) {
+    running_.swap(effects_);
+    for (run_next_ = 0; run_next_ < running_.size(); ++run_next_) run_one(running_[run_next_]);
+    running_.clear();
   }
-  running_ = false;
-  effects_.clear();
-  next_ = 0;
+  run_next_ = 0;
+  in_run_ = false;
 }
 
 void Outbox::run_one(Effect& e) {
@@ -38,14 +38,17 @@ Consumer* consumer_of(const Effect& e) {
 
 void Outbox::withdraw(Consumer* c, std::vector<effects::Deliver>& back) {
   if (c->waiting_ == 0 && empty()) return;
-  for (size_t i = next_; i < effects_.size(); ++i) {
-    if (consumer_of(effects_[i]) != c) continue;
-    if (auto* d = std::get_if<effects::Deliver>(&effects_[i])) {
+  auto take = [&](Effect& e) {
+    if (consumer_of(e) != c) return;
+    if (auto* d = std::get_if<effects::Deliver>(&e)) {
       c->waiting_ -= 1;
       back.push_back(std::move(*d));
     }
-    effects_[i] = std::monostate{};
-  }
+    e = std::monostate{};
+  };
+  // Not the one being run (run_next_): it is under way.
+  for (size_t i = run_next_ + 1; i < running_.size(); ++i) take(running_[i]);
+  for (Effect& e : effects_) take(e);
 }
 
 }  // namespace warren::broker

@@ -36,6 +36,10 @@ namespace effects {
 // delivery and the entry has left the queue; `entry` is what to park if
 // the consumer keeps it unsent.
 struct Deliver {
+  // A constructor, for emplacing (clang before 16 cannot emplace an aggregate).
+  Deliver(std::shared_ptr<Queue> q, Consumer* c, QueueEntry&& e, bool s)
+      : queue(std::move(q)), consumer(c), entry(std::move(e)), settled(s) {}
+
   std::shared_ptr<Queue> queue;
   Consumer* consumer;
   QueueEntry entry;
@@ -89,7 +93,7 @@ class Outbox {
       if (o_) ++o_->depth_;
     }
     ~Operation() {
-      if (o_ && --o_->depth_ == 0 && !o_->running_) o_->run();
+      if (o_ && --o_->depth_ == 0 && !o_->in_run_) o_->run();
     }
     Operation(const Operation&) = delete;
     Operation& operator=(const Operation&) = delete;
@@ -102,10 +106,15 @@ class Outbox {
   void push(T effect) {
     effects_.emplace_back(std::in_place_type<T>, std::move(effect));
   }
+  // Built in place: the delivery path, once per message and consumer.
+  template <class T, class... Args>
+  void emplace(Args&&... args) {
+    effects_.emplace_back(std::in_place_type<T>, std::forward<Args>(args)...);
+  }
   // Withdraws every effect for `c`, which is leaving its queue, and hands
   // its deliveries to `back` to be returned to the queue.
   void withdraw(Consumer* c, std::vector<effects::Deliver>& back);
-  bool empty() const { return next_ == effects_.size(); }
+  bool empty() const { return effects_.empty() && run_next_ + 1 >= running_.size(); }
 
  private:
   // Runs effects in order until none is left, those pushed meanwhile too.
@@ -113,10 +122,15 @@ class Outbox {
   void run_one(Effect& e);
 
   QueueHost& host_;
-  std::vector<Effect> effects_;  // run from next_; cleared, capacity kept, when all have run
-  size_t next_ = 0;
+  // Pushed, waiting for the run. A run takes them all at once into
+  // running_ (the two vectors swap, keeping their capacity) and runs them
+  // in place: what callees push meanwhile goes to effects_, so the
+  // effect being run never moves.
+  std::vector<Effect> effects_;
+  std::vector<Effect> running_;
+  size_t run_next_ = 0;  // the effect of running_ being run
   int depth_ = 0;
-  bool running_ = false;
+  bool in_run_ = false;
 };
 
 }  // namespace warren::broker

@@ -208,6 +208,7 @@ ConsumerSlot* Queue::next_consumer() {
 }
 
 void Queue::dispatch(TimePoint now) {
+  QueuePtr self;  // one lookup per dispatch, copied into each delivery
   while (!closed_ && ready_count_ > 0) {
     const Entry* head = peek_ready();
     const uint64_t seq = head->seq;
@@ -220,26 +221,30 @@ void Queue::dispatch(TimePoint now) {
     if (slot->consumer->settles_on_delivery()) {
       std::optional<Entry> e;
       apply(ops::Remove{seq, Removal::Consumed}, &e);
-      push_delivery(*slot, std::move(*e), true);
+      push_delivery(*slot, std::move(*e), true, self);
     } else {
       Entry e = *head;
       apply(ops::Acquire{seq});
-      push_delivery(*slot, std::move(e), false);
+      push_delivery(*slot, std::move(e), false, self);
     }
   }
 }
 
-void Queue::push_delivery(ConsumerSlot& slot, QueueEntry entry, bool settled) {
+void Queue::push_delivery(ConsumerSlot& slot, QueueEntry&& entry, bool settled, QueuePtr& self) {
+  if (!self) self = shared_from_this();
   slot.consumer->waiting_ += 1;
-  outbox_.push(effects::Deliver{shared_from_this(), slot.consumer, std::move(entry), settled});
+  outbox_.emplace<effects::Deliver>(self, slot.consumer, std::move(entry), settled);
 }
 
 // Not while the queue is deleted meanwhile: its entries went with it.
 // Park and Remove change no deadline and push no effect: no Op.
 void Queue::hand_over(effects::Deliver& d) {
   if (closed_) return;
-  const QueueEntry& e = d.entry;
-  const bool kept = d.consumer->deliver(Delivery{d.queue, e.seq, e.msg, e.redelivered, e.delivery_count});
+  QueueEntry& e = d.entry;
+  // A tracked entry keeps its own message in the unacked: this one is
+  // the consumer's. A settled one may still be parked, and keeps it.
+  MessagePtr msg = d.settled ? e.msg : std::move(e.msg);
+  const bool kept = d.consumer->deliver(Delivery{d.queue, e.seq, std::move(msg), e.redelivered, e.delivery_count});
   if (closed_) return;
   if (d.settled) {
     if (!kept) apply(ops::Park{std::move(d.entry)});  // unsent: tracked until its consumer settles it

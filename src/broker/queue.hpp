@@ -199,7 +199,8 @@ class Queue : public std::enable_shared_from_this<Queue> {
   ConsumerSlot* next_consumer();
   void report_unused();
   // Queues `e` for the consumer of `slot`, counting it against its credit.
-  void push_delivery(ConsumerSlot& slot, QueueEntry entry, bool settled);
+  // `self` is made on first use and shared by a dispatch's deliveries.
+  void push_delivery(ConsumerSlot& slot, QueueEntry&& entry, bool settled, std::shared_ptr<Queue>& self);
   // From the outbox: hands `d` over and applies what follows from the
   // consumer's answer (settled on receipt; kept unsent: parked).
   friend class Outbox;
