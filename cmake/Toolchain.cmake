@@ -8,7 +8,11 @@ endif()
 # GCC 12 still warns about them under -Wextra.
 add_compile_options(-Wall -Wextra -Wpedantic -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers)
 if(CMAKE_BUILD_TYPE STREQUAL "Debug")
-  add_compile_options(-O1 -g -fno-omit-frame-pointer)
+  # -Og, GCC's optimisation for debugging: with the sanitizers it compiles
+  # about a third faster than -O1 (a test file of the engine: 15 s against
+  # 21 s), which keeps make test within its budget on two cores, and ASan's
+  # reports stay readable. clang, for the fuzzers, reads it as -O1.
+  add_compile_options(-Og -g -fno-omit-frame-pointer)
 endif()
 
 if(WARREN_SANITIZE)
