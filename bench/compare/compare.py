@@ -47,8 +47,10 @@ SCENARIOS = [
 
 
 def selected(sid, only):
-    """--only 10 picks 10-1 and 10-3, --only 8 all of 8-*; --only 8-1k just that one."""
-    return not only or sid in only or sid.split("-")[0] in only
+    """--only 10 picks 10-1 and 10-3, --only 8 all of 8-*, --only 5 both 5a and 5b;
+    --only 8-1k or 5a just that one."""
+    group = sid.split("-")[0].rstrip("abcdefghijklmnopqrstuvwxyz")
+    return not only or sid in only or sid.split("-")[0] in only or group in only
 
 
 def perf(args, broker, extra, seconds):
