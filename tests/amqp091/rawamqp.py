@@ -113,6 +113,30 @@ def publishes(channel, exchange, routing_key, n, body=b"x"):
     return one * n
 
 
+def write_in_background(sock, data):
+    """Writes `data` to `sock` on a thread (so that a big write and the
+    test's reads run side by side); returns a callable that waits for the
+    write and returns its exception or None. Also used by tests/amqp10."""
+    result = []
+
+    def run():
+        try:
+            sock.sendall(data)
+            result.append(None)
+        except Exception as e:  # noqa: BLE001 -- reported to the caller
+            result.append(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+
+    def join(timeout=20.0):
+        t.join(timeout)
+        if t.is_alive():
+            raise AssertionError(f"a write of {len(data)} bytes did not finish within {timeout}s")
+        return result[0]
+    return join
+
+
 class Reader:
     def __init__(self, data):
         self.data, self.at = data, 0
@@ -170,27 +194,8 @@ class RawClient:
             raise
 
     def send_in_background(self, data):
-        """Writes `data` on a thread (so that a big write and our reads run
-        side by side); returns a callable that waits for the write and
-        returns its exception or None."""
-        result = []
-
-        def run():
-            try:
-                self.sock.sendall(data)
-                result.append(None)
-            except Exception as e:  # noqa: BLE001 -- reported to the caller
-                result.append(e)
-
-        t = threading.Thread(target=run, daemon=True)
-        t.start()
-
-        def join(timeout=20.0):
-            t.join(timeout)
-            if t.is_alive():
-                raise AssertionError(f"a write of {len(data)} bytes did not finish within {timeout}s")
-            return result[0]
-        return join
+        """Writes `data` on a thread; see write_in_background."""
+        return write_in_background(self.sock, data)
 
     def recv_some(self, timeout):
         """Bytes from the socket; b"" at EOF; None on timeout. A reset is

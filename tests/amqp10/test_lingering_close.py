@@ -19,6 +19,7 @@ from proton.handlers import MessagingHandler
 from proton.reactor import Container
 
 from amqp10_harness import EXTERNAL_URL, Amqp10Case
+from rawamqp import write_in_background  # tests/amqp091, on the path amqp10_harness sets
 
 AMQP_HEADER = b"AMQP\x00\x01\x00\x00"
 SASL_HEADER = b"AMQP\x03\x01\x00\x00"
@@ -118,24 +119,7 @@ class RawPeer:
         self.sock.close()
 
     def write_in_background(self, data):
-        result = []
-
-        def run():
-            try:
-                self.sock.sendall(data)
-                result.append(None)
-            except Exception as e:  # noqa: BLE001 -- reported to the test
-                result.append(e)
-
-        t = threading.Thread(target=run, daemon=True)
-        t.start()
-
-        def join(timeout=20.0):
-            t.join(timeout)
-            if t.is_alive():
-                raise AssertionError(f"a write of {len(data)} bytes did not finish within {timeout}s")
-            return result[0]
-        return join
+        return write_in_background(self.sock, data)
 
     def parse(self):
         while True:
