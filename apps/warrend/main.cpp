@@ -8,7 +8,10 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -16,9 +19,13 @@
 #include "config/config.hpp"
 #include "net/event_loop.hpp"
 #include "net/signals.hpp"
+#include "amqp091/convert.hpp"
+#include "amqp10/convert.hpp"
 #include "server/amqp_server.hpp"
+#include "server/store_writer.hpp"
 #include "server/system_env.hpp"
 #include "socketlock/primary.hpp"
+#include "store/io.hpp"
 
 using namespace warren;
 
@@ -37,6 +44,47 @@ namespace {
 void tune_malloc() {
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
   mallopt(M_TRIM_THRESHOLD, 8 << 20);
+}
+
+// A vhost's directory under <data-dir>/store: its name with every byte
+// but letters, digits, '-', '_' and '.' percent-encoded ("/" is "%2F").
+std::string vhost_dir(const std::string& data_dir, const std::string& vhost) {
+  std::string out = data_dir + "/store/";
+  for (unsigned char c : vhost) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.')
+      out.push_back(char(c));
+    else
+      out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+// Opens the vhost's store, replaying it into the vhost; false (logged)
+// when it cannot be used.
+bool open_store(store::Io& io, const std::string& dir, broker::VHost& vhost, net::EventLoop& loop,
+                server::StoreWriter& writer, std::unique_ptr<store::VHostStore>& out) {
+  store::StoreOptions o;
+  o.dir = dir;
+  o.codecs = {&amqp091::PropertyCodec::instance(), &amqp10::PropertyCodec::instance()};
+  o.on_records = writer.cue();
+  store::RecoveryReport report;
+  std::filesystem::create_directories(dir);
+  const auto t0 = std::chrono::steady_clock::now();
+  if (int err = store::VHostStore::open(io, o, vhost, server::clocks_now(loop), out, &report)) {
+    if (err == EWOULDBLOCK)
+      spdlog::critical("{} is in use by another warrend (its LOCK is held): one process per data directory", dir);
+    else
+      spdlog::critical("cannot open the store in {}: {}", dir, std::strerror(err));
+    return false;
+  }
+  for (const store::Damage& d : report.damage)
+    spdlog::error("store: {} at offset {} ({} bytes) of {}: skipped, the rest was recovered", d.what, d.offset,
+                  d.length, d.file);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  spdlog::info("store: vhost '{}' recovered from {} in {} ms: {} exchanges, {} queues, {} bindings, {} messages",
+               vhost.name(), dir, ms.count(), report.exchanges, report.queues, report.bindings, report.messages);
+  writer.start(*out);
+  return true;
 }
 
 }  // namespace
@@ -103,6 +151,12 @@ int main(int argc, char** argv) {
     } joiner{socketlock_loop, socketlock_thread};
     server::SystemEnv env;  // the broker's randomness and wall clock: the system's
     broker::Broker broker(env, loop.now());
+    // Declared after the broker: destroyed before it, the writer first
+    // (it writes what is left into the store).
+    std::unique_ptr<store::Io> io = store::posix_io();
+    std::unique_ptr<store::VHostStore> store;
+    server::StoreWriter writer(loop);
+    if (!open_store(*io, vhost_dir(cfg->data_dir, "/"), *broker.vhost("/"), loop, writer, store)) return 1;
     std::unique_ptr<server::AmqpServer> amqp;
     if (cfg->amqp.enabled) {
       server::AmqpServerOptions o;

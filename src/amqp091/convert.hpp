@@ -27,6 +27,7 @@ bool decode_arguments(TableView view, broker::Table& out, DecodeStatus& status);
 class PropertyCodec final : public broker::PropertyCodec {
  public:
   broker::Properties decode(std::string_view raw) const override;
+  uint8_t store_id() const override { return 1; }
   static const PropertyCodec& instance();
 };
 

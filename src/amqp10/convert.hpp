@@ -24,6 +24,7 @@ namespace warren::amqp10 {
 class PropertyCodec final : public broker::PropertyCodec {
  public:
   broker::Properties decode(std::string_view raw) const override;
+  uint8_t store_id() const override { return 2; }
   // The body as plain bytes for a consumer on another protocol: one data
   // section -> its bytes; an amqp-value holding a string or binary -> its
   // bytes; anything else -> the sections as they are.

@@ -1,5 +1,6 @@
 #include "broker/message.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -70,7 +71,8 @@ std::shared_ptr<Message> Message::make(std::string_view exchange, std::string_vi
   if (e.sender_selected) m->flags_ |= kSenderSelected;
   if (e.ttl) {
     m->flags_ |= kHasTtl;
-    m->ttl_ms_ = e.ttl->count();
+    // Per-message TTLs are at most 2^32-1 ms (parse_expiration, AMQP 1.0's uint).
+    m->ttl_ms_ = uint32_t(std::clamp<int64_t>(e.ttl->count(), 0, UINT32_MAX));
   }
   MemoryAccount::add(int64_t(body_size));
   return m;

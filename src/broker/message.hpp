@@ -37,6 +37,10 @@ class PropertyCodec {
  public:
   virtual ~PropertyCodec() = default;
   virtual Properties decode(std::string_view raw) const = 0;
+  // Its number in stored messages (docs/storage.md): the store keeps raw
+  // properties as they are, tagged with it. Never reuse one. 0: the store
+  // decodes the properties and writes them in its own encoding.
+  virtual uint8_t store_id() const { return 0; }
   // The body as plain bytes for a consumer on another protocol (AMQP 1.0
   // stores its body sections as received).
   virtual std::shared_ptr<const std::string> plain_body(const std::shared_ptr<const std::string>& stored) const {
@@ -117,6 +121,17 @@ class Message {
   // in x-death and routes with them again.
   const std::vector<std::string>& bcc_keys() const;
 
+  // Where a store logged it: its log segment and offset there (0, 0: not
+  // logged). Set once, by the store, on the core's thread; a message
+  // routed to several durable queues is logged once.
+  struct Stored {
+    uint32_t segment = 0;
+    uint32_t offset = 0;
+    explicit operator bool() const { return segment != 0; }
+  };
+  Stored stored() const { return stored_; }
+  void set_stored(Stored s) const { stored_ = s; }
+
   // Only make() creates messages (the key keeps others out; allocate_shared
   // needs a public constructor).
   struct Key {
@@ -151,8 +166,9 @@ class Message {
 
   const PropertyCodec* codec_ = nullptr;
   mutable std::unique_ptr<Cold> cold_;
-  int64_t ttl_ms_ = 0;
+  uint32_t ttl_ms_ = 0;
   uint32_t exchange_size_ = 0, routing_key_size_ = 0, raw_size_ = 0, body_size_ = 0;
+  mutable Stored stored_;
   uint8_t priority_ = 0;
   uint8_t flags_ = 0;
 };

@@ -151,8 +151,23 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // or dead-lettered: that was done where the op was decided. False when
   // the op cannot act (as apply's).
   bool replay(QueueOp op);
-  // Hears every op from now on; nullptr: nobody. Not owned.
-  void set_log(QueueLog* log) { log_ = log; }
+  // Hears every op from now on; nullptr: nobody. Not owned. `id` is the
+  // log's name for the queue (a store's number), for it to read back.
+  void set_log(QueueLog* log, uint64_t id = 0) {
+    log_ = log;
+    log_id_ = id;
+  }
+  uint64_t log_id() const { return log_id_; }
+  // The seq the next enqueue takes: every entry so far is below it.
+  uint64_t next_seq() const { return next_seq_; }
+  // The entries, for a log that must see what Purge or Close removes:
+  // fn(const QueueEntry&, bool unacked), ready ones first.
+  template <class Fn>
+  void for_each_entry(Fn&& fn) const {
+    for (const auto& l : lanes_)
+      for (const Entry& e : l) fn(e, false);
+    for (const auto& [_, e] : unacked_) fn(e, true);
+  }
   // What the ops act on, as a value (for snapshots and tests).
   QueueState state() const;
 
@@ -174,8 +189,8 @@ class Queue : public std::enable_shared_from_this<Queue> {
   bool apply(ops::Purge o);
   bool apply(ops::Close o);
   template <class Op>
-  void record(const Op& o) {
-    if (log_) log_->record(*this, QueueOp(o));
+  void record(const Op& o, const Message* msg) {
+    if (log_) log_->record(*this, QueueOp(o), msg);
   }
   // apply's helpers. Hands ready entry `seq` to `take` (as an Entry&&) and
   // erases its place; false when it is not ready.
@@ -228,6 +243,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   QueueHost& host_;
   Outbox& outbox_;
   QueueLog* log_ = nullptr;
+  uint64_t log_id_ = 0;
   // The state ops act on (QueueState); only apply() changes it.
   bool closed_ = false;
   uint64_t next_seq_ = 1;

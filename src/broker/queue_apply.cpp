@@ -56,17 +56,18 @@ bool Queue::apply(QueueOp op) {
 
 bool Queue::apply(ops::Enqueue o) {
   if (o.seq < next_seq_) return false;  // lanes must stay ordered by seq
-  record(o);
+  record(o, o.msg.get());
   ready_count_ += 1;
   ready_bytes_ += o.msg->size();
   next_seq_ = o.seq + 1;
-  lane(o.msg->priority()).emplace_back(std::move(o.msg), o.seq, o.expires);
+  Entry& e = lane(o.msg->priority()).emplace_back(std::move(o.msg), o.seq, o.expires);
+  e.redelivered = o.redelivered;
   return true;
 }
 
 bool Queue::apply(ops::Acquire o) {
   return take_ready(o.seq, [&](Entry&& e) {
-    record(o);
+    record(o, e.msg.get());
     // Seqs mostly come in order: the hint makes most inserts constant time.
     unacked_.emplace_hint(unacked_.end(), o.seq, std::move(e));
   });
@@ -76,13 +77,13 @@ bool Queue::apply(ops::Remove o, std::optional<Entry>* removed) {
   if (settles(o.why)) {
     auto u = unacked_.find(o.seq);
     if (u == unacked_.end()) return false;
-    record(o);
+    record(o, u->second.msg.get());
     if (removed) removed->emplace(std::move(u->second));
     unacked_.erase(u);
     return true;
   }
   return take_ready(o.seq, [&](Entry&& e) {
-    record(o);
+    record(o, e.msg.get());
     if (removed) removed->emplace(std::move(e));
   });
 }
@@ -91,7 +92,7 @@ bool Queue::apply(ops::Remove o, std::optional<Entry>* removed) {
 bool Queue::apply(ops::Requeue o) {
   auto u = unacked_.find(o.seq);
   if (u == unacked_.end()) return false;
-  record(o);
+  record(o, u->second.msg.get());
   Entry e = std::move(u->second);
   unacked_.erase(u);
   e.redelivered = true;
@@ -106,19 +107,19 @@ bool Queue::apply(ops::Requeue o) {
 
 bool Queue::apply(ops::Park o) {
   if (unacked_.contains(o.entry.seq)) return false;
-  record(o);
+  record(o, o.entry.msg.get());
   unacked_.emplace(o.entry.seq, std::move(o.entry));
   return true;
 }
 
 bool Queue::apply(ops::Purge o) {
-  record(o);
+  record(o, nullptr);
   clear_ready();
   return true;
 }
 
 bool Queue::apply(ops::Close o) {
-  record(o);
+  record(o, nullptr);
   closed_ = true;
   clear_ready();
   unacked_.clear();

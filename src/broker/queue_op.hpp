@@ -56,6 +56,8 @@ struct Enqueue {
   uint64_t seq;
   MessagePtr msg;
   TimePoint expires = QueueEntry::kNever;
+  // Recovered from a store: it may have been delivered before.
+  bool redelivered = false;
 };
 // The ready entry goes to a consumer or basic.get and waits, unacked, for
 // its settlement.
@@ -88,11 +90,14 @@ struct Close {};
 using QueueOp = std::variant<ops::Enqueue, ops::Acquire, ops::Remove, ops::Requeue, ops::Park, ops::Purge, ops::Close>;
 
 // Told of every op a queue applies, in order, as it is applied:
-// a store logs them, a test records them. It must not call into the queue.
+// a store logs them, a test records them. It must not change the queue;
+// it may read it. `msg` is the message the op acts on (the removed,
+// acquired, requeued or parked entry's; Enqueue's own); null for Purge
+// and Close, which act on the whole queue and are heard before they do.
 class QueueLog {
  public:
   virtual ~QueueLog() = default;
-  virtual void record(const Queue& q, const QueueOp& op) = 0;
+  virtual void record(const Queue& q, const QueueOp& op, const Message* msg) = 0;
 };
 
 // A queue's state as a value: what the ops act on, for snapshots and tests.

@@ -138,7 +138,7 @@ class FakeHost : public QueueHost {
 class OpRecorder : public QueueLog {
  public:
   explicit OpRecorder(Queue* mirror = nullptr) : mirror_(mirror) {}
-  void record(const Queue& q, const QueueOp& op) override {
+  void record(const Queue& q, const QueueOp& op, const Message*) override {
     ops.push_back(op);
     if (mirror_) {
       EXPECT_TRUE(mirror_->replay(op)) << describe(op);

@@ -143,9 +143,11 @@ Error VHost::declare_exchange(const ExchangeDeclare& d) {
     if (const Value* ae = find(d.arguments, "alternate-exchange"); ae && !ae->as_string())
       return Error::make(ErrorCode::PreconditionFailed,
                          fmt::format("invalid type '{}' for arg 'alternate-exchange' in {}", type_name(*ae), rs));
-    exchanges_.emplace(d.name, std::make_shared<Exchange>(Exchange::Options{d.name, *type, d.durable, d.auto_delete,
-                                                                            d.internal, d.arguments}));
+    auto x = std::make_shared<Exchange>(Exchange::Options{d.name, *type, d.durable, d.auto_delete, d.internal,
+                                                          d.arguments});
+    exchanges_.emplace(d.name, x);
     ++routing_version_;
+    if (definition_log_ && d.durable) definition_log_->exchange_declared(*x);
     return Error::none();
   }
   const Exchange::Options& o = it->second->options();
@@ -179,6 +181,7 @@ void VHost::delete_exchange_now(const std::string& name) {
   keep->mark_deleted();
   exchanges_.erase(it);
   ++routing_version_;
+  if (definition_log_ && keep->options().durable) definition_log_->exchange_deleted(*keep);
   remove_bindings_to(Destination{keep->name(), true});
 }
 
@@ -270,6 +273,7 @@ Error VHost::declare_queue(const QueueDeclare& d, TimePoint now, QueueDeclareOk&
   QueuePtr q = std::make_shared<Queue>(std::move(o), *this, now);
   queues_.emplace(name, q);
   ++routing_version_;
+  if (definition_log_ && durable) definition_log_->queue_declared(*q);
   return reply(*q);
 }
 
@@ -377,8 +381,7 @@ Error VHost::bind_queue(std::string_view queue, std::string_view exchange, std::
   Destination dest{std::string(queue), false};
   Exchange* x = nullptr;
   if (Error e = check_bind_ends(exchange, dest, who, args, x)) return e;
-  x->bind(Binding{std::move(dest), std::string(key), sorted(args)});
-  ++routing_version_;
+  bound(*x, Binding{std::move(dest), std::string(key), sorted(args)});
   return Error::none();
 }
 
@@ -388,9 +391,27 @@ Error VHost::bind_exchange(std::string_view destination, std::string_view source
   Destination dest{std::string(destination), true};
   Exchange* x = nullptr;
   if (Error e = check_bind_ends(source, dest, 0, args, x)) return e;
-  x->bind(Binding{std::move(dest), std::string(key), sorted(args)});
-  ++routing_version_;
+  bound(*x, Binding{std::move(dest), std::string(key), sorted(args)});
   return Error::none();
+}
+
+bool VHost::durable_binding(const Exchange& source, const Destination& d) const {
+  if (!source.options().durable) return false;
+  if (d.is_exchange) {
+    ExchangePtr x = find_exchange(d.name);
+    return x && x->options().durable;
+  }
+  QueuePtr q = find_queue(d.name);
+  return q && q->durable();
+}
+
+void VHost::bound(Exchange& x, Binding b) {
+  ++routing_version_;
+  if (!definition_log_ || !durable_binding(x, b.destination)) {
+    x.bind(std::move(b));
+    return;
+  }
+  if (x.bind(b)) definition_log_->bound(x, b);
 }
 
 Error VHost::unbind_queue(std::string_view queue, std::string_view exchange, std::string_view key, const Table& args,
@@ -407,6 +428,7 @@ Error VHost::unbind_queue(std::string_view queue, std::string_view exchange, std
   if (err) return err;
   x->unbind(b);
   ++routing_version_;
+  if (definition_log_ && durable_binding(*x, b.destination)) definition_log_->unbound(*x, b);
   after_unbind(x->name());
   return Error::none();
 }
@@ -417,8 +439,10 @@ Error VHost::unbind_exchange(std::string_view destination, std::string_view sour
   if (source.empty() || destination.empty()) return default_exchange_refused();
   ExchangePtr x = find_exchange(source);
   if (!x || !find_exchange(destination)) return Error::none();
-  if (x->unbind(Binding{Destination{std::string(destination), true}, std::string(key), sorted(args)})) {
+  Binding b{Destination{std::string(destination), true}, std::string(key), sorted(args)};
+  if (x->unbind(b)) {
     ++routing_version_;
+    if (definition_log_ && durable_binding(*x, b.destination)) definition_log_->unbound(*x, b);
     after_unbind(x->name());
   }
   return Error::none();

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/definition_log.hpp"
 #include "broker/direct_reply.hpp"
 #include "broker/env.hpp"
 #include "broker/error.hpp"
@@ -113,6 +114,11 @@ class VHost final : public QueueHost {
   // a test's), every outcome is known when publish returns.
   PendingOutcomes& outcomes() { return outcomes_; }
   void set_durability(Durability* d) { durability_ = d; }
+  // Hears every change to durable definitions (the store); null: nobody.
+  void set_definition_log(DefinitionLog* log) { definition_log_ = log; }
+  // Every exchange and queue, by name (the store's snapshots and tests).
+  const std::map<std::string, ExchangePtr, std::less<>>& exchanges() const { return exchanges_; }
+  const std::map<std::string, QueuePtr, std::less<>>& queues() const { return queues_; }
 
   // Direct reply-to names and their receivers (see direct_reply.hpp). The
   // pseudo-queue "amq.rabbitmq.reply-to" and a live "amq.rabbitmq.reply-to.*"
@@ -157,6 +163,9 @@ class VHost final : public QueueHost {
   // Hands `msg` to the direct reply-to receivers among `keys`, each once.
   size_t deliver_replies(std::span<const std::string_view> keys, const MessagePtr& msg);
   static void unique_in_order(std::vector<QueuePtr>& out);
+  // Is a binding from `source` to `d` durable (both ends are)?
+  bool durable_binding(const Exchange& source, const Destination& d) const;
+  void bound(Exchange& x, Binding b);
   // Offers `msg` to each of `queues`; fills `result`'s counts and outcome.
   void enqueue(std::span<const QueuePtr> queues, const MessagePtr& msg, TimePoint now, PublishResult& result,
                const PublishWaiter& waiter);
@@ -181,6 +190,7 @@ class VHost final : public QueueHost {
   DirectReplyRegistry direct_reply_;
   PendingOutcomes outcomes_;
   Durability* durability_ = nullptr;
+  DefinitionLog* definition_log_ = nullptr;
   // Every entry point above is an operation of the core (Outbox::Operation):
   // its queues' effects run when it is complete.
   Outbox outbox_{*this};

@@ -69,6 +69,9 @@ int Log::open(Io& io, LogOptions opts, const OnRecord& on_record, const OnDamage
     log->file_ = std::move(f);
     log->number_ = k;
     if (int err = SegmentWriter::resume(*log->file_, r.good_end, log->writer_)) return err;
+    // What was read may have been in the page cache only (the process died,
+    // the machine did not): make it durable before anything builds on it.
+    if (int err = log->file_->sync()) return err;
   }
   if (!log->file_)
     if (int err = log->start_segment(numbers.empty() ? 1 : numbers.back() + 1)) return err;
@@ -102,6 +105,30 @@ int Log::sync() {
   if (int err = writer_.sync()) return error_ = err;
   if (writer_.end() >= opts_.segment_bytes)
     if (int err = start_segment(number_ + 1)) return error_ = err;
+  return 0;
+}
+
+void Batch::append(const Batch& other) {
+  const uint32_t base = uint32_t(bytes.size());
+  bytes.insert(bytes.end(), other.bytes.begin(), other.bytes.end());
+  for (uint32_t r : other.records) records.push_back(base + r);
+}
+
+int Log::write_unsynced(Batch& b) {
+  if (error_) return error_;
+  if (b.start != end()) return error_ = EINVAL;  // the framer lost count: stop before anything is misplaced
+  for (uint32_t r : b.records) seal_record(b.bytes.data() + r);
+  if (int err = writer_.write(b.bytes)) return error_ = err;
+  return 0;
+}
+
+int Log::write(Batch& b) {
+  if (int err = write_unsynced(b)) return err;
+  if (int err = writer_.sync()) return error_ = err;
+  if (b.rotate)
+    if (int err = start_segment(number_ + 1)) return error_ = err;
+  if (b.remove_before)
+    if (int err = remove_segments_before(b.remove_before)) return error_ = err;
   return 0;
 }
 

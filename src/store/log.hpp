@@ -40,6 +40,35 @@ struct Damage {
   std::string what;
 };
 
+// Records framed on one thread (the event loop) to be written by another
+// (the store's writer, Log::write). The framer knows where they will go,
+// so a record's Position is known when it is added.
+struct Batch {
+  Position start;                 // where its first record goes
+  std::vector<uint8_t> bytes;     // framed records, CRCs blank until written
+  std::vector<uint32_t> records;  // where each record starts in `bytes`
+  bool rotate = false;            // a new segment begins once it is durable
+  uint64_t remove_before = 0;     // then the closed segments below this go (0: none)
+
+  // `a` and `b` are the payload's two parts, side by side.
+  Position add(uint8_t type, std::span<const uint8_t> a, std::span<const uint8_t> b = {}) {
+    Position at{start.segment, start.offset + bytes.size()};
+    records.push_back(uint32_t(bytes.size()));
+    frame_record(bytes, type, a, b);
+    return at;
+  }
+  // Appends `other`'s records after these.
+  void append(const Batch& other);
+  bool empty() const { return records.empty(); }
+  Position end() const { return {start.segment, start.offset + bytes.size()}; }
+  void clear() {
+    bytes.clear();
+    records.clear();
+    rotate = false;
+    remove_before = 0;
+  }
+};
+
 class Log {
  public:
   using OnRecord = std::function<void(Position at, uint8_t type, std::span<const uint8_t> payload)>;
@@ -59,7 +88,17 @@ class Log {
   // failed for good (fail-stop; see File::sync) and returns it again.
   int sync();
 
+  // Writes `b` (sealing its records), syncs, then starts a new segment and
+  // removes old ones if it says so. `b` must start at end(). Fail-stop
+  // like sync(). The thread that owns the log calls it; nothing else may
+  // use the log meanwhile.
+  int write(Batch& b);
+  // The first half of write(): `b` written, not synced, nothing after.
+  // For tests that lose power in the middle of a batch.
+  int write_unsynced(Batch& b);
+
   Position end() const { return {number_, writer_.end()}; }  // where the next record goes
+  const LogOptions& options() const { return opts_; }
   uint64_t first_segment() const { return segments_.empty() ? number_ : segments_.front(); }
   int error() const { return error_; }
   // Removes the closed segments numbered below `segment`: their records

@@ -68,14 +68,31 @@ int SegmentWriter::resume(File& file, uint64_t end, SegmentWriter& out) {
   return 0;
 }
 
+void frame_record(std::vector<uint8_t>& out, uint8_t type, std::span<const uint8_t> a, std::span<const uint8_t> b) {
+  const size_t at = out.size();
+  out.resize(at + kRecordHeaderSize + a.size() + b.size());
+  uint8_t* p = out.data() + at;
+  put32(p, 0);
+  put32(p + 4, uint32_t(a.size() + b.size()));
+  p[8] = type;
+  if (!a.empty()) std::memcpy(p + kRecordHeaderSize, a.data(), a.size());
+  if (!b.empty()) std::memcpy(p + kRecordHeaderSize + a.size(), b.data(), b.size());
+}
+
+void seal_record(uint8_t* record) { put32(record, record_crc(record + 4, 5 + size_t(get32(record + 4)))); }
+
 void SegmentWriter::add(uint8_t type, std::span<const uint8_t> payload) {
   const size_t at = buffer_.size();
-  buffer_.resize(at + kRecordHeaderSize + payload.size());
-  uint8_t* p = buffer_.data() + at;
-  put32(p + 4, uint32_t(payload.size()));
-  p[8] = type;
-  if (!payload.empty()) std::memcpy(p + kRecordHeaderSize, payload.data(), payload.size());
-  put32(p, record_crc(p + 4, 5 + payload.size()));
+  frame_record(buffer_, type, payload);
+  seal_record(buffer_.data() + at);
+}
+
+int SegmentWriter::write(std::span<const uint8_t> sealed) {
+  if (int err = write()) return err;
+  if (sealed.empty()) return 0;
+  if (int err = write_all(*file_, sealed, end_)) return error_ = err;
+  end_ += sealed.size();
+  return 0;
 }
 
 int SegmentWriter::write() {

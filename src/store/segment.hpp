@@ -25,6 +25,14 @@ inline constexpr size_t kRecordHeaderSize = 9;
 // fit); a larger length is damage, not a record.
 inline constexpr uint32_t kMaxRecordPayload = 256u << 20;
 
+// Framing records in two steps, for a writer on another thread: frame()
+// appends a record with its CRC left blank (cheap: the event loop does it),
+// seal() fills the CRC in (a pass over the bytes: the writer does it).
+// `a` and `b` are the payload's two parts, side by side.
+void frame_record(std::vector<uint8_t>& out, uint8_t type, std::span<const uint8_t> a,
+                  std::span<const uint8_t> b = {});
+void seal_record(uint8_t* record);
+
 // Appends records to a segment. Records are framed into a buffer by add();
 // write() hands the buffer to the file, sync() makes it durable. After an
 // error the writer is failed for good (fail-stop, see File::sync): the
@@ -42,6 +50,8 @@ class SegmentWriter {
   void add(uint8_t type, std::span<const uint8_t> payload);
   // Writes what add() framed since the last write().
   int write();
+  // Writes records framed and sealed elsewhere, after what add() framed.
+  int write(std::span<const uint8_t> sealed);
   // write(), then fdatasync.
   int sync();
 

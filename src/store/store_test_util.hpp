@@ -1,0 +1,126 @@
+#pragma once
+// A vhost with its store on a simulated disk, driven inline (the test is
+// the writer thread): publish, consume, flush, restart, lose power.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/seeded_env.hpp"
+#include "broker/vhost.hpp"
+#include "store/sim_io.hpp"
+#include "store/vhost_store.hpp"
+
+namespace warren::store::test {
+
+using namespace std::chrono_literals;
+
+// Hears publisher outcomes: cookie -> ok.
+class Outcomes final : public broker::Publisher {
+ public:
+  void outcomes_ready(std::span<const broker::Completion> done) override {
+    for (const broker::Completion& c : done) heard[c.cookie] = c.ok;
+  }
+  std::map<uint64_t, bool> heard;
+};
+
+inline broker::MessagePtr persistent(const std::string& body, const std::string& key = "q",
+                                     std::optional<std::string> expiration = std::nullopt) {
+  broker::Properties p;
+  p.delivery_mode = 2;
+  p.content_type = "text/plain";
+  p.expiration = std::move(expiration);
+  return broker::Message::built("", key, std::move(p), std::make_shared<const std::string>(body));
+}
+
+inline broker::MessagePtr transient(const std::string& body, const std::string& key = "q") {
+  return broker::Message::built("", key, {}, std::make_shared<const std::string>(body));
+}
+
+class StoreHarness {
+ public:
+  explicit StoreHarness(uint64_t seed = 1, uint64_t segment_bytes = 64u << 20)
+      : io(seed), env(seed), segment_bytes_(segment_bytes) {}
+
+  // Opens (recovering) a fresh vhost on the disk; 0 or an errno.
+  int open() {
+    store.reset();
+    vhost = std::make_unique<broker::VHost>("/", env, now);
+    report = RecoveryReport{};
+    StoreOptions o{"data/vhost", segment_bytes_, {}};
+    int err = VHostStore::open(io, o, *vhost, Clocks{now, wall_ms}, store, &report);
+    if (err == 0) publisher = vhost->outcomes().add_publisher(outcomes);
+    return err;
+  }
+  // The writer's turn: every batch written and synced, as a driver would.
+  // Returns the first error.
+  int flush() {
+    int first = 0;
+    Batch b;
+    while (store->take_batch(b)) {
+      const int err = store->log().write(b);
+      store->batch_done(err);
+      if (err && !first) first = err;
+    }
+    return first;
+  }
+  // The process stops (nothing more is written); the disk keeps what it has.
+  void stop() {
+    store.reset();
+    vhost.reset();
+    outcomes.heard.clear();
+  }
+  void restart() {
+    stop();
+    ASSERT_EQ(open(), 0);
+  }
+  // The machine loses power: unsynced bytes are lost or torn.
+  void power_loss_and_restart() {
+    stop();
+    io.power_loss();
+    ASSERT_EQ(open(), 0);
+  }
+
+  void declare_queue(const std::string& name, bool durable = true, broker::Table args = {}) {
+    broker::QueueDeclareOk ok;
+    broker::QueueDeclare d;
+    d.name = name;
+    d.durable = durable;
+    d.arguments = std::move(args);
+    ASSERT_FALSE(vhost->declare_queue(d, now, ok));
+  }
+  // Publishes through `exchange`; the cookie identifies its outcome.
+  broker::PublishResult publish(const broker::MessagePtr& m, uint64_t cookie, const std::string& exchange = "") {
+    broker::PublishResult r;
+    EXPECT_FALSE(vhost->publish(exchange, m, now, r, broker::PublishWaiter{publisher, cookie}));
+    return r;
+  }
+  broker::QueuePtr queue(const std::string& name) { return vhost->find_queue(name); }
+  // Takes the head of `name` for an unsettled delivery.
+  std::optional<broker::Delivery> get(const std::string& name) { return queue(name)->get(false, now); }
+  // Bodies of the ready messages of `name`, in order, and whether each
+  // is marked redelivered.
+  std::vector<std::string> bodies(const std::string& name) {
+    std::vector<std::string> out;
+    for (const broker::QueueEntry& e : queue(name)->state().ready) out.emplace_back(e.msg->body_view());
+    return out;
+  }
+
+  SimIo io;
+  broker::SeededEnv env;
+  TimePoint now = TimePoint{} + std::chrono::hours(1);
+  int64_t wall_ms = 1'700'000'000'000;
+  std::unique_ptr<broker::VHost> vhost;
+  std::unique_ptr<VHostStore> store;
+  RecoveryReport report;
+  Outcomes outcomes;
+  broker::PublisherId publisher = 0;
+
+ private:
+  uint64_t segment_bytes_;
+};
+
+}  // namespace warren::store::test

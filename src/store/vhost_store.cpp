@@ -1,0 +1,221 @@
+// VHostStore: logging what the core does to durable things, batch by
+// batch. Recovery is in store_recovery.cpp.
+#include "store/vhost_store.hpp"
+
+#include <algorithm>
+
+namespace warren::store {
+
+using broker::Message;
+using broker::Queue;
+namespace ops = broker::ops;
+
+namespace {
+
+bool builtin_exchange(const std::string& name) { return name.empty() || name.starts_with("amq."); }
+
+}  // namespace
+
+VHostStore::VHostStore(broker::VHost& vhost, StoreOptions opts, Clocks clocks)
+    : vhost_(vhost), opts_(std::move(opts)), clocks_(clocks) {}
+
+VHostStore::~VHostStore() {
+  vhost_.set_durability(nullptr);
+  vhost_.set_definition_log(nullptr);
+  for (const auto& [_, q] : vhost_.queues())
+    if (q->durable()) q->set_log(nullptr);
+}
+
+template <class R>
+void VHostStore::add(Batch& to, RecordType type, const R& r) {
+  scratch_.clear();
+  Out o(scratch_);
+  encode(o, r);
+  put(to, type, scratch_);
+}
+
+Position VHostStore::put(Batch& to, RecordType type, std::span<const uint8_t> a, std::span<const uint8_t> b) {
+  if (adds_.empty() && removes_.empty() && opts_.on_records) opts_.on_records();
+  return to.add(uint8_t(type), a, b);
+}
+
+void VHostStore::attach(Queue& q, uint32_t id) {
+  q.set_log(this, id);
+  next_queue_id_ = std::max(next_queue_id_, id + 1);
+}
+
+// ------------------------------------------------------------- definitions
+
+void VHostStore::exchange_declared(const broker::Exchange& x) {
+  const auto& o = x.options();
+  add(adds_, RecordType::Exchange,
+      ExchangeRecord{o.name, std::string(broker::to_string(o.type)), o.auto_delete, o.internal, o.arguments});
+}
+
+void VHostStore::exchange_deleted(const broker::Exchange& x) {
+  scratch_.clear();
+  Out(scratch_).bytes(x.name());
+  put(adds_, RecordType::ExchangeDeleted, scratch_);
+}
+
+void VHostStore::queue_declared(Queue& q) {
+  const uint32_t id = next_queue_id_;
+  attach(q, id);
+  add(adds_, RecordType::Queue, QueueRecord{id, q.name(), q.options().auto_delete, q.options().arguments});
+}
+
+void VHostStore::bound(const broker::Exchange& source, const broker::Binding& b) {
+  add(adds_, RecordType::Binding, BindingRecord{source.name(), b.destination, b.key, b.arguments});
+}
+
+void VHostStore::unbound(const broker::Exchange& source, const broker::Binding& b) {
+  add(adds_, RecordType::Unbinding, BindingRecord{source.name(), b.destination, b.key, b.arguments});
+}
+
+// Every durable definition, again: old segments can then go without
+// taking a definition with them.
+void VHostStore::write_snapshot() {
+  for (const auto& [name, x] : vhost_.exchanges())
+    if (x->options().durable && !builtin_exchange(name)) exchange_declared(*x);
+  for (const auto& [_, q] : vhost_.queues())
+    if (q->durable())
+      add(adds_, RecordType::Queue,
+          QueueRecord{uint32_t(q->log_id()), q->name(), q->options().auto_delete, q->options().arguments});
+  for (const auto& [_, x] : vhost_.exchanges()) {
+    if (!x->options().durable) continue;
+    for (const broker::Binding& b : x->bindings()) {
+      const broker::Destination& d = b.destination;
+      bool durable = false;
+      if (d.is_exchange) {
+        broker::ExchangePtr to = vhost_.find_exchange(d.name);
+        durable = to && to->options().durable;
+      } else {
+        broker::QueuePtr to = vhost_.find_queue(d.name);
+        durable = to && to->durable();
+      }
+      if (durable) bound(*x, b);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- messages
+
+Message::Stored VHostStore::log_message(const Message& m) {
+  if (Message::Stored s = m.stored(); s && s.segment >= removed_below_) return s;
+  scratch_.clear();
+  Out o(scratch_);
+  encode_message_head(o, m);
+  const std::string_view body = m.body_view();
+  const Position at =
+      put(adds_, RecordType::Message, scratch_, {reinterpret_cast<const uint8_t*>(body.data()), body.size()});
+  const Message::Stored s{uint32_t(at.segment), uint32_t(at.offset)};
+  m.set_stored(s);
+  return s;
+}
+
+void VHostStore::enqueued(const Queue& q, uint64_t seq, TimePoint expires, const Message& m) {
+  const Message::Stored s = log_message(m);
+  int64_t expires_ms = 0;
+  if (expires != broker::QueueEntry::kNever)
+    expires_ms = std::max<int64_t>(
+        1, clocks_.wall_ms + std::chrono::duration_cast<std::chrono::milliseconds>(expires - clocks_.now).count());
+  add(adds_, RecordType::Enqueue, EnqueueRecord{uint32_t(q.log_id()), seq, Position{s.segment, s.offset}, expires_ms});
+  ++live_[s.segment];
+}
+
+void VHostStore::removed(const Message& m) {
+  auto it = live_.find(m.stored().segment);
+  if (it != live_.end() && --it->second == 0) live_.erase(it);
+}
+
+void VHostStore::wait(const Queue&, const broker::MessagePtr&, broker::OutcomeTicket ticket) {
+  if (ticket) waiting_.push_back(ticket);
+}
+
+void VHostStore::record(const Queue& q, const broker::QueueOp& op, const Message* msg) {
+  if (error_) return;
+  const uint32_t id = uint32_t(q.log_id());
+  if (const auto* e = std::get_if<ops::Enqueue>(&op)) {
+    if (msg->persistent()) enqueued(q, e->seq, e->expires, *msg);
+  } else if (const auto* r = std::get_if<ops::Remove>(&op)) {
+    if (!msg->persistent()) return;
+    add(removes_, RecordType::Remove, RemoveRecord{id, r->seq});
+    removed(*msg);
+  } else if (const auto* p = std::get_if<ops::Park>(&op)) {
+    // Its Remove{Consumed} was logged, maybe in this very batch: the entry
+    // comes back after it, among the removals.
+    if (!msg->persistent()) return;
+    const Message::Stored s = log_message(*msg);
+    add(removes_, RecordType::Enqueue, EnqueueRecord{id, p->entry.seq, Position{s.segment, s.offset}, 0});
+    ++live_[s.segment];
+  } else if (std::holds_alternative<ops::Purge>(op)) {
+    PurgeRecord rec{id, q.next_seq(), {}};
+    q.for_each_entry([&](const broker::QueueEntry& entry, bool unacked) {
+      if (!entry.msg->persistent()) return;
+      if (unacked)
+        rec.kept.push_back(entry.seq);
+      else
+        removed(*entry.msg);
+    });
+    add(removes_, RecordType::Purge, rec);
+  } else if (std::holds_alternative<ops::Close>(op)) {
+    q.for_each_entry([&](const broker::QueueEntry& entry, bool) {
+      if (entry.msg->persistent()) removed(*entry.msg);
+    });
+    scratch_.clear();
+    Out(scratch_).varint(id);
+    put(adds_, RecordType::QueueDeleted, scratch_);
+  }
+  // Acquire and Requeue are memory-only (docs/architecture.md, "Queue operations").
+}
+
+// ------------------------------------------------------------------ batches
+
+uint64_t VHostStore::removal_floor() const {
+  const uint64_t current = adds_.start.segment;
+  return live_.empty() ? current : std::min(current, live_.begin()->first);
+}
+
+bool VHostStore::take_batch(Batch& out) {
+  if (error_) {
+    batch_done(error_);  // refuses what waits
+    return false;
+  }
+  if (inflight_ || (adds_.empty() && removes_.empty())) return false;
+  adds_.append(removes_);
+  removes_.clear();
+  const uint64_t floor = removal_floor();
+  out = std::move(adds_);
+  Position next = out.end();
+  if (next.offset >= opts_.segment_bytes) {
+    out.rotate = true;
+    next = Position{next.segment + 1, kSegmentHeaderSize};
+  }
+  if (floor > removed_below_) out.remove_before = removed_below_ = floor;
+  adds_ = Batch{};
+  adds_.start = next;
+  removes_.start = next;
+  writing_.swap(waiting_);
+  waiting_.clear();
+  inflight_ = true;
+  if (out.rotate) write_snapshot();  // the next segment begins with every definition
+  return true;
+}
+
+void VHostStore::batch_done(int err) {
+  inflight_ = false;
+  if (err && !error_) error_ = err;
+  broker::PendingOutcomes& outcomes = vhost_.outcomes();
+  for (broker::OutcomeTicket t : writing_) outcomes.complete(t, err == 0);
+  writing_.clear();
+  if (error_) {
+    // Fail-stop: nothing recorded from now on will be written.
+    for (broker::OutcomeTicket t : waiting_) outcomes.complete(t, false);
+    waiting_.clear();
+    adds_.clear();
+    removes_.clear();
+  }
+  outcomes.deliver();
+}
+
+}  // namespace warren::store

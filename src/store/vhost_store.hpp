@@ -1,0 +1,140 @@
+#pragma once
+// A vhost's durable state: its durable definitions and the persistent
+// messages in its durable queues, in one log (docs/storage.md).
+//
+// The store listens to the core — DefinitionLog for definitions, QueueLog
+// for each durable queue's ops, Durability for which publisher outcomes
+// wait — and frames records into a batch as the core works. It does no
+// I/O itself: the driver takes a batch (take_batch), has it written and
+// synced on whatever thread owns the log (Log::write), and reports back
+// (batch_done); then the publishers waiting on that batch hear their
+// outcomes. One batch is in flight at a time, so whatever the core does
+// while the disk syncs goes into the next one: group commit.
+//
+// Within a batch, records that add (definitions, messages, enqueues) come
+// before records that remove (settlements, purges): a torn write may keep
+// a prefix of a batch, and a dead letter's enqueue must never be lost
+// while its removal from the queue it left is kept.
+//
+// After a write or sync fails the store stops for good (fail-stop; see
+// File::sync): everything waiting and every later publish to a durable
+// queue is refused.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/vhost.hpp"
+#include "store/log.hpp"
+#include "store/records.hpp"
+
+namespace warren::store {
+
+struct StoreOptions {
+  std::string dir;                      // the vhost's log directory
+  uint64_t segment_bytes = 64u << 20;   // a segment is closed past this
+  // The front ends' property codecs, for messages to come back in their
+  // own format (PropertyCodec::store_id).
+  std::vector<const broker::PropertyCodec*> codecs;
+  // Called when records start to wait (the first since a batch was
+  // taken): the driver's cue to take a batch at the end of its turn.
+  std::function<void()> on_records;
+};
+
+// What recovery found.
+struct RecoveryReport {
+  uint64_t exchanges = 0, queues = 0, bindings = 0;
+  uint64_t messages = 0;  // queue entries recovered
+  std::vector<Damage> damage;
+};
+
+// The two clocks at one moment: entries expire by the monotonic one, and
+// the log keeps expiry by the wall one (monotonic time restarts at boot).
+struct Clocks {
+  TimePoint now;
+  int64_t wall_ms = 0;  // ms since the POSIX epoch
+};
+
+class VHostStore final : public broker::Durability, public broker::QueueLog, public broker::DefinitionLog {
+ public:
+  // Opens the log in opts.dir (EWOULDBLOCK: another process has it),
+  // replays it into `vhost` (which must hold no durable definitions yet),
+  // and from then on listens to the vhost. Every recovered message is
+  // marked redelivered: without the deliveries in the log, it may have
+  // been delivered before.
+  static int open(Io& io, StoreOptions opts, broker::VHost& vhost, Clocks clocks, std::unique_ptr<VHostStore>& out,
+                  RecoveryReport* report = nullptr);
+  ~VHostStore() override;  // stops listening to the vhost and its queues
+  VHostStore(const VHostStore&) = delete;
+  VHostStore& operator=(const VHostStore&) = delete;
+
+  // --- the driver's side
+  // Records wait to be written and no batch is in flight.
+  bool ready() const { return !inflight_ && (!adds_.empty() || !removes_.empty() || (error_ && !waiting_.empty())); }
+  // Takes what was recorded since the last take, to be written with
+  // log().write(). False when there is nothing, or a batch is in flight.
+  bool take_batch(Batch& out);
+  // The batch taken last is written and synced (err 0), or failed: its
+  // publishers' outcomes complete (vhost.outcomes().deliver() is called).
+  void batch_done(int err);
+  // Kept current by the driver (once a loop turn): converts expiry times.
+  void set_clock(Clocks c) { clocks_ = c; }
+  // The log, for the thread that writes batches. Not to be used by others
+  // while a batch is in flight.
+  Log& log() { return *log_; }
+  int error() const { return error_; }
+  // Segments holding messages still in some queue, and how many entries.
+  const std::map<uint64_t, uint64_t>& live_segments() const { return live_; }
+
+  // --- broker::Durability
+  bool must_wait(const broker::Queue& q, const broker::Message& msg) const override {
+    return q.durable() && msg.persistent();
+  }
+  void wait(const broker::Queue& q, const broker::MessagePtr& msg, broker::OutcomeTicket ticket) override;
+
+  // --- broker::QueueLog
+  void record(const broker::Queue& q, const broker::QueueOp& op, const broker::Message* msg) override;
+
+  // --- broker::DefinitionLog
+  void exchange_declared(const broker::Exchange& x) override;
+  void exchange_deleted(const broker::Exchange& x) override;
+  void queue_declared(broker::Queue& q) override;
+  void bound(const broker::Exchange& source, const broker::Binding& b) override;
+  void unbound(const broker::Exchange& source, const broker::Binding& b) override;
+
+ private:
+  class Recovery;
+  VHostStore(broker::VHost& vhost, StoreOptions opts, Clocks clocks);
+
+  template <class R>
+  void add(Batch& to, RecordType type, const R& r);
+  Position put(Batch& to, RecordType type, std::span<const uint8_t> a, std::span<const uint8_t> b = {});
+  // The message's record, written once: its position.
+  broker::Message::Stored log_message(const broker::Message& m);
+  void enqueued(const broker::Queue& q, uint64_t seq, TimePoint expires, const broker::Message& m);
+  void removed(const broker::Message& m);
+  void write_snapshot();
+  void attach(broker::Queue& q, uint32_t id);
+  // The lowest segment an old segment's removal must stop at.
+  uint64_t removal_floor() const;
+
+  broker::VHost& vhost_;
+  StoreOptions opts_;
+  Clocks clocks_;
+  std::unique_ptr<Log> log_;
+  Batch adds_, removes_;
+  std::vector<uint8_t> scratch_;  // a record's payload while it is framed
+  bool inflight_ = false;
+  std::vector<broker::OutcomeTicket> waiting_;   // for records in adds_
+  std::vector<broker::OutcomeTicket> writing_;   // for the batch in flight
+  uint32_t next_queue_id_ = 1;
+  std::map<uint64_t, uint64_t> live_;  // segment -> queue entries whose message is there
+  uint64_t removed_below_ = 0;         // segments below this are gone, or going
+  int error_ = 0;
+};
+
+}  // namespace warren::store

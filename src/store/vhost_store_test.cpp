@@ -1,0 +1,313 @@
+// A vhost's store: what survives a restart and a power loss, what does not,
+// and when a publisher hears that its message is safe.
+#include "store/vhost_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include "store/store_test_util.hpp"
+
+namespace warren::store {
+namespace {
+
+using test::persistent;
+using test::StoreHarness;
+using test::transient;
+using broker::Outcome;
+
+TEST(VHostStore, DurableDefinitionsSurviveARestartAndTransientOnesDoNot) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  broker::ExchangeDeclare x{"orders", "topic", false, true, false, false, {{"alternate-exchange", "unrouted"}}};
+  ASSERT_FALSE(h.vhost->declare_exchange(x));
+  ASSERT_FALSE(h.vhost->declare_exchange({"scratch", "fanout", false, false}));
+  h.declare_queue("q", true, {{"x-max-length", int64_t(10)}, {"x-dead-letter-exchange", "dlx"}});
+  h.declare_queue("tmp", false);
+  broker::QueueDeclare excl;
+  excl.name = "mine";
+  excl.durable = true;
+  excl.exclusive = true;
+  excl.owner = 7;
+  broker::QueueDeclareOk ok;
+  ASSERT_FALSE(h.vhost->declare_queue(excl, h.now, ok));
+  ASSERT_FALSE(h.vhost->bind_queue("q", "orders", "eu.#", {}, 0));
+  ASSERT_FALSE(h.vhost->bind_queue("q", "amq.direct", "k", {}, 0));
+  ASSERT_FALSE(h.vhost->bind_queue("tmp", "orders", "us.#", {}, 0));  // to a transient queue: not durable
+  ASSERT_FALSE(h.vhost->bind_queue("q", "scratch", "", {}, 0));       // from a transient exchange: neither
+  ASSERT_EQ(h.flush(), 0);
+
+  h.restart();
+  broker::ExchangePtr orders = h.vhost->find_exchange("orders");
+  ASSERT_TRUE(orders);
+  EXPECT_EQ(orders->type(), broker::ExchangeType::Topic);
+  EXPECT_TRUE(orders->options().durable);
+  EXPECT_EQ(orders->options().arguments, (broker::Table{{"alternate-exchange", "unrouted"}}));
+  EXPECT_FALSE(h.vhost->find_exchange("scratch"));
+  ASSERT_TRUE(h.queue("q"));
+  EXPECT_EQ(h.queue("q")->options().args.max_length, 10u);
+  EXPECT_EQ(*h.queue("q")->options().args.dead_letter_exchange, "dlx");
+  EXPECT_FALSE(h.queue("tmp"));
+  EXPECT_FALSE(h.queue("mine"));
+  ASSERT_EQ(orders->bindings().size(), 1u);
+  EXPECT_EQ(orders->bindings()[0].key, "eu.#");
+  ASSERT_EQ(h.vhost->find_exchange("amq.direct")->bindings().size(), 1u);
+  EXPECT_EQ(h.report.queues, 1u);
+  EXPECT_EQ(h.report.exchanges, 1u);
+  EXPECT_TRUE(h.report.damage.empty());
+}
+
+TEST(VHostStore, DeletionsAndUnbindingsSurviveToo) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  ASSERT_FALSE(h.vhost->declare_exchange({"x", "direct", false, true}));
+  ASSERT_FALSE(h.vhost->declare_exchange({"gone", "direct", false, true}));
+  h.declare_queue("a");
+  h.declare_queue("b");
+  ASSERT_FALSE(h.vhost->bind_queue("a", "x", "k1", {}, 0));
+  ASSERT_FALSE(h.vhost->bind_queue("a", "x", "k2", {}, 0));
+  ASSERT_FALSE(h.vhost->bind_queue("b", "x", "k1", {}, 0));
+  ASSERT_FALSE(h.vhost->bind_exchange("x", "gone", "e", {}));
+  ASSERT_FALSE(h.vhost->unbind_queue("a", "x", "k2", {}, 0));
+  uint64_t n = 0;
+  ASSERT_FALSE(h.vhost->delete_queue("b", false, false, 0, h.now, n));
+  ASSERT_FALSE(h.vhost->delete_exchange("gone", false));
+  ASSERT_EQ(h.flush(), 0);
+  h.restart();
+  EXPECT_FALSE(h.queue("b"));
+  EXPECT_FALSE(h.vhost->find_exchange("gone"));
+  ASSERT_EQ(h.vhost->find_exchange("x")->bindings().size(), 1u);
+  EXPECT_EQ(h.vhost->find_exchange("x")->bindings()[0].key, "k1");
+  EXPECT_EQ(h.vhost->find_exchange("x")->bindings()[0].destination.name, "a");
+}
+
+TEST(VHostStore, PersistentMessagesInDurableQueuesComeBackInOrderMarkedRedelivered) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  h.declare_queue("q");
+  h.declare_queue("tmp", false);
+  h.publish(persistent("one"), 1);
+  h.publish(transient("skipped"), 2);  // RabbitMQ drops these from durable queues at restart
+  h.publish(persistent("two"), 3);
+  h.publish(persistent("elsewhere", "tmp"), 4);
+  ASSERT_EQ(h.flush(), 0);
+  h.restart();
+  EXPECT_EQ(h.bodies("q"), (std::vector<std::string>{"one", "two"}));
+  EXPECT_FALSE(h.queue("tmp"));
+  for (const broker::QueueEntry& e : h.queue("q")->state().ready) EXPECT_TRUE(e.redelivered);
+  auto d = h.get("q");
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->redelivered);
+  EXPECT_EQ(d->message->properties().content_type, "text/plain");
+  EXPECT_TRUE(d->message->persistent());
+  EXPECT_EQ(h.report.messages, 2u);
+}
+
+TEST(VHostStore, APublisherHearsOnlyOnceItsMessageIsSynced) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  h.declare_queue("q");
+  h.declare_queue("tmp", false);
+  broker::PublishResult r = h.publish(persistent("safe"), 1);
+  EXPECT_TRUE(r.pending);
+  EXPECT_FALSE(h.publish(persistent("memory only", "tmp"), 2).pending);  // a transient queue promises nothing more
+  EXPECT_FALSE(h.publish(transient("t"), 3).pending);
+  EXPECT_TRUE(h.outcomes.heard.empty());
+
+  Batch b;
+  ASSERT_TRUE(h.store->take_batch(b));
+  h.publish(persistent("next"), 4);       // while the first batch syncs
+  EXPECT_FALSE(h.store->take_batch(b));  // one batch in flight at a time
+  EXPECT_TRUE(h.outcomes.heard.empty());
+  ASSERT_EQ(h.store->log().write(b), 0);
+  h.store->batch_done(0);
+  EXPECT_EQ(h.outcomes.heard, (std::map<uint64_t, bool>{{1, true}}));
+  ASSERT_EQ(h.flush(), 0);
+  EXPECT_EQ(h.outcomes.heard, (std::map<uint64_t, bool>{{1, true}, {4, true}}));
+}
+
+TEST(VHostStore, OneRecordPerMessageHoweverManyQueuesHoldIt) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  for (const char* q : {"a", "b", "c"}) {
+    h.declare_queue(q);
+    ASSERT_FALSE(h.vhost->bind_queue(q, "amq.fanout", "", {}, 0));
+  }
+  ASSERT_EQ(h.flush(), 0);
+  const std::string big(100000, 'x');
+  uint64_t before = h.store->log().end().offset;
+  h.publish(persistent(big), 1, "amq.fanout");
+  ASSERT_EQ(h.flush(), 0);
+  const uint64_t written = h.store->log().end().offset - before;
+  EXPECT_GT(written, big.size());
+  EXPECT_LT(written, big.size() + 300);  // the body once, three small enqueues
+  EXPECT_EQ(h.outcomes.heard, (std::map<uint64_t, bool>{{1, true}}));
+  h.restart();
+  for (const char* q : {"a", "b", "c"}) EXPECT_EQ(h.bodies(q), (std::vector<std::string>{big}));
+  // Still one message in memory, shared.
+  EXPECT_EQ(h.queue("a")->state().ready[0].msg, h.queue("c")->state().ready[0].msg);
+}
+
+TEST(VHostStore, SettledMessagesDoNotComeBackUnsettledOnesDo) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  h.declare_queue("q");
+  for (int i = 0; i < 5; ++i) h.publish(persistent("m" + std::to_string(i)), uint64_t(i + 1));
+  ASSERT_EQ(h.flush(), 0);
+  auto d0 = h.get("q"), d1 = h.get("q"), d2 = h.get("q");
+  h.queue("q")->settle(d0->seq, Outcome::Accepted, h.now);
+  h.queue("q")->settle(d1->seq, Outcome::Rejected, h.now);  // no DLX: dropped
+  // d2 stays unacked: at-least-once, it comes back.
+  ASSERT_EQ(h.flush(), 0);
+  h.restart();
+  EXPECT_EQ(h.bodies("q"), (std::vector<std::string>{"m2", "m3", "m4"}));
+}
+
+TEST(VHostStore, ADeadLetterMovesBetweenDurableQueues) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  h.declare_queue("dlq");
+  h.declare_queue("q", true, {{"x-dead-letter-exchange", ""}, {"x-dead-letter-routing-key", "dlq"}});
+  h.publish(persistent("bad"), 1);
+  ASSERT_EQ(h.flush(), 0);
+  auto d = h.get("q");
+  h.queue("q")->settle(d->seq, Outcome::Rejected, h.now);
+  ASSERT_EQ(h.flush(), 0);
+  h.restart();
+  EXPECT_TRUE(h.bodies("q").empty());
+  ASSERT_EQ(h.bodies("dlq"), (std::vector<std::string>{"bad"}));
+  const auto& headers = h.queue("dlq")->state().ready[0].msg->properties().headers;
+  ASSERT_TRUE(headers);
+  EXPECT_TRUE(broker::find(*headers, "x-death"));
+}
+
+TEST(VHostStore, APurgeKeepsWhatIsUnacked) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  h.declare_queue("q");
+  h.publish(persistent("held"), 1);
+  h.publish(persistent("purged"), 2);
+  auto d = h.get("q");
+  uint64_t n = 0;
+  ASSERT_FALSE(h.vhost->purge_queue("q", 0, h.now, n));
+  EXPECT_EQ(n, 1u);
+  h.publish(persistent("after"), 3);  // same batch as the purge, and must survive it
+  ASSERT_EQ(h.flush(), 0);
+  h.restart();
+  EXPECT_EQ(h.bodies("q"), (std::vector<std::string>{"held", "after"}));
+}
+
+TEST(VHostStore, ADeletedQueueTakesItsMessagesAndItsNameCanBeUsedAgain) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  h.declare_queue("q");
+  h.publish(persistent("old"), 1);
+  uint64_t n = 0;
+  ASSERT_FALSE(h.vhost->delete_queue("q", false, false, 0, h.now, n));
+  h.declare_queue("q", true, {{"x-max-priority", int64_t(3)}});
+  h.publish(persistent("new"), 2);
+  ASSERT_EQ(h.flush(), 0);
+  h.restart();
+  EXPECT_EQ(h.bodies("q"), (std::vector<std::string>{"new"}));
+  EXPECT_EQ(h.queue("q")->options().args.max_priority, 3);
+}
+
+TEST(VHostStore, ExpiryIsKeptByTheWallClock) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  h.declare_queue("q");
+  h.publish(persistent("short", "q", "60000"), 1);
+  h.publish(persistent("long", "q", "600000"), 2);
+  ASSERT_EQ(h.flush(), 0);
+  h.stop();
+  // Two minutes later, after a reboot: the monotonic clock started again.
+  h.wall_ms += 120'000;
+  h.now = TimePoint{} + std::chrono::seconds(5);
+  ASSERT_EQ(h.open(), 0);
+  h.vhost->advance(h.now);
+  EXPECT_EQ(h.bodies("q"), (std::vector<std::string>{"long"}));
+  const TimePoint left = h.queue("q")->state().ready[0].expires;
+  EXPECT_EQ(left, h.now + std::chrono::milliseconds(480'000));
+  ASSERT_EQ(h.flush(), 0);  // the expiry's removal is logged
+  h.restart();
+  h.vhost->advance(h.now);
+  EXPECT_EQ(h.bodies("q"), (std::vector<std::string>{"long"}));
+}
+
+TEST(VHostStore, UnsyncedWorkIsLostInAPowerLossAndConfirmedWorkIsNot) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  h.declare_queue("q");
+  h.publish(persistent("confirmed"), 1);
+  ASSERT_EQ(h.flush(), 0);
+  ASSERT_EQ(h.outcomes.heard, (std::map<uint64_t, bool>{{1, true}}));
+  h.publish(persistent("never confirmed"), 2);
+  Batch b;
+  ASSERT_TRUE(h.store->take_batch(b));  // written, not synced: power goes first
+  h.power_loss_and_restart();
+  const auto got = h.bodies("q");
+  ASSERT_GE(got.size(), 1u);
+  EXPECT_EQ(got[0], "confirmed");
+}
+
+TEST(VHostStore, ASecondProcessOnTheSameDirectoryIsRefused) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  broker::VHost other("/", h.env, h.now);
+  std::unique_ptr<VHostStore> s;
+  EXPECT_EQ(VHostStore::open(h.io, StoreOptions{"data/vhost"}, other, Clocks{h.now, h.wall_ms}, s), EWOULDBLOCK);
+}
+
+TEST(VHostStore, AFailedSyncRefusesWhatWaitsAndEverythingAfter) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  h.declare_queue("q");
+  ASSERT_EQ(h.flush(), 0);
+  h.publish(persistent("a"), 1);
+  h.io.fail(SimIo::Op::Sync, EIO);
+  EXPECT_EQ(h.flush(), EIO);
+  EXPECT_EQ(h.outcomes.heard, (std::map<uint64_t, bool>{{1, false}}));
+  EXPECT_EQ(h.store->error(), EIO);
+  h.publish(persistent("b"), 2);
+  EXPECT_EQ(h.flush(), 0);  // nothing is written any more
+  EXPECT_EQ(h.outcomes.heard, (std::map<uint64_t, bool>{{1, false}, {2, false}}));
+  // fsyncgate: the write that failed to sync must not come back as if it had.
+  h.power_loss_and_restart();
+  EXPECT_TRUE(h.bodies("q").empty());
+}
+
+TEST(VHostStore, OldSegmentsGoOnceTheirMessagesAreSettled) {
+  StoreHarness h(1, /*segment_bytes=*/4096);
+  ASSERT_EQ(h.open(), 0);
+  ASSERT_FALSE(h.vhost->declare_exchange({"x", "direct", false, true}));
+  h.declare_queue("q");
+  ASSERT_FALSE(h.vhost->bind_queue("q", "x", "q", {}, 0));
+  h.publish(persistent("pinned"), 1, "x");
+  for (int i = 0; i < 200; ++i) {
+    h.publish(persistent(std::string(200, 'a' + i % 26)), uint64_t(i + 2), "x");
+    ASSERT_EQ(h.flush(), 0);
+  }
+  ASSERT_GT(h.store->log().end().segment, 8u);
+  // Settle all but the first: only the first segment stays pinned.
+  auto pinned = h.get("q");
+  for (int i = 0; i < 200; ++i) {
+    auto d = h.get("q");
+    h.queue("q")->settle(d->seq, Outcome::Accepted, h.now);
+    ASSERT_EQ(h.flush(), 0);
+  }
+  std::vector<std::string> files;
+  h.io.list("data/vhost", files);
+  EXPECT_GT(files.size(), 5u);  // the pinned one keeps the rest from going (front first)
+  h.queue("q")->settle(pinned->seq, Outcome::Accepted, h.now);
+  h.publish(persistent("last"), 999, "x");
+  ASSERT_EQ(h.flush(), 0);
+  ASSERT_EQ(h.flush(), 0);
+  files.clear();
+  h.io.list("data/vhost", files);
+  EXPECT_LE(files.size(), 3u);  // LOCK and the newest segments
+  h.restart();
+  EXPECT_EQ(h.bodies("q"), (std::vector<std::string>{"last"}));
+  ASSERT_TRUE(h.vhost->find_exchange("x"));  // from the newest segment's snapshot
+  EXPECT_EQ(h.vhost->find_exchange("x")->bindings().size(), 1u);
+}
+
+}  // namespace
+}  // namespace warren::store
