@@ -86,8 +86,9 @@ class Warrend:
                 f"--- warrend stdout (log):\n{cut(self.stdout_text())}\n"
                 f"--- warrend stderr:\n{cut(self.stderr_text())}")
 
-    def stop(self, timeout=30):
-        """SIGTERM, wait; returns a problem description or None when it exited 0 cleanly."""
+    def stop(self, timeout=30, keep_dir=False):
+        """SIGTERM, wait; returns a problem description or None when it exited 0
+        cleanly. Its temp dir goes then, unless keep_dir (to start it again)."""
         if self.p is None:
             return None
         if self.p.poll() is None:
@@ -106,7 +107,7 @@ class Warrend:
             problem = "warrend's stderr has a sanitizer report"
         if problem:
             return f"{problem}\n{self.describe()}"
-        if not os.environ.get("WARREN_KEEP_TMP"):
+        if not keep_dir and not os.environ.get("WARREN_KEEP_TMP"):
             shutil.rmtree(self.dir, ignore_errors=True)
         return None
 
