@@ -61,10 +61,11 @@ std::string vhost_dir(const std::string& data_dir, const std::string& vhost) {
 
 // Opens the vhost's store, replaying it into the vhost; false (logged)
 // when it cannot be used.
-bool open_store(store::Io& io, const std::string& dir, broker::VHost& vhost, net::EventLoop& loop,
-                server::StoreWriter& writer, std::unique_ptr<store::VHostStore>& out) {
+bool open_store(store::Io& io, const std::string& dir, uint64_t segment_bytes, broker::VHost& vhost,
+                net::EventLoop& loop, server::StoreWriter& writer, std::unique_ptr<store::VHostStore>& out) {
   store::StoreOptions o;
   o.dir = dir;
+  o.segment_bytes = segment_bytes;
   o.codecs = {&amqp091::PropertyCodec::instance(), &amqp10::PropertyCodec::instance()};
   o.on_records = writer.cue();
   store::RecoveryReport report;
@@ -156,7 +157,9 @@ int main(int argc, char** argv) {
     std::unique_ptr<store::Io> io = store::posix_io();
     std::unique_ptr<store::VHostStore> store;
     server::StoreWriter writer(loop);
-    if (!open_store(*io, vhost_dir(cfg->data_dir, "/"), *broker.vhost("/"), loop, writer, store)) return 1;
+    if (!open_store(*io, vhost_dir(cfg->data_dir, "/"), cfg->store.segment_bytes, *broker.vhost("/"), loop, writer,
+                    store))
+      return 1;
     std::unique_ptr<server::AmqpServer> amqp;
     if (cfg->amqp.enabled) {
       server::AmqpServerOptions o;
@@ -169,6 +172,8 @@ int main(int argc, char** argv) {
       o.reader_threads = cfg->amqp.reader_threads >= 0 ? unsigned(cfg->amqp.reader_threads)
                                                        : (std::thread::hardware_concurrency() > 1 ? 1u : 0u);
       double wm = cfg->amqp.memory_high_watermark;
+      o.data_dir = cfg->data_dir;
+      o.disk_free_limit = cfg->store.disk_free_limit;
       o.memory_high_watermark = wm <= 1 ? uint64_t(double(server::default_memory_high_watermark()) / 0.4 * wm)
                                         : uint64_t(wm);
       if (!cfg->amqp.users.empty()) {

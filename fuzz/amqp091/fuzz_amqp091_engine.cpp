@@ -318,9 +318,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             b->transport().pending = 0;
             b->conn().output_drained(now);
           }
-          if (len & 2) {
+          if (len & 2) {  // memory, disk or both: the block's reason differs
             memory_alarm = !memory_alarm;
-            a.memory_alarm(memory_alarm);
+            a.resource_alarm({.memory = memory_alarm && (len & 4) == 0, .disk = memory_alarm && (len & 8) == 0});
           }
           if (!at.gone) a.output_drained(now);
           break;

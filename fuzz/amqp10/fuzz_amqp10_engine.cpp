@@ -258,9 +258,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         case 6:
           b->transport().pending = len % 2 == 0 ? opts.max_output + 1 : 0;
           if (len % 2 == 1) b->conn().output_drained(now);
-          if (len & 2) {
+          if (len & 2) {  // memory, disk, both, neither: the same block for either
             alarm = !alarm;
-            a.memory_alarm(alarm);
+            a.resource_alarm({.memory = alarm && (len & 4) == 0, .disk = alarm && (len & 8) == 0});
           }
           b->read();
           break;

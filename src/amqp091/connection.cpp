@@ -434,15 +434,15 @@ void Connection::output_drained(TimePoint now) {
 
 void Connection::note_output_full() { transport_.want_drain(); }
 
-void Connection::memory_alarm(bool on) {
-  memory_alarm_ = on;
-  if (on && published_) set_blocked(true);
-  if (!on) set_blocked(false);
+void Connection::resource_alarm(engine::Alarms on) {
+  alarms_ = on;
+  if (on.any() && published_) set_blocked(true);
+  if (!on.any()) set_blocked(false);
 }
 
 void Connection::note_publish() {
   published_ = true;
-  if (memory_alarm_ && !blocked_) set_blocked(true);
+  if (alarms_.any() && !blocked_) set_blocked(true);
 }
 
 void Connection::set_blocked(bool on) {
@@ -451,7 +451,7 @@ void Connection::set_blocked(bool on) {
   if (blocked_notify_ && state_ == State::Opened) {
     if (on) {
       ConnectionBlocked b;
-      b.reason = "low on memory";
+      b.reason = alarms_.memory ? "low on memory" : "low on disk";  // RabbitMQ's texts
       send_method(0, b);
     } else {
       send_method(0, ConnectionUnblocked{});

@@ -60,7 +60,7 @@ class Connection final : public engine::ServerEngine {
   // connections that publish are blocked - told with connection.blocked when
   // they asked for it, and no longer read - until it clears. Consumers go on,
   // so that acks can free memory.
-  void memory_alarm(bool on) override;
+  void resource_alarm(engine::Alarms on) override;
   bool blocked() const { return blocked_; }
 
   bool finished() const { return state_ == State::Closed; }
@@ -142,7 +142,7 @@ class Connection final : public engine::ServerEngine {
   uint16_t heartbeat_ = 0;           // negotiated, seconds; 0: none
   bool cancel_notify_ = false;       // the client's consumer_cancel_notify capability
   bool blocked_notify_ = false;      // the client's connection.blocked capability
-  bool memory_alarm_ = false;
+  engine::Alarms alarms_;
   bool published_ = false;
   bool blocked_ = false;
   TimePoint opened_at_;

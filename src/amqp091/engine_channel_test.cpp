@@ -553,11 +553,29 @@ TEST_F(ChannelTest, FlowOffStopsDeliveries) {
 TEST_F(ChannelTest, MemoryAlarmBlocksAPublisher) {
   auto a = open_peer(1);
   a->publish(1, "", "nowhere", "m");
-  a->conn().memory_alarm(true);
+  a->conn().resource_alarm({.memory = true});
   auto blocked = a->take_one().as<ConnectionBlocked>();  // a has the connection.blocked capability
   ASSERT_TRUE(blocked.has_value());
+  EXPECT_EQ(blocked->reason, "low on memory");
   EXPECT_FALSE(a->t.reading);
-  a->conn().memory_alarm(false);
+  a->conn().resource_alarm({.memory = true, .disk = true});  // still blocked: nothing new is sent
+  EXPECT_TRUE(a->take().empty());
+  a->conn().resource_alarm({.disk = true});
+  EXPECT_TRUE(a->take().empty());
+  a->conn().resource_alarm({});
+  EXPECT_TRUE(a->take_one().is<ConnectionUnblocked>());
+  EXPECT_TRUE(a->t.reading);
+}
+
+TEST_F(ChannelTest, DiskAlarmBlocksAPublisherWithItsOwnReason) {
+  auto a = open_peer(1);
+  a->publish(1, "", "nowhere", "m");
+  a->conn().resource_alarm({.disk = true});
+  auto blocked = a->take_one().as<ConnectionBlocked>();
+  ASSERT_TRUE(blocked.has_value());
+  EXPECT_EQ(blocked->reason, "low on disk");
+  EXPECT_FALSE(a->t.reading);
+  a->conn().resource_alarm({});
   EXPECT_TRUE(a->take_one().is<ConnectionUnblocked>());
   EXPECT_TRUE(a->t.reading);
 }

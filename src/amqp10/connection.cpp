@@ -306,8 +306,9 @@ void Connection::output_drained(TimePoint now) {
   for (auto& [_, s] : sessions_) s->resume();
 }
 
-void Connection::memory_alarm(bool on) {
-  memory_alarm_ = on;
+void Connection::resource_alarm(engine::Alarms alarms) {
+  alarms_ = alarms;
+  const bool on = alarms.any();
   if (state_ == State::Closed) return;
   Call call(*this, now_);
   if (on && published_ && !blocked_) {
@@ -325,7 +326,7 @@ void Connection::memory_alarm(bool on) {
 
 void Connection::note_publish() {
   published_ = true;
-  if (memory_alarm_ && !blocked_) {
+  if (alarms_.any() && !blocked_) {
     blocked_ = true;
     transport_.set_reading(false);
   }

@@ -40,7 +40,7 @@ class Connection final : public engine::ServerEngine {
   void output_drained(TimePoint now) override;
   // Over the memory high watermark, a connection that publishes is no
   // longer read and its publishing links get no more credit.
-  void memory_alarm(bool on) override;
+  void resource_alarm(engine::Alarms on) override;
 
   bool finished() const { return state_ == State::Closed; }
   uint64_t id() const { return id_; }
@@ -62,7 +62,7 @@ class Connection final : public engine::ServerEngine {
   void flush_if_idle();
   bool output_full() const { return transport_.pending_output() + out_.size() > opts_.max_output; }
   void note_output_full() { transport_.want_drain(); }
-  bool publishing_blocked() const { return memory_alarm_; }
+  bool publishing_blocked() const { return alarms_.any(); }
   void note_publish();
   void connection_error(std::string_view condition, std::string description);
   // A link holds deliveries it may not take (modified undeliverable-here):
@@ -110,7 +110,7 @@ class Connection final : public engine::ServerEngine {
   uint32_t peer_max_frame_ = 512;
   uint16_t channel_max_ = 0;
   std::chrono::milliseconds peer_idle_{0};
-  bool memory_alarm_ = false;
+  engine::Alarms alarms_;
   bool published_ = false;
   bool blocked_ = false;
   TimePoint opened_at_;

@@ -57,7 +57,7 @@ void IncomingLink::send_link_flow() {
 
 void IncomingLink::top_up(bool force) {
   const uint32_t n = session_.connection().options().link_credit;
-  if (session_.connection().publishing_blocked()) return;  // memory alarm: no more credit
+  if (session_.connection().publishing_blocked()) return;  // a resource alarm: no more credit
   if (!force && credit_ > n / 2) return;
   credit_ = n;
   send_link_flow();

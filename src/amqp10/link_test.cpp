@@ -263,12 +263,12 @@ TEST_F(LinkTest, MemoryAlarmStopsCreditAndReading) {
   p.begin();
   p.attach_sender(1, "/queues/q");
   p.take();
-  p.conn->memory_alarm(true);
+  p.conn->resource_alarm({.memory = true});
   p.transfer(1, 0, message_bytes("a"), true);
   EXPECT_FALSE(p.t.reading);
   p.transfer(1, 1, message_bytes("b"), true);
   EXPECT_TRUE(p.all<Flow>(p.take()).empty()) << "no credit under the alarm";
-  p.conn->memory_alarm(false);
+  p.conn->resource_alarm({});
   EXPECT_TRUE(p.t.reading);
   auto flows = p.all<Flow>(p.take());
   ASSERT_EQ(flows.size(), 1u);

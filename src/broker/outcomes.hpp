@@ -59,7 +59,8 @@ class Publisher {
 class Durability {
  public:
   virtual ~Durability() = default;
-  // Must `q`'s acceptance of `msg` wait (a durable queue, a persistent message)?
+  // Must `q`'s acceptance of `msg` wait (a persistent message)? Asked only
+  // for durable queues: a transient one never waits.
   virtual bool must_wait(const Queue& q, const Message& msg) const = 0;
   // It must: the store calls PendingOutcomes::complete(ticket, ok) once for
   // this (queue, message) when it knows. Ticket 0: nobody waits, complete nothing.

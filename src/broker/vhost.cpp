@@ -618,7 +618,8 @@ void VHost::enqueue(std::span<const QueuePtr> queues, const MessagePtr& msg, Tim
       result.rejected = true;
       continue;
     }
-    if (!durability_ || !durability_->must_wait(*q, *msg)) continue;
+    // A transient queue never waits: no call for it.
+    if (!durability_ || !q->durable() || !durability_->must_wait(*q, *msg)) continue;
     if (!ticket && waiter.publisher) ticket = outcomes_.open(waiter);
     if (ticket) outcomes_.add_part(ticket);
     durability_->wait(*q, msg, ticket);

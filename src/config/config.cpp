@@ -74,7 +74,7 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     msg << e;
     throw std::runtime_error(msg.str());
   }
-  check_keys(root, {"data_dir", "log", "socketlock", "amqp", "amqp10"}, source, "");
+  check_keys(root, {"data_dir", "log", "socketlock", "amqp", "amqp10", "store"}, source, "");
   if (auto* n = root.get("data_dir")) cfg.data_dir = string_of(*n, source, "data_dir");
   if (auto* log = root.get_as<toml::table>("log")) {
     check_keys(*log, {"level"}, source, "log.");
@@ -112,6 +112,18 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     if (auto* users = a->get_as<toml::table>("users")) {
       for (const auto& [name, pw] : *users) c.users[std::string(name.str())] = string_of(pw, source, "amqp.users");
     }
+  }
+  if (auto* st = root.get_as<toml::table>("store")) {
+    check_keys(*st, {"disk_free_limit", "segment_bytes"}, source, "store.");
+    auto bytes = [&](const char* key, int64_t lo, uint64_t& out) {
+      const toml::node* n = st->get(key);
+      if (!n) return;
+      auto v = n->value<int64_t>();
+      if (!v || *v < lo) bad(source, fmt::format("store.{}", key), fmt::format("expected bytes, at least {}", lo));
+      out = uint64_t(*v);
+    };
+    bytes("disk_free_limit", 0, cfg.store.disk_free_limit);
+    bytes("segment_bytes", 1 << 20, cfg.store.segment_bytes);
   }
   if (auto* a = root.get_as<toml::table>("amqp10")) {
     check_keys(*a, {"idle_time_out", "max_frame_size", "link_credit", "declare_bare_queues", "default_user"}, source,
@@ -179,6 +191,10 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
   double watermark = -1;
   app.add_option("--memory-high-watermark", watermark, "Block publishers above this: a fraction of RAM, or bytes")
       ->default_str("0.4");
+  int64_t disk_free_limit = -1;
+  app.add_option("--disk-free-limit", disk_free_limit, "Block publishers when the data directory's disk has less free (bytes)")
+      ->default_str(std::to_string(defaults.store.disk_free_limit))
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--socketlock-path", sl_path, "Unix socket where socketlock is served")
       ->default_str("<data-dir>/socketlock.sock");
   app.add_flag("--no-socketlock", no_socketlock, "Do not serve socketlock");
@@ -223,6 +239,7 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
     if (watermark == 0 || (watermark < 0 && watermark != -1))
       throw std::runtime_error("--memory-high-watermark: must be positive");
     if (watermark > 0) cfg.amqp.memory_high_watermark = watermark;
+    if (disk_free_limit >= 0) cfg.store.disk_free_limit = uint64_t(disk_free_limit);
     if (no_socketlock) cfg.socketlock.enabled = false;
     if (!policy.empty()) cfg.socketlock.lock.policy = policy_of(policy, "command line", "--socketlock-policy");
     if (!req_to.empty()) cfg.socketlock.lock.request_timeout = dur("--socketlock-request-timeout", req_to);

@@ -36,6 +36,14 @@ struct AmqpConfig {
   int reader_threads = -1;
 };
 
+// Durable storage (docs/storage.md).
+struct StoreConfig {
+  // Below this many free bytes on the data directory's file system,
+  // publishers are blocked (RabbitMQ's disk_free_limit, same default).
+  uint64_t disk_free_limit = 50'000'000;
+  uint64_t segment_bytes = 64u << 20;  // a log segment is closed past this
+};
+
 // AMQP 1.0 specifics (same listener and users as [amqp]).
 struct Amqp10Config {
   std::chrono::milliseconds idle_time_out = std::chrono::seconds(60);  // ours; 0: none
@@ -52,6 +60,7 @@ struct Config {
   SocketlockConfig socketlock;
   AmqpConfig amqp;
   Amqp10Config amqp10;
+  StoreConfig store;
 
   std::string socketlock_path() const {
     return socketlock.path.empty() ? data_dir + "/socketlock.sock" : socketlock.path;

@@ -128,3 +128,21 @@ TEST(Config, Amqp10Table) {
   EXPECT_THROW(warren::config::apply_toml(c, "[amqp10]\nmax_frame_size = 100\n", "a.toml"), std::runtime_error);
   EXPECT_THROW(warren::config::apply_toml(c, "[amqp10]\nidle = 1\n", "a.toml"), std::runtime_error);
 }
+
+TEST(Config, StoreTableAndDiskFreeLimitFlag) {
+  Config c;
+  EXPECT_EQ(c.store.disk_free_limit, 50'000'000u);  // RabbitMQ's default
+  warren::config::apply_toml(c, "[store]\ndisk_free_limit = 1000000000\nsegment_bytes = 16777216\n", "s.toml");
+  EXPECT_EQ(c.store.disk_free_limit, 1'000'000'000u);
+  EXPECT_EQ(c.store.segment_bytes, 16u << 20);
+  EXPECT_THROW(warren::config::apply_toml(c, "[store]\nsegment_bytes = 10\n", "s.toml"), std::runtime_error);
+  EXPECT_THROW(warren::config::apply_toml(c, "[store]\ndisk_free_limit = -1\n", "s.toml"), std::runtime_error);
+  EXPECT_THROW(warren::config::apply_toml(c, "[store]\nfsync = false\n", "s.toml"), std::runtime_error);
+  std::vector<std::string> args = {"warrend", "--disk-free-limit", "123"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  int code = 0;
+  auto parsed = warren::config::parse_command_line(int(argv.size()), argv.data(), code);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->store.disk_free_limit, 123u);
+}

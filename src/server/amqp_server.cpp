@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 
 #include <spdlog/spdlog.h>
 
@@ -123,9 +124,9 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
     if (on && !held_.empty()) feed_held_next_turn();
   }
 
-  void memory_alarm(bool on) {
-    memory_alarm_ = on;
-    if (engine_) engine_->memory_alarm(on);
+  void resource_alarm(engine::Alarms on) {
+    alarms_ = on;
+    if (engine_) engine_->resource_alarm(on);
   }
 
  private:
@@ -156,7 +157,7 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
         break;
       }
     }
-    if (memory_alarm_) engine_->memory_alarm(true);
+    if (alarms_.any()) engine_->resource_alarm(alarms_);
     in = header_;
     return true;
   }
@@ -224,7 +225,7 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
   AmqpServer& server_;
   uint64_t id_;
   bool loopback_;
-  bool memory_alarm_ = false;
+  engine::Alarms alarms_;
   std::unique_ptr<net::Socket> sock_;
   std::vector<uint8_t> header_;  // the first bytes, until they name a protocol
   std::unique_ptr<engine::ServerEngine> engine_;
@@ -256,28 +257,45 @@ AmqpServer::AmqpServer(net::EventLoop& loop, broker::Broker& broker, AmqpServerO
         loop_, [this, i](std::vector<ReadBatch>& batches) { deliver(i, batches); }));
   listener_ = net::Listener::tcp(loop_, opts_.host, opts_.port, [this](int fd) { accept(fd); });
   if (opts_.memory_high_watermark == 0) opts_.memory_high_watermark = default_memory_high_watermark();
-  check_memory();
+  check_resources();
 }
 
-// RabbitMQ's memory alarm: above the watermark, publishers are blocked.
-// Checked a few times a second, not per message.
-void AmqpServer::check_memory() {
-  bool over = broker::MemoryAccount::used() > int64_t(opts_.memory_high_watermark);
-  if (over != memory_alarm_) {
-    memory_alarm_ = over;
-    if (over)
+// RabbitMQ's memory and disk alarms: above the memory watermark, or below
+// the free disk limit, publishers are blocked. Checked ten times a
+// second, not per message (statvfs costs a microsecond).
+void AmqpServer::check_resources() {
+  engine::Alarms now = alarms_;
+  now.memory = broker::MemoryAccount::used() > int64_t(opts_.memory_high_watermark);
+  struct statvfs fs {};
+  if (!opts_.data_dir.empty() && statvfs(opts_.data_dir.c_str(), &fs) == 0) {
+    const uint64_t free = uint64_t(fs.f_bavail) * fs.f_frsize;
+    now.disk = free < opts_.disk_free_limit;
+    if (now.disk != alarms_.disk) {
+      if (now.disk)
+        spdlog::warn("disk alarm: {} bytes free on the data directory's disk, below the limit of {}: blocking "
+                     "publishers",
+                     free, opts_.disk_free_limit);
+      else
+        spdlog::info("disk alarm cleared ({} bytes free): publishers may go on", free);
+    }
+  }
+  if (now.memory != alarms_.memory) {
+    if (now.memory)
       spdlog::warn("memory alarm: {} bytes of messages, above the high watermark of {}: blocking publishers",
                    broker::MemoryAccount::used(), opts_.memory_high_watermark);
     else
       spdlog::info("memory alarm cleared: publishers may go on");
-    for (auto& [_, c] : conns_) c->memory_alarm(over);
   }
-  memory_timer_ = loop_.add_timer(loop_.now() + std::chrono::milliseconds(100), [this] { check_memory(); });
+  if (now != alarms_) {
+    alarms_ = now;
+    for (auto& [_, c] : conns_) c->resource_alarm(now);
+  }
+  resource_timer_ = loop_.add_timer(loop_.now() + std::chrono::milliseconds(100), [this] { check_resources(); });
 }
 
 AmqpServer::~AmqpServer() {
   broker_timer_.cancel();
-  if (memory_timer_) loop_.cancel_timer(memory_timer_);
+  if (resource_timer_) loop_.cancel_timer(resource_timer_);
   listener_.reset();
   conns_.clear();
   readers_.clear();
@@ -289,7 +307,7 @@ void AmqpServer::accept(int fd) {
   uint64_t id = next_id_++;
   SocketReader* reader = readers_.empty() ? nullptr : readers_[id % readers_.size()].get();
   auto& c = conns_.emplace(id, std::make_unique<Conn>(*this, id, fd, reader)).first->second;
-  if (memory_alarm_) c->memory_alarm(true);
+  if (alarms_.any()) c->resource_alarm(alarms_);
 }
 
 void AmqpServer::remove(uint64_t id) { conns_.erase(id); }

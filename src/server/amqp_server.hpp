@@ -26,6 +26,10 @@ struct AmqpServerOptions {
   amqp091::ServerOptions amqp091;
   amqp10::ServerOptions amqp10;  // its users are amqp091's (one user table)
   uint64_t memory_high_watermark = 0;  // bytes of live messages; 0: 40% of RAM
+  // Publishers are blocked while the file system of `data_dir` has fewer
+  // free bytes than this (RabbitMQ's disk alarm). Empty dir: not watched.
+  std::string data_dir;
+  uint64_t disk_free_limit = 50'000'000;
   // Threads that read busy publishers' sockets and cut their frames beside
   // the broker's loop; 0: the loop reads every socket itself.
   unsigned reader_threads = 0;
@@ -47,7 +51,7 @@ class AmqpServer {
   void accept(int fd);
   void remove(uint64_t id);
   void rearm_broker();
-  void check_memory();
+  void check_resources();
   void deliver(size_t reader, std::vector<ReadBatch>& batches);
 
   net::EventLoop& loop_;
@@ -59,8 +63,8 @@ class AmqpServer {
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_id_ = 1;
   net::DeadlineTimer broker_timer_;  // at broker_.next_deadline()
-  net::TimerId memory_timer_ = 0;
-  bool memory_alarm_ = false;
+  net::TimerId resource_timer_ = 0;
+  engine::Alarms alarms_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // for tasks posted to the loop
 };
 

@@ -197,5 +197,26 @@ class MemoryAlarmTest(BrokerCase):
         self.assertEqual(bodies, ["small"])
 
 
+class DiskAlarmTest(BrokerCase):
+    """--disk-free-limit above what the disk has free: the disk alarm is on
+    from the start, publishers are blocked with RabbitMQ's reason, and
+    consumers go on."""
+
+    broker_args = ("--disk-free-limit", str(1 << 62))
+
+    def test_publishers_blocked_consumers_not(self):
+        conn = self.connect()
+        events = []
+        conn.add_on_connection_blocked_callback(lambda c, frame: events.append(("blocked", frame.method.reason)))
+        ch = conn.channel()
+        q = self.declare(ch)
+        ch.basic_publish("", q, b"first")  # read before the block, as RabbitMQ does: a connection is blocked once it publishes
+        self.pump_until(conn, lambda: events, 5, "connection.blocked")
+        self.assertEqual(events, [("blocked", "low on disk")])
+        self.assertIn("disk alarm", self.broker.stdout_text())
+        other = self.channel()
+        self.assertEqual(self.get_bodies(other, q), ["first"], "consumers go on during the alarm")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -31,6 +31,15 @@ class Transport {
   virtual void set_reading(bool on) = 0;
 };
 
+// RabbitMQ's resource alarms: memory above its high watermark, free disk
+// space below its limit. Publishers are blocked while any is on.
+struct Alarms {
+  bool memory = false;
+  bool disk = false;
+  bool any() const { return memory || disk; }
+  bool operator==(const Alarms&) const = default;
+};
+
 class ServerEngine {
  public:
   virtual ~ServerEngine() = default;
@@ -41,9 +50,9 @@ class ServerEngine {
   virtual void transport_closed(TimePoint now) = 0;
   // What the transport was asked to signal: room for more output.
   virtual void output_drained(TimePoint now) = 0;
-  // The broker is over (or back under) its memory high watermark:
-  // publishers stop being read until it clears.
-  virtual void memory_alarm(bool on) = 0;
+  // The broker's resource alarms changed (RabbitMQ's memory and disk
+  // alarms): while any is on, publishers stop being read.
+  virtual void resource_alarm(Alarms on) = 0;
 };
 
 // Which engine the first bytes of a connection ask for.
