@@ -11,7 +11,7 @@ if(NOT CLANGXX)
 endif()
 include(ExternalProject)
 set(WARREN_FUZZ_DIR ${CMAKE_BINARY_DIR}/fuzz-build)
-set(WARREN_FUZZ_TARGETS fuzz_socketlock_server fuzz_socketlock_client fuzz_amqp091_frames fuzz_amqp091_engine fuzz_amqp10_frames fuzz_amqp10_engine fuzz_store_segment)
+set(WARREN_FUZZ_TARGETS fuzz_socketlock_server fuzz_socketlock_client fuzz_amqp091_frames fuzz_amqp091_engine fuzz_amqp10_frames fuzz_amqp10_engine fuzz_store_segment fuzz_store_recovery)
 ExternalProject_Add(warren_fuzzers
   SOURCE_DIR ${CMAKE_SOURCE_DIR}
   BINARY_DIR ${WARREN_FUZZ_DIR}

@@ -224,6 +224,7 @@ int VHostStore::open(Io& io, StoreOptions opts, broker::VHost& vhost, Clocks clo
   s->adds_.start = s->removes_.start = s->log_->end();
   s->removed_below_ = s->log_->first_segment();
   s->write_snapshot();
+  s->snapshot_end_ = s->adds_.end();
   vhost.set_durability(s.get());
   vhost.set_definition_log(s.get());
   out = std::move(s);

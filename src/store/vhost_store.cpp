@@ -187,7 +187,7 @@ bool VHostStore::take_batch(Batch& out) {
   const uint64_t floor = removal_floor();
   out = std::move(adds_);
   Position next = out.end();
-  if (next.offset >= opts_.segment_bytes) {
+  if (next.offset >= opts_.segment_bytes && next > snapshot_end_) {
     out.rotate = true;
     next = Position{next.segment + 1, kSegmentHeaderSize};
   }
@@ -198,7 +198,10 @@ bool VHostStore::take_batch(Batch& out) {
   writing_.swap(waiting_);
   waiting_.clear();
   inflight_ = true;
-  if (out.rotate) write_snapshot();  // the next segment begins with every definition
+  if (out.rotate) {
+    write_snapshot();  // the next segment begins with every definition
+    snapshot_end_ = adds_.end();
+  }
   return true;
 }
 

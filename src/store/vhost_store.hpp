@@ -134,6 +134,10 @@ class VHostStore final : public broker::Durability, public broker::QueueLog, pub
   uint32_t next_queue_id_ = 1;
   std::map<uint64_t, uint64_t> live_;  // segment -> queue entries whose message is there
   uint64_t removed_below_ = 0;         // segments below this are gone, or going
+  // Where the current segment's snapshot ends. A segment is closed only
+  // once it holds more than that: one whose snapshot alone reaches
+  // segment_bytes would otherwise be followed by another, for ever.
+  Position snapshot_end_;
   int error_ = 0;
 };
 

@@ -309,5 +309,31 @@ TEST(VHostStore, OldSegmentsGoOnceTheirMessagesAreSettled) {
   EXPECT_EQ(h.vhost->find_exchange("x")->bindings().size(), 1u);
 }
 
+// Found by fuzz_store_recovery: with definitions larger than a segment,
+// each new segment's snapshot filled it, the next batch closed it and
+// began another with the same snapshot, and the writer never went idle.
+TEST(VHostStore, ASnapshotLargerThanASegmentDoesNotRotateForEver) {
+  StoreHarness h(1, /*segment_bytes=*/64);
+  ASSERT_EQ(h.open(), 0);
+  h.declare_queue("q", true, {{"x-max-length", int64_t(3)}, {"x-overflow", "drop-head"}});
+  h.declare_queue("r", true, {{"x-message-ttl", int64_t(60000)}});
+  int batches = 0;
+  Batch b;
+  while (h.store->take_batch(b) && ++batches < 10) {
+    ASSERT_EQ(h.store->log().write(b), 0);
+    h.store->batch_done(0);
+  }
+  EXPECT_LT(batches, 10);
+  // Records still close a full segment, and everything comes back.
+  const uint64_t segment = h.store->log().end().segment;
+  h.publish(persistent("m"), 1);
+  ASSERT_EQ(h.flush(), 0);
+  EXPECT_GT(h.store->log().end().segment, segment);
+  h.restart();
+  EXPECT_EQ(h.bodies("q"), (std::vector<std::string>{"m"}));
+  EXPECT_TRUE(h.queue("r"));
+  EXPECT_TRUE(h.report.damage.empty());
+}
+
 }  // namespace
 }  // namespace warren::store
