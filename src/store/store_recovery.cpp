@@ -20,6 +20,9 @@ class VHostStore::Recovery {
 
   void on_record(Position at, uint8_t type, std::span<const uint8_t> p) {
     at_ = at;
+    // Positions are kept in 32 bits each (Message::Stored): a log reaches
+    // neither limit (4 billion segments; segments of 4 GiB), damage can.
+    if (at.segment > UINT32_MAX || at.offset > UINT32_MAX) return bad("out-of-range position");
     switch (RecordType(type)) {
       case RecordType::Exchange: return exchange(p);
       case RecordType::ExchangeDeleted: {
@@ -70,7 +73,14 @@ class VHostStore::Recovery {
   // Hands every queue its entries, marked redelivered, and the store its
   // counts; from here on the store listens.
   void finish(Clocks c) {
+    uint64_t declared = 0;
     for (auto& [id, rq] : queues_) {
+      if (!rq.queue) {
+        const auto n = std::count_if(rq.entries.begin(), rq.entries.end(), [](const Entry& e) { return bool(e.msg); });
+        if (n) report_.damage.push_back(Damage{s_.opts_.dir, 0, 0, fmt::format("{} messages of queue {}, which is not declared", n, id)});
+        continue;
+      }
+      ++declared;
       for (Entry& e : rq.entries) {
         if (!e.msg) continue;
         TimePoint expires = broker::QueueEntry::kNever;
@@ -83,7 +93,7 @@ class VHostStore::Recovery {
     }
     for (const auto& [_, x] : vhost_.exchanges())
       if (x->options().durable && !x->name().empty() && !x->name().starts_with("amq.")) ++report_.exchanges;
-    report_.queues = queues_.size();
+    report_.queues = declared;
     for (const auto& [_, x] : vhost_.exchanges()) report_.bindings += x->options().durable ? x->bindings().size() : 0;
   }
 
@@ -115,11 +125,11 @@ class VHostStore::Recovery {
   void queue(std::span<const uint8_t> p) {
     QueueRecord r;
     if (!decode(p, r)) return bad("queue");
-    if (queues_.contains(r.id)) return;  // restated by a snapshot
+    if (auto it = queues_.find(r.id); it != queues_.end() && it->second.queue) return;  // restated by a snapshot
     // The name's previous holder was deleted in a record that is lost
     // (its segment's damage): the later declaration wins.
     for (auto& [id, q] : queues_)
-      if (q.queue->name() == r.name) {
+      if (q.queue && q.queue->name() == r.name) {
         drop_queue(id);
         break;
       }
@@ -135,7 +145,7 @@ class VHostStore::Recovery {
     if (it == queues_.end()) return;
     for (Entry& e : it->second.entries) clear(e);
     uint64_t n = 0;
-    vhost_.delete_queue(it->second.queue->name(), false, false, 0, now_, n);
+    if (it->second.queue) vhost_.delete_queue(it->second.queue->name(), false, false, 0, now_, n);
     queues_.erase(it);
   }
 
@@ -156,8 +166,7 @@ class VHostStore::Recovery {
   void enqueue(std::span<const uint8_t> p) {
     EnqueueRecord r;
     if (!decode(p, r)) return bad("enqueue");
-    auto q = queues_.find(r.queue);
-    if (q == queues_.end()) return;  // deleted since
+    auto q = queues_.try_emplace(r.queue).first;  // declared later, if its declaration was damaged
     auto m = messages_.find(key(r.message));
     if (m == messages_.end()) return bad("enqueue (its message is missing)");
     std::deque<Entry>& es = q->second.entries;

@@ -335,5 +335,37 @@ TEST(VHostStore, ASnapshotLargerThanASegmentDoesNotRotateForEver) {
   EXPECT_TRUE(h.report.damage.empty());
 }
 
+// Found by fuzz_store_recovery: a damaged snapshot record (the newest
+// segment's Queue) was recovered from an older segment; once that segment
+// went, the queue's later entries came before any declaration of it and
+// were dropped. Entries of a queue not yet declared now wait for a later
+// declaration (the next run's snapshot states it again).
+TEST(VHostStore, EntriesOfAQueueWhoseDeclarationIsDamagedWaitForTheNextOne) {
+  StoreHarness h(1, /*segment_bytes=*/4096);
+  ASSERT_EQ(h.open(), 0);
+  h.declare_queue("q");
+  h.publish(persistent("pin"), 1);  // keeps segment 1
+  ASSERT_EQ(h.flush(), 0);
+  h.restart();  // segment 2 begins with a snapshot: Queue q
+  h.publish(persistent("precious"), 2);
+  ASSERT_EQ(h.flush(), 0);
+  h.stop();
+  std::string seg2 = h.io.contents("data/vhost/00000000000000000002.wlog");
+  seg2[16 + 12] ^= 1;  // bit rot in the snapshot's Queue record
+  h.io.set_contents("data/vhost/00000000000000000002.wlog", seg2);
+  ASSERT_EQ(h.open(), 0);
+  EXPECT_FALSE(h.report.damage.empty());
+  ASSERT_TRUE(h.queue("q"));
+  EXPECT_EQ(h.bodies("q"), (std::vector<std::string>{"pin", "precious"}));
+  auto d = h.get("q");
+  h.queue("q")->settle(d->seq, broker::Outcome::Accepted, h.now);  // segment 1 may go now
+  h.publish(persistent("later"), 3);
+  ASSERT_EQ(h.flush(), 0);
+  EXPECT_FALSE(h.io.exists("data/vhost/00000000000000000001.wlog"));
+  h.restart();
+  ASSERT_TRUE(h.queue("q"));
+  EXPECT_EQ(h.bodies("q"), (std::vector<std::string>{"precious", "later"}));
+}
+
 }  // namespace
 }  // namespace warren::store
