@@ -39,25 +39,39 @@ StoreWriter::~StoreWriter() {
 void StoreWriter::flush() {
   store_->set_clock(clocks_now(loop_));
   store::Batch b;
-  if (!store_->take_batch(b)) return;
-  {
+  bool took = false;
+  while (store_->take_batch(b)) {
+    took = true;
     std::lock_guard lock(mu_);
-    todo_ = std::move(b);
+    todo_.push_back(std::move(b));
   }
-  cv_.notify_one();
+  if (took) cv_.notify_one();
 }
 
+// Between batches, the next segment is prepared a step at a time (see
+// Log::prepare): a step after each batch, and steps back to back while
+// no batch waits.
 void StoreWriter::run() {
+  static constexpr size_t kPrepareStep = 256 << 10;
   std::unique_lock lock(mu_);
+  bool preparing = true;
   while (true) {
-    cv_.wait(lock, [&] { return todo_ || stop_; });
-    if (!todo_) return;  // stopping, with nothing handed over
-    store::Batch b = std::move(*todo_);
-    todo_.reset();
+    if (todo_.empty() && !stop_ && preparing) {
+      lock.unlock();
+      preparing = store_->log().prepare(kPrepareStep);
+      lock.lock();
+      continue;
+    }
+    cv_.wait(lock, [&] { return !todo_.empty() || stop_; });
+    if (todo_.empty()) return;  // stopping, with nothing handed over
+    store::Batch b = std::move(todo_.front());
+    todo_.pop_front();
     lock.unlock();
     const int err = store_->log().write(b);
+    const bool rotated = b.rotate;
     b = store::Batch{};  // freed here, not on the loop
     results_.push(err);
+    preparing = store_->log().prepare(kPrepareStep) || rotated;
     lock.lock();
   }
 }

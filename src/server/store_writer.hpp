@@ -8,7 +8,7 @@
 // while the last one ran (group commit).
 #include <condition_variable>
 #include <mutex>
-#include <optional>
+#include <deque>
 #include <thread>
 
 #include "net/event_loop.hpp"
@@ -43,7 +43,7 @@ class StoreWriter final : public net::Flushable {
   store::VHostStore* store_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<store::Batch> todo_;  // handed to the thread
+  std::deque<store::Batch> todo_;  // handed to the thread, in order
   bool stop_ = false;
   net::Mailbox<int> results_;
   std::thread thread_;

@@ -28,6 +28,10 @@ class File {
   // caller must not sync again and carry on.
   virtual int sync() = 0;
   virtual int truncate(uint64_t size) = 0;
+  // Starts writing [offset, offset + length) back to the disk without
+  // waiting for it (sync_file_range), so that a later sync has less to do.
+  // A hint: doing nothing is correct.
+  virtual int start_writeback(uint64_t offset, uint64_t length) { return 0; }
   virtual int size(uint64_t& out) = 0;
 };
 

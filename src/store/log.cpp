@@ -32,6 +32,9 @@ int Log::open(Io& io, LogOptions opts, const OnRecord& on_record, const OnDamage
 
   std::vector<std::string> names;
   if (int err = io.list(dir, names)) return err;
+  // A segment being prepared when the process stopped: in no known state.
+  if (std::find(names.begin(), names.end(), "next-segment.tmp") != names.end())
+    if (int err = io.remove(log->prepared_path())) return err;
   std::vector<uint64_t> numbers;
   for (const std::string& n : names)
     if (uint64_t k; segment_number(n, k)) numbers.push_back(k);
@@ -62,7 +65,7 @@ int Log::open(Io& io, LogOptions opts, const OnRecord& on_record, const OnDamage
     }
     for (auto [offset, length] : r.damaged) on_damage({path, offset, length, "damaged records"});
     if (!last) {
-      if (r.tail_bytes) on_damage({path, r.good_end, r.tail_bytes, "damaged end of a closed segment"});
+      if (r.tail_bytes && !r.zero_tail) on_damage({path, r.good_end, r.tail_bytes, "damaged end of a closed segment"});
       log->segments_.push_back(k);
       continue;
     }
@@ -80,12 +83,23 @@ int Log::open(Io& io, LogOptions opts, const OnRecord& on_record, const OnDamage
 }
 
 // A new segment is durable, header and name, before any record goes in.
+// A prepared file becomes it when there is one: zeros to segment_bytes,
+// synced, then its header and its name.
 int Log::start_segment(uint64_t number) {
   std::unique_ptr<File> f;
-  if (int err = io_.open(path_of(number), OpenMode::Create, f)) return err;
+  const bool use_prepared = prepared_ready_;
+  if (use_prepared) {
+    f = std::move(prepared_);
+    prepared_ready_ = false;
+    prepared_bytes_ = 0;
+  } else if (int err = io_.open(path_of(number), OpenMode::Create, f)) {
+    return err;
+  }
   SegmentWriter w;
   if (int err = SegmentWriter::create(*f, number, w)) return err;
   if (int err = f->sync()) return err;
+  if (use_prepared)
+    if (int err = io_.rename(prepared_path(), path_of(number))) return err;
   if (int err = io_.sync_dir(opts_.dir)) return err;
   if (file_) segments_.push_back(number_);
   file_ = std::move(f);
@@ -106,6 +120,36 @@ int Log::sync() {
   if (writer_.end() >= opts_.segment_bytes)
     if (int err = start_segment(number_ + 1)) return error_ = err;
   return 0;
+}
+
+bool Log::prepare(size_t budget) {
+  if (error_ || prepare_failed_ || prepared_ready_) return false;
+  auto fail = [&] {
+    abandon_prepared();
+    prepare_failed_ = true;  // not again this run: the disk is full, or worse
+    return false;
+  };
+  if (!prepared_ && io_.open(prepared_path(), OpenMode::Create, prepared_)) return fail();
+  static const std::vector<uint8_t> zeros(1 << 20);
+  const uint64_t target = opts_.segment_bytes;
+  while (budget > 0 && prepared_bytes_ < target) {
+    const size_t n = size_t(std::min<uint64_t>({budget, zeros.size(), target - prepared_bytes_}));
+    if (write_all(*prepared_, std::span(zeros.data(), n), prepared_bytes_)) return fail();
+    prepared_->start_writeback(prepared_bytes_, n);
+    prepared_bytes_ += n;
+    budget -= n;
+  }
+  if (prepared_bytes_ < target) return true;
+  if (prepared_->sync()) return fail();
+  prepared_ready_ = true;
+  return false;
+}
+
+void Log::abandon_prepared() {
+  prepared_.reset();
+  prepared_bytes_ = 0;
+  prepared_ready_ = false;
+  io_.remove(prepared_path());
 }
 
 void Batch::append(const Batch& other) {

@@ -97,6 +97,16 @@ class Log {
   // For tests that lose power in the middle of a batch.
   int write_unsynced(Batch& b);
 
+  // Prepares the next segment's file ahead of its use, `budget` bytes of
+  // zeros at a time, between batches (the writer's thread): filled to
+  // segment_bytes and synced, it is taken by the next rotation, whose
+  // writes then overwrite allocated blocks and whose syncs carry no
+  // metadata (an fdatasync of a 23 KB append: 225 us; of an overwrite:
+  // 128 us, on this VM). Returns true while there is more to do. Failures
+  // only end the preparation: the next segment is then created as before.
+  bool prepare(size_t budget);
+  bool prepared() const { return prepared_ready_; }
+
   Position end() const { return {number_, writer_.end()}; }  // where the next record goes
   const LogOptions& options() const { return opts_; }
   uint64_t first_segment() const { return segments_.empty() ? number_ : segments_.front(); }
@@ -109,6 +119,8 @@ class Log {
   Log(Io& io, LogOptions opts) : io_(io), opts_(std::move(opts)) {}
   std::string path_of(uint64_t number) const;
   int start_segment(uint64_t number);
+  std::string prepared_path() const { return opts_.dir + "/next-segment.tmp"; }
+  void abandon_prepared();
 
   Io& io_;
   LogOptions opts_;
@@ -118,6 +130,11 @@ class Log {
   std::unique_ptr<File> file_;
   SegmentWriter writer_;
   int error_ = 0;
+  // The next segment's file, being prepared (prepare()).
+  std::unique_ptr<File> prepared_;
+  uint64_t prepared_bytes_ = 0;
+  bool prepared_ready_ = false;
+  bool prepare_failed_ = false;
 };
 
 }  // namespace warren::store

@@ -2,6 +2,7 @@
 // losses, one process at a time, damage reported by file and offset.
 #include "store/log.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -158,6 +159,61 @@ TEST(Log, AFailedSyncFailsTheLogForGood) {
   add(*o.log, 2, 1);
   EXPECT_EQ(o.log->sync(), EIO);
   EXPECT_EQ(o.log->error(), EIO);
+}
+
+// Prepared segments (Log::prepare): zeros to segment_bytes, synced, taken
+// by the next rotation; their unused zeros are not damage.
+TEST(Log, APreparedSegmentIsTakenByTheNextRotation) {
+  SimIo io;
+  Opened o = open_log(io);
+  int steps = 0;
+  while (o.log->prepare(100)) ++steps;
+  EXPECT_EQ(steps, 2);  // 256 bytes, 100 at a time
+  ASSERT_TRUE(o.log->prepared());
+  EXPECT_EQ(io.contents("data/next-segment.tmp"), std::string(256, '\0'));
+  const uint64_t first = o.log->end().segment;
+  int i = 0;
+  while (o.log->end().segment == first) {
+    add(*o.log, i++, 1);
+    ASSERT_EQ(o.log->sync(), 0);
+  }
+  EXPECT_FALSE(o.log->prepared());
+  EXPECT_FALSE(io.exists("data/next-segment.tmp"));
+  const std::string next = fmt::format("data/{:020}.wlog", o.log->end().segment);
+  EXPECT_EQ(io.contents(next).size(), 256u);  // its full size from the start
+  add(*o.log, i++, 2);
+  ASSERT_EQ(o.log->sync(), 0);
+  o.log.reset();
+  io.power_loss();
+  Opened again = open_log(io);
+  ASSERT_EQ(again.err, 0);
+  EXPECT_EQ(again.records, expected(i + 1));
+  EXPECT_TRUE(again.damage.empty()) << again.damage[0].what;
+}
+
+TEST(Log, ALeftoverPreparedFileIsRemovedAtOpen) {
+  SimIo io;
+  {
+    Opened o = open_log(io);
+    EXPECT_TRUE(o.log->prepare(64));  // stopped midway
+  }
+  ASSERT_TRUE(io.exists("data/next-segment.tmp"));
+  Opened again = open_log(io);
+  ASSERT_EQ(again.err, 0);
+  EXPECT_FALSE(io.exists("data/next-segment.tmp"));
+  EXPECT_TRUE(again.damage.empty());
+}
+
+TEST(Log, APreparationThatFailsOnlyEndsThePreparation) {
+  SimIo io;
+  Opened o = open_log(io);
+  io.fail(SimIo::Op::Write, ENOSPC);
+  EXPECT_FALSE(o.log->prepare(1000));
+  EXPECT_FALSE(o.log->prepared());
+  EXPECT_FALSE(o.log->prepare(1000));  // not again this run
+  EXPECT_EQ(o.log->error(), 0);
+  add(*o.log, 0, 30);
+  EXPECT_EQ(o.log->sync(), 0);  // rotations create segments as before
 }
 
 }  // namespace

@@ -43,6 +43,9 @@ class PosixFile final : public File {
   }
   int sync() override { return ::fdatasync(fd_) == 0 ? 0 : errno; }
   int truncate(uint64_t size) override { return ::ftruncate(fd_, off_t(size)) == 0 ? 0 : errno; }
+  int start_writeback(uint64_t offset, uint64_t length) override {
+    return ::sync_file_range(fd_, off_t(offset), off_t(length), SYNC_FILE_RANGE_WRITE) == 0 ? 0 : errno;
+  }
   int size(uint64_t& out) override {
     struct stat st;
     if (::fstat(fd_, &st) != 0) return errno;

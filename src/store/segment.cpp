@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -133,7 +134,14 @@ ScanResult scan_segment_bytes(std::span<const uint8_t> b, const RecordFn& on_rec
       r.good_end = pos;
       continue;
     }
-    // Not a record: find the next one that checks, if any.
+    // Not a record. Zeros to the end are a prepared segment's unused space
+    // (checked first: searching them for a record would try every offset).
+    if (std::all_of(b.begin() + ptrdiff_t(pos), b.end(), [](uint8_t x) { return x == 0; })) {
+      r.tail_bytes = b.size() - pos;
+      r.zero_tail = true;
+      break;
+    }
+    // Find the next record that checks, if any.
     size_t next = pos + 1;
     while (next < b.size() && valid_record_at(b, next) < 0) ++next;
     if (next >= b.size()) {

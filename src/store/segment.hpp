@@ -77,6 +77,9 @@ struct ScanResult {
   // Bytes after good_end that are not a record. In the last segment,
   // with nothing valid after them, that is a torn write: cut it off.
   uint64_t tail_bytes = 0;
+  // The tail is all zeros: space a prepared segment had not used yet
+  // (Log::prepare), not damage.
+  bool zero_tail = false;
   // Damaged stretches before good_end: the records there are lost; the
   // valid ones after them were read (resynchronised on the next record
   // that checks). Each is (offset, length).

@@ -240,5 +240,24 @@ TEST_F(SegmentTest, AFullDiskFailsTheWriteWithNoSpace) {
   EXPECT_EQ(w.sync(), ENOSPC);
 }
 
+TEST_F(SegmentTest, ZerosAfterTheLastRecordAreAPreparedTailNotDamage) {
+  add(1);
+  ASSERT_EQ(w.sync(), 0);
+  std::string raw = io.contents(kPath);
+  const size_t records_end = raw.size();
+  std::vector<uint8_t> seg(raw.begin(), raw.end());
+  seg.resize(records_end + 5000, 0);
+  ScanResult r = scan_segment_bytes(seg, [](uint64_t, uint8_t, std::span<const uint8_t>) {});
+  EXPECT_EQ(r.records, 1u);
+  EXPECT_EQ(r.good_end, records_end);
+  EXPECT_EQ(r.tail_bytes, 5000u);
+  EXPECT_TRUE(r.zero_tail);
+  EXPECT_TRUE(r.damaged.empty());
+  seg[records_end + 10] = 1;  // a torn write into the prepared space
+  r = scan_segment_bytes(seg, [](uint64_t, uint8_t, std::span<const uint8_t>) {});
+  EXPECT_FALSE(r.zero_tail);
+  EXPECT_EQ(r.tail_bytes, 5000u);
+}
+
 }  // namespace
 }  // namespace warren::store

@@ -178,10 +178,10 @@ uint64_t VHostStore::removal_floor() const {
 
 bool VHostStore::take_batch(Batch& out) {
   if (error_) {
-    batch_done(error_);  // refuses what waits
+    refuse_all();
     return false;
   }
-  if (inflight_ || (adds_.empty() && removes_.empty())) return false;
+  if (writing_.size() >= kMaxInFlight || (adds_.empty() && removes_.empty())) return false;
   adds_.append(removes_);
   removes_.clear();
   const uint64_t floor = removal_floor();
@@ -195,9 +195,8 @@ bool VHostStore::take_batch(Batch& out) {
   adds_ = Batch{};
   adds_.start = next;
   removes_.start = next;
-  writing_.swap(waiting_);
+  writing_.push_back(std::move(waiting_));
   waiting_.clear();
-  inflight_ = true;
   if (out.rotate) {
     write_snapshot();  // the next segment begins with every definition
     snapshot_end_ = adds_.end();
@@ -206,18 +205,28 @@ bool VHostStore::take_batch(Batch& out) {
 }
 
 void VHostStore::batch_done(int err) {
-  inflight_ = false;
   if (err && !error_) error_ = err;
   broker::PendingOutcomes& outcomes = vhost_.outcomes();
-  for (broker::OutcomeTicket t : writing_) outcomes.complete(t, err == 0);
-  writing_.clear();
-  if (error_) {
-    // Fail-stop: nothing recorded from now on will be written.
-    for (broker::OutcomeTicket t : waiting_) outcomes.complete(t, false);
-    waiting_.clear();
-    adds_.clear();
-    removes_.clear();
+  if (!writing_.empty()) {
+    for (broker::OutcomeTicket t : writing_.front()) outcomes.complete(t, err == 0);
+    writing_.pop_front();
   }
+  if (error_) refuse_all();
+  outcomes.deliver();
+}
+
+// Fail-stop: batches taken after a failed one fail too (the log refuses
+// them), and nothing recorded from now on will be written.
+void VHostStore::refuse_all() {
+  broker::PendingOutcomes& outcomes = vhost_.outcomes();
+  for (auto& batch : writing_) {
+    for (broker::OutcomeTicket t : batch) outcomes.complete(t, false);
+    batch.clear();  // its batch_done still comes, and finds nothing
+  }
+  for (broker::OutcomeTicket t : waiting_) outcomes.complete(t, false);
+  waiting_.clear();
+  adds_.clear();
+  removes_.clear();
   outcomes.deliver();
 }
 

@@ -20,6 +20,7 @@
 // File::sync): everything waiting and every later publish to a durable
 // queue is refused.
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -74,12 +75,15 @@ class VHostStore final : public broker::Durability, public broker::QueueLog, pub
 
   // --- the driver's side
   // Records wait to be written and no batch is in flight.
-  bool ready() const { return !inflight_ && (!adds_.empty() || !removes_.empty() || (error_ && !waiting_.empty())); }
+  bool ready() const {
+    return writing_.size() < kMaxInFlight && (!adds_.empty() || !removes_.empty() || (error_ && !waiting_.empty()));
+  }
   // Takes what was recorded since the last take, to be written with
-  // log().write(). False when there is nothing, or a batch is in flight.
+  // log().write(), in the order taken. False when there is nothing, or
+  // kMaxInFlight batches are taken and not done.
   bool take_batch(Batch& out);
-  // The batch taken last is written and synced (err 0), or failed: its
-  // publishers' outcomes complete (vhost.outcomes().deliver() is called).
+  // The oldest batch not done is written and synced (err 0), or failed:
+  // its publishers' outcomes complete (vhost.outcomes().deliver() is called).
   void batch_done(int err);
   // Kept current by the driver (once a loop turn): converts expiry times.
   void set_clock(Clocks c) { clocks_ = c; }
@@ -119,6 +123,7 @@ class VHostStore final : public broker::Durability, public broker::QueueLog, pub
   void removed(const broker::Message& m);
   void write_snapshot();
   void attach(broker::Queue& q, uint32_t id);
+  void refuse_all();
   // The lowest segment an old segment's removal must stop at.
   uint64_t removal_floor() const;
 
@@ -128,9 +133,12 @@ class VHostStore final : public broker::Durability, public broker::QueueLog, pub
   std::unique_ptr<Log> log_;
   Batch adds_, removes_;
   std::vector<uint8_t> scratch_;  // a record's payload while it is framed
-  bool inflight_ = false;
-  std::vector<broker::OutcomeTicket> waiting_;   // for records in adds_
-  std::vector<broker::OutcomeTicket> writing_;   // for the batch in flight
+  // Two: while the writer syncs one batch, the next waits at its door,
+  // so it starts the moment the sync ends instead of after a round trip
+  // through the loop.
+  static constexpr size_t kMaxInFlight = 2;
+  std::vector<broker::OutcomeTicket> waiting_;             // for records in adds_
+  std::deque<std::vector<broker::OutcomeTicket>> writing_;  // per batch taken, oldest first
   uint32_t next_queue_id_ = 1;
   std::map<uint64_t, uint64_t> live_;  // segment -> queue entries whose message is there
   uint64_t removed_below_ = 0;         // segments below this are gone, or going

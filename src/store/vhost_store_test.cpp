@@ -112,16 +112,39 @@ TEST(VHostStore, APublisherHearsOnlyOnceItsMessageIsSynced) {
   EXPECT_FALSE(h.publish(transient("t"), 3).pending);
   EXPECT_TRUE(h.outcomes.heard.empty());
 
-  Batch b;
-  ASSERT_TRUE(h.store->take_batch(b));
-  h.publish(persistent("next"), 4);       // while the first batch syncs
-  EXPECT_FALSE(h.store->take_batch(b));  // one batch in flight at a time
+  Batch first, second, third;
+  ASSERT_TRUE(h.store->take_batch(first));
+  h.publish(persistent("next"), 4);  // while the first batch syncs
+  ASSERT_TRUE(h.store->take_batch(second));  // it waits at the writer's door
+  h.publish(persistent("third"), 5);
+  EXPECT_FALSE(h.store->take_batch(third));  // two in flight at most
   EXPECT_TRUE(h.outcomes.heard.empty());
-  ASSERT_EQ(h.store->log().write(b), 0);
+  ASSERT_EQ(h.store->log().write(first), 0);
   h.store->batch_done(0);
   EXPECT_EQ(h.outcomes.heard, (std::map<uint64_t, bool>{{1, true}}));
-  ASSERT_EQ(h.flush(), 0);
+  ASSERT_EQ(h.store->log().write(second), 0);
+  h.store->batch_done(0);
   EXPECT_EQ(h.outcomes.heard, (std::map<uint64_t, bool>{{1, true}, {4, true}}));
+  ASSERT_EQ(h.flush(), 0);
+  EXPECT_EQ(h.outcomes.heard, (std::map<uint64_t, bool>{{1, true}, {4, true}, {5, true}}));
+}
+
+TEST(VHostStore, AFailedBatchFailsTheOneBehindIt) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  h.declare_queue("q");
+  ASSERT_EQ(h.flush(), 0);
+  h.publish(persistent("a"), 1);
+  Batch first, second;
+  ASSERT_TRUE(h.store->take_batch(first));
+  h.publish(persistent("b"), 2);
+  ASSERT_TRUE(h.store->take_batch(second));
+  h.io.fail(SimIo::Op::Sync, EIO);
+  h.store->batch_done(h.store->log().write(first));
+  EXPECT_EQ(h.outcomes.heard, (std::map<uint64_t, bool>{{1, false}, {2, false}}));
+  EXPECT_EQ(h.store->log().write(second), EIO);  // the log is failed for good
+  h.store->batch_done(EIO);
+  EXPECT_EQ(h.outcomes.heard.size(), 2u);
 }
 
 TEST(VHostStore, OneRecordPerMessageHoweverManyQueuesHoldIt) {
