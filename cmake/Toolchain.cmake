@@ -40,5 +40,10 @@ function(warren_add_test)
   endif()
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  # Test files are mostly the same headers (GoogleTest, the component's)
+  # parsed again: compiled in batches of 8 as one unit, a test binary builds
+  # about three times faster (broker_test: 43 s against 137 s of CPU). So
+  # names in a test file's anonymous namespace must not repeat another's.
+  set_target_properties(${T_NAME} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 8)
   gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 30 PROPERTIES TIMEOUT 120)
 endfunction()

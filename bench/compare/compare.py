@@ -29,6 +29,17 @@ SCENARIOS = [
     ("3", "1p1c 16 B, confirms (-c 256), transient, auto-ack", "-x 1 -y 1 -s 16 -c 256 -a", 5),
     ("4", "1p1c 16 B, durable queue, persistent, confirms (-c 256)",
      "-x 1 -y 1 -s 16 -c 256 -a -f persistent -u compare-durable", 5),
+    # More of issue 12's durable scenarios: bodies, fan-out (one write per
+    # message, not ten), two producers and two consumers.
+    ("4b", "1p1c 1 KiB, durable queue, persistent, confirms (-c 256)",
+     "-x 1 -y 1 -s 1024 -c 256 -a -f persistent -u compare-durable-1k", 5),
+    ("4c", "1p1c 64 KiB, durable queue, persistent, confirms (-c 256)",
+     "-x 1 -y 1 -s 65536 -c 256 -a -f persistent -u compare-durable-64k", 5),
+    ("4d", "fan-out to 10 durable queues, persistent 16 B, confirms (-c 256)",
+     "-x 1 -y 10 -s 16 -c 256 -a -f persistent -e compare-dfanout -t fanout "
+     "--queue-pattern compare-dfan-%d --queue-pattern-from 1 --queue-pattern-to 10", 5),
+    ("4e", "2p2c 16 B, durable queue, persistent, confirms (-c 256 each)",
+     "-x 2 -y 2 -s 16 -c 256 -a -f persistent -u compare-durable-2", 5),
     ("5a", "1p1c 1 KiB, auto-ack", "-x 1 -y 1 -s 1024 -a", 5),
     ("5b", "1p1c 64 KiB, auto-ack", "-x 1 -y 1 -s 65536 -a", 5),
     ("6", "fan-out to 10 queues (1 producer, 10 consumers), 16 B, auto-ack",
@@ -134,7 +145,7 @@ def rows_for(sid, results):
                 ("latency p99 (µs)", True, {b: m("latency_us", b, "p99") for b in results})]
     rows = [("received (msg/s)", False, {b: m("receive_rate", b) for b in results}),
             ("sent (msg/s)", False, {b: m("send_rate", b) for b in results})]
-    if sid in ("3", "4", "10-3"):
+    if sid in ("3", "10-3") or sid.startswith("4"):
         rows.append(("confirm latency p99 (µs)", True, {b: m("confirm_latency_us", b, "p99") for b in results}))
     rows.append(("broker CPU (%)", None, {b: m("broker_cpu_percent", b) for b in results}))
     rows.append(("warren-perf CPU (%)", None, {b: m("cpu", b, "percent") for b in results}))

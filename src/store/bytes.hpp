@@ -13,6 +13,11 @@
 
 namespace warren::store {
 
+// A string's bytes as the store's spans.
+inline std::span<const uint8_t> byte_span(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
 class Out {
  public:
   explicit Out(std::vector<uint8_t>& buf) : buf_(buf) {}

@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "store/bytes.hpp"
 #include "store/sim_io.hpp"
 
 namespace warren::store {
 namespace {
 
-std::span<const uint8_t> bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
 struct Opened {
   int err = 0;
@@ -37,7 +37,7 @@ Opened open_log(Io& io, uint64_t segment_bytes = 256) {
 }
 
 void add(Log& log, int from, int n) {
-  for (int i = from; i < from + n; ++i) log.add(1, bytes("record " + std::to_string(i)));
+  for (int i = from; i < from + n; ++i) log.add(1, byte_span("record " + std::to_string(i)));
 }
 
 std::vector<std::string> expected(int n) {
@@ -115,7 +115,7 @@ TEST(Log, DamageInAClosedSegmentIsReportedWithItsFileAndOffset) {
   {
     Opened o = open_log(io);
     for (int i = 0; i < 30; ++i) {
-      at.push_back(o.log->add(1, bytes("record " + std::to_string(i))));
+      at.push_back(o.log->add(1, byte_span("record " + std::to_string(i))));
       ASSERT_EQ(o.log->sync(), 0);
     }
   }

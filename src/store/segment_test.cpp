@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "store/bytes.hpp"
 #include "store/sim_io.hpp"
 
 namespace warren::store {
@@ -36,7 +37,6 @@ std::vector<Rec> scan_all(SimIo& io, ScanResult* result = nullptr) {
   return out;
 }
 
-std::span<const uint8_t> bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
 class SegmentTest : public ::testing::Test {
  protected:
@@ -48,7 +48,7 @@ class SegmentTest : public ::testing::Test {
   }
   // Records "r0".."r<n-1>", types 1, 2, 3, 1...
   void add(int n, int from = 0) {
-    for (int i = from; i < from + n; ++i) w.add(uint8_t(1 + i % 3), bytes("r" + std::to_string(i)));
+    for (int i = from; i < from + n; ++i) w.add(uint8_t(1 + i % 3), byte_span("r" + std::to_string(i)));
   }
 
   SimIo io{42};
@@ -81,7 +81,7 @@ TEST_F(SegmentTest, ATornLastRecordIsCutAtEveryByteOffset) {
   add(5);
   ASSERT_EQ(w.sync(), 0);
   const std::string synced = io.contents(kPath);
-  w.add(9, bytes("the last record, torn"));
+  w.add(9, byte_span("the last record, torn"));
   ASSERT_EQ(w.sync(), 0);
   const std::string full = io.contents(kPath);
   for (size_t cut = synced.size(); cut <= full.size(); ++cut) {
@@ -99,7 +99,7 @@ TEST_F(SegmentTest, ATornLastRecordIsCutAtEveryByteOffset) {
     ASSERT_EQ(io.open(kPath, OpenMode::ReadWrite, f), 0);
     SegmentWriter resumed;
     ASSERT_EQ(SegmentWriter::resume(*f, r.good_end, resumed), 0);
-    resumed.add(1, bytes("after"));
+    resumed.add(1, byte_span("after"));
     ASSERT_EQ(resumed.sync(), 0);
     recs = scan_all(io, &r);
     ASSERT_EQ(recs.size(), whole ? 7u : 6u);
@@ -155,7 +155,7 @@ TEST(SegmentFormat, IsWhatTheDocsSay) {
   for (int i = 0; i < 4; ++i) b += char(crc >> (8 * i));
   b += body;
   std::vector<std::string> got;
-  ScanResult r = scan_segment_bytes(bytes(b), [&](uint64_t off, uint8_t type, std::span<const uint8_t> p) {
+  ScanResult r = scan_segment_bytes(byte_span(b), [&](uint64_t off, uint8_t type, std::span<const uint8_t> p) {
     EXPECT_EQ(off, kSegmentHeaderSize);
     EXPECT_EQ(type, 7);
     got.emplace_back(p.begin(), p.end());
@@ -166,11 +166,11 @@ TEST(SegmentFormat, IsWhatTheDocsSay) {
 }
 
 TEST_F(SegmentTest, NotASegmentOrAnotherVersionIsRefused) {
-  ScanResult r = scan_segment_bytes(bytes("hello, world, this is not a log"), [](auto...) {});
+  ScanResult r = scan_segment_bytes(byte_span("hello, world, this is not a log"), [](auto...) {});
   EXPECT_EQ(r.error, EINVAL);
   std::string b = io.contents(kPath);
   b[6] = 9;
-  r = scan_segment_bytes(bytes(b), [](auto...) {});
+  r = scan_segment_bytes(byte_span(b), [](auto...) {});
   EXPECT_EQ(r.error, ENOTSUP);
 }
 
@@ -186,9 +186,9 @@ TEST_F(SegmentTest, PowerLossKeepsEverythingSynced) {
     ASSERT_EQ(disk.sync_dir("d"), 0);
     SegmentWriter sw;
     ASSERT_EQ(SegmentWriter::create(*f, 1, sw), 0);
-    for (int i = 0; i < 20; ++i) sw.add(1, bytes("s" + std::to_string(i)));
+    for (int i = 0; i < 20; ++i) sw.add(1, byte_span("s" + std::to_string(i)));
     ASSERT_EQ(sw.sync(), 0);
-    for (int i = 20; i < 40; ++i) sw.add(1, bytes("s" + std::to_string(i)));
+    for (int i = 20; i < 40; ++i) sw.add(1, byte_span("s" + std::to_string(i)));
     ASSERT_EQ(sw.write(), 0);  // written, not synced
     disk.power_loss();
     ScanResult r;
