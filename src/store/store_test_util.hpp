@@ -50,7 +50,7 @@ class StoreHarness {
     store.reset();
     vhost = std::make_unique<broker::VHost>("/", env, now);
     report = RecoveryReport{};
-    StoreOptions o{"data/vhost", segment_bytes_, {}};
+    StoreOptions o{"data/vhost", segment_bytes_, {}, [this] { ++cues; }};
     int err = VHostStore::open(io, o, *vhost, Clocks{now, wall_ms}, store, &report);
     if (err == 0) publisher = vhost->outcomes().add_publisher(outcomes);
     return err;
@@ -118,6 +118,7 @@ class StoreHarness {
   RecoveryReport report;
   Outcomes outcomes;
   broker::PublisherId publisher = 0;
+  int cues = 0;  // StoreOptions::on_records calls
 
  private:
   uint64_t segment_bytes_;

@@ -129,7 +129,11 @@ void VHostStore::removed(const Message& m) {
 }
 
 void VHostStore::wait(const Queue&, const broker::MessagePtr&, broker::OutcomeTicket ticket) {
-  if (ticket) waiting_.push_back(ticket);
+  if (!ticket) return;
+  // A failed store logs nothing, so nothing else would cue the driver to
+  // come and refuse this outcome.
+  if (error_ && waiting_.empty() && opts_.on_records) opts_.on_records();
+  waiting_.push_back(ticket);
 }
 
 void VHostStore::record(const Queue& q, const broker::QueueOp& op, const Message* msg) {

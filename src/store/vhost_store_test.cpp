@@ -289,8 +289,10 @@ TEST(VHostStore, AFailedSyncRefusesWhatWaitsAndEverythingAfter) {
   EXPECT_EQ(h.flush(), EIO);
   EXPECT_EQ(h.outcomes.heard, (std::map<uint64_t, bool>{{1, false}}));
   EXPECT_EQ(h.store->error(), EIO);
+  const int cues = h.cues;
   h.publish(persistent("b"), 2);
-  EXPECT_EQ(h.flush(), 0);  // nothing is written any more
+  EXPECT_EQ(h.cues, cues + 1);  // the driver is cued to come and refuse it
+  EXPECT_EQ(h.flush(), 0);      // nothing is written any more
   EXPECT_EQ(h.outcomes.heard, (std::map<uint64_t, bool>{{1, false}, {2, false}}));
   // fsyncgate: the write that failed to sync must not come back as if it had.
   h.power_loss_and_restart();
