@@ -40,6 +40,11 @@ SCENARIOS = [
      "--queue-pattern compare-dfan-%d --queue-pattern-from 1 --queue-pattern-to 10", 5),
     ("4e", "2p2c 16 B, durable queue, persistent, confirms (-c 256 each)",
      "-x 2 -y 2 -s 16 -c 256 -a -f persistent -u compare-durable-2", 5),
+    # No consumer: every message is written and synced before its confirm
+    # (with a consumer keeping up, most are settled before their batch is
+    # written, and neither broker writes those).
+    ("4f", "1 producer, no consumer, 16 B, durable queue, persistent, confirms (-c 256)",
+     "-x 1 -y 0 -s 16 -c 256 -f persistent -u compare-durable-backlog -ad false", 5),
     ("5a", "1p1c 1 KiB, auto-ack", "-x 1 -y 1 -s 1024 -a", 5),
     ("5b", "1p1c 64 KiB, auto-ack", "-x 1 -y 1 -s 65536 -a", 5),
     ("6", "fan-out to 10 queues (1 producer, 10 consumers), 16 B, auto-ack",

@@ -35,7 +35,7 @@ void VHostStore::add(Batch& to, RecordType type, const R& r) {
 }
 
 Position VHostStore::put(Batch& to, RecordType type, std::span<const uint8_t> a, std::span<const uint8_t> b) {
-  if (adds_.empty() && removes_.empty() && opts_.on_records) opts_.on_records();
+  cue();
   return to.add(uint8_t(type), a, b);
 }
 
@@ -113,19 +113,49 @@ Message::Stored VHostStore::log_message(const Message& m) {
   return s;
 }
 
-void VHostStore::enqueued(const Queue& q, uint64_t seq, TimePoint expires, const Message& m) {
-  const Message::Stored s = log_message(m);
+// Enqueues wait until the batch is taken: one settled before then (an
+// auto-ack consumer's, a quick ack) is never written, nor its removal, nor
+// its message if nothing else holds it, as RabbitMQ does not write a
+// message that is gone before its turn. Its publisher still hears only
+// after the batch is done: the order of confirms and syncs is kept.
+void VHostStore::enqueued(const Queue& q, uint64_t seq, TimePoint expires, const broker::MessagePtr& m) {
   int64_t expires_ms = 0;
   if (expires != broker::QueueEntry::kNever)
     expires_ms = std::max<int64_t>(
         1, clocks_.wall_ms + std::chrono::duration_cast<std::chrono::milliseconds>(expires - clocks_.now).count());
-  add(adds_, RecordType::Enqueue, EnqueueRecord{uint32_t(q.log_id()), seq, Position{s.segment, s.offset}, expires_ms});
-  ++live_[s.segment];
+  cue();
+  const uint32_t id = uint32_t(q.log_id());
+  pending_index_[PendingKey{id, seq}] = pending_.size();
+  pending_.push_back(Pending{id, seq, m, expires_ms});
 }
 
-void VHostStore::removed(const Message& m) {
+bool VHostStore::cancel_pending(uint32_t queue, uint64_t seq) {
+  auto it = pending_index_.find(PendingKey{queue, seq});
+  if (it == pending_index_.end()) return false;
+  pending_[it->second].msg.reset();
+  pending_index_.erase(it);
+  return true;
+}
+
+void VHostStore::frame_pending() {
+  for (Pending& p : pending_) {
+    if (!p.msg) continue;
+    const Message::Stored s = log_message(*p.msg);
+    add(adds_, RecordType::Enqueue, EnqueueRecord{p.queue, p.seq, Position{s.segment, s.offset}, p.expires_ms});
+    ++live_[s.segment];
+  }
+  pending_.clear();
+  pending_index_.clear();
+}
+
+void VHostStore::removed(const broker::Queue& q, uint64_t seq, const Message& m) {
+  if (cancel_pending(uint32_t(q.log_id()), seq)) return;
   auto it = live_.find(m.stored().segment);
   if (it != live_.end() && --it->second == 0) live_.erase(it);
+}
+
+void VHostStore::cue() {
+  if (adds_.empty() && removes_.empty() && pending_.empty() && opts_.on_records) opts_.on_records();
 }
 
 void VHostStore::wait(const Queue&, const broker::MessagePtr&, broker::OutcomeTicket ticket) {
@@ -140,15 +170,21 @@ void VHostStore::record(const Queue& q, const broker::QueueOp& op, const Message
   if (error_) return;
   const uint32_t id = uint32_t(q.log_id());
   if (const auto* e = std::get_if<ops::Enqueue>(&op)) {
-    if (msg->persistent()) enqueued(q, e->seq, e->expires, *msg);
+    if (msg->persistent()) enqueued(q, e->seq, e->expires, e->msg);
   } else if (const auto* r = std::get_if<ops::Remove>(&op)) {
     if (!msg->persistent()) return;
+    if (cancel_pending(id, r->seq)) return;  // never written: nothing to remove
     add(removes_, RecordType::Remove, RemoveRecord{id, r->seq});
-    removed(*msg);
+    removed(q, r->seq, *msg);
   } else if (const auto* p = std::get_if<ops::Park>(&op)) {
+    if (!msg->persistent()) return;
+    if (!msg->stored() || msg->stored().segment < removed_below_) {
+      // Its enqueue was cancelled, not written: it waits again.
+      enqueued(q, p->entry.seq, p->entry.expires, p->entry.msg);
+      return;
+    }
     // Its Remove{Consumed} was logged, maybe in this very batch: the entry
     // comes back after it, among the removals.
-    if (!msg->persistent()) return;
     const Message::Stored s = log_message(*msg);
     add(removes_, RecordType::Enqueue, EnqueueRecord{id, p->entry.seq, Position{s.segment, s.offset}, 0});
     ++live_[s.segment];
@@ -159,12 +195,12 @@ void VHostStore::record(const Queue& q, const broker::QueueOp& op, const Message
       if (unacked)
         rec.kept.push_back(entry.seq);
       else
-        removed(*entry.msg);
+        removed(q, entry.seq, *entry.msg);
     });
     add(removes_, RecordType::Purge, rec);
   } else if (std::holds_alternative<ops::Close>(op)) {
     q.for_each_entry([&](const broker::QueueEntry& entry, bool) {
-      if (entry.msg->persistent()) removed(*entry.msg);
+      if (entry.msg->persistent()) removed(q, entry.seq, *entry.msg);
     });
     scratch_.clear();
     Out(scratch_).varint(id);
@@ -185,7 +221,9 @@ bool VHostStore::take_batch(Batch& out) {
     refuse_all();
     return false;
   }
-  if (writing_.size() >= kMaxInFlight || (adds_.empty() && removes_.empty())) return false;
+  if (writing_.size() >= kMaxInFlight) return false;
+  if (adds_.empty() && removes_.empty() && pending_.empty() && waiting_.empty()) return false;
+  frame_pending();
   adds_.append(removes_);
   removes_.clear();
   const uint64_t floor = removal_floor();
@@ -231,6 +269,8 @@ void VHostStore::refuse_all() {
   waiting_.clear();
   adds_.clear();
   removes_.clear();
+  pending_.clear();
+  pending_index_.clear();
   outcomes.deliver();
 }
 

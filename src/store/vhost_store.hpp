@@ -76,7 +76,8 @@ class VHostStore final : public broker::Durability, public broker::QueueLog, pub
   // --- the driver's side
   // Records wait to be written and no batch is in flight.
   bool ready() const {
-    return writing_.size() < kMaxInFlight && (!adds_.empty() || !removes_.empty() || (error_ && !waiting_.empty()));
+    return writing_.size() < kMaxInFlight &&
+           (!adds_.empty() || !removes_.empty() || !pending_.empty() || !waiting_.empty());
   }
   // Takes what was recorded since the last take, to be written with
   // log().write(), in the order taken. False when there is nothing, or
@@ -119,8 +120,13 @@ class VHostStore final : public broker::Durability, public broker::QueueLog, pub
   Position put(Batch& to, RecordType type, std::span<const uint8_t> a, std::span<const uint8_t> b = {});
   // The message's record, written once: its position.
   broker::Message::Stored log_message(const broker::Message& m);
-  void enqueued(const broker::Queue& q, uint64_t seq, TimePoint expires, const broker::Message& m);
-  void removed(const broker::Message& m);
+  void enqueued(const broker::Queue& q, uint64_t seq, TimePoint expires, const broker::MessagePtr& m);
+  // The entry left its queue: its pending enqueue is cancelled, or its
+  // segment counts one entry less.
+  void removed(const broker::Queue& q, uint64_t seq, const broker::Message& m);
+  bool cancel_pending(uint32_t queue, uint64_t seq);
+  void frame_pending();  // the enqueues still wanted, and their messages, into adds_
+  void cue();            // StoreOptions::on_records, when work starts to wait
   void write_snapshot();
   void attach(broker::Queue& q, uint32_t id);
   void refuse_all();
@@ -137,6 +143,24 @@ class VHostStore final : public broker::Durability, public broker::QueueLog, pub
   // so it starts the moment the sync ends instead of after a round trip
   // through the loop.
   static constexpr size_t kMaxInFlight = 2;
+  // Enqueues of the batch being built, framed when it is taken (see
+  // enqueued()); a null msg: cancelled.
+  struct Pending {
+    uint32_t queue;
+    uint64_t seq;
+    broker::MessagePtr msg;
+    int64_t expires_ms;
+  };
+  struct PendingKey {
+    uint32_t queue;
+    uint64_t seq;
+    bool operator==(const PendingKey&) const = default;
+  };
+  struct PendingHash {
+    size_t operator()(const PendingKey& k) const { return std::hash<uint64_t>{}(k.seq * 0x9E3779B97F4A7C15ull ^ k.queue); }
+  };
+  std::vector<Pending> pending_;
+  std::unordered_map<PendingKey, size_t, PendingHash> pending_index_;
   std::vector<broker::OutcomeTicket> waiting_;             // for records in adds_
   std::deque<std::vector<broker::OutcomeTicket>> writing_;  // per batch taken, oldest first
   uint32_t next_queue_id_ = 1;

@@ -392,5 +392,39 @@ TEST(VHostStore, EntriesOfAQueueWhoseDeclarationIsDamagedWaitForTheNextOne) {
   EXPECT_EQ(h.bodies("q"), (std::vector<std::string>{"precious", "later"}));
 }
 
+// As RabbitMQ: a message gone before its batch is taken (an auto-ack
+// consumer, a quick ack) is never written; its publisher still hears once
+// the batch is done.
+TEST(VHostStore, AMessageSettledBeforeItsBatchIsTakenIsNeverWritten) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  h.declare_queue("a");
+  h.declare_queue("b");
+  ASSERT_FALSE(h.vhost->bind_queue("a", "amq.fanout", "", {}, 0));
+  ASSERT_FALSE(h.vhost->bind_queue("b", "amq.fanout", "", {}, 0));
+  ASSERT_EQ(h.flush(), 0);
+  const std::string body(50000, 'q');
+  const uint64_t before = h.store->log().end().offset;
+  h.publish(persistent(body), 1, "amq.fanout");
+  auto da = h.get("a"), db = h.get("b");
+  h.queue("a")->settle(da->seq, Outcome::Accepted, h.now);
+  h.queue("b")->settle(db->seq, Outcome::Accepted, h.now);
+  EXPECT_TRUE(h.outcomes.heard.empty());
+  ASSERT_EQ(h.flush(), 0);
+  EXPECT_EQ(h.outcomes.heard, (std::map<uint64_t, bool>{{1, true}}));
+  EXPECT_EQ(h.store->log().end().offset, before);  // nothing written at all
+  // Held by one queue still: written once, with that queue's enqueue only.
+  h.publish(persistent(body), 2, "amq.fanout");
+  da = h.get("a");
+  h.queue("a")->settle(da->seq, Outcome::Accepted, h.now);
+  ASSERT_EQ(h.flush(), 0);
+  const uint64_t written = h.store->log().end().offset - before;
+  EXPECT_GT(written, body.size());
+  EXPECT_LT(written, body.size() + 150);
+  h.restart();
+  EXPECT_TRUE(h.bodies("a").empty());
+  EXPECT_EQ(h.bodies("b"), (std::vector<std::string>{body}));
+}
+
 }  // namespace
 }  // namespace warren::store
