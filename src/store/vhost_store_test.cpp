@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "store/inspect.hpp"
 #include "store/store_test_util.hpp"
 
 namespace warren::store {
@@ -424,6 +425,41 @@ TEST(VHostStore, AMessageSettledBeforeItsBatchIsTakenIsNeverWritten) {
   h.restart();
   EXPECT_TRUE(h.bodies("a").empty());
   EXPECT_EQ(h.bodies("b"), (std::vector<std::string>{body}));
+}
+
+TEST(VHostStore, InspectionReadsTheLogWithoutOpeningIt) {
+  StoreHarness h(1, /*segment_bytes=*/1024);
+  ASSERT_EQ(h.open(), 0);
+  ASSERT_FALSE(h.vhost->declare_exchange({"x", "direct", false, true}));
+  h.declare_queue("q");
+  h.declare_queue("gone");
+  ASSERT_FALSE(h.vhost->bind_queue("q", "x", "k", {}, 0));
+  for (int i = 0; i < 30; ++i) h.publish(persistent("message " + std::to_string(i)), uint64_t(i + 1));
+  ASSERT_EQ(h.flush(), 0);
+  for (int i = 0; i < 10; ++i) {
+    auto d = h.get("q");
+    h.queue("q")->settle(d->seq, Outcome::Accepted, h.now);
+  }
+  uint64_t n = 0;
+  ASSERT_FALSE(h.vhost->delete_queue("gone", false, false, 0, h.now, n));
+  ASSERT_EQ(h.flush(), 0);
+  Inspection in;  // beside the open store, as beside a live warrend
+  ASSERT_EQ(inspect(h.io, "data/vhost", in), 0);
+  EXPECT_FALSE(in.damaged());
+  EXPECT_EQ(in.exchanges, (std::vector<std::string>{"x"}));
+  EXPECT_EQ(in.bindings, 1u);
+  ASSERT_EQ(in.queues.size(), 1u);
+  EXPECT_EQ(in.queues.begin()->second.name, "q");
+  EXPECT_EQ(in.queues.begin()->second.messages, 20u);
+  EXPECT_GT(in.segments.size(), 1u);
+  // A flipped byte in a closed segment is damage.
+  const std::string first = "data/vhost/" + in.segments[0].file;
+  std::string bytes = h.io.contents(first);
+  bytes[40] ^= 1;
+  h.io.set_contents(first, bytes);
+  Inspection again;
+  ASSERT_EQ(inspect(h.io, "data/vhost", again), 0);
+  EXPECT_TRUE(again.damaged());
 }
 
 }  // namespace
