@@ -37,7 +37,9 @@ int inspect(Io& io, const std::string& dir, Inspection& out) {
   std::map<uint32_t, std::map<uint64_t, uint64_t>> entries;  // queue -> seq -> body bytes
   std::set<std::string> exchanges;
   std::set<std::tuple<std::string, bool, std::string, std::string>> bindings;
-  for (const auto& [number, name] : files) {
+  for (const auto& file : files) {
+    const uint64_t number = file.first;  // a plain local: clang 14 cannot capture a structured binding
+    const std::string& name = file.second;
     SegmentSummary s;
     s.file = name;
     std::unique_ptr<File> f;
