@@ -149,7 +149,10 @@ void VHostStore::frame_pending() {
 }
 
 void VHostStore::removed(const broker::Queue& q, uint64_t seq, const Message& m) {
-  if (cancel_pending(uint32_t(q.log_id()), seq)) return;
+  if (!cancel_pending(uint32_t(q.log_id()), seq)) uncount(m);
+}
+
+void VHostStore::uncount(const Message& m) {
   auto it = live_.find(m.stored().segment);
   if (it != live_.end() && --it->second == 0) live_.erase(it);
 }
@@ -175,7 +178,7 @@ void VHostStore::record(const Queue& q, const broker::QueueOp& op, const Message
     if (!msg->persistent()) return;
     if (cancel_pending(id, r->seq)) return;  // never written: nothing to remove
     add(removes_, RecordType::Remove, RemoveRecord{id, r->seq});
-    removed(q, r->seq, *msg);
+    uncount(*msg);
   } else if (const auto* p = std::get_if<ops::Park>(&op)) {
     if (!msg->persistent()) return;
     if (!msg->stored() || msg->stored().segment < removed_below_) {

@@ -124,6 +124,8 @@ class VHostStore final : public broker::Durability, public broker::QueueLog, pub
   // The entry left its queue: its pending enqueue is cancelled, or its
   // segment counts one entry less.
   void removed(const broker::Queue& q, uint64_t seq, const broker::Message& m);
+  // A written entry left: its message's segment counts one entry less.
+  void uncount(const broker::Message& m);
   bool cancel_pending(uint32_t queue, uint64_t seq);
   void frame_pending();  // the enqueues still wanted, and their messages, into adds_
   void cue();            // StoreOptions::on_records, when work starts to wait
