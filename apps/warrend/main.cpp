@@ -61,11 +61,16 @@ std::string vhost_dir(const std::string& data_dir, const std::string& vhost) {
 
 // Opens the vhost's store, replaying it into the vhost; false (logged)
 // when it cannot be used.
-bool open_store(store::Io& io, const std::string& dir, uint64_t segment_bytes, broker::VHost& vhost,
-                net::EventLoop& loop, server::StoreWriter& writer, std::unique_ptr<store::VHostStore>& out) {
+bool open_store(store::Io& io, const std::string& dir, const config::StoreConfig& cfg, uint64_t memory_budget,
+                broker::VHost& vhost, net::EventLoop& loop, server::StoreWriter& writer,
+                std::unique_ptr<store::VHostStore>& out) {
   store::StoreOptions o;
   o.dir = dir;
-  o.segment_bytes = segment_bytes;
+  o.segment_bytes = cfg.segment_bytes;
+  o.memory_budget = memory_budget;
+  o.on_damage = [](const store::Damage& d) {
+    spdlog::error("store: {} at offset {} of {}: that message is lost", d.what, d.offset, d.file);
+  };
   o.codecs = {&amqp091::PropertyCodec::instance(), &amqp10::PropertyCodec::instance()};
   o.on_records = writer.cue();
   store::RecoveryReport report;
@@ -157,8 +162,11 @@ int main(int argc, char** argv) {
     std::unique_ptr<store::Io> io = store::posix_io();
     std::unique_ptr<store::VHostStore> store;
     server::StoreWriter writer(loop);
-    if (!open_store(*io, vhost_dir(cfg->data_dir, "/"), cfg->store.segment_bytes, *broker.vhost("/"), loop, writer,
-                    store))
+    const double wm = cfg->amqp.memory_high_watermark;
+    const uint64_t watermark =
+        wm <= 1 ? uint64_t(double(server::default_memory_high_watermark()) / 0.4 * wm) : uint64_t(wm);
+    const uint64_t budget = cfg->store.memory_budget < 0 ? watermark / 2 : uint64_t(cfg->store.memory_budget);
+    if (!open_store(*io, vhost_dir(cfg->data_dir, "/"), cfg->store, budget, *broker.vhost("/"), loop, writer, store))
       return 1;
     std::unique_ptr<server::AmqpServer> amqp;
     if (cfg->amqp.enabled) {
@@ -171,11 +179,9 @@ int main(int argc, char** argv) {
       o.amqp091.max_message_size = cfg->amqp.max_message_size;
       o.reader_threads = cfg->amqp.reader_threads >= 0 ? unsigned(cfg->amqp.reader_threads)
                                                        : (std::thread::hardware_concurrency() > 1 ? 1u : 0u);
-      double wm = cfg->amqp.memory_high_watermark;
       o.data_dir = cfg->data_dir;
       o.disk_free_limit = cfg->store.disk_free_limit;
-      o.memory_high_watermark = wm <= 1 ? uint64_t(double(server::default_memory_high_watermark()) / 0.4 * wm)
-                                        : uint64_t(wm);
+      o.memory_high_watermark = watermark;
       if (!cfg->amqp.users.empty()) {
         o.amqp091.users.clear();
         for (const auto& [name, password] : cfg->amqp.users) o.amqp091.users[name] = {password, false};

@@ -128,6 +128,7 @@ class Message {
     uint32_t segment = 0;
     uint32_t offset = 0;
     explicit operator bool() const { return segment != 0; }
+    bool operator==(const Stored&) const = default;
   };
   Stored stored() const { return stored_; }
   void set_stored(Stored s) const { stored_ = s; }

@@ -42,10 +42,21 @@ void Queue::touch(TimePoint now) {
   last_used_ = now;
 }
 
-const Queue::Entry* Queue::peek_ready() const {
-  for (size_t i = lanes_.size(); i-- > 0;)
-    if (!lanes_[i].empty()) return &lanes_[i].front();
+Queue::Entry* Queue::peek_ready() {
+  for (size_t i = lanes_.size(); i-- > 0;) {
+    Lane& l = lanes_[i];
+    if (Entry* e = lane_front(l)) return e;
+    if (!l.paged.empty()) return nullptr;  // a higher priority waits for its read
+  }
   return nullptr;
+}
+
+Queue::Entry* Queue::lane_front(Lane& l) {
+  if (l.head.empty() && l.paged.empty() && !l.tail.empty()) {
+    std::swap(l.head, l.tail);
+    std::swap(l.head_bytes, l.tail_bytes);
+  }
+  return l.head.empty() ? nullptr : &l.head.front();
 }
 
 TimePoint Queue::expiry_for(const Message& m, TimePoint now) const {
@@ -82,9 +93,8 @@ void Queue::drop(uint64_t seq, Removal why, TimePoint now) {
 // Only heads expire (as in RabbitMQ): a message behind one without a TTL
 // waits for it.
 void Queue::drop_expired(TimePoint now) {
-  for (size_t i = 0; i < lanes_.size(); ++i) {
-    while (!lanes_[i].empty() && lanes_[i].front().expires <= now)
-      drop(lanes_[i].front().seq, Removal::Expired, now);
+  for (Lane& l : lanes_) {
+    for (Entry* e; (e = lane_front(l)) && e->expires <= now;) drop(e->seq, Removal::Expired, now);
   }
 }
 
@@ -94,7 +104,7 @@ void Queue::enforce_limits(TimePoint now) {
   if (opts_.args.overflow != Overflow::DropHead) return;
   while (over_limit(0, 0)) {
     const Entry* head = peek_ready();
-    if (!head) break;
+    if (!head) break;  // or paged: once read back
     drop(head->seq, Removal::MaxLen, now);
   }
 }
@@ -126,6 +136,16 @@ std::optional<Delivery> Queue::get(bool no_ack, TimePoint now) {
   touch(now);
   drop_expired(now);
   const Entry* head = peek_ready();
+  while (!head && paged_count_) {
+    // The head is out, its read not back yet: read it now rather than
+    // answer empty.
+    Lane* l = nullptr;
+    for (size_t i = lanes_.size(); i-- > 0 && !l;)
+      if (lanes_[i].head.empty() && !lanes_[i].paged.empty()) l = &lanes_[i];
+    if (!l || !page_in_now(*l, now)) break;
+    drop_expired(now);
+    head = peek_ready();
+  }
   if (!head) return std::nullopt;
   const uint64_t seq = head->seq;
   if (no_ack) {
@@ -211,6 +231,7 @@ void Queue::dispatch(TimePoint now) {
   QueuePtr self;  // one lookup per dispatch, copied into each delivery
   while (!closed_ && ready_count_ > 0) {
     const Entry* head = peek_ready();
+    if (!head) break;  // paged out: dispatched again when read back
     const uint64_t seq = head->seq;
     if (head->expires <= now && seq != fresh_seq_) {
       drop(seq, Removal::Expired, now);
@@ -310,8 +331,11 @@ void Queue::advance(TimePoint now) {
 std::optional<TimePoint> Queue::next_deadline() const {
   if (closed_) return std::nullopt;
   std::optional<TimePoint> d;
-  for (const auto& l : lanes_)
-    if (!l.empty() && l.front().expires != kNever && (!d || l.front().expires < *d)) d = l.front().expires;
+  for (const Lane& l : lanes_) {
+    // A paged head's expiry is looked at once it is read back.
+    const Entry* front = !l.head.empty() ? &l.head.front() : l.paged.empty() && !l.tail.empty() ? &l.tail.front() : nullptr;
+    if (front && front->expires != kNever && (!d || front->expires < *d)) d = front->expires;
+  }
   if (opts_.args.expires && consumers_.empty() && !unused_reported_) {
     TimePoint t = last_used_ + *opts_.args.expires;
     if (!d || t < *d) d = t;

@@ -22,6 +22,7 @@
 #include "broker/error.hpp"
 #include "broker/message.hpp"
 #include "broker/outbox.hpp"
+#include "broker/pager.hpp"
 #include "broker/queue_op.hpp"
 
 namespace warren::broker {
@@ -161,13 +162,37 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // The seq the next enqueue takes: every entry so far is below it.
   uint64_t next_seq() const { return next_seq_; }
   // The entries, for a log that must see what Purge or Close removes:
-  // fn(const QueueEntry&, bool unacked), ready ones first.
+  // fn(seq, msg, at, unacked), ready ones first; `msg` is null for a paged
+  // entry, and `at` its message's place in the log (msg->stored() otherwise).
   template <class Fn>
   void for_each_entry(Fn&& fn) const {
-    for (const auto& l : lanes_)
-      for (const Entry& e : l) fn(e, false);
-    for (const auto& [_, e] : unacked_) fn(e, true);
+    for (const Lane& l : lanes_) {
+      for (const Entry& e : l.head) fn(e.seq, e.msg.get(), e.msg->stored(), false);
+      for (const PagedEntry& p : l.paged) fn(p.seq, static_cast<const Message*>(nullptr), p.at, false);
+      for (const Entry& e : l.tail) fn(e.seq, e.msg.get(), e.msg->stored(), false);
+    }
+    for (const auto& [_, e] : unacked_) fn(e.seq, e.msg.get(), e.msg->stored(), true);
   }
+
+  // --- paging (pager.hpp): only for a durable queue, whose store pages.
+  // Not owned; nullptr: nothing is paged.
+  void set_pager(Pager* pager, PageWindow window = {}) {
+    pager_ = pager;
+    window_ = window;
+  }
+  // Memory is short: ready entries past the window whose messages the
+  // pager can read back leave memory. Returns how many.
+  size_t page_out();
+  // A read back asked for by page_in came back: msgs[i] is seqs[i]'s
+  // message, null if it could not be read (the entry is then lost: the
+  // store reports its damage). Stale answers (a purge came first) do nothing.
+  void paged_in(const PageRequest& req, std::vector<MessagePtr>& msgs, TimePoint now);
+  // Recovery: entry `e` joins its lane (of `priority`) paged, as a replayed
+  // Enqueue would with its message. False if its seq is taken.
+  bool restore_paged(PagedEntry e, uint8_t priority);
+  // Ready entries in memory / only in the log.
+  uint64_t paged_count() const { return paged_count_; }
+
   // What the ops act on, as a value (for snapshots and tests).
   QueueState state() const;
 
@@ -192,16 +217,35 @@ class Queue : public std::enable_shared_from_this<Queue> {
   void record(const Op& o, const Message* msg) {
     if (log_) log_->record(*this, QueueOp(o), msg);
   }
+  // A priority level's ready entries, in seq order: `head` in memory,
+  // then `paged` (only in the log), then `tail`, in memory again (newer
+  // ones, kept out of `head` while anything before them is paged or
+  // waits to be). Only head entries are delivered, expire or are dropped.
+  struct Lane {
+    std::deque<Entry> head;
+    std::deque<PagedEntry> paged;
+    std::deque<Entry> tail;
+    uint64_t head_bytes = 0, tail_bytes = 0;
+    uint64_t reading_to = 0;  // a read back of the paged up to this seq is out (0: none)
+  };
   // apply's helpers. Hands ready entry `seq` to `take` (as an Entry&&) and
-  // erases its place; false when it is not ready.
+  // erases its place; false when it is not ready in memory.
   template <class Take>
   bool take_ready(uint64_t seq, Take&& take);
-  // The lane and place of ready entry `seq` when it is not a head.
-  bool find_inside(uint64_t seq, std::deque<Entry>*& lane, std::deque<Entry>::iterator& it);
   void clear_ready();
-  std::deque<Entry>& lane(uint8_t priority);
+  Lane& lane(uint8_t priority);
 
-  const Entry* peek_ready() const;
+  // The first ready entry in memory of the highest lane that has any;
+  // null when none, or when that lane's next ones are paged (asked for).
+  Entry* peek_ready();
+  // The lane's first entry in memory: its tail moves up when nothing is
+  // paged before it. Null: empty, or paged.
+  Entry* lane_front(Lane& l);
+  // Asks the pager for what lanes short of their window need (paging.cpp).
+  void want_pages();
+  // Reads a lane's first paged entry now (basic.get). False: unreadable.
+  bool page_in_now(Lane& l, TimePoint now);
+  bool pageable(const Entry& e) const;
 
   void dispatch(TimePoint now);
   void drop_expired(TimePoint now);
@@ -229,7 +273,10 @@ class Queue : public std::enable_shared_from_this<Queue> {
   class Op {
    public:
     explicit Op(Queue& q) : q_(q), op_(q.outbox_) {}
-    ~Op() { q_.report_deadline(); }
+    ~Op() {
+      if (q_.paged_count_) q_.want_pages();
+      q_.report_deadline();
+    }
     Op(const Op&) = delete;
     Op& operator=(const Op&) = delete;
 
@@ -247,10 +294,13 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // The state ops act on (QueueState); only apply() changes it.
   bool closed_ = false;
   uint64_t next_seq_ = 1;
-  std::vector<std::deque<Entry>> lanes_;  // one per priority level, highest last
+  std::vector<Lane> lanes_;  // one per priority level, highest last
   uint64_t ready_count_ = 0;
   uint64_t ready_bytes_ = 0;
   std::map<uint64_t, Entry> unacked_;
+  uint64_t paged_count_ = 0;  // of the ready, only in the log
+  Pager* pager_ = nullptr;
+  PageWindow window_;
   // Bookkeeping of this process, not ops: consumers are connections here.
   std::vector<ConsumerSlot> consumers_;
   size_t round_robin_ = 0;

@@ -114,7 +114,7 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     }
   }
   if (auto* st = root.get_as<toml::table>("store")) {
-    check_keys(*st, {"disk_free_limit", "segment_bytes"}, source, "store.");
+    check_keys(*st, {"disk_free_limit", "segment_bytes", "memory_budget"}, source, "store.");
     auto bytes = [&](const char* key, int64_t lo, uint64_t& out) {
       const toml::node* n = st->get(key);
       if (!n) return;
@@ -124,6 +124,11 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     };
     bytes("disk_free_limit", 0, cfg.store.disk_free_limit);
     bytes("segment_bytes", 1 << 20, cfg.store.segment_bytes);
+    if (st->get("memory_budget")) {
+      uint64_t budget = 0;
+      bytes("memory_budget", 0, budget);
+      cfg.store.memory_budget = int64_t(budget);
+    }
   }
   if (auto* a = root.get_as<toml::table>("amqp10")) {
     check_keys(*a, {"idle_time_out", "max_frame_size", "link_credit", "declare_bare_queues", "default_user"}, source,
@@ -195,6 +200,11 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
   app.add_option("--disk-free-limit", disk_free_limit, "Block publishers when the data directory's disk has less free (bytes)")
       ->default_str(std::to_string(defaults.store.disk_free_limit))
       ->check(CLI::NonNegativeNumber);
+  int64_t memory_budget = -1;
+  app.add_option("--memory-budget", memory_budget,
+                 "Page durable queues' messages to disk above this many bytes of messages (0: never)")
+      ->default_str("half the memory high watermark")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--socketlock-path", sl_path, "Unix socket where socketlock is served")
       ->default_str("<data-dir>/socketlock.sock");
   app.add_flag("--no-socketlock", no_socketlock, "Do not serve socketlock");
@@ -240,6 +250,7 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
       throw std::runtime_error("--memory-high-watermark: must be positive");
     if (watermark > 0) cfg.amqp.memory_high_watermark = watermark;
     if (disk_free_limit >= 0) cfg.store.disk_free_limit = uint64_t(disk_free_limit);
+    if (memory_budget >= 0) cfg.store.memory_budget = memory_budget;
     if (no_socketlock) cfg.socketlock.enabled = false;
     if (!policy.empty()) cfg.socketlock.lock.policy = policy_of(policy, "command line", "--socketlock-policy");
     if (!req_to.empty()) cfg.socketlock.lock.request_timeout = dur("--socketlock-request-timeout", req_to);

@@ -42,6 +42,11 @@ struct StoreConfig {
   // publishers are blocked (RabbitMQ's disk_free_limit, same default).
   uint64_t disk_free_limit = 50'000'000;
   uint64_t segment_bytes = 64u << 20;  // a log segment is closed past this
+  // Above this many bytes of messages in memory, durable queues keep only
+  // a window of their persistent messages in memory; the rest are read
+  // back from the log as consumers near them (docs/storage.md#paging).
+  // -1: half the memory high watermark (RabbitMQ's paging ratio); 0: never.
+  int64_t memory_budget = -1;
 };
 
 // AMQP 1.0 specifics (same listener and users as [amqp]).

@@ -13,10 +13,11 @@ store::Clocks clocks_now(const net::EventLoop& loop) {
 }
 
 StoreWriter::StoreWriter(net::EventLoop& loop)
-    : loop_(loop), results_(loop, [this](std::vector<int>& r) { done(r); }) {}
+    : loop_(loop), reader_(loop), results_(loop, [this](std::vector<int>& r) { done(r); }) {}
 
 void StoreWriter::start(store::VHostStore& store) {
   store_ = &store;
+  reader_.start(store);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -38,6 +39,7 @@ StoreWriter::~StoreWriter() {
 
 void StoreWriter::flush() {
   store_->set_clock(clocks_now(loop_));
+  reader_.take();
   store::Batch b;
   bool took = false;
   while (store_->take_batch(b)) {

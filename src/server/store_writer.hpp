@@ -13,6 +13,7 @@
 
 #include "net/event_loop.hpp"
 #include "net/mailbox.hpp"
+#include "server/store_reader.hpp"
 #include "store/vhost_store.hpp"
 
 namespace warren::server {
@@ -41,6 +42,7 @@ class StoreWriter final : public net::Flushable {
 
   net::EventLoop& loop_;
   store::VHostStore* store_ = nullptr;
+  StoreReader reader_;  // paged messages back, on a thread of its own
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<store::Batch> todo_;  // handed to the thread, in order

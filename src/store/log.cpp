@@ -21,7 +21,11 @@ bool segment_number(const std::string& name, uint64_t& out) {
 
 }  // namespace
 
-std::string Log::path_of(uint64_t number) const { return fmt::format("{}/{:020}{}", opts_.dir, number, kSuffix); }
+std::string segment_path(const std::string& dir, uint64_t number) {
+  return fmt::format("{}/{:020}{}", dir, number, kSuffix);
+}
+
+std::string Log::path_of(uint64_t number) const { return segment_path(opts_.dir, number); }
 
 int Log::open(Io& io, LogOptions opts, const OnRecord& on_record, const OnDamage& on_damage,
               std::unique_ptr<Log>& out) {

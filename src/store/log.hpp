@@ -69,6 +69,9 @@ struct Batch {
   }
 };
 
+// Segment `number`'s file in `dir`.
+std::string segment_path(const std::string& dir, uint64_t number);
+
 class Log {
  public:
   using OnRecord = std::function<void(Position at, uint8_t type, std::span<const uint8_t> payload)>;

@@ -351,39 +351,45 @@ void encode_message_head(Out& o, const broker::Message& m) {
   o.varint(m.body_size());
 }
 
-broker::MessagePtr decode_message(std::span<const uint8_t> payload,
-                                  std::span<const broker::PropertyCodec* const> codecs) {
+bool parse_message(std::span<const uint8_t> payload, MessageRecord& r) {
   In in(payload);
   const uint8_t flags = in.u8();
-  broker::Message::Essentials e;
-  e.persistent = flags & kPersistent;
-  e.sender_selected = flags & kSenderSelected;
-  e.priority = in.u8();
-  if (flags & kHasTtl) e.ttl = Duration(in.svarint());
-  const std::string_view exchange = in.bytes(), key = in.bytes();
-  const uint8_t codec_id = in.u8();
-  const broker::PropertyCodec* codec = nullptr;
-  std::string_view raw;
-  broker::Properties props;
-  if (codec_id == 0) {
-    if (!decode(in, props)) return nullptr;
+  r.essentials = {};
+  r.essentials.persistent = flags & kPersistent;
+  r.essentials.sender_selected = flags & kSenderSelected;
+  r.essentials.priority = in.u8();
+  if (flags & kHasTtl) r.essentials.ttl = Duration(in.svarint());
+  r.exchange = in.bytes();
+  r.routing_key = in.bytes();
+  r.codec = in.u8();
+  if (r.codec == 0) {
+    if (!decode(in, r.properties)) return false;
   } else {
-    raw = in.bytes();
-    for (const broker::PropertyCodec* c : codecs)
-      if (c && c->store_id() == codec_id) codec = c;
-    if (!codec) return nullptr;
+    r.raw_properties = in.bytes();
   }
   const uint64_t nbcc = in.varint();
-  if (nbcc > in.rest().size()) return nullptr;
-  std::vector<std::string> bcc;
-  for (uint64_t i = 0; i < nbcc && in.ok(); ++i) bcc.emplace_back(in.bytes());
-  const std::string_view body = in.raw(size_t(in.varint()));
-  if (flags >= 8 || !in.ok() || !in.done()) return nullptr;
+  if (nbcc > in.rest().size()) return false;
+  r.bcc_keys.clear();
+  for (uint64_t i = 0; i < nbcc && in.ok(); ++i) r.bcc_keys.emplace_back(in.bytes());
+  r.body = in.raw(size_t(in.varint()));
+  return flags < 8 && in.ok() && in.done();
+}
 
+broker::MessagePtr decode_message(std::span<const uint8_t> payload,
+                                  std::span<const broker::PropertyCodec* const> codecs) {
+  MessageRecord r;
+  if (!parse_message(payload, r)) return nullptr;
+  const broker::PropertyCodec* codec = nullptr;
+  if (r.codec != 0) {
+    for (const broker::PropertyCodec* c : codecs)
+      if (c && c->store_id() == r.codec) codec = c;
+    if (!codec) return nullptr;
+  }
   broker::MessagePtr m =
-      codec ? broker::Message::received_bytes(exchange, key, codec, raw, e, body)
-            : broker::Message::built(exchange, key, std::move(props), std::make_shared<const std::string>(body));
-  if (!bcc.empty()) m = m->with(m->properties(), exchange, key, std::move(bcc));
+      codec ? broker::Message::received_bytes(r.exchange, r.routing_key, codec, r.raw_properties, r.essentials, r.body)
+            : broker::Message::built(r.exchange, r.routing_key, std::move(r.properties),
+                                     std::make_shared<const std::string>(r.body));
+  if (!r.bcc_keys.empty()) m = m->with(m->properties(), r.exchange, r.routing_key, std::move(r.bcc_keys));
   return m;
 }
 

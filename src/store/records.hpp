@@ -106,6 +106,19 @@ bool decode(In& in, broker::Properties& p);
 // the last `body_size` bytes of the payload).
 void encode_message_head(Out& o, const broker::Message& m);
 
+// A message record's fields, viewing the payload.
+struct MessageRecord {
+  broker::Message::Essentials essentials;
+  std::string_view exchange, routing_key;
+  uint8_t codec = 0;              // PropertyCodec::store_id(); 0: `properties`
+  std::string_view raw_properties;
+  broker::Properties properties;
+  std::vector<std::string> bcc_keys;
+  std::string_view body;
+};
+// False when the payload is not a message record.
+bool parse_message(std::span<const uint8_t> payload, MessageRecord& r);
+
 // Decodes a message record. `codecs` are the front ends' property codecs,
 // by store_id(). Null when the payload is not one, or names a codec
 // that is not there.

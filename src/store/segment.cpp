@@ -113,6 +113,31 @@ int SegmentWriter::sync() {
   return 0;
 }
 
+size_t record_at(std::span<const uint8_t> b, uint8_t& type, std::span<const uint8_t>& payload) {
+  const int64_t len = valid_record_at(b, 0);
+  if (len < 0) return 0;
+  type = b[8];
+  payload = b.subspan(kRecordHeaderSize, size_t(len));
+  return kRecordHeaderSize + size_t(len);
+}
+
+int read_record(File& file, uint64_t offset, uint8_t& type, std::vector<uint8_t>& payload) {
+  uint8_t header[kRecordHeaderSize];
+  size_t got = 0;
+  if (int err = file.read_at(header, offset, got)) return err;
+  if (got < kRecordHeaderSize) return EBADMSG;
+  const uint32_t len = get32(header + 4);
+  if (len > kMaxRecordPayload) return EBADMSG;
+  payload.resize(len);
+  if (int err = file.read_at(payload, offset + kRecordHeaderSize, got)) return err;
+  if (got < len) return EBADMSG;
+  uint32_t crc = uint32_t(crc32(crc32(0L, Z_NULL, 0), header + 4, 5));
+  crc = uint32_t(crc32(crc, payload.data(), uInt(len)));
+  if (crc != get32(header)) return EBADMSG;
+  type = header[8];
+  return 0;
+}
+
 ScanResult scan_segment_bytes(std::span<const uint8_t> b, const RecordFn& on_record) {
   ScanResult r;
   if (b.size() < kSegmentHeaderSize || std::memcmp(b.data(), kMagic, sizeof kMagic) != 0) {

@@ -68,6 +68,13 @@ class SegmentWriter {
   int error_ = 0;
 };
 
+// The valid record at the start of `b`, if one is there whole: its type
+// and payload, and its size with the header. 0: none (damaged, or cut short).
+size_t record_at(std::span<const uint8_t> b, uint8_t& type, std::span<const uint8_t>& payload);
+// Reads the record at `offset` of `file` (a paged message read back).
+// EBADMSG: no valid record there.
+int read_record(File& file, uint64_t offset, uint8_t& type, std::vector<uint8_t>& payload);
+
 // What reading a segment found.
 struct ScanResult {
   int error = 0;             // the file could not be read (errno), or no valid header (EINVAL)

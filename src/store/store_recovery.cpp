@@ -42,10 +42,10 @@ class VHostStore::Recovery {
       case RecordType::Binding:
       case RecordType::Unbinding: return binding(p, RecordType(type) == RecordType::Binding);
       case RecordType::Message: {
-        MessagePtr m = decode_message(p, s_.opts_.codecs);
-        if (!m) return bad("message");
-        m->set_stored(broker::Message::Stored{uint32_t(at.segment), uint32_t(at.offset)});
-        messages_[key(at)] = std::move(m);
+        // Only what its queues need to know of it now: the message itself
+        // is read at the end if it is in a queue's window, else paged.
+        if (!parse_message(p, head_)) return bad("message");
+        messages_[key(at)] = Held{uint32_t(std::min<size_t>(head_.body.size(), INT32_MAX)), head_.essentials.priority, 0};
         return;
       }
       case RecordType::Enqueue: return enqueue(p);
@@ -71,26 +71,39 @@ class VHostStore::Recovery {
   }
 
   // Hands every queue its entries, marked redelivered, and the store its
-  // counts; from here on the store listens.
+  // counts; from here on the store listens. When the store pages, a queue
+  // gets its window's worth of messages (read now) and the rest paged.
   void finish(Clocks c) {
     uint64_t declared = 0;
     for (auto& [id, rq] : queues_) {
       if (!rq.queue) {
-        const auto n = std::count_if(rq.entries.begin(), rq.entries.end(), [](const Entry& e) { return bool(e.msg); });
+        const auto n = std::count_if(rq.entries.begin(), rq.entries.end(), [](const Entry& e) { return e.msg != 0; });
         if (n) report_.damage.push_back(Damage{s_.opts_.dir, 0, 0, fmt::format("{} messages of queue {}, which is not declared", n, id)});
         continue;
       }
       ++declared;
-      for (Entry& e : rq.entries) {
-        if (!e.msg) continue;
+      std::erase_if(rq.entries, [](const Entry& e) { return e.msg == 0; });
+      const size_t resident = in_window(rq.entries);
+      read(rq.entries, resident);
+      for (size_t i = 0; i < rq.entries.size(); ++i) {
+        const Entry& e = rq.entries[i];
         TimePoint expires = broker::QueueEntry::kNever;
         if (e.expires_ms) expires = c.now + std::chrono::milliseconds(std::max<int64_t>(0, e.expires_ms - c.wall_ms));
-        ++s_.live_[e.msg->stored().segment];
+        const broker::Message::Stored at{uint32_t(e.msg >> 32), uint32_t(e.msg)};
+        const Held& h = messages_.at(e.msg);
+        if (i < resident) {
+          auto m = decoded_.find(e.msg);
+          if (m == decoded_.end()) continue;  // unreadable: reported
+          rq.queue->replay(broker::ops::Enqueue{e.seq, m->second, expires, /*redelivered=*/true});
+        } else {
+          rq.queue->restore_paged(broker::PagedEntry{e.seq, expires, at, h.size, true}, h.priority);
+        }
+        ++s_.live_[at.segment];
         ++report_.messages;
-        rq.queue->replay(broker::ops::Enqueue{e.seq, std::move(e.msg), expires, /*redelivered=*/true});
       }
       s_.attach(*rq.queue, id);
     }
+    decoded_.clear();
     for (const auto& [_, x] : vhost_.exchanges())
       if (x->options().durable && !x->name().empty() && !x->name().starts_with("amq.")) ++report_.exchanges;
     report_.queues = declared;
@@ -100,8 +113,14 @@ class VHostStore::Recovery {
  private:
   struct Entry {
     uint64_t seq;
-    MessagePtr msg;  // null: removed
+    uint64_t msg;  // its message's key(); 0: removed
     int64_t expires_ms;
+  };
+  // A logged message some entry holds.
+  struct Held {
+    uint32_t size;
+    uint8_t priority;
+    uint32_t entries;  // how many hold it
   };
   struct RecoveredQueue {
     broker::QueuePtr queue;
@@ -110,9 +129,35 @@ class VHostStore::Recovery {
 
   static uint64_t key(Position p) { return p.segment << 32 | p.offset; }
 
+  // How many of `es`'s first entries stay in memory: all unless the store
+  // pages, else its window's worth (at least one).
+  size_t in_window(const std::deque<Entry>& es) const {
+    if (!s_.opts_.memory_budget) return es.size();
+    const broker::PageWindow& w = s_.opts_.window;
+    size_t n = 0;
+    uint64_t bytes = 0;
+    while (n < es.size() && n < w.entries && (n == 0 || bytes + messages_.at(es[n].msg).size <= w.bytes))
+      bytes += messages_.at(es[n++].msg).size;
+    return n;
+  }
+
+  // Decodes the first `n` entries' messages (each once, however many
+  // entries hold it) into decoded_.
+  void read(const std::deque<Entry>& es, size_t n) {
+    std::vector<broker::Message::Stored> at;
+    for (size_t i = 0; i < n; ++i)
+      if (!decoded_.contains(es[i].msg)) at.push_back({uint32_t(es[i].msg >> 32), uint32_t(es[i].msg)});
+    std::vector<MessagePtr> msgs;
+    std::vector<Damage> damage;
+    s_.reader_->read(at, msgs, damage);
+    for (size_t i = 0; i < at.size(); ++i)
+      if (msgs[i]) decoded_[key(Position{at[i].segment, at[i].offset})] = std::move(msgs[i]);
+    report_.damage.insert(report_.damage.end(), damage.begin(), damage.end());
+  }
+
   void bad(std::string what) {
     report_.damage.push_back(
-        Damage{fmt::format("{}/{:020}.wlog", s_.opts_.dir, at_.segment), at_.offset, 0, "unreadable " + what + " record"});
+        Damage{segment_path(s_.opts_.dir, at_.segment), at_.offset, 0, "unreadable " + what + " record"});
   }
 
   void exchange(std::span<const uint8_t> p) {
@@ -169,8 +214,9 @@ class VHostStore::Recovery {
     auto q = queues_.try_emplace(r.queue).first;  // declared later, if its declaration was damaged
     auto m = messages_.find(key(r.message));
     if (m == messages_.end()) return bad("enqueue (its message is missing)");
+    ++m->second.entries;
     std::deque<Entry>& es = q->second.entries;
-    Entry e{r.seq, m->second, r.expires_ms};
+    Entry e{r.seq, m->first, r.expires_ms};
     if (es.empty() || es.back().seq < r.seq) {
       es.push_back(std::move(e));
       return;
@@ -191,14 +237,12 @@ class VHostStore::Recovery {
     return it != es.end() && it->seq == seq ? &*it : nullptr;
   }
 
-  // The entry is gone; so is its message once no queue holds it (the
-  // index's reference is the last).
+  // The entry is gone; so is its message once no entry holds it.
   void clear(Entry& e) {
     if (!e.msg) return;
-    const broker::Message::Stored s = e.msg->stored();
-    MessagePtr m = std::move(e.msg);
-    auto it = messages_.find(key(Position{s.segment, s.offset}));
-    if (it != messages_.end() && it->second == m && m.use_count() == 2) messages_.erase(it);
+    auto it = messages_.find(e.msg);
+    if (it != messages_.end() && --it->second.entries == 0) messages_.erase(it);
+    e.msg = 0;
   }
 
   VHostStore& s_;
@@ -207,12 +251,16 @@ class VHostStore::Recovery {
   Position at_;
   TimePoint now_;
   std::unordered_map<uint32_t, RecoveredQueue> queues_;
-  std::unordered_map<uint64_t, MessagePtr> messages_;  // by position, while some entry holds them
+  // Logged messages by position, from their record until no entry holds
+  // them; a message no entry holds yet is kept (its enqueue comes later).
+  std::unordered_map<uint64_t, Held> messages_;
+  std::unordered_map<uint64_t, MessagePtr> decoded_;  // finish(): the queues' windows, each message once
+  MessageRecord head_;
 };
 
 int VHostStore::open(Io& io, StoreOptions opts, broker::VHost& vhost, Clocks clocks,
                      std::unique_ptr<VHostStore>& out, RecoveryReport* report) {
-  std::unique_ptr<VHostStore> s(new VHostStore(vhost, std::move(opts), clocks));
+  std::unique_ptr<VHostStore> s(new VHostStore(io, vhost, std::move(opts), clocks));
   RecoveryReport local;
   RecoveryReport& r = report ? *report : local;
   Recovery rec(*s, r, clocks.now);

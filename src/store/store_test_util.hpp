@@ -51,6 +51,9 @@ class StoreHarness {
     vhost = std::make_unique<broker::VHost>("/", env, now);
     report = RecoveryReport{};
     StoreOptions o{"data/vhost", segment_bytes_, {}, [this] { ++cues; }};
+    o.memory_budget = memory_budget;
+    o.window = window;
+    o.on_damage = [this](const Damage& d) { damage.push_back(d); };
     int err = VHostStore::open(io, o, *vhost, Clocks{now, wall_ms}, store, &report);
     if (err == 0) publisher = vhost->outcomes().add_publisher(outcomes);
     return err;
@@ -67,8 +70,23 @@ class StoreHarness {
     }
     return first;
   }
+  // The reader thread's turn: every read back asked for is answered (and
+  // those answers may ask for more). Returns how many were.
+  size_t pump_reads() {
+    if (!reader) reader = store->new_reader();
+    size_t n = 0;
+    std::vector<ReadJob> jobs;
+    while (store->take_reads(jobs)) {
+      for (ReadJob& j : jobs) j.read(*reader);
+      n += jobs.size();
+      store->reads_done(jobs, now);
+      jobs.clear();
+    }
+    return n;
+  }
   // The process stops (nothing more is written); the disk keeps what it has.
   void stop() {
+    reader.reset();
     store.reset();
     vhost.reset();
     outcomes.heard.clear();
@@ -103,9 +121,20 @@ class StoreHarness {
   std::optional<broker::Delivery> get(const std::string& name) { return queue(name)->get(false, now); }
   // Bodies of the ready messages of `name`, in order, and whether each
   // is marked redelivered.
+  // Paged ones are read from the log.
   std::vector<std::string> bodies(const std::string& name) {
+    broker::QueuePtr q = queue(name);
+    std::map<uint64_t, broker::Message::Stored> paged;
+    q->for_each_entry([&](uint64_t seq, const broker::Message* m, broker::Message::Stored at, bool) {
+      if (!m) paged[seq] = at;
+    });
+    if (!reader) reader = store->new_reader();
     std::vector<std::string> out;
-    for (const broker::QueueEntry& e : queue(name)->state().ready) out.emplace_back(e.msg->body_view());
+    for (const broker::QueueEntry& e : q->state().ready) {
+      std::vector<Damage> lost;
+      broker::MessagePtr m = e.msg ? e.msg : reader->read_one(paged.at(e.seq), lost);
+      out.emplace_back(m ? m->body_view() : "<unreadable>");
+    }
     return out;
   }
 
@@ -119,6 +148,11 @@ class StoreHarness {
   Outcomes outcomes;
   broker::PublisherId publisher = 0;
   int cues = 0;  // StoreOptions::on_records calls
+  // Paging: StoreOptions::memory_budget (1: always short) and window.
+  uint64_t memory_budget = 0;
+  broker::PageWindow window;
+  std::vector<Damage> damage;  // StoreOptions::on_damage
+  std::unique_ptr<PageReader> reader;
 
  private:
   uint64_t segment_bytes_;

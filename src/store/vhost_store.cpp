@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "broker/memory.hpp"
+
 namespace warren::store {
 
 using broker::Message;
@@ -16,14 +18,17 @@ bool builtin_exchange(const std::string& name) { return name.empty() || name.sta
 
 }  // namespace
 
-VHostStore::VHostStore(broker::VHost& vhost, StoreOptions opts, Clocks clocks)
-    : vhost_(vhost), opts_(std::move(opts)), clocks_(clocks) {}
+VHostStore::VHostStore(Io& io, broker::VHost& vhost, StoreOptions opts, Clocks clocks)
+    : io_(io), vhost_(vhost), opts_(std::move(opts)), clocks_(clocks), reader_(new_reader()) {}
 
 VHostStore::~VHostStore() {
   vhost_.set_durability(nullptr);
   vhost_.set_definition_log(nullptr);
   for (const auto& [_, q] : vhost_.queues())
-    if (q->durable()) q->set_log(nullptr);
+    if (q->durable()) {
+      q->set_log(nullptr);
+      q->set_pager(nullptr);
+    }
 }
 
 template <class R>
@@ -41,6 +46,7 @@ Position VHostStore::put(Batch& to, RecordType type, std::span<const uint8_t> a,
 
 void VHostStore::attach(Queue& q, uint32_t id) {
   q.set_log(this, id);
+  if (opts_.memory_budget) q.set_pager(this, opts_.window);
   next_queue_id_ = std::max(next_queue_id_, id + 1);
 }
 
@@ -148,12 +154,12 @@ void VHostStore::frame_pending() {
   pending_index_.clear();
 }
 
-void VHostStore::removed(const broker::Queue& q, uint64_t seq, const Message& m) {
-  if (!cancel_pending(uint32_t(q.log_id()), seq)) uncount(m);
+void VHostStore::removed(const broker::Queue& q, uint64_t seq, Message::Stored at) {
+  if (!cancel_pending(uint32_t(q.log_id()), seq)) uncount(at.segment);
 }
 
-void VHostStore::uncount(const Message& m) {
-  auto it = live_.find(m.stored().segment);
+void VHostStore::uncount(uint64_t segment) {
+  auto it = live_.find(segment);
   if (it != live_.end() && --it->second == 0) live_.erase(it);
 }
 
@@ -193,17 +199,18 @@ void VHostStore::record(const Queue& q, const broker::QueueOp& op, const Message
     ++live_[s.segment];
   } else if (std::holds_alternative<ops::Purge>(op)) {
     PurgeRecord rec{id, q.next_seq(), {}};
-    q.for_each_entry([&](const broker::QueueEntry& entry, bool unacked) {
-      if (!entry.msg->persistent()) return;
+    // A paged entry (no msg) is persistent and logged.
+    q.for_each_entry([&](uint64_t seq, const Message* m, Message::Stored at, bool unacked) {
+      if (m && !m->persistent()) return;
       if (unacked)
-        rec.kept.push_back(entry.seq);
+        rec.kept.push_back(seq);
       else
-        removed(q, entry.seq, *entry.msg);
+        removed(q, seq, at);
     });
     add(removes_, RecordType::Purge, rec);
   } else if (std::holds_alternative<ops::Close>(op)) {
-    q.for_each_entry([&](const broker::QueueEntry& entry, bool) {
-      if (entry.msg->persistent()) removed(q, entry.seq, *entry.msg);
+    q.for_each_entry([&](uint64_t seq, const Message* m, Message::Stored at, bool) {
+      if (!m || m->persistent()) removed(q, seq, at);
     });
     scratch_.clear();
     Out(scratch_).varint(id);
@@ -241,6 +248,7 @@ bool VHostStore::take_batch(Batch& out) {
   adds_.start = next;
   removes_.start = next;
   writing_.push_back(std::move(waiting_));
+  writing_ends_.push_back(out.end());
   waiting_.clear();
   if (out.rotate) {
     write_snapshot();  // the next segment begins with every definition
@@ -255,9 +263,58 @@ void VHostStore::batch_done(int err) {
   if (!writing_.empty()) {
     for (broker::OutcomeTicket t : writing_.front()) outcomes.complete(t, err == 0);
     writing_.pop_front();
+    if (!error_) durable_end_ = std::max(durable_end_, writing_ends_.front());
+    writing_ends_.pop_front();
   }
   if (error_) refuse_all();
   outcomes.deliver();
+  relieve_memory();
+}
+
+// ------------------------------------------------------------------- paging
+
+void VHostStore::relieve_memory() {
+  if (!opts_.memory_budget || broker::MemoryAccount::used() <= int64_t(opts_.memory_budget)) return;
+  for (const auto& [_, q] : vhost_.queues())
+    if (q->durable()) q->page_out();
+}
+
+void VHostStore::page_in(broker::Queue& q, broker::PageRequest req) {
+  if (reads_.empty() && adds_.empty() && removes_.empty() && pending_.empty() && opts_.on_records) opts_.on_records();
+  reads_.push_back(ReadJob{q.weak_from_this(), std::move(req), {}, {}});
+}
+
+bool VHostStore::take_reads(std::vector<ReadJob>& out) {
+  if (reads_.empty()) return false;
+  out.insert(out.end(), std::make_move_iterator(reads_.begin()), std::make_move_iterator(reads_.end()));
+  reads_.clear();
+  return true;
+}
+
+void VHostStore::reads_done(std::vector<ReadJob>& jobs, TimePoint now) {
+  for (ReadJob& j : jobs) {
+    report(j.damage);
+    if (broker::QueuePtr q = j.queue.lock()) q->paged_in(j.req, j.msgs, now);
+  }
+}
+
+broker::MessagePtr VHostStore::read_now(Message::Stored at) {
+  std::vector<Damage> damage;
+  broker::MessagePtr m = reader_->read_one(at, damage);
+  report(damage);
+  return m;
+}
+
+std::unique_ptr<PageReader> VHostStore::new_reader() const {
+  return std::make_unique<PageReader>(io_, opts_.dir, opts_.codecs);
+}
+
+// A lost message's segment stays counted: it has damage, and recovery
+// will count again (and report it).
+void VHostStore::report(std::vector<Damage>& damage) {
+  for (const Damage& d : damage)
+    if (opts_.on_damage) opts_.on_damage(d);
+  damage.clear();
 }
 
 // Fail-stop: batches taken after a failed one fail too (the log refuses

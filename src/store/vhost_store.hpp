@@ -30,7 +30,9 @@
 #include <vector>
 
 #include "broker/vhost.hpp"
+#include "broker/pager.hpp"
 #include "store/log.hpp"
+#include "store/page_reader.hpp"
 #include "store/records.hpp"
 
 namespace warren::store {
@@ -42,8 +44,27 @@ struct StoreOptions {
   // own format (PropertyCodec::store_id).
   std::vector<const broker::PropertyCodec*> codecs;
   // Called when records start to wait (the first since a batch was
-  // taken): the driver's cue to take a batch at the end of its turn.
+  // taken), or reads back: the driver's cue to take them at the end of
+  // its turn.
   std::function<void()> on_records;
+  // Paging (broker/pager.hpp): above this many bytes of messages in memory
+  // (broker::MemoryAccount), durable queues keep only their window of
+  // persistent messages in memory. 0: never page.
+  uint64_t memory_budget = 0;
+  broker::PageWindow window;
+  // A paged message could not be read back (it is lost): for the log.
+  std::function<void(const Damage&)> on_damage;
+};
+
+// Paged messages to read back for a queue, on the driver's reader thread
+// (read()), then handed to the queue on the loop (reads_done).
+struct ReadJob {
+  std::weak_ptr<broker::Queue> queue;
+  broker::PageRequest req;
+  std::vector<broker::MessagePtr> msgs;
+  std::vector<Damage> damage;
+
+  void read(PageReader& reader) { reader.read(req.at, msgs, damage); }
 };
 
 // What recovery found.
@@ -60,7 +81,10 @@ struct Clocks {
   int64_t wall_ms = 0;  // ms since the POSIX epoch
 };
 
-class VHostStore final : public broker::Durability, public broker::QueueLog, public broker::DefinitionLog {
+class VHostStore final : public broker::Durability,
+                         public broker::QueueLog,
+                         public broker::DefinitionLog,
+                         public broker::Pager {
  public:
   // Opens the log in opts.dir (EWOULDBLOCK: another process has it),
   // replays it into `vhost` (which must hold no durable definitions yet),
@@ -86,6 +110,16 @@ class VHostStore final : public broker::Durability, public broker::QueueLog, pub
   // The oldest batch not done is written and synced (err 0), or failed:
   // its publishers' outcomes complete (vhost.outcomes().deliver() is called).
   void batch_done(int err);
+  // Paged messages to read back (ReadJob::read on the driver's reader
+  // thread, with a PageReader of its own). False: none.
+  bool take_reads(std::vector<ReadJob>& out);
+  // They are read: each queue still there takes its messages.
+  void reads_done(std::vector<ReadJob>& jobs, TimePoint now);
+  // A reader for the driver's thread.
+  std::unique_ptr<PageReader> new_reader() const;
+  // Memory is above the budget: durable queues page out what they can.
+  // After each batch, and from the driver now and then.
+  void relieve_memory();
   // Kept current by the driver (once a loop turn): converts expiry times.
   void set_clock(Clocks c) { clocks_ = c; }
   // The log, for the thread that writes batches. Not to be used by others
@@ -101,6 +135,14 @@ class VHostStore final : public broker::Durability, public broker::QueueLog, pub
   }
   void wait(const broker::Queue& q, const broker::MessagePtr& msg, broker::OutcomeTicket ticket) override;
 
+  // --- broker::Pager
+  bool readable(const broker::Message& m) const override {
+    const broker::Message::Stored s = m.stored();
+    return s && s.segment >= removed_below_ && Position{s.segment, s.offset} < durable_end_;
+  }
+  void page_in(broker::Queue& q, broker::PageRequest req) override;
+  broker::MessagePtr read_now(broker::Message::Stored at) override;
+
   // --- broker::QueueLog
   void record(const broker::Queue& q, const broker::QueueOp& op, const broker::Message* msg) override;
 
@@ -113,7 +155,7 @@ class VHostStore final : public broker::Durability, public broker::QueueLog, pub
 
  private:
   class Recovery;
-  VHostStore(broker::VHost& vhost, StoreOptions opts, Clocks clocks);
+  VHostStore(Io& io, broker::VHost& vhost, StoreOptions opts, Clocks clocks);
 
   template <class R>
   void add(Batch& to, RecordType type, const R& r);
@@ -123,9 +165,11 @@ class VHostStore final : public broker::Durability, public broker::QueueLog, pub
   void enqueued(const broker::Queue& q, uint64_t seq, TimePoint expires, const broker::MessagePtr& m);
   // The entry left its queue: its pending enqueue is cancelled, or its
   // segment counts one entry less.
-  void removed(const broker::Queue& q, uint64_t seq, const broker::Message& m);
+  void removed(const broker::Queue& q, uint64_t seq, broker::Message::Stored at);
   // A written entry left: its message's segment counts one entry less.
-  void uncount(const broker::Message& m);
+  void uncount(const broker::Message& m) { uncount(m.stored().segment); }
+  void uncount(uint64_t segment);
+  void report(std::vector<Damage>& damage);
   bool cancel_pending(uint32_t queue, uint64_t seq);
   void frame_pending();  // the enqueues still wanted, and their messages, into adds_
   void cue();            // StoreOptions::on_records, when work starts to wait
@@ -135,6 +179,7 @@ class VHostStore final : public broker::Durability, public broker::QueueLog, pub
   // The lowest segment an old segment's removal must stop at.
   uint64_t removal_floor() const;
 
+  Io& io_;
   broker::VHost& vhost_;
   StoreOptions opts_;
   Clocks clocks_;
@@ -165,6 +210,10 @@ class VHostStore final : public broker::Durability, public broker::QueueLog, pub
   std::unordered_map<PendingKey, size_t, PendingHash> pending_index_;
   std::vector<broker::OutcomeTicket> waiting_;             // for records in adds_
   std::deque<std::vector<broker::OutcomeTicket>> writing_;  // per batch taken, oldest first
+  std::deque<Position> writing_ends_;                        // where each ends
+  Position durable_end_;  // records before this are on disk (readable back)
+  std::vector<ReadJob> reads_;
+  std::unique_ptr<PageReader> reader_;  // the loop's: read_now, recovery
   uint32_t next_queue_id_ = 1;
   std::map<uint64_t, uint64_t> live_;  // segment -> queue entries whose message is there
   uint64_t removed_below_ = 0;         // segments below this are gone, or going
