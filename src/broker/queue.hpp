@@ -10,6 +10,8 @@
 // Its messages change only through apply(QueueOp) (queue_op.hpp); the
 // public calls decide which ops to apply, and a QueueLog the owner sets
 // hears each one.
+#include <algorithm>
+#include <climits>
 #include <deque>
 #include <map>
 #include <memory>
@@ -161,17 +163,26 @@ class Queue : public std::enable_shared_from_this<Queue> {
   uint64_t log_id() const { return log_id_; }
   // The seq the next enqueue takes: every entry so far is below it.
   uint64_t next_seq() const { return next_seq_; }
-  // The entries, for a log that must see what Purge or Close removes:
-  // fn(seq, msg, at, unacked), ready ones first; `msg` is null for a paged
-  // entry, and `at` its message's place in the log (msg->stored() otherwise).
+  // One entry, for a log: `msg` is null for a paged entry, and `at` its
+  // message's place in the log (msg->stored() otherwise).
+  struct EntryView {
+    uint64_t seq;
+    const Message* msg;
+    Message::Stored at;
+    TimePoint expires;
+    uint32_t size;  // its message's size()
+    bool unacked;
+  };
+  // The entries, for a log that must see what Purge or Close removes, or
+  // move them (compaction): fn(const EntryView&), ready ones first.
   template <class Fn>
   void for_each_entry(Fn&& fn) const {
     for (const Lane& l : lanes_) {
-      for (const Entry& e : l.head) fn(e.seq, e.msg.get(), e.msg->stored(), false);
-      for (const PagedEntry& p : l.paged) fn(p.seq, static_cast<const Message*>(nullptr), p.at, false);
-      for (const Entry& e : l.tail) fn(e.seq, e.msg.get(), e.msg->stored(), false);
+      for (const Entry& e : l.head) fn(view(e, false));
+      for (const PagedEntry& p : l.paged) fn(EntryView{p.seq, nullptr, p.at, p.expires, p.size, false});
+      for (const Entry& e : l.tail) fn(view(e, false));
     }
-    for (const auto& [_, e] : unacked_) fn(e.seq, e.msg.get(), e.msg->stored(), true);
+    for (const auto& [_, e] : unacked_) fn(view(e, true));
   }
 
   // --- paging (pager.hpp): only for a durable queue, whose store pages.
@@ -187,6 +198,14 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // message, null if it could not be read (the entry is then lost: the
   // store reports its damage). Stale answers (a purge came first) do nothing.
   void paged_in(const PageRequest& req, std::vector<MessagePtr>& msgs, TimePoint now);
+  static EntryView view(const QueueEntry& e, bool unacked) {
+    return EntryView{e.seq, e.msg.get(), e.msg->stored(), e.expires,
+                     uint32_t(std::min<size_t>(e.msg->size(), INT32_MAX)), unacked};
+  }
+  // Compaction: paged entry `seq`, whose message was logged at `from`, now
+  // reads it at `to`. False when it is not paged there (any more).
+  // Its expiry goes to `expires`, if given.
+  bool repage(uint64_t seq, Message::Stored from, Message::Stored to, TimePoint* expires = nullptr);
   // Recovery: entry `e` joins its lane (of `priority`) paged, as a replayed
   // Enqueue would with its message. False if its seq is taken.
   bool restore_paged(PagedEntry e, uint8_t priority);

@@ -127,6 +127,19 @@ bool Queue::page_in_now(Lane& l, TimePoint now) {
   return true;
 }
 
+bool Queue::repage(uint64_t seq, Message::Stored from, Message::Stored to, TimePoint* expires) {
+  for (Lane& l : lanes_) {
+    auto it = std::lower_bound(l.paged.begin(), l.paged.end(), seq,
+                               [](const PagedEntry& p, uint64_t s) { return p.seq < s; });
+    if (it == l.paged.end() || it->seq != seq) continue;
+    if (it->at != from) return false;
+    it->at = to;
+    if (expires) *expires = it->expires;
+    return true;
+  }
+  return false;
+}
+
 bool Queue::restore_paged(PagedEntry e, uint8_t priority) {
   Lane& l = lane(priority);
   if (e.seq < next_seq_ || !l.tail.empty()) return false;

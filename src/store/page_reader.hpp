@@ -3,6 +3,7 @@
 // position, checking each record's CRC, neighbours in one read. One per
 // thread that reads: the store's reader thread, and the event loop's for
 // the rare read that cannot wait (basic.get) and for recovery.
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -26,6 +27,10 @@ class PageReader {
   void read(std::span<const broker::Message::Stored> at, std::vector<broker::MessagePtr>& out,
             std::vector<Damage>& damage);
   broker::MessagePtr read_one(broker::Message::Stored at, std::vector<Damage>& damage);
+
+  // Segments below this are gone: their files are closed (an open one
+  // would keep a removed file's space in use).
+  void forget_below(uint64_t segment) { files_.erase(files_.begin(), files_.lower_bound(uint32_t(std::min<uint64_t>(segment, UINT32_MAX)))); }
 
   // Neighbouring records are read together up to this many bytes.
   static constexpr size_t kSpan = 256u << 10;

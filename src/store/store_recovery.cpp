@@ -98,7 +98,7 @@ class VHostStore::Recovery {
         } else {
           rq.queue->restore_paged(broker::PagedEntry{e.seq, expires, at, h.size, true}, h.priority);
         }
-        ++s_.live_[at.segment];
+        s_.count(at.segment, h.size);
         ++report_.messages;
       }
       s_.attach(*rq.queue, id);
@@ -278,7 +278,7 @@ int VHostStore::open(Io& io, StoreOptions opts, broker::VHost& vhost, Clocks clo
     rotate.rotate = true;
     if ((err = s->log_->write(rotate))) return err;
   }
-  s->adds_.start = s->removes_.start = s->log_->end();
+  s->adds_.start = s->removes_.start = s->durable_end_ = s->log_->end();
   s->removed_below_ = s->log_->first_segment();
   s->write_snapshot();
   s->snapshot_end_ = s->adds_.end();

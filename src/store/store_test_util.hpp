@@ -125,8 +125,8 @@ class StoreHarness {
   std::vector<std::string> bodies(const std::string& name) {
     broker::QueuePtr q = queue(name);
     std::map<uint64_t, broker::Message::Stored> paged;
-    q->for_each_entry([&](uint64_t seq, const broker::Message* m, broker::Message::Stored at, bool) {
-      if (!m) paged[seq] = at;
+    q->for_each_entry([&](const broker::Queue::EntryView& e) {
+      if (!e.msg) paged[e.seq] = e.at;
     });
     if (!reader) reader = store->new_reader();
     std::vector<std::string> out;

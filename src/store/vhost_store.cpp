@@ -125,14 +125,10 @@ Message::Stored VHostStore::log_message(const Message& m) {
 // message that is gone before its turn. Its publisher still hears only
 // after the batch is done: the order of confirms and syncs is kept.
 void VHostStore::enqueued(const Queue& q, uint64_t seq, TimePoint expires, const broker::MessagePtr& m) {
-  int64_t expires_ms = 0;
-  if (expires != broker::QueueEntry::kNever)
-    expires_ms = std::max<int64_t>(
-        1, clocks_.wall_ms + std::chrono::duration_cast<std::chrono::milliseconds>(expires - clocks_.now).count());
   cue();
   const uint32_t id = uint32_t(q.log_id());
   pending_index_[PendingKey{id, seq}] = pending_.size();
-  pending_.push_back(Pending{id, seq, m, expires_ms});
+  pending_.push_back(Pending{id, seq, m, wall_ms_of(expires)});
 }
 
 bool VHostStore::cancel_pending(uint32_t queue, uint64_t seq) {
@@ -148,19 +144,25 @@ void VHostStore::frame_pending() {
     if (!p.msg) continue;
     const Message::Stored s = log_message(*p.msg);
     add(adds_, RecordType::Enqueue, EnqueueRecord{p.queue, p.seq, Position{s.segment, s.offset}, p.expires_ms});
-    ++live_[s.segment];
+    count(s.segment, p.msg->size());
   }
   pending_.clear();
   pending_index_.clear();
 }
 
-void VHostStore::removed(const broker::Queue& q, uint64_t seq, Message::Stored at) {
-  if (!cancel_pending(uint32_t(q.log_id()), seq)) uncount(at.segment);
+void VHostStore::removed(const broker::Queue& q, const Queue::EntryView& e) {
+  if (!cancel_pending(uint32_t(q.log_id()), e.seq)) uncount(e.at.segment, e.size);
 }
 
-void VHostStore::uncount(uint64_t segment) {
+void VHostStore::uncount(uint64_t segment, uint64_t bytes) {
   auto it = live_.find(segment);
-  if (it != live_.end() && --it->second == 0) live_.erase(it);
+  if (it == live_.end()) return;
+  if (--it->second == 0) {
+    live_.erase(it);
+    live_bytes_.erase(segment);
+  } else {
+    live_bytes_[segment] -= std::min(live_bytes_[segment], bytes + kRecordBytes);
+  }
 }
 
 void VHostStore::cue() {
@@ -196,21 +198,21 @@ void VHostStore::record(const Queue& q, const broker::QueueOp& op, const Message
     // comes back after it, among the removals.
     const Message::Stored s = log_message(*msg);
     add(removes_, RecordType::Enqueue, EnqueueRecord{id, p->entry.seq, Position{s.segment, s.offset}, 0});
-    ++live_[s.segment];
+    count(s.segment, msg->size());
   } else if (std::holds_alternative<ops::Purge>(op)) {
     PurgeRecord rec{id, q.next_seq(), {}};
     // A paged entry (no msg) is persistent and logged.
-    q.for_each_entry([&](uint64_t seq, const Message* m, Message::Stored at, bool unacked) {
-      if (m && !m->persistent()) return;
-      if (unacked)
-        rec.kept.push_back(seq);
+    q.for_each_entry([&](const Queue::EntryView& v) {
+      if (v.msg && !v.msg->persistent()) return;
+      if (v.unacked)
+        rec.kept.push_back(v.seq);
       else
-        removed(q, seq, at);
+        removed(q, v);
     });
     add(removes_, RecordType::Purge, rec);
   } else if (std::holds_alternative<ops::Close>(op)) {
-    q.for_each_entry([&](uint64_t seq, const Message* m, Message::Stored at, bool) {
-      if (!m || m->persistent()) removed(q, seq, at);
+    q.for_each_entry([&](const Queue::EntryView& v) {
+      if (!v.msg || v.msg->persistent()) removed(q, v);
     });
     scratch_.clear();
     Out(scratch_).varint(id);
@@ -243,7 +245,10 @@ bool VHostStore::take_batch(Batch& out) {
     out.rotate = true;
     next = Position{next.segment + 1, kSegmentHeaderSize};
   }
-  if (floor > removed_below_) out.remove_before = removed_below_ = floor;
+  if (floor > removed_below_) {
+    out.remove_before = removed_below_ = floor;
+    reader_->forget_below(floor);
+  }
   adds_ = Batch{};
   adds_.start = next;
   removes_.start = next;
@@ -269,6 +274,8 @@ void VHostStore::batch_done(int err) {
   if (error_) refuse_all();
   outcomes.deliver();
   relieve_memory();
+  repage_durable();
+  maybe_compact();
 }
 
 // ------------------------------------------------------------------- paging
@@ -280,12 +287,15 @@ void VHostStore::relieve_memory() {
 }
 
 void VHostStore::page_in(broker::Queue& q, broker::PageRequest req) {
-  if (reads_.empty() && adds_.empty() && removes_.empty() && pending_.empty() && opts_.on_records) opts_.on_records();
+  // Cued on its own: records waiting may not be taken this turn (two
+  // batches in flight), and a read must not wait for them.
+  if (reads_.empty() && opts_.on_records) opts_.on_records();
   reads_.push_back(ReadJob{q.weak_from_this(), std::move(req), {}, {}});
 }
 
 bool VHostStore::take_reads(std::vector<ReadJob>& out) {
   if (reads_.empty()) return false;
+  for (ReadJob& j : reads_) j.first_segment = removed_below_;
   out.insert(out.end(), std::make_move_iterator(reads_.begin()), std::make_move_iterator(reads_.end()));
   reads_.clear();
   return true;
@@ -294,7 +304,10 @@ bool VHostStore::take_reads(std::vector<ReadJob>& out) {
 void VHostStore::reads_done(std::vector<ReadJob>& jobs, TimePoint now) {
   for (ReadJob& j : jobs) {
     report(j.damage);
-    if (broker::QueuePtr q = j.queue.lock()) q->paged_in(j.req, j.msgs, now);
+    if (j.compaction)
+      compacted(j);
+    else if (broker::QueuePtr q = j.queue.lock())
+      q->paged_in(j.req, j.msgs, now);
   }
 }
 

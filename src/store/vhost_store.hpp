@@ -63,8 +63,14 @@ struct ReadJob {
   broker::PageRequest req;
   std::vector<broker::MessagePtr> msgs;
   std::vector<Damage> damage;
+  bool compaction = false;  // for the store (its paged entries move), not the queue
+  std::vector<TimePoint> expires;  // compaction: each entry's
+  uint64_t first_segment = 0;  // the log's oldest segment when it was taken
 
-  void read(PageReader& reader) { reader.read(req.at, msgs, damage); }
+  void read(PageReader& reader) {
+    reader.forget_below(first_segment);
+    reader.read(req.at, msgs, damage);
+  }
 };
 
 // What recovery found.
@@ -120,6 +126,10 @@ class VHostStore final : public broker::Durability,
   // Memory is above the budget: durable queues page out what they can.
   // After each batch, and from the driver now and then.
   void relieve_memory();
+  // Compaction (compaction.cpp): when the oldest segment still holding
+  // messages holds few, they are copied to the end of the log so that it,
+  // and the emptied segments behind it, can go. After each batch.
+  void maybe_compact();
   // Kept current by the driver (once a loop turn): converts expiry times.
   void set_clock(Clocks c) { clocks_ = c; }
   // The log, for the thread that writes batches. Not to be used by others
@@ -165,10 +175,36 @@ class VHostStore final : public broker::Durability,
   void enqueued(const broker::Queue& q, uint64_t seq, TimePoint expires, const broker::MessagePtr& m);
   // The entry left its queue: its pending enqueue is cancelled, or its
   // segment counts one entry less.
-  void removed(const broker::Queue& q, uint64_t seq, broker::Message::Stored at);
+  void removed(const broker::Queue& q, const broker::Queue::EntryView& e);
   // A written entry left: its message's segment counts one entry less.
-  void uncount(const broker::Message& m) { uncount(m.stored().segment); }
-  void uncount(uint64_t segment);
+  void compact(uint64_t segment);
+  void compacted(ReadJob& job);  // a compaction's paged messages, read
+  // The message's record again, at the end of the log (once per old place).
+  broker::Message::Stored relog(const broker::Message& m);
+  // Entry `seq` of queue `id` holds its message at `to` from now on (its
+  // Enqueue is logged again; the caller uncounts where it was).
+  void relogged(uint32_t id, uint64_t seq, TimePoint expires, uint64_t bytes, broker::Message::Stored to);
+  // Paged entries moved by compaction read their new place once its batch
+  // is durable (until then the old one, which stays counted, so on disk).
+  void repage_durable();
+  struct Repage {
+    std::weak_ptr<broker::Queue> queue;
+    uint64_t seq;
+    broker::Message::Stored from, to;
+    uint64_t bytes;
+  };
+  std::vector<Repage> repages_;
+  int64_t wall_ms_of(TimePoint expires) const;
+  // An entry whose message (of `bytes`) is in `segment` is logged / gone.
+  // Bytes count its records too (compaction.cpp: a generous guess, since a
+  // segment of small messages is mostly records).
+  static constexpr uint64_t kRecordBytes = 128;
+  void count(uint64_t segment, uint64_t bytes) {
+    ++live_[segment];
+    live_bytes_[segment] += bytes + kRecordBytes;
+  }
+  void uncount(const broker::Message& m) { uncount(m.stored().segment, m.size()); }
+  void uncount(uint64_t segment, uint64_t bytes);
   void report(std::vector<Damage>& damage);
   bool cancel_pending(uint32_t queue, uint64_t seq);
   void frame_pending();  // the enqueues still wanted, and their messages, into adds_
@@ -216,6 +252,9 @@ class VHostStore final : public broker::Durability,
   std::unique_ptr<PageReader> reader_;  // the loop's: read_now, recovery
   uint32_t next_queue_id_ = 1;
   std::map<uint64_t, uint64_t> live_;  // segment -> queue entries whose message is there
+  std::map<uint64_t, uint64_t> live_bytes_;  // segment -> the sizes of those entries' messages
+  size_t compaction_reads_ = 0;          // a compaction's read jobs still out
+  std::unordered_map<uint64_t, broker::Message::Stored> relogged_;  // during a compaction: old place -> new
   uint64_t removed_below_ = 0;         // segments below this are gone, or going
   // Where the current segment's snapshot ends. A segment is closed only
   // once it holds more than that: one whose snapshot alone reaches

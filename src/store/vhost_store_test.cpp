@@ -321,7 +321,13 @@ TEST(VHostStore, OldSegmentsGoOnceTheirMessagesAreSettled) {
   }
   std::vector<std::string> files;
   h.io.list("data/vhost", files);
-  EXPECT_GT(files.size(), 5u);  // the pinned one keeps the rest from going (front first)
+  // Compaction (compaction.cpp): the pinned message, alone in the oldest
+  // segment, was logged again at the end, so it no longer keeps the
+  // segments behind it from going (they go front first).
+  EXPECT_LE(files.size(), 5u);
+  h.restart();
+  ASSERT_EQ(h.bodies("q"), (std::vector<std::string>{"pinned"}));  // unacked: it comes back
+  pinned = h.get("q");
   h.queue("q")->settle(pinned->seq, Outcome::Accepted, h.now);
   h.publish(persistent("last"), 999, "x");
   ASSERT_EQ(h.flush(), 0);
