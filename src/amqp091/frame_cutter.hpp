@@ -79,6 +79,10 @@ class FrameCutter {
   // asks for the next body frame's head alone, so that its payload can be
   // read straight into the body.
   static constexpr size_t kDirectAbove = 16 * 1024;
+  // After such a body, the next read into the buffer is at most this much:
+  // enough for the next publish's method, content header and body frame
+  // head, so that its body too is read straight into place.
+  static constexpr size_t kAfterLarge = 512;
 
   // `frame_max`: the largest frame to cut (0: no limit), the server's: what
   // a connection negotiates is at most that, and the engine checks it.
@@ -119,6 +123,7 @@ class FrameCutter {
   bool placing(const FrameHead& head) const;
   void place(Frame& f);
   void start_placing(uint16_t channel, uint64_t body_size);
+  void done_placing();
   void add(Frame f, FrameBatch& out);
   void fail(const FrameHead& at, std::string why, FrameBatch& out);
 
@@ -139,6 +144,7 @@ class FrameCutter {
   // The held frame is a body frame placed at place_'s octet held_at_, of
   // which held_got_ octets have come.
   bool held_placed_ = false;
+  bool after_large_ = false;  // the last body was placed, and large
   size_t held_at_ = 0;
   size_t held_got_ = 0;
 };
