@@ -64,16 +64,16 @@ void FrameCutter::cut_more(std::span<const uint8_t> in, FrameBatch& out, size_t 
 FrameCutter::ReadPlan FrameCutter::plan_read() {
   ReadPlan plan;
   if (stage_ != Stage::Frames) return plan;
+  const bool steer = place_total_ >= kSteerAbove;
   if (held_placed_) {
     const FrameHead head = read_frame_head(as_bytes(head_).first<kFrameHeaderSize>());
     plan.direct = {reinterpret_cast<uint8_t*>(place_->data()) + held_at_ + held_got_, head.size - held_got_};
     // More of the body after this frame: its end octet and the next head.
-    // The last of a large one: its end octet and the next publish's start.
-    if (held_at_ + head.size < place_total_) plan.then = 1 + kFrameHeaderSize;
-    else if (place_total_ >= kDirectAbove) plan.then = 1 + kAfterLarge;
+    // The last one: its end octet and the next publish's start.
+    if (steer) plan.then = held_at_ + head.size < place_total_ ? 1 + kFrameHeaderSize : 1 + kAfterLarge;
     return plan;
   }
-  if (place_ && place_total_ - place_->size() >= kDirectAbove && head_.size() < kFrameHeaderSize)
+  if (place_ && steer && head_.size() < kFrameHeaderSize)
     plan.then = kFrameHeaderSize - head_.size();
   else if (!place_ && after_large_ && head_.empty())
     plan.then = kAfterLarge;  // the next publish's method, header and body head, most likely
@@ -229,7 +229,7 @@ void FrameCutter::place(Frame& f) {
 }
 
 void FrameCutter::done_placing() {
-  after_large_ = place_total_ >= kDirectAbove;
+  after_large_ = place_total_ >= kSteerAbove;
   place_.reset();
 }
 

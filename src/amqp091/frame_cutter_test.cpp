@@ -232,8 +232,8 @@ TEST(FrameCutter, ABodyInManyFramesIsPlacedWhereverTheReadsEnd) {
 // has come is read straight into the body, then at most the end octet and
 // the next head into the read buffer, whatever the socket has at a time.
 TEST(FrameCutter, PlannedReadsPutPayloadsStraightIntoTheBody) {
-  const std::string body = pattern(3 * FrameCutter::kDirectAbove + 123);
-  const size_t max = FrameCutter::kDirectAbove;
+  const std::string body = pattern(FrameCutter::kSteerAbove + 123);
+  const size_t max = FrameCutter::kSteerAbove / 4;
   const std::string publish = frame(kFrameMethod, 1, "publish") + header(1, body.size()) + body_frames(1, body, max);
   const std::string in = kHeader + publish + publish + frame(kFrameMethod, 1, "next");
   for (size_t available : {1, 5, 7, 8, 9, 100, 4096, 65536}) {
@@ -255,7 +255,7 @@ TEST(FrameCutter, PlannedReadsPutPayloadsStraightIntoTheBody) {
       got = placed_body(batch.frames, std::move(got));
       frames += batch.frames.size();
     }
-    EXPECT_EQ(frames, 2 * (2u + 4u) + 1u) << available;
+    EXPECT_EQ(frames, 2 * (2u + 5u) + 1u) << available;
     EXPECT_EQ(got.octets, body + body) << available;
     // Only what came in the read with the first content header was copied,
     // and, after the first body, at most a small read's worth
@@ -263,6 +263,31 @@ TEST(FrameCutter, PlannedReadsPutPayloadsStraightIntoTheBody) {
     if (available <= 4096)
       EXPECT_GE(direct_total, 2 * body.size() - available - FrameCutter::kAfterLarge) << available;
   }
+}
+
+// A smaller body: reads are not cut to its frames, but the rest of a frame
+// that a read left incomplete still goes straight into place.
+TEST(FrameCutter, ASmallerBodyIsReadInWholeReadsAndItsLastPayloadInPlace) {
+  const std::string body = pattern(FrameCutter::kSteerAbove / 4);
+  const std::string in = kHeader + frame(kFrameMethod, 1, "publish") + header(1, body.size()) +
+                         frame(kFrameBody, 1, body) + frame(kFrameMethod, 1, "next");
+  FrameCutter cutter(131072);
+  FrameBatch batch;
+  ASSERT_EQ(cutter.plan_read().then, std::numeric_limits<size_t>::max());
+  const size_t first = kHeader.size() + 100;
+  cutter.cut(as_bytes(std::string_view(in).substr(0, first)), batch);
+  FrameCutter::ReadPlan plan = cutter.plan_read();
+  ASSERT_FALSE(plan.direct.empty());
+  EXPECT_EQ(plan.then, std::numeric_limits<size_t>::max());
+  const std::string_view rest = std::string_view(in).substr(first);
+  std::memcpy(plan.direct.data(), rest.data(), plan.direct.size());
+  batch.clear();
+  cutter.cut_more(as_bytes(rest.substr(plan.direct.size())), batch, plan.direct.size());
+  const PlacedBody got = placed_body(batch.frames);
+  EXPECT_EQ(got.octets, body);
+  EXPECT_TRUE(got.contiguous);
+  EXPECT_EQ(batch.frames.size(), 2u);  // the body, then "next"
+  EXPECT_EQ(cutter.plan_read().then, std::numeric_limits<size_t>::max()) << "nothing steered after it";
 }
 
 TEST(FrameCutter, ABadEndOctetAfterAPlacedPayloadStopsTheCut) {
