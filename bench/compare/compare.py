@@ -35,6 +35,10 @@ SCENARIOS = [
      "-x 1 -y 1 -s 1024 -c 256 -a -f persistent -u compare-durable-1k", 5),
     ("4c", "1p1c 64 KiB, durable queue, persistent, confirms (-c 256)",
      "-x 1 -y 1 -s 65536 -c 256 -a -f persistent -u compare-durable-64k", 5),
+    # Issue 12's large bodies: 1 MiB spans eight frames at the client's
+    # default frame_max (128 KiB), both ways.
+    ("4g", "1p1c 1 MiB, durable queue, persistent, confirms (-c 256)",
+     "-x 1 -y 1 -s 1048576 -c 256 -a -f persistent -u compare-durable-1m", 5),
     ("4d", "fan-out to 10 durable queues, persistent 16 B, confirms (-c 256)",
      "-x 1 -y 10 -s 16 -c 256 -a -f persistent -e compare-dfanout -t fanout "
      "--queue-pattern compare-dfan-%d --queue-pattern-from 1 --queue-pattern-to 10", 5),
@@ -47,6 +51,7 @@ SCENARIOS = [
      "-x 1 -y 0 -s 16 -c 256 -f persistent -u compare-durable-backlog -ad false", 5),
     ("5a", "1p1c 1 KiB, auto-ack", "-x 1 -y 1 -s 1024 -a", 5),
     ("5b", "1p1c 64 KiB, auto-ack", "-x 1 -y 1 -s 65536 -a", 5),
+    ("5c", "1p1c 1 MiB, auto-ack", "-x 1 -y 1 -s 1048576 -a", 5),
     ("6", "fan-out to 10 queues (1 producer, 10 consumers), 16 B, auto-ack",
      "-x 1 -y 10 -s 16 -a -e compare-fanout -t fanout", 5),
     ("7", "1,000 queues, 1 producer + 1 consumer each, 10 msg/s each",

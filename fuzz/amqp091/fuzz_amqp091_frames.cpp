@@ -12,6 +12,7 @@
 //              and by the cutter in reads of 1 + split % 64 octets
 //   stream:    optionally the protocol header, then frames
 #include <algorithm>
+#include <cstring>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -165,7 +166,11 @@ bool same_frames(const Seen& a, const Seen& b) {
 
 // The same stream through a FrameCutter, after a protocol header, in reads
 // of `read` octets: the frames FrameReader read, and where it stopped.
-void check_cutter(std::span<const uint8_t> in, uint32_t frame_max, size_t read, const Seen& whole) {
+// With `planned`, each read is made as the socket reader makes it
+// (FrameCutter::plan_read): straight into a placed body first, then at
+// most what the plan allows into the buffer.
+void check_cutter(std::span<const uint8_t> in, uint32_t frame_max, size_t read, const Seen& whole,
+                  bool planned = false) {
   FrameCutter cutter(frame_max);
   FrameBatch batch;
   cutter.cut(kProtocolHeader, batch);
@@ -173,14 +178,26 @@ void check_cutter(std::span<const uint8_t> in, uint32_t frame_max, size_t read, 
   size_t n = 0;
   std::string error;
   std::optional<FrameHead> next;
-  for (size_t at = 0; at < in.size(); at += read) {
-    cutter.cut(in.subspan(at, std::min(read, in.size() - at)), batch);
+  for (size_t at = 0; at < in.size();) {
+    if (planned) {
+      const FrameCutter::ReadPlan plan = cutter.plan_read();
+      const size_t direct = std::min({plan.direct.size(), read, in.size() - at});
+      if (direct > 0) std::memcpy(plan.direct.data(), in.data() + at, direct);
+      const size_t rest = std::min({plan.then, read - direct, in.size() - at - direct});
+      batch.clear();
+      cutter.cut_more(in.subspan(at + direct, rest), batch, direct);
+      at += direct + rest;
+    } else {
+      cutter.cut(in.subspan(at, std::min(read, in.size() - at)), batch);
+      at += std::min(read, in.size() - at);
+    }
     for (const Frame& f : batch.frames) {
       if (n >= whole.frames.size()) violated("the cutter cut more frames than FrameReader read");
       const Frame& w = whole.frames[n++];
       if (f.type != w.type || f.channel != w.channel || !std::equal(f.payload.begin(), f.payload.end(), w.payload.begin(), w.payload.end()))
         violated("the cutter cut another frame");
-      if (f.owner && f.payload.data() != reinterpret_cast<const uint8_t*>(f.owner->data())) violated("payload not in its owner");
+      if (f.owner && f.payload.data() != reinterpret_cast<const uint8_t*>(f.owner->data()) + f.placed_at)
+        violated("payload not in its owner");
     }
     if (!error.empty() && (!batch.frames.empty() || !batch.error.empty())) violated("the cutter went on after an error");
     error += batch.error;
@@ -212,6 +229,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!same_frames(whole, split)) violated("reading in two parts gave other frames");
   check_cutter(in, frame_max, 1 + data[1] % 64, whole);
   check_cutter(in, frame_max, in.size() + 1, whole);
+  check_cutter(in, frame_max, 1 + data[1] % 64, whole, true);
 
   for (const Frame& f : whole.frames) {
     switch (f.type) {

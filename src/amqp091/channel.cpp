@@ -81,6 +81,7 @@ void Channel::release(TimePoint now) {
   receiving_ = false;
   content_.body.reset();
   content_.gathering.reset();
+  content_.placed.reset();
   tx_.clear();
   drop_commits();
   if (publisher_) conn_.vhost().outcomes().remove_publisher(std::exchange(publisher_, 0));
@@ -320,6 +321,8 @@ void Channel::handle_basic(const Method& m, TimePoint now) {
     content_.have_header = false;
     content_.body.reset();
     content_.gathering.reset();
+    content_.placed.reset();
+    content_.placed_size = 0;
     receiving_ = true;
     return;
   }
@@ -564,11 +567,30 @@ size_t Channel::publish_whole(const BasicPublish& p, const FrameBatch& batch, si
   return body ? 2 : 1;
 }
 
+// The frames of a large body that the cutter placed in the body's own
+// string (FrameCutter, Frame::placed), slice after slice from its start:
+// nothing to copy, the last one makes it the message's body.
+bool Channel::take_placed(const Frame& f) {
+  Content& c = content_;
+  if (!f.placed || c.gathering || f.placed_at != c.placed_size || (c.placed ? f.owner != c.placed : f.placed_at != 0))
+    return false;
+  if (c.placed_size + f.payload.size() > c.body_size) return false;  // refused below
+  c.placed = f.owner;
+  c.placed_size += f.payload.size();
+  // The last frame was cut after the last octet was placed: the string is
+  // whole now (the cutter reserved it for the same header's body_size, and
+  // placed no more), and the cutter has let go of it.
+  if (c.placed_size == c.body_size) c.body = std::exchange(c.placed, nullptr);
+  return true;
+}
+
 void Channel::handle_body(const Frame& f, TimePoint now) {
   Content& c = content_;
   if (!c.have_header) return conn_.connection_error(ReplyCode::UnexpectedFrame, "content body before its header", 60, 40);
   const bool large = c.body_size > broker::Message::kInlineBody;
-  if (large && f.owner && !c.gathering && f.payload.size() == c.body_size) {
+  if (large && take_placed(f)) {
+    if (!c.body) return;  // more to come
+  } else if (large && f.owner && !f.placed && !c.gathering && !c.placed && f.payload.size() == c.body_size) {
     c.body = f.owner;  // all of it, in a string of its own (FrameCutter): kept as it is
   } else {
     // Reserve for the usual message at once, but not what a header merely
@@ -577,6 +599,10 @@ void Channel::handle_body(const Frame& f, TimePoint now) {
     if (large && !c.gathering) {
       c.gathering = std::make_shared<std::string>();
       c.gathering->reserve(std::min<uint64_t>(c.body_size, 1 << 20));
+      if (c.placed) {  // placed so far, then not (the cutter gave up on it): its octets are all there
+        c.gathering->append(c.placed->data(), c.placed_size);
+        c.placed.reset();
+      }
     }
     std::string& into = large ? *c.gathering : small_body_;
     if (into.size() + f.payload.size() > c.body_size)

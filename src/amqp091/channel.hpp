@@ -62,6 +62,7 @@ class Channel final : public broker::Publisher {
   void handle_method(const Method& m, TimePoint now);
   void handle_header(const ContentHeader& h, TimePoint now);
   void handle_body(const Frame& f, TimePoint now);
+  bool take_placed(const Frame& f);
   // basic.publish at frame i, with its content in frames [i + 1, end):
   // published at once if it may be (see channel.cpp). Returns the content
   // frames it took; 0: none, the frames go one by one.
@@ -100,6 +101,10 @@ class Channel final : public broker::Publisher {
     // transaction gives them their own string.
     broker::Body body;
     std::shared_ptr<std::string> gathering;
+    // Or placed by the cutter (Frame::placed): the body's string, of which
+    // the frames so far brought placed_size octets.
+    broker::Body placed;
+    uint64_t placed_size = 0;
   };
   struct TxOp {  // what a transaction will do at commit
     std::optional<Content> publish;

@@ -95,7 +95,7 @@ struct Connection::OwnInput {
 // on every idle connection. A feed() inside another (not done today) gets
 // a batch of its own.
 void Connection::feed(std::span<const uint8_t> bytes, TimePoint now) {
-  if (!own_input_) own_input_.reset(new OwnInput{FrameCutter(opts_.frame_max)});
+  if (!own_input_) own_input_.reset(new OwnInput{FrameCutter(opts_.frame_max, opts_.max_message_size)});
   static thread_local FrameBatch shared;
   static thread_local bool shared_in_use = false;
   std::optional<FrameBatch> own;
@@ -515,24 +515,36 @@ void Connection::send_with_content(uint16_t channel, const M& m, const broker::M
     encode_content_header(scratch_, size, to_basic(msg.properties()));
   end_frame(scratch_, at);
   if (size > 0) {
-    if (size > max_payload(frame_max_)) {
-      append_body_frames(scratch_, channel, as_bytes(body), frame_max_);
-    } else if (size < 1024) {  // small: a copy is cheaper than a reference
+    if (size < 1024) {  // small (one frame, frame_max is at least 4 KiB): a copy is cheaper than a reference
       auto h = frame_header(kFrameBody, channel, uint32_t(size));
       scratch_.append(reinterpret_cast<const char*>(h.data()), h.size());
       scratch_.append(body);
       scratch_.push_back(char(kFrameEnd));
-    } else {  // one frame: header, the shared body by reference, end octet
-      auto h = frame_header(kFrameBody, channel, uint32_t(size));
-      scratch_.append(reinterpret_cast<const char*>(h.data()), h.size());
-      emit(channel, scratch_);
-      if (holds_.empty()) transport_.send_shared(as_stored ? msg.body() : converted);  // large: the stored string, no copy
-      else emit_held(channel, body);
-      scratch_.assign(1, char(kFrameEnd));
+    } else if (!holds_.empty()) {  // held output is a string: copied into it
+      append_body_frames(scratch_, channel, as_bytes(body), frame_max_);
+    } else {
+      send_body_frames(channel, as_stored ? msg.body() : converted);
     }
   }
   emit(channel, scratch_);
   sent_ = true;
+}
+
+// A large body in frames of at most frame-max: each frame's slice of the
+// shared string by reference, between small frame heads and end octets
+// (one iovec entry per slice, no copy however many frames or consumers).
+// Leaves the last end octet in scratch_.
+void Connection::send_body_frames(uint16_t channel, const broker::Body& body) {
+  const size_t size = body->size();
+  const size_t chunk = size_t(std::max<uint64_t>(1, std::min<uint64_t>(max_payload(frame_max_), size)));
+  for (size_t off = 0; off < size; off += chunk) {
+    const size_t n = std::min(chunk, size - off);
+    auto h = frame_header(kFrameBody, channel, uint32_t(n));
+    scratch_.append(reinterpret_cast<const char*>(h.data()), h.size());
+    transport_.send(scratch_);
+    transport_.send_slice(body, off, n);
+    scratch_.assign(1, char(kFrameEnd));
+  }
 }
 
 void Connection::hold_output(uint16_t channel, std::string* into) {

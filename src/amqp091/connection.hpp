@@ -126,6 +126,7 @@ class Connection final : public engine::ServerEngine {
     emit_held(channel, bytes);
   }
   void emit_held(uint16_t channel, std::string_view bytes);
+  void send_body_frames(uint16_t channel, const broker::Body& body);
 
   broker::Broker& broker_;
   broker::VHost* vhost_ = nullptr;

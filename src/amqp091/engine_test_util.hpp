@@ -42,6 +42,12 @@ class FakeTransport final : public Transport {
     if (count_pending) pending += bytes.size();
   }
   void send_shared(std::shared_ptr<const std::string> bytes) override { send(*bytes); }
+  // Slices of shared bodies sent by reference: (offset, length) each.
+  std::vector<std::pair<size_t, size_t>> slices;
+  void send_slice(const std::shared_ptr<const std::string>& bytes, size_t offset, size_t length) override {
+    slices.emplace_back(offset, length);
+    send(std::string_view(*bytes).substr(offset, length));
+  }
   size_t pending_output() const override { return pending; }
   void want_drain() override { ++drain_requests; }
   void close() override { closed = true; }

@@ -82,6 +82,71 @@ TEST_F(FeedFramesTest, ALargeBodyWholeInOneFrameBecomesItsMessageWithoutACopy) {
   EXPECT_EQ(d->message->body(), owner);
 }
 
+// A body in many frames: the cutter places them in one string, which
+// becomes the message's body as it is; a frame that goes past the size
+// the header announced is the 0-9-1 framing error, and nothing is kept
+// (a frame after the body is whole is 505, as for any body).
+std::string many_frames(std::string_view body, size_t max, std::string_view extra = {}) {
+  BasicPublish pub;
+  pub.routing_key = "q";
+  std::string out = Peer::frame(1, pub) + Peer::header_frame(1, body.size());
+  for (size_t at = 0; at < body.size(); at += max) out += Peer::body_frame(1, body.substr(at, max));
+  if (!extra.empty()) out += Peer::body_frame(1, extra);
+  return out;
+}
+
+std::string varied(size_t n) {
+  std::string out(n, '\0');
+  for (size_t i = 0; i < n; ++i) out[i] = char('A' + i % 29);
+  return out;
+}
+
+TEST_F(FeedFramesTest, ABodyInManyFramesBecomesItsMessageWithoutACopy) {
+  auto p = open_peer(1, 0, 4096);
+  p->declare_queue(1, "q");
+  FrameCutter cutter(opts.frame_max);
+  FrameBatch batch;
+  cutter.cut(kProtocolHeader, batch);
+  const std::string body = varied(10000);
+  const std::string in = many_frames(body, 4088);
+  for (size_t at = 0; at < in.size(); at += 3000) {  // reads that end mid-frame
+    cutter.cut(as_bytes(std::string_view(in).substr(at, 3000)), batch);
+    p->conn().feed_frames(batch, now);
+  }
+  std::optional<broker::Delivery> d = queue("q")->get(true, now);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->message->body_view(), body);
+  EXPECT_EQ(d->message->body()->capacity(), body.size()) << "the string the cutter reserved, not a copy";
+}
+
+TEST_F(FeedFramesTest, ALargeBodyGoesToAConsumerInFramesThatReferenceIt) {
+  auto p = open_peer(1, 0, 4096);
+  p->declare_queue(1, "q");
+  p->feed(consume("q", "c1"));
+  p->take();
+  const std::string body = varied(10000);
+  p->feed(many_frames(body, 4088));
+  using Slice = std::pair<size_t, size_t>;
+  EXPECT_EQ(p->t.slices, (std::vector<Slice>{{0, 4088}, {4088, 4088}, {8176, 1824}}));
+  std::string got;
+  for (const auto& f : p->take())
+    if (f.type == kFrameBody) got += f.payload();
+  EXPECT_EQ(got, body);
+}
+
+TEST_F(FeedFramesTest, ABodyFrameBeyondTheAnnouncedSizeIsAFrameError) {
+  auto p = open_peer(1, 0, 4096);
+  p->declare_queue(1, "q");
+  BasicPublish pub;
+  pub.routing_key = "q";
+  const std::string body = varied(6100);  // announced: 6000
+  p->feed(Peer::frame(1, pub) + Peer::header_frame(1, 6000) + Peer::body_frame(1, body.substr(0, 4000)) +
+          Peer::body_frame(1, body.substr(4000)));
+  CloseInfo c = expect_connection_close(p->take_one(), ReplyCode::FrameError);
+  EXPECT_EQ(c.reply_text, "FRAME_ERROR - content body exceeds the declared size 6000");
+  EXPECT_EQ(queue("q")->ready_count(), 0u);
+}
+
 // ---- the two paths agree
 
 void expect_same(const std::string& session, const ServerOptions& opts = {}) {
@@ -130,6 +195,13 @@ TEST(FeedFrames, InStepsAnswersAsFeedDoesForASession) {
   expect_same(s);
 }
 
+// Placed bodies, delivered by slices in frames of the negotiated size.
+TEST(FeedFrames, InStepsAnswersAsFeedDoesForBodiesInManyFrames) {
+  std::string s = handshake(4096) + declare("q") + consume("q", "c1") + many_frames(varied(9000), 4088) +
+                  many_frames(varied(300), 100) + many_frames(varied(5000), 4088) + Peer::frame(0, ConnectionClose{});
+  expect_same(s);
+}
+
 TEST(FeedFrames, InStepsAnswersAsFeedDoesForPublishesOfEveryKind) {
   BasicProperties exp;
   exp.expiration = "60000";
@@ -167,6 +239,8 @@ TEST(FeedFrames, InStepsAnswersAsFeedDoesForBadInput) {
   bad_end.back() = 0;
   expect_same(base + Peer::publish_frames(1, "", "q", "ok") + bad_end + Peer::publish_frames(1, "", "q", "never"));
   expect_same(base + Peer::frame(1, pub) + Peer::header_frame(1, 1) + Peer::body_frame(1, "xx"));
+  expect_same(base + many_frames(varied(3000), 1000, "beyond"));
+  expect_same(base + many_frames(varied(3000), 4000) + Peer::frame(0, ConnectionClose{}));  // the frame is over 4096
   ServerOptions small;
   small.max_message_size = 10;
   expect_same(base + Peer::publish_frames(1, "", "q", std::string(11, 'x')) + Peer::publish_frames(1, "", "q", "fits"),

@@ -28,7 +28,7 @@ bool FrameReader::next(Frame& out) {
   if (rest.size() - kFrameHeaderSize < uint64_t(head.size) + 1) return false;
   std::span<const uint8_t> payload = rest.subspan(kFrameHeaderSize, head.size);
   if (!frame_sound(head.type, payload, rest[kFrameHeaderSize + head.size], text_)) return fail();
-  out = {head.type, head.channel, payload, nullptr};
+  out = {.type = head.type, .channel = head.channel, .payload = payload};
   pos_ += kFrameOverhead + head.size;
   return true;
 }

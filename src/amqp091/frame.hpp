@@ -32,11 +32,19 @@ HeaderCheck check_protocol_header(std::span<const uint8_t> input);
 struct Frame {
   // kFrameMethod, kFrameHeader (a content header), kFrameBody or kFrameHeartbeat
   uint8_t type = kFrameHeartbeat;
+  // A body frame of a large body the cutter places in the body's own
+  // string as it comes (owner, allocated once for the whole body): the
+  // payload is its octets [placed_at, placed_at + payload.size()). Until the
+  // body's last frame is cut, the cutter still writes the string (maybe on
+  // another thread): only the payload's octets may be read, not *owner.
+  // (Beside type and channel: a frame stays 40 octets.)
+  bool placed = false;
   uint16_t channel = 0;
+  uint32_t placed_at = 0;  // placed bodies are at most FrameCutter::kMaxPlaced
   std::span<const uint8_t> payload;  // into the reader's input, or into *owner
   // Set when the payload is a string of its own (FrameCutter: a frame that
-  // came in several reads, or a large body that came whole in one frame):
-  // a message may keep it instead of copying the payload.
+  // came in several reads), or a slice of one (placed): a message may keep
+  // it instead of copying the payload.
   std::shared_ptr<const std::string> owner;
 };
 

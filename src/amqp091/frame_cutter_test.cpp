@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "amqp091/methods_test_util.hpp"
 #include "amqp091/generated/methods.hpp"
 #include "amqp091/properties.hpp"
@@ -36,7 +39,11 @@ Cut cut(std::string_view in, std::vector<size_t> splits = {}, uint32_t frame_max
     cutter.cut(as_bytes(in.substr(at, end - at)), batch);
     at = end;
     for (const Frame& f : batch.frames) {
-      if (f.owner) EXPECT_EQ(f.payload.data(), as_bytes(*f.owner).data()) << "the payload is in its owner";
+      if (f.owner) {
+        EXPECT_GE(f.payload.data(), as_bytes(*f.owner).data()) << "the payload is in its owner";
+        EXPECT_EQ(f.payload.data(), as_bytes(*f.owner).data() + f.placed_at) << "at its place";
+        EXPECT_LE(f.placed_at + f.payload.size(), f.owner->size());
+      }
       out.frames.push_back({f.type, f.channel, std::string(as_chars(f.payload)), f.owner != nullptr});
     }
     if (batch.protocol_header) out.header = batch.protocol_header;
@@ -135,7 +142,7 @@ TEST(FrameCutter, AnIncompleteFrameShowsItsHeadAndComesWholeLater) {
   EXPECT_FALSE(batch.next);
 }
 
-TEST(FrameCutter, OnlyALargeBodyWholeInOneFrameIsCopiedToItsOwnString) {
+TEST(FrameCutter, LargeBodiesArePlacedInAStringOfTheirOwn) {
   const std::string large(FrameCutter::kOwnBodyAbove + 1, 'L');
   const std::string small(FrameCutter::kOwnBodyAbove, 's');
   auto owned = [&](const std::string& in) {
@@ -146,12 +153,152 @@ TEST(FrameCutter, OnlyALargeBodyWholeInOneFrameIsCopiedToItsOwnString) {
   using V = std::vector<bool>;
   EXPECT_EQ(owned(header(1, large.size()) + frame(kFrameBody, 1, large)), (V{false, true}));
   EXPECT_EQ(owned(header(1, small.size()) + frame(kFrameBody, 1, small)), (V{false, false}));
-  // A body in two frames, a body after another frame, a body on another channel.
+  // A body in two frames; a body after another channel's frame; a body on
+  // another channel; a body frame larger than the rest of its body.
   EXPECT_EQ(owned(header(1, 2 * large.size()) + frame(kFrameBody, 1, large) + frame(kFrameBody, 1, large)),
-            (V{false, false, false}));
+            (V{false, true, true}));
   EXPECT_EQ(owned(header(1, large.size()) + frame(kFrameHeartbeat, 0, "") + frame(kFrameBody, 1, large)),
-            (V{false, false, false}));
+            (V{false, false, true}));
   EXPECT_EQ(owned(header(1, large.size()) + frame(kFrameBody, 2, large)), (V{false, false}));
+  EXPECT_EQ(owned(header(1, large.size()) + frame(kFrameBody, 1, large + "x")), (V{false, false}));
+  EXPECT_EQ(owned(header(1, 2 * large.size()) + frame(kFrameBody, 1, large) + frame(kFrameBody, 1, large + "x")),
+            (V{false, true, false}));
+}
+
+// A body's frames, however reads split them, land side by side in one
+// string: the body itself.
+struct PlacedBody {
+  std::shared_ptr<const std::string> owner;
+  std::string octets;  // the body frames' payloads, in order
+  size_t frames = 0;
+  bool contiguous = true;  // each frame right after the one before, in the same owner
+};
+
+PlacedBody placed_body(const std::vector<Frame>& frames, PlacedBody so_far = {}) {
+  for (const Frame& f : frames) {
+    if (f.type != kFrameBody) continue;
+    if (!f.placed || (so_far.owner && f.owner != so_far.owner) || f.placed_at != so_far.octets.size())
+      so_far.contiguous = false;
+    so_far.owner = f.owner;
+    so_far.octets += as_chars(f.payload);
+    ++so_far.frames;
+  }
+  return so_far;
+}
+
+std::string pattern(size_t n) {
+  std::string out(n, '\0');
+  for (size_t i = 0; i < n; ++i) out[i] = char('a' + i % 23);
+  return out;
+}
+
+std::string body_frames(uint16_t channel, std::string_view body, size_t max) {
+  std::string out;
+  for (size_t at = 0; at < body.size(); at += max) out += frame(kFrameBody, channel, body.substr(at, max));
+  return out;
+}
+
+TEST(FrameCutter, ABodyInManyFramesIsPlacedWhereverTheReadsEnd) {
+  const std::string body = pattern(2600);
+  const std::string in = kHeader + frame(kFrameMethod, 1, "publish") + header(1, body.size()) +
+                         body_frames(1, body, 1000) + frame(kFrameMethod, 1, "next");
+  for (size_t a = 1; a < in.size(); ++a) {
+    for (size_t b : {a + 1, a + 8, a + 1001}) {
+      FrameCutter cutter(1008);
+      FrameBatch batch;
+      PlacedBody got;
+      size_t frames = 0;
+      size_t at = 0;
+      for (size_t end : {a, std::min(b, in.size()), in.size()}) {
+        cutter.cut(as_bytes(std::string_view(in).substr(at, end - at)), batch);
+        at = end;
+        got = placed_body(batch.frames, std::move(got));
+        frames += batch.frames.size();
+        ASSERT_EQ(batch.error, "");
+      }
+      ASSERT_EQ(frames, 6u) << a << " " << b;
+      EXPECT_EQ(got.frames, 3u);
+      EXPECT_TRUE(got.contiguous) << a << " " << b;
+      EXPECT_EQ(got.octets, body);
+      ASSERT_TRUE(got.owner);
+      EXPECT_EQ(*got.owner, body) << "the string is the body, no more";
+      batch.clear();
+      EXPECT_EQ(got.owner.use_count(), 1) << "the cutter let go of it";
+    }
+  }
+}
+
+// The I/O layer's side (plan_read): the payload of a body frame whose head
+// has come is read straight into the body, then at most the end octet and
+// the next head into the read buffer, whatever the socket has at a time.
+TEST(FrameCutter, PlannedReadsPutPayloadsStraightIntoTheBody) {
+  const std::string body = pattern(FrameCutter::kSteerAbove + 123);
+  const size_t max = FrameCutter::kSteerAbove / 4;
+  const std::string publish = frame(kFrameMethod, 1, "publish") + header(1, body.size()) + body_frames(1, body, max);
+  const std::string in = kHeader + publish + publish + frame(kFrameMethod, 1, "next");
+  for (size_t available : {1, 5, 7, 8, 9, 100, 4096, 65536}) {
+    FrameCutter cutter(uint32_t(max + kFrameOverhead));
+    FrameBatch batch;
+    PlacedBody got;
+    size_t at = 0, direct_total = 0, frames = 0;
+    while (at < in.size()) {
+      const FrameCutter::ReadPlan plan = cutter.plan_read();
+      const size_t direct = std::min({plan.direct.size(), available, in.size() - at});
+      if (direct > 0) std::memcpy(plan.direct.data(), in.data() + at, direct);
+      const size_t rest = std::min({plan.then, available - direct, in.size() - at - direct});
+      batch.clear();
+      cutter.cut_more(as_bytes(std::string_view(in).substr(at + direct, rest)), batch, direct);
+      ASSERT_EQ(batch.error, "");
+      ASSERT_EQ(batch.octets, direct + rest);
+      at += direct + rest;
+      direct_total += direct;
+      got = placed_body(batch.frames, std::move(got));
+      frames += batch.frames.size();
+    }
+    EXPECT_EQ(frames, 2 * (2u + 5u) + 1u) << available;
+    EXPECT_EQ(got.octets, body + body) << available;
+    // Only what came in the read with the first content header was copied,
+    // and, after the first body, at most a small read's worth
+    // (FrameCutter::kAfterLarge) with the second.
+    if (available <= 4096)
+      EXPECT_GE(direct_total, 2 * body.size() - available - FrameCutter::kAfterLarge) << available;
+  }
+}
+
+// A smaller body: reads are not cut to its frames, but the rest of a frame
+// that a read left incomplete still goes straight into place.
+TEST(FrameCutter, ASmallerBodyIsReadInWholeReadsAndItsLastPayloadInPlace) {
+  const std::string body = pattern(FrameCutter::kSteerAbove / 4);
+  const std::string in = kHeader + frame(kFrameMethod, 1, "publish") + header(1, body.size()) +
+                         frame(kFrameBody, 1, body) + frame(kFrameMethod, 1, "next");
+  FrameCutter cutter(131072);
+  FrameBatch batch;
+  ASSERT_EQ(cutter.plan_read().then, std::numeric_limits<size_t>::max());
+  const size_t first = kHeader.size() + 100;
+  cutter.cut(as_bytes(std::string_view(in).substr(0, first)), batch);
+  FrameCutter::ReadPlan plan = cutter.plan_read();
+  ASSERT_FALSE(plan.direct.empty());
+  EXPECT_EQ(plan.then, std::numeric_limits<size_t>::max());
+  const std::string_view rest = std::string_view(in).substr(first);
+  std::memcpy(plan.direct.data(), rest.data(), plan.direct.size());
+  batch.clear();
+  cutter.cut_more(as_bytes(rest.substr(plan.direct.size())), batch, plan.direct.size());
+  const PlacedBody got = placed_body(batch.frames);
+  EXPECT_EQ(got.octets, body);
+  EXPECT_TRUE(got.contiguous);
+  EXPECT_EQ(batch.frames.size(), 2u);  // the body, then "next"
+  EXPECT_EQ(cutter.plan_read().then, std::numeric_limits<size_t>::max()) << "nothing steered after it";
+}
+
+TEST(FrameCutter, ABadEndOctetAfterAPlacedPayloadStopsTheCut) {
+  const std::string body = pattern(2000);
+  std::string in = kHeader + header(1, body.size()) + body_frames(1, body, 1000);
+  in.back() = 'X';
+  for (size_t split : {kHeader.size() + 30, in.size() - 500, in.size() - 1}) {
+    const Cut c = cut(in, {split}, 1008);
+    EXPECT_EQ(c.frames.size(), 2u) << split;
+    EXPECT_NE(c.error.find("invalid_frame_end_marker,88"), std::string::npos) << split;
+  }
 }
 
 TEST(FrameCutter, AFramingErrorStopsTheCutAtItsFrame) {

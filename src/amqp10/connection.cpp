@@ -68,6 +68,15 @@ void Connection::send_shared(std::shared_ptr<const std::string> body) {
   last_sent_ = now_;
 }
 
+void Connection::send_slice(const std::shared_ptr<const std::string>& body, size_t offset, size_t length) {
+  if (!out_.empty()) {
+    transport_.send(out_);
+    out_.clear();
+  }
+  transport_.send_slice(body, offset, length);
+  last_sent_ = now_;
+}
+
 void Connection::feed(std::span<const uint8_t> bytes, TimePoint now) {
   if (state_ == State::Closed) return;
   Call call(*this, now);

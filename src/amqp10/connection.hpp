@@ -57,6 +57,8 @@ class Connection final : public engine::ServerEngine {
   std::string& output() { return out_; }
   // The output so far, then `body` by reference.
   void send_shared(std::shared_ptr<const std::string> body);
+  // Octets [offset, offset + length) of a shared body, by reference.
+  void send_slice(const std::shared_ptr<const std::string>& body, size_t offset, size_t length);
   // A delivery outside one of our calls (another connection published):
   // its frames go out now.
   void flush_if_idle();

@@ -41,6 +41,10 @@ class FakeTransport final : public engine::Transport {
     ++shared_sends;
     send(*bytes);
   }
+  void send_slice(const std::shared_ptr<const std::string>& bytes, size_t offset, size_t length) override {
+    ++shared_sends;
+    send(std::string_view(*bytes).substr(offset, length));
+  }
   size_t pending_output() const override { return pending; }
   void want_drain() override { ++drain_requests; }
   void close() override { closed = true; }

@@ -390,13 +390,13 @@ void Session::handle_transfer(const Transfer& t, std::span<const uint8_t> payloa
   in->on_transfer(t, payload);
 }
 
-void Session::emit_frame(std::string bytes, std::shared_ptr<const std::string> body) {
+void Session::emit_frame(std::string bytes, std::shared_ptr<const std::string> body, size_t offset, size_t length) {
   if (!pending_.empty() || remote_incoming_window_ == 0) {
-    pending_.push_back(Pending{std::move(bytes), std::move(body)});
+    pending_.push_back(Pending{std::move(bytes), std::move(body), offset, length});
     return;
   }
   conn_.output().append(bytes);
-  if (body) conn_.send_shared(std::move(body));
+  if (body) conn_.send_slice(std::move(body), offset, length);
   ++next_outgoing_id_;
   --remote_incoming_window_;
 }
@@ -406,7 +406,7 @@ void Session::send_pending() {
     Pending p = std::move(pending_.front());
     pending_.pop_front();
     conn_.output().append(p.bytes);
-    if (p.body) conn_.send_shared(std::move(p.body));
+    if (p.body) conn_.send_slice(std::move(p.body), p.offset, p.length);
     ++next_outgoing_id_;
     --remote_incoming_window_;
   }
@@ -438,16 +438,9 @@ void Session::send_delivery(OutgoingLink& link, broker::Delivery d, bool settled
   const size_t body_size = msg->body_size();
   const size_t total = scratch_.size() + body_size;
   const size_t max_frame = conn_.peer_max_frame_size();
-  // Byte i of the payload: the prefix, then the body.
-  auto append_slice = [&](std::string& out, size_t from, size_t n) {
-    if (from < scratch_.size()) {
-      size_t k = std::min(n, scratch_.size() - from);
-      out.append(scratch_, from, k);
-      from += k;
-      n -= k;
-    }
-    if (n > 0) out.append(body.substr(from - scratch_.size(), n));
-  };
+  // A large body goes by reference, each frame's slice of the stored
+  // string (one iovec entry a frame, no copy); a small one is copied.
+  const broker::Body shared = body_size >= 1024 ? msg->body() : nullptr;
   size_t offset = 0;
   bool first = true;
   do {
@@ -461,29 +454,22 @@ void Session::send_delivery(OutgoingLink& link, broker::Delivery d, bool settled
     const size_t room = max_frame > head ? max_frame - head : 1;
     const size_t n = std::min(room, total - offset);
     cur.more = offset + n < total;
-    // One frame with a large body: the body by reference.
-    const bool by_reference = first && !cur.more && body_size >= 1024;
-    if (pending_.empty() && remote_incoming_window_ > 0) {  // straight into this turn's output
-      std::string& out = conn_.output();
-      append_transfer_head(out, channel_, cur, n);
-      if (by_reference) {
-        out.append(scratch_);
-        conn_.send_shared(msg->body());  // large: the stored string
-      } else {
-        append_slice(out, offset, n);
-      }
+    // Payload octets [offset, offset + n): the prefix's, then the body's.
+    const size_t prefix_n = offset < scratch_.size() ? std::min(n, scratch_.size() - offset) : 0;
+    const size_t body_from = offset + prefix_n - scratch_.size();
+    const size_t body_n = n - prefix_n;
+    const bool now = pending_.empty() && remote_incoming_window_ > 0;  // straight into this turn's output
+    std::string frame;
+    std::string& out = now ? conn_.output() : frame;
+    append_transfer_head(out, channel_, cur, n);
+    out.append(scratch_, std::min(offset, scratch_.size()), prefix_n);
+    if (body_n > 0 && !shared) out.append(body.substr(body_from, body_n));
+    if (now) {
+      if (body_n > 0 && shared) conn_.send_slice(shared, body_from, body_n);
       ++next_outgoing_id_;
       --remote_incoming_window_;
     } else {
-      std::string frame;
-      append_transfer_head(frame, channel_, cur, n);
-      if (by_reference) {
-        frame.append(scratch_);
-        emit_frame(std::move(frame), msg->body());
-      } else {
-        append_slice(frame, offset, n);
-        emit_frame(std::move(frame), nullptr);
-      }
+      emit_frame(std::move(frame), body_n > 0 ? shared : nullptr, body_from, body_n);
     }
     offset += n;
     first = false;

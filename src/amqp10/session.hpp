@@ -74,7 +74,8 @@ class Session {
  private:
   struct Pending {  // a transfer frame waiting for the peer's incoming window
     std::string bytes;
-    std::shared_ptr<const std::string> body;  // sent after `bytes`
+    std::shared_ptr<const std::string> body;  // its octets [offset, offset + length) sent after `bytes`
+    size_t offset = 0, length = 0;
   };
   struct Owner {  // who a tag was sent on, from the oldest unsettled on
     uint32_t handle;
@@ -96,7 +97,7 @@ class Session {
   void settle_peer(uint32_t first, uint32_t last, DeliveryState state, bool settled, const Disposition& d);
   void refuse_attach(const Attach& a, std::string_view condition, std::string description);
   Flow session_flow() const;
-  void emit_frame(std::string bytes, std::shared_ptr<const std::string> body);
+  void emit_frame(std::string bytes, std::shared_ptr<const std::string> body, size_t offset = 0, size_t length = 0);
   void send_pending();
   void note_incoming_transfer();
   uint32_t delivery_id(uint64_t tag) const { return uint32_t(tag - 1 + initial_delivery_id_); }

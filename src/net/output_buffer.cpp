@@ -80,11 +80,17 @@ void OutputBuffer::append(std::string_view bytes) {
 }
 
 void OutputBuffer::append(std::shared_ptr<const std::string> body) {
-  if (!body || body->empty()) return;
-  const char* p = body->data();
-  size_t n = body->size();
-  chunks_.push_back({p, n, nullptr, std::move(body)});
-  bytes_ += n;
+  if (!body) return;
+  const size_t n = body->size();
+  append(std::move(body), 0, n);
+}
+
+void OutputBuffer::append(std::shared_ptr<const std::string> body, size_t offset, size_t length) {
+  if (!body || offset >= body->size()) return;
+  length = std::min(length, body->size() - offset);
+  if (length == 0) return;
+  chunks_.push_back({body->data() + offset, length, nullptr, std::move(body)});
+  bytes_ += length;
 }
 
 int OutputBuffer::fill_iov(iovec* iov, int max) const {

@@ -28,6 +28,9 @@ class OutputBuffer {
 
   void append(std::string_view bytes);                   // copies
   void append(std::shared_ptr<const std::string> body);  // references
+  // References bytes [offset, offset + length) of `body` (a body cut into
+  // frames: one chunk per frame's slice, no copy).
+  void append(std::shared_ptr<const std::string> body, size_t offset, size_t length);
   size_t size() const { return bytes_; }
   bool empty() const { return bytes_ == 0; }
   size_t chunk_count() const { return chunks_.size() - head_; }

@@ -55,6 +55,40 @@ TEST(OutputBuffer, SharedBodiesAreReferencedNotCopied) {
   EXPECT_EQ(body.use_count(), 1);
 }
 
+// A body cut into frames: each frame's slice by reference, between small
+// copies (frame heads and end octets), however the writes end.
+TEST(OutputBuffer, SlicesOfASharedBodyAreReferencedInPlace) {
+  auto body = std::make_shared<const std::string>([] {
+    std::string s(10000, '\0');
+    for (size_t i = 0; i < s.size(); ++i) s[i] = char('a' + i % 26);
+    return s;
+  }());
+  for (size_t written : {1, 7, 4000, 4008, 10010}) {
+    OutputBuffer b;
+    std::string want;
+    for (size_t at = 0; at < body->size(); at += 4000) {
+      b.append("<h>");
+      b.append(body, at, 4000);
+      want += "<h>" + body->substr(at, 4000);
+    }
+    b.append(body, body->size(), 5);  // nothing past the end
+    b.append(body, 9999, 5);          // cut at the end
+    want += body->substr(9999);
+    ASSERT_EQ(b.chunk_count(), 7u);
+    iovec iov[8];
+    ASSERT_EQ(b.fill_iov(iov, 8), 7);
+    EXPECT_EQ(iov[1].iov_base, body->data());
+    EXPECT_EQ(iov[3].iov_base, body->data() + 4000);
+    EXPECT_EQ(iov[5].iov_len, 2000u);
+    EXPECT_EQ(body.use_count(), 5);
+    EXPECT_EQ(contents(b), want);
+    b.consume(written);
+    EXPECT_EQ(contents(b), want.substr(written)) << written;
+    b.clear();
+    EXPECT_EQ(body.use_count(), 1);
+  }
+}
+
 TEST(OutputBuffer, LargeCopySpansBlocksAndConsumesInPieces) {
   OutputBuffer b;
   std::string big = testing::pattern(100000);

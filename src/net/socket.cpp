@@ -155,8 +155,14 @@ void Socket::send(std::string_view bytes) {
 }
 
 void Socket::send(std::shared_ptr<const std::string> bytes) {
-  if (closed_ || closing_ || !bytes || bytes->empty()) return;
-  out_.append(std::move(bytes));
+  if (!bytes) return;
+  const size_t n = bytes->size();
+  send(std::move(bytes), 0, n);
+}
+
+void Socket::send(std::shared_ptr<const std::string> bytes, size_t offset, size_t length) {
+  if (closed_ || closing_ || !bytes || offset >= bytes->size() || length == 0) return;
+  out_.append(std::move(bytes), offset, length);
   if (!want_write_) loop_.schedule_flush(this);
 }
 

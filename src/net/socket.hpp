@@ -48,6 +48,8 @@ class Socket : public Pollable, public Flushable {
 
   void send(std::string_view bytes);                    // copied
   void send(std::shared_ptr<const std::string> bytes);  // referenced until written
+  // Bytes [offset, offset + length) of `bytes`, referenced until written.
+  void send(std::shared_ptr<const std::string> bytes, size_t offset, size_t length);
   size_t output_bytes() const { return out_.size(); }
 
   // Stop reading, write queued output, then close; on_close(0) from the

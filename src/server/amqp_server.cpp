@@ -111,6 +111,9 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
   // engine::Transport
   void send(std::string_view bytes) override { sock_->send(bytes); }
   void send_shared(std::shared_ptr<const std::string> bytes) override { sock_->send(std::move(bytes)); }
+  void send_slice(const std::shared_ptr<const std::string>& bytes, size_t offset, size_t length) override {
+    sock_->send(bytes, offset, length);
+  }
   size_t pending_output() const override { return sock_->output_bytes(); }
   void want_drain() override { sock_->want_drain(); }
   void close() override { sock_->close(); }
@@ -153,7 +156,7 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
                                                        loopback_, now);
         amqp091_ = e.get();
         engine_ = std::move(e);
-        cutter_.emplace(server_.opts_.amqp091.frame_max);
+        cutter_.emplace(server_.opts_.amqp091.frame_max, server_.opts_.amqp091.max_message_size);
         break;
       }
     }

@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -86,17 +87,31 @@ class SocketReader::Source final : public net::Pollable {
     fd_ = -1;
   }
 
+  // Up to kReadBudget octets: into the batch's buffer, or, for the payload
+  // of a large body's frame, straight into the body's string where the
+  // cutter places it (FrameCutter::plan_read), with the end octet and the
+  // next frame's head behind it in the same readv.
   void read() {
     ReadBatch b = r_.take_buffer(conn_, true);
-    size_t size = 0;
+    size_t size = 0;   // in the buffer
+    size_t total = 0;  // read, the bodies' octets too
     const size_t limit = kReadBudget;
     bool end = false;
     int error = 0;
-    while (size < limit) {
-      const size_t want = limit - size;
-      ssize_t n = ::read(fd_, b.buffer.get() + size, want);
+    while (size < limit && total < limit) {
+      const amqp091::FrameCutter::ReadPlan plan = cutter_.plan_read();
+      const size_t room = std::min(limit - size, plan.then);
+      iovec iov[2];
+      int parts = 0;
+      if (!plan.direct.empty()) iov[parts++] = {plan.direct.data(), plan.direct.size()};
+      iov[parts++] = {b.buffer.get() + size, room};
+      const size_t want = plan.direct.size() + room;
+      ssize_t n = parts == 1 ? ::read(fd_, iov[0].iov_base, room) : ::readv(fd_, iov, parts);
       if (n > 0) {
-        size += size_t(n);
+        const size_t direct = std::min(size_t(n), plan.direct.size());
+        cutter_.cut_more({b.buffer.get() + size, size_t(n) - direct}, b.cut, direct);
+        size += size_t(n) - direct;
+        total += size_t(n);
         if (size_t(n) < want) break;  // drained: save the EAGAIN call
       } else if (n == 0) {
         end = true;
@@ -109,7 +124,6 @@ class SocketReader::Source final : public net::Pollable {
         break;
       }
     }
-    cutter_.cut({b.buffer.get(), size}, b.cut);
     if (end) {
       b.end = true;
       b.error = error;

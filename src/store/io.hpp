@@ -20,6 +20,10 @@ class File {
   // Writes up to data.size() bytes at `offset`; `written` says how many
   // (short writes happen: the caller continues or gives up).
   virtual int write_at(std::span<const uint8_t> data, uint64_t offset, size_t& written) = 0;
+  // The same for `parts` side by side (pwritev): `written` counts from the
+  // first part's start, and may end in any part. By default one part at a
+  // time, stopping at the first short write.
+  virtual int write_parts_at(std::span<const std::span<const uint8_t>> parts, uint64_t offset, size_t& written);
   // Reads up to out.size() bytes at `offset`; `got` < size only at the end.
   virtual int read_at(std::span<uint8_t> out, uint64_t offset, size_t& got) = 0;
   // fdatasync: what was written is on stable storage when this returns 0.
@@ -64,5 +68,7 @@ std::unique_ptr<Io> posix_io();
 // Writes all of `data` at `offset`, continuing after short writes; an
 // error, or a write that makes no progress (EIO), stops it.
 int write_all(File& f, std::span<const uint8_t> data, uint64_t offset);
+// The same for parts side by side, in gathered writes (File::write_parts_at).
+int write_all(File& f, std::span<const std::span<const uint8_t>> parts, uint64_t offset);
 
 }  // namespace warren::store

@@ -160,13 +160,41 @@ void Batch::append(const Batch& other) {
   const uint32_t base = uint32_t(bytes.size());
   bytes.insert(bytes.end(), other.bytes.begin(), other.bytes.end());
   for (uint32_t r : other.records) records.push_back(base + r);
+  for (const Tail& t : other.tails) tails.push_back({base + t.at, t.octets, t.keep});
+  tail_octets += other.tail_octets;
+}
+
+std::vector<std::span<const uint8_t>> Batch::parts() const {
+  std::vector<std::span<const uint8_t>> out;
+  out.reserve(2 * tails.size() + 1);
+  size_t from = 0;
+  for (const Tail& t : tails) {
+    out.emplace_back(bytes.data() + from, t.at - from);
+    out.push_back(t.octets);
+    from = t.at;
+  }
+  out.emplace_back(bytes.data() + from, bytes.size() - from);
+  return out;
+}
+
+// A record's tail, if it has one, is where its octets in `bytes` end: at
+// the next record's start, or at the end.
+void Batch::seal() {
+  size_t t = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const uint32_t end = i + 1 < records.size() ? records[i + 1] : uint32_t(bytes.size());
+    std::span<const uint8_t> tail;
+    if (t < tails.size() && tails[t].at == end && tails[t].at > records[i]) tail = tails[t++].octets;
+    seal_record(bytes.data() + records[i], tail);
+  }
 }
 
 int Log::write_unsynced(Batch& b) {
   if (error_) return error_;
   if (b.start != end()) return error_ = EINVAL;  // the framer lost count: stop before anything is misplaced
-  for (uint32_t r : b.records) seal_record(b.bytes.data() + r);
-  if (int err = writer_.write(b.bytes)) return error_ = err;
+  b.seal();
+  const int err = b.tails.empty() ? writer_.write(b.bytes) : writer_.write(b.parts());
+  if (err) return error_ = err;
   return 0;
 }
 

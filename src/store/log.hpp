@@ -43,27 +43,58 @@ struct Damage {
 // Records framed on one thread (the event loop) to be written by another
 // (the store's writer, Log::write). The framer knows where they will go,
 // so a record's Position is known when it is added.
+//
+// A record's payload may end in octets that stay where they are (a large
+// message body, shared with the queues and consumers): a Tail, written
+// from there by one gathered write and kept alive by the batch until then,
+// its CRC computed over it in place. The octets on disk are the same.
 struct Batch {
+  // Octets of a record's payload, after its other octets in `bytes` (which
+  // end at `at`), written from where they are.
+  struct Tail {
+    uint32_t at;
+    std::span<const uint8_t> octets;
+    std::shared_ptr<const void> keep;  // alive until written
+  };
+
   Position start;                 // where its first record goes
-  std::vector<uint8_t> bytes;     // framed records, CRCs blank until written
+  std::vector<uint8_t> bytes;     // framed records, CRCs blank until written; no tails
   std::vector<uint32_t> records;  // where each record starts in `bytes`
+  std::vector<Tail> tails;        // in order of `at`
+  uint64_t tail_octets = 0;
   bool rotate = false;            // a new segment begins once it is durable
   uint64_t remove_before = 0;     // then the closed segments below this go (0: none)
 
   // `a` and `b` are the payload's two parts, side by side.
   Position add(uint8_t type, std::span<const uint8_t> a, std::span<const uint8_t> b = {}) {
-    Position at{start.segment, start.offset + bytes.size()};
+    Position at = end();
     records.push_back(uint32_t(bytes.size()));
     frame_record(bytes, type, a, b);
+    return at;
+  }
+  // The same with `b` a tail, which `keep` keeps alive until written.
+  Position add(uint8_t type, std::span<const uint8_t> a, std::span<const uint8_t> b, std::shared_ptr<const void> keep) {
+    Position at = end();
+    records.push_back(uint32_t(bytes.size()));
+    frame_record_head(bytes, type, a, b.size());
+    tails.push_back({uint32_t(bytes.size()), b, std::move(keep)});
+    tail_octets += b.size();
     return at;
   }
   // Appends `other`'s records after these.
   void append(const Batch& other);
   bool empty() const { return records.empty(); }
-  Position end() const { return {start.segment, start.offset + bytes.size()}; }
+  uint64_t size() const { return bytes.size() + tail_octets; }  // as written
+  Position end() const { return {start.segment, start.offset + size()}; }
+  // The octets to write, in order: `bytes` cut at each tail, and the tails.
+  std::vector<std::span<const uint8_t>> parts() const;
+  // Fills in the records' CRCs.
+  void seal();
   void clear() {
     bytes.clear();
     records.clear();
+    tails.clear();
+    tail_octets = 0;
     rotate = false;
     remove_before = 0;
   }

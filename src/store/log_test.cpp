@@ -218,3 +218,108 @@ TEST(Log, APreparationThatFailsOnlyEndsThePreparation) {
 
 }  // namespace
 }  // namespace warren::store
+
+namespace warren::store {
+namespace {
+
+// Batches whose records end in tails (Batch::Tail: a body written from its
+// own string): the same octets on disk as a copy would give, CRCs and all,
+// through short writes; an EIO on the gathered write fails the log.
+Batch tail_batch(Position start, const std::vector<std::shared_ptr<const std::string>>& bodies) {
+  Batch b;
+  b.start = start;
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    const std::string head = "head " + std::to_string(i) + ":";
+    if (i % 3 == 2) b.add(7, byte_span(head));  // a record without a tail between them
+    const std::string& body = *bodies[i];
+    b.add(7, byte_span(head), byte_span(body), bodies[i]);
+  }
+  return b;
+}
+
+std::vector<std::shared_ptr<const std::string>> tail_bodies() {
+  std::vector<std::shared_ptr<const std::string>> out;
+  for (size_t n : {300, 1, 0, 5000, 70000})
+    out.push_back(std::make_shared<const std::string>(std::string(n, char('a' + n % 26))));
+  return out;
+}
+
+TEST(Log, TailsAreWrittenFromWhereTheyAreAsTheSameOctets) {
+  const auto bodies = tail_bodies();
+  for (bool short_writes : {false, true}) {
+    SimIo io(7);
+    io.short_writes(short_writes);
+    {
+      Opened o = open_log(io, 1 << 20);
+      ASSERT_EQ(o.err, 0);
+      Batch b = tail_batch(o.log->end(), bodies);
+      EXPECT_EQ(b.tails.size(), bodies.size());
+      EXPECT_EQ(b.end().offset - b.start.offset, b.bytes.size() + b.tail_octets);
+      Batch twice = tail_batch(b.end(), bodies);
+      b.append(twice);
+      ASSERT_EQ(o.log->write(b), 0);
+    }
+    Opened o = open_log(io, 1 << 20);
+    ASSERT_EQ(o.err, 0);
+    EXPECT_TRUE(o.damage.empty());
+    std::vector<std::string> want;
+    for (int round = 0; round < 2; ++round)
+      for (size_t i = 0; i < bodies.size(); ++i) {
+        const std::string head = "head " + std::to_string(i) + ":";
+        if (i % 3 == 2) want.push_back(head);
+        want.push_back(head + *bodies[i]);
+      }
+    EXPECT_EQ(o.records, want) << short_writes;
+  }
+  // The octets a batch of copies gives.
+  SimIo a, b;
+  {
+    Opened oa = open_log(a, 1 << 20), ob = open_log(b, 1 << 20);
+    Batch tails = tail_batch(oa.log->end(), bodies);
+    Batch copies;
+    copies.start = ob.log->end();
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      const std::string head = "head " + std::to_string(i) + ":";
+      if (i % 3 == 2) copies.add(7, byte_span(head));
+      copies.add(7, byte_span(head), byte_span(*bodies[i]));
+    }
+    ASSERT_EQ(oa.log->write(tails), 0);
+    ASSERT_EQ(ob.log->write(copies), 0);
+  }
+  std::unique_ptr<File> fa, fb;
+  const std::string seg = "data/00000000000000000001.wlog";
+  ASSERT_EQ(a.open(seg, OpenMode::Read, fa), 0);
+  ASSERT_EQ(b.open(seg, OpenMode::Read, fb), 0);
+  uint64_t na = 0, nb = 0;
+  fa->size(na);
+  fb->size(nb);
+  ASSERT_EQ(na, nb);
+  std::vector<uint8_t> ba(na), bb(nb);
+  size_t got = 0;
+  fa->read_at(ba, 0, got);
+  fb->read_at(bb, 0, got);
+  EXPECT_TRUE(ba == bb) << "the same octets on disk";
+}
+
+TEST(Log, AnEioOnAGatheredWriteFailsTheLog) {
+  const auto bodies = tail_bodies();
+  SimIo io;
+  {
+    Opened o = open_log(io, 1 << 20);
+    ASSERT_EQ(o.err, 0);
+    Batch good = tail_batch(o.log->end(), bodies);
+    ASSERT_EQ(o.log->write(good), 0);
+    Batch bad = tail_batch(o.log->end(), bodies);
+    io.fail(SimIo::Op::Write, EIO);
+    EXPECT_EQ(o.log->write(bad), EIO);
+    Batch after = tail_batch(o.log->end(), bodies);
+    EXPECT_EQ(o.log->write(after), EIO);  // fail-stop
+  }
+  io.power_loss();
+  Opened o = open_log(io, 1 << 20);
+  ASSERT_EQ(o.err, 0);
+  EXPECT_EQ(o.records.size(), bodies.size() + 1);  // the first batch, whole
+}
+
+}  // namespace
+}  // namespace warren::store

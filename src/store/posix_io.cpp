@@ -4,9 +4,12 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <iterator>
 
 #include "store/io.hpp"
 
@@ -25,6 +28,19 @@ class PosixFile final : public File {
     written = 0;
     ssize_t n;
     do n = ::pwrite(fd_, data.data(), data.size(), off_t(offset));
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return errno;
+    written = size_t(n);
+    return 0;
+  }
+  int write_parts_at(std::span<const std::span<const uint8_t>> parts, uint64_t offset, size_t& written) override {
+    written = 0;
+    iovec iov[64];
+    const size_t count = std::min(parts.size(), std::size(iov));  // the rest on the next call, as a short write
+    for (size_t i = 0; i < count; ++i)
+      iov[i] = {const_cast<uint8_t*>(parts[i].data()), parts[i].size()};
+    ssize_t n;
+    do n = ::pwritev(fd_, iov, int(count), off_t(offset));
     while (n < 0 && errno == EINTR);
     if (n < 0) return errno;
     written = size_t(n);
@@ -119,6 +135,39 @@ class PosixIo final : public Io {
 }  // namespace
 
 std::unique_ptr<Io> posix_io() { return std::make_unique<PosixIo>(); }
+
+int File::write_parts_at(std::span<const std::span<const uint8_t>> parts, uint64_t offset, size_t& written) {
+  written = 0;
+  for (std::span<const uint8_t> p : parts) {
+    size_t n = 0;
+    if (int err = write_at(p, offset + written, n)) return err;
+    written += n;
+    if (n < p.size()) break;
+  }
+  return 0;
+}
+
+int write_all(File& f, std::span<const std::span<const uint8_t>> parts, uint64_t offset) {
+  std::vector<std::span<const uint8_t>> rest(parts.begin(), parts.end());
+  size_t first = 0;
+  while (first < rest.size()) {
+    if (rest[first].empty()) {
+      ++first;
+      continue;
+    }
+    size_t n = 0;
+    if (int err = f.write_parts_at(std::span(rest).subspan(first), offset, n)) return err;
+    if (n == 0) return EIO;
+    offset += n;
+    while (n > 0) {  // past what was written: whole parts, then into one
+      const size_t k = std::min(n, rest[first].size());
+      rest[first] = rest[first].subspan(k);
+      n -= k;
+      if (rest[first].empty()) ++first;
+    }
+  }
+  return 0;
+}
 
 int write_all(File& f, std::span<const uint8_t> data, uint64_t offset) {
   while (!data.empty()) {

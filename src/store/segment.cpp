@@ -69,18 +69,29 @@ int SegmentWriter::resume(File& file, uint64_t end, SegmentWriter& out) {
   return 0;
 }
 
-void frame_record(std::vector<uint8_t>& out, uint8_t type, std::span<const uint8_t> a, std::span<const uint8_t> b) {
+void frame_record_head(std::vector<uint8_t>& out, uint8_t type, std::span<const uint8_t> a, size_t tail) {
   const size_t at = out.size();
-  out.resize(at + kRecordHeaderSize + a.size() + b.size());
+  out.resize(at + kRecordHeaderSize + a.size());
   uint8_t* p = out.data() + at;
   put32(p, 0);
-  put32(p + 4, uint32_t(a.size() + b.size()));
+  put32(p + 4, uint32_t(a.size() + tail));
   p[8] = type;
   if (!a.empty()) std::memcpy(p + kRecordHeaderSize, a.data(), a.size());
-  if (!b.empty()) std::memcpy(p + kRecordHeaderSize + a.size(), b.data(), b.size());
 }
 
-void seal_record(uint8_t* record) { put32(record, record_crc(record + 4, 5 + size_t(get32(record + 4)))); }
+void frame_record(std::vector<uint8_t>& out, uint8_t type, std::span<const uint8_t> a, std::span<const uint8_t> b) {
+  frame_record_head(out, type, a, b.size());
+  out.insert(out.end(), b.begin(), b.end());
+}
+
+// The CRC over the octets here, then on over the tail's (zlib's crc32
+// continues from a running value): the tail is never copied.
+void seal_record(uint8_t* record, std::span<const uint8_t> tail) {
+  const size_t here = 5 + size_t(get32(record + 4)) - tail.size();
+  uint32_t crc = record_crc(record + 4, here);
+  if (!tail.empty()) crc = uint32_t(crc32(crc, tail.data(), uInt(tail.size())));
+  put32(record, crc);
+}
 
 void SegmentWriter::add(uint8_t type, std::span<const uint8_t> payload) {
   const size_t at = buffer_.size();
@@ -93,6 +104,16 @@ int SegmentWriter::write(std::span<const uint8_t> sealed) {
   if (sealed.empty()) return 0;
   if (int err = write_all(*file_, sealed, end_)) return error_ = err;
   end_ += sealed.size();
+  return 0;
+}
+
+int SegmentWriter::write(std::span<const std::span<const uint8_t>> sealed) {
+  if (int err = write()) return err;
+  size_t n = 0;
+  for (std::span<const uint8_t> p : sealed) n += p.size();
+  if (n == 0) return 0;
+  if (int err = write_all(*file_, sealed, end_)) return error_ = err;
+  end_ += n;
   return 0;
 }
 

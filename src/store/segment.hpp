@@ -31,7 +31,12 @@ inline constexpr uint32_t kMaxRecordPayload = 256u << 20;
 // `a` and `b` are the payload's two parts, side by side.
 void frame_record(std::vector<uint8_t>& out, uint8_t type, std::span<const uint8_t> a,
                   std::span<const uint8_t> b = {});
-void seal_record(uint8_t* record);
+// The same with `tail` more octets of payload after `a` that are not
+// appended: written from where they are (Batch::Tail).
+void frame_record_head(std::vector<uint8_t>& out, uint8_t type, std::span<const uint8_t> a, size_t tail);
+// `tail`: the payload's last octets, when they are not after the record's
+// other octets (frame_record_head).
+void seal_record(uint8_t* record, std::span<const uint8_t> tail = {});
 
 // Appends records to a segment. Records are framed into a buffer by add();
 // write() hands the buffer to the file, sync() makes it durable. After an
@@ -52,6 +57,8 @@ class SegmentWriter {
   int write();
   // Writes records framed and sealed elsewhere, after what add() framed.
   int write(std::span<const uint8_t> sealed);
+  // The same, from parts side by side (one gathered write).
+  int write(std::span<const std::span<const uint8_t>> sealed);
   // write(), then fdatasync.
   int sync();
 

@@ -24,6 +24,12 @@ class SimFile final : public File {
     written = n;
     return 0;
   }
+  // A gathered write is one write: one fault, a short write anywhere in it.
+  int write_parts_at(std::span<const std::span<const uint8_t>> parts, uint64_t offset, size_t& written) override {
+    std::vector<uint8_t> all;
+    for (std::span<const uint8_t> p : parts) all.insert(all.end(), p.begin(), p.end());
+    return write_at(all, offset, written);
+  }
   int read_at(std::span<uint8_t> out, uint64_t offset, size_t& got) override {
     got = 0;
     if (offset >= node_->data.size()) return 0;

@@ -111,9 +111,13 @@ Message::Stored VHostStore::log_message(const Message& m) {
   scratch_.clear();
   Out o(scratch_);
   encode_message_head(o, m);
-  const std::string_view body = m.body_view();
-  const Position at =
-      put(adds_, RecordType::Message, scratch_, {reinterpret_cast<const uint8_t*>(body.data()), body.size()});
+  // A large body is written from its own string (a Batch::Tail), not copied.
+  const broker::Body shared = m.body_size() > Message::kInlineBody ? m.body() : nullptr;
+  const std::string_view body = shared ? std::string_view(*shared) : m.body_view();
+  const std::span<const uint8_t> octets(reinterpret_cast<const uint8_t*>(body.data()), body.size());
+  cue();
+  const Position at = shared ? adds_.add(uint8_t(RecordType::Message), scratch_, octets, shared)
+                             : adds_.add(uint8_t(RecordType::Message), scratch_, octets);
   const Message::Stored s{uint32_t(at.segment), uint32_t(at.offset)};
   m.set_stored(s);
   return s;

@@ -22,6 +22,12 @@ class Transport {
   virtual void send(std::string_view bytes) = 0;
   // Queued by reference, not copied (message bodies).
   virtual void send_shared(std::shared_ptr<const std::string> bytes) = 0;
+  // Bytes [offset, offset + length) of a shared body, by reference too (a
+  // large body cut into frames). By default a copy, for transports that
+  // only test.
+  virtual void send_slice(const std::shared_ptr<const std::string>& bytes, size_t offset, size_t length) {
+    send(std::string_view(*bytes).substr(offset, length));
+  }
   virtual size_t pending_output() const = 0;
   // Asks for ServerEngine::output_drained() once pending output is written.
   virtual void want_drain() = 0;
