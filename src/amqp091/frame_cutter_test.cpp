@@ -260,8 +260,9 @@ TEST(FrameCutter, PlannedReadsPutPayloadsStraightIntoTheBody) {
     // Only what came in the read with the first content header was copied,
     // and, after the first body, at most a small read's worth
     // (FrameCutter::kAfterLarge) with the second.
-    if (available <= 4096)
+    if (available <= 4096) {
       EXPECT_GE(direct_total, 2 * body.size() - available - FrameCutter::kAfterLarge) << available;
+    }
   }
 }
 

@@ -40,8 +40,15 @@ int Log::open(Io& io, LogOptions opts, const OnRecord& on_record, const OnDamage
   if (std::find(names.begin(), names.end(), "next-segment.tmp") != names.end())
     if (int err = io.remove(log->prepared_path())) return err;
   std::vector<uint64_t> numbers;
-  for (const std::string& n : names)
-    if (uint64_t k; segment_number(n, k)) numbers.push_back(k);
+  for (const std::string& n : names) {
+    uint64_t k;
+    if (!segment_number(n, k)) continue;
+    if (k > kMaxSegmentNumber) {
+      on_damage({dir + "/" + n, 0, 0, "segment number out of range: not read"});
+      continue;
+    }
+    numbers.push_back(k);
+  }
   std::sort(numbers.begin(), numbers.end());
 
   for (size_t i = 0; i < numbers.size(); ++i) {

@@ -100,6 +100,10 @@ struct Batch {
   }
 };
 
+// Positions are kept in 32 bits each (Message::Stored): a file numbered
+// above this is damage (4 billion segments are never reached), not read.
+inline constexpr uint64_t kMaxSegmentNumber = UINT32_MAX - 1;
+
 // Segment `number`'s file in `dir`.
 std::string segment_path(const std::string& dir, uint64_t number);
 
