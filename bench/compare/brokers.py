@@ -51,16 +51,18 @@ class Warren:
         self.dir = None
         self.port = None
 
-    def start(self):
-        self.dir = tempfile.mkdtemp(prefix="compare-warren.")
+    def start(self, fresh=True, extra=(), timeout=30):
+        """fresh=False: again on the data dir of the last run (a restart)."""
+        if fresh or not self.dir:
+            self.dir = tempfile.mkdtemp(prefix="compare-warren.")
         self.port = None
         self.log = os.path.join(self.dir, "warrend.log")
         self.proc = subprocess.Popen(
             [self.warrend, "--amqp-port", "0", "--data-dir", self.dir,
-             "--socketlock-path", os.path.join(self.dir, "sl.sock"), "--log-level", "warn"],
-            stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+             "--socketlock-path", os.path.join(self.dir, "sl.sock"), "--log-level", "warn", *extra],
+            stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
         # The listening line is at info level: read the port from /proc instead of the log.
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.port is None:
             if self.proc.poll() is not None:
                 raise RuntimeError("warrend exited: " + open(self.log).read())
@@ -73,15 +75,16 @@ class Warren:
     def uri(self):
         return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
 
-    def stop(self):
+    def stop(self, keep_dir=False):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        if self.dir:
+        if self.dir and not keep_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
         self.proc = None
 
 
@@ -138,16 +141,18 @@ class RabbitMQ:
         return subprocess.run([os.path.join(RABBIT_BIN, "rabbitmqctl"), "-n", self.node, *args],
                               env=self.env(), capture_output=True, text=True, timeout=timeout)
 
-    def start(self):
-        self.dir = tempfile.mkdtemp(prefix="compare-rabbitmq.")
+    def start(self, fresh=True, timeout=120):
+        """fresh=False: again on the node's data of the last run (a restart)."""
+        if fresh or not self.dir:
+            self.dir = tempfile.mkdtemp(prefix="compare-rabbitmq.")
         with open(os.path.join(self.dir, "enabled_plugins"), "w") as f:
             f.write("[rabbitmq_amqp1_0].\n" if self.amqp10 else "[].\n")
         with open(os.path.join(self.dir, "rabbitmq.conf"), "w") as f:
             f.write(f"listeners.tcp.1 = 127.0.0.1:{self.port}\n")
         self.proc = subprocess.Popen([os.path.join(RABBIT_BIN, "rabbitmq-server")], env=self.env(),
-                                     stdout=open(os.path.join(self.dir, "stdout.log"), "w"),
+                                     stdout=open(os.path.join(self.dir, "stdout.log"), "a"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("rabbitmq-server exited: " +
@@ -174,16 +179,18 @@ class RabbitMQ:
         r = self.ctl("version", timeout=60)
         return r.stdout.strip() if r.returncode == 0 else "3.10"
 
-    def stop(self):
+    def stop(self, keep_dir=False):
         if self.proc and self.proc.poll() is None:
             try:
-                self.ctl("stop", timeout=60)
-                self.proc.wait(timeout=30)
+                self.ctl("stop", timeout=300)
+                self.proc.wait(timeout=300 if keep_dir else 30)
             except Exception:
                 pass
             if self.proc.poll() is None:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-        if self.dir:
+        if self.dir and not keep_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
         self.proc = None
+        self.pid = None
