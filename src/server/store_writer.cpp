@@ -13,16 +13,21 @@ store::Clocks clocks_now(const net::EventLoop& loop) {
 }
 
 StoreWriter::StoreWriter(net::EventLoop& loop)
-    : loop_(loop), reader_(loop), results_(loop, [this](std::vector<int>& r) { done(r); }) {}
+    : loop_(loop),
+      reader_(loop),
+      relief_(loop, [this] { relieve(); }),
+      results_(loop, [this](std::vector<int>& r) { done(r); }) {}
 
 void StoreWriter::start(store::VHostStore& store) {
   store_ = &store;
   reader_.start(store);
+  relieve();
   thread_ = std::thread([this] { run(); });
 }
 
 StoreWriter::~StoreWriter() {
   loop_.cancel_flush(this);
+  relief_.cancel();
   if (!thread_.joinable()) return;
   {
     std::lock_guard lock(mu_);
@@ -35,6 +40,11 @@ StoreWriter::~StoreWriter() {
   done(left);
   store::Batch b;
   while (store_->take_batch(b)) store_->batch_done(store_->log().write(b));
+}
+
+void StoreWriter::relieve() {
+  store_->relieve_memory();
+  relief_.arm(loop_.now() + std::chrono::milliseconds(250));
 }
 
 void StoreWriter::flush() {

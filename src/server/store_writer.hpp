@@ -11,6 +11,7 @@
 #include <deque>
 #include <thread>
 
+#include "net/deadline_timer.hpp"
 #include "net/event_loop.hpp"
 #include "net/mailbox.hpp"
 #include "server/store_reader.hpp"
@@ -43,6 +44,10 @@ class StoreWriter final : public net::Flushable {
   net::EventLoop& loop_;
   store::VHostStore* store_ = nullptr;
   StoreReader reader_;  // paged messages back, on a thread of its own
+  // Memory can pass the paging budget with no batch to follow (transient
+  // messages grow): the store is asked to page now and then too.
+  net::DeadlineTimer relief_;
+  void relieve();
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<store::Batch> todo_;  // handed to the thread, in order

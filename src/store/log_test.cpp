@@ -323,3 +323,29 @@ TEST(Log, AnEioOnAGatheredWriteFailsTheLog) {
 
 }  // namespace
 }  // namespace warren::store
+
+namespace warren::store {
+namespace {
+
+// Positions are 32-bit (Message::Stored): a file numbered past that is
+// damage, never read nor continued (the log goes on after the last
+// segment in range).
+TEST(Log, ASegmentNumberedPast32BitsIsDamageNotContinued) {
+  SimIo io;
+  {
+    Opened o = open_log(io);
+    ASSERT_EQ(o.err, 0);
+    add(*o.log, 0, 3);
+    ASSERT_EQ(o.log->sync(), 0);
+  }
+  io.set_contents(segment_path("data", uint64_t(1) << 40), std::string("WRNLOG\x01\x00", 8) + std::string(8, '\0'));
+  Opened o = open_log(io);
+  ASSERT_EQ(o.err, 0);
+  EXPECT_EQ(o.records, expected(3));
+  ASSERT_EQ(o.damage.size(), 1u);
+  EXPECT_NE(o.damage[0].what.find("out of range"), std::string::npos);
+  EXPECT_LE(o.log->end().segment, kMaxSegmentNumber);
+}
+
+}  // namespace
+}  // namespace warren::store
