@@ -51,15 +51,16 @@ int Log::open(Io& io, LogOptions opts, const OnRecord& on_record, const OnDamage
   }
   std::sort(numbers.begin(), numbers.end());
 
+  std::vector<uint8_t> buffer;  // one for every segment read
   for (size_t i = 0; i < numbers.size(); ++i) {
     const uint64_t k = numbers[i];
     const bool last = i + 1 == numbers.size();
     const std::string path = log->path_of(k);
     std::unique_ptr<File> f;
     if (int err = io.open(path, last ? OpenMode::ReadWrite : OpenMode::Read, f)) return err;
-    ScanResult r = scan_segment(*f, [&](uint64_t offset, uint8_t type, std::span<const uint8_t> p) {
-      on_record(Position{k, offset}, type, p);
-    });
+    ScanResult r = scan_segment(
+        *f, [&](uint64_t offset, uint8_t type, std::span<const uint8_t> p) { on_record(Position{k, offset}, type, p); },
+        buffer);
     if (r.error == EINVAL && last) {
       // Created, then the crash came before its header was synced: it
       // never held a record. Start it again.

@@ -201,14 +201,18 @@ ScanResult scan_segment_bytes(std::span<const uint8_t> b, const RecordFn& on_rec
 }
 
 ScanResult scan_segment(File& file, const RecordFn& on_record) {
+  std::vector<uint8_t> buffer;
+  return scan_segment(file, on_record, buffer);
+}
+
+ScanResult scan_segment(File& file, const RecordFn& on_record, std::vector<uint8_t>& buffer) {
   uint64_t size = 0;
   ScanResult r;
   if ((r.error = file.size(size))) return r;
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  buffer.resize(static_cast<size_t>(size));
   size_t got = 0;
-  if ((r.error = file.read_at(bytes, 0, got))) return r;
-  bytes.resize(got);
-  return scan_segment_bytes(bytes, on_record);
+  if ((r.error = file.read_at(buffer, 0, got))) return r;
+  return scan_segment_bytes(std::span<const uint8_t>(buffer.data(), got), on_record);
 }
 
 }  // namespace warren::store
