@@ -59,6 +59,13 @@ size_t Queue::page_out() {
     }
   }
   paged_count_ += n;
+  if (n) {
+    // Not an op (nothing changes but where messages are), yet a lane whose
+    // head is short now must ask for its next window, and the next
+    // deadline may have moved out of sight (a tail front now paged).
+    want_pages();
+    report_deadline();
+  }
   return n;
 }
 
