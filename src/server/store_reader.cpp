@@ -1,7 +1,5 @@
 #include "server/store_reader.hpp"
 
-#include <spdlog/spdlog.h>
-
 namespace warren::server {
 
 StoreReader::StoreReader(net::EventLoop& loop)

@@ -66,8 +66,7 @@ void VHostStore::compact(uint64_t segment) {
       }
     });
     if (job.req.seqs.empty()) continue;
-    if (reads_.empty() && opts_.on_records) opts_.on_records();
-    reads_.push_back(std::move(job));
+    ask_read(std::move(job));
     ++compaction_reads_;
   }
   // Collected first: relog() moves a shared message, which every entry

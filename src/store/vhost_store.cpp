@@ -291,10 +291,14 @@ void VHostStore::relieve_memory() {
 }
 
 void VHostStore::page_in(broker::Queue& q, broker::PageRequest req) {
+  ask_read(ReadJob{q.weak_from_this(), std::move(req), {}, {}});
+}
+
+void VHostStore::ask_read(ReadJob job) {
   // Cued on its own: records waiting may not be taken this turn (two
   // batches in flight), and a read must not wait for them.
   if (reads_.empty() && opts_.on_records) opts_.on_records();
-  reads_.push_back(ReadJob{q.weak_from_this(), std::move(req), {}, {}});
+  reads_.push_back(std::move(job));
 }
 
 bool VHostStore::take_reads(std::vector<ReadJob>& out) {

@@ -177,6 +177,7 @@ class VHostStore final : public broker::Durability,
   // segment counts one entry less.
   void removed(const broker::Queue& q, const broker::Queue::EntryView& e);
   // A written entry left: its message's segment counts one entry less.
+  void ask_read(ReadJob job);  // for the driver's reader thread
   void compact(uint64_t segment);
   void compacted(ReadJob& job);  // a compaction's paged messages, read
   // The message's record again, at the end of the log (once per old place).
