@@ -25,6 +25,7 @@
 #include "server/store_writer.hpp"
 #include "server/system_env.hpp"
 #include "socketlock/primary.hpp"
+#include "store/epoch_file.hpp"
 #include "store/io.hpp"
 
 using namespace warren;
@@ -168,6 +169,10 @@ int main(int argc, char** argv) {
     const uint64_t budget = cfg->store.memory_budget < 0 ? watermark / 2 : uint64_t(cfg->store.memory_budget);
     if (!open_store(*io, vhost_dir(cfg->data_dir, "/"), cfg->store, budget, *broker.vhost("/"), loop, writer, store))
       return 1;
+    // Lock queues' fencing tokens: (epoch << 32) + n, above every token of
+    // an earlier run (docs/locks.md).
+    const uint64_t lock_epoch = store::bump_epoch(cfg->data_dir + "/lock-epoch");
+    broker.vhost("/")->set_lock_epoch(lock_epoch);
     std::unique_ptr<server::AmqpServer> amqp;
     if (cfg->amqp.enabled) {
       server::AmqpServerOptions o;

@@ -383,10 +383,18 @@ void Channel::handle_consume(const BasicConsume& m, TimePoint now) {
     if (!p) return error(ReplyCode::PreconditionFailed, "invalid arg 'x-priority' for basic.consume", method);
     priority = int(*p);
   }
+  broker::LockMode lock_mode = broker::LockMode::Default;  // for a lock queue (docs/locks.md)
+  if (const broker::Value* v = broker::find(args, "x-lock-mode")) {
+    std::optional<broker::LockMode> mode = v->as_string() ? broker::parse_lock_mode(*v->as_string()) : std::nullopt;
+    if (!mode)
+      return error(ReplyCode::PreconditionFailed,
+                   "invalid arg 'x-lock-mode' for basic.consume: 'shared' (or 'read') or 'exclusive' (or 'write')", method);
+    lock_mode = *mode;
+  }
   uint64_t key = next_consumer_key_++;
   auto c = std::make_unique<ChannelConsumer>(*this, key, tag, q, m.no_ack, prefetch_);
   ChannelConsumer* raw = c.get();
-  if (fail_if(q->add_consumer(broker::ConsumerSlot{raw, tag, priority, m.exclusive, conn_.id()}, now), method)) return;
+  if (fail_if(q->add_consumer(broker::ConsumerSlot{raw, tag, priority, m.exclusive, conn_.id(), lock_mode}, now), method)) return;
   consumers_.emplace(tag, std::move(c));
   consumers_by_key_.emplace(key, raw);
   if (!m.nowait) {
@@ -403,7 +411,7 @@ void Channel::handle_get(const BasicGet& m, TimePoint now) {
   Method method = m;
   broker::Error err;
   broker::QueuePtr q = conn_.vhost().queue_for(queue_name(m.queue), conn_.id(), err);
-  if (fail_if(err, method)) return;
+  if (fail_if(err, method) || fail_if(q->check_get(m.no_ack), method)) return;
   std::optional<broker::Delivery> d = q->get(m.no_ack, now);
   if (!d) return conn_.send_method(id_, BasicGetEmpty{});
   broker::MessagePtr msg = d->message;

@@ -177,7 +177,13 @@ void IncomingLink::publish(uint32_t id, bool settled, std::span<const uint8_t> b
 
 OutgoingLink::OutgoingLink(Session& s, const Attach& a, broker::QueuePtr queue, bool temporary)
     : Link(s, a.handle, a.name), queue_(std::move(queue)), temporary_(temporary),
-      presettled_(a.snd_settle_mode == sender_settle_mode::kSettled) {}
+      presettled_(a.snd_settle_mode == sender_settle_mode::kSettled) {
+  if (!a.properties || a.properties->kind() != Kind::Map) return;
+  for (const auto& [k, v] : a.properties->as_map()) {
+    if ((k.kind() != Kind::Symbol && k.kind() != Kind::String) || k.bytes() != "x-lock-mode") continue;
+    lock_mode_ = v.kind() == Kind::Symbol || v.kind() == Kind::String ? broker::parse_lock_mode(v.bytes()) : std::nullopt;
+  }
+}
 
 OutgoingLink::~OutgoingLink() {
   stop();
@@ -186,7 +192,10 @@ OutgoingLink::~OutgoingLink() {
 
 broker::Error OutgoingLink::start() {
   Connection& c = session_.connection();
-  broker::Error err = queue_->add_consumer(broker::ConsumerSlot{this, name_, 0, false, c.id()}, c.now());
+  if (!lock_mode_)
+    return broker::Error::make(broker::ErrorCode::PreconditionFailed,
+                               "invalid link property 'x-lock-mode': 'shared' (or 'read') or 'exclusive' (or 'write')");
+  broker::Error err = queue_->add_consumer(broker::ConsumerSlot{this, name_, 0, false, c.id(), *lock_mode_}, c.now());
   registered_ = !err;
   return err;
 }

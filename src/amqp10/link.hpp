@@ -119,6 +119,8 @@ class OutgoingLink final : public Link, public broker::Consumer {
   broker::QueuePtr queue_;
   bool temporary_;  // a dynamic node or /exchange/ source: deleted on close
   const bool presettled_;
+  // A lock queue's consumer: its "x-lock-mode" link property (docs/locks.md).
+  std::optional<broker::LockMode> lock_mode_ = broker::LockMode::Default;  // nothing: not a mode
   uint32_t delivery_count_ = 0;
   uint32_t credit_ = 0;
   bool drain_ = false;

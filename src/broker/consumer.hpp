@@ -11,7 +11,9 @@
 // into the core from any of these.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "broker/message.hpp"
 
@@ -48,10 +50,19 @@ class Consumer {
  private:
   friend class Queue;
   friend class Outbox;
+  friend class LockQueue;
   // Deliveries decided for this consumer that wait in the outbox
   // (outbox.hpp): counted against credit() until they are handed over.
   uint32_t waiting_ = 0;
 };
+
+// What a consumer of a lock queue asks for (0-9-1 consumer argument
+// "x-lock-mode"; AMQP 1.0 link property of the same name). Default: what
+// the lock's kind takes (a mutex or read/write lock: exclusive; a
+// semaphore: one permit).
+enum class LockMode : uint8_t { Default, Shared, Exclusive };
+// "read"/"shared" and "write"/"exclusive"; nothing for anything else.
+std::optional<LockMode> parse_lock_mode(std::string_view s);
 
 // How a queue knows its consumers.
 struct ConsumerSlot {
@@ -60,6 +71,7 @@ struct ConsumerSlot {
   int priority = 0;     // consumer x-priority: higher served first while they have credit
   bool exclusive = false;
   uint64_t owner = 0;   // connection id
+  LockMode lock_mode = LockMode::Default;
 };
 
 }  // namespace warren::broker

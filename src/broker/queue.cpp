@@ -9,6 +9,8 @@
 
 #include <algorithm>
 
+#include "broker/lock_queue.hpp"
+
 namespace warren::broker {
 
 namespace {
@@ -21,8 +23,16 @@ Queue::Queue(Options opts, QueueHost& host, TimePoint now)
       outbox_(host.outbox()),
       lanes_(size_t(opts_.args.max_priority) + 1),
       last_used_(now) {
+  if (opts_.args.type == QueueType::Lock) lock_ = std::make_unique<LockQueue>(*this, opts_.args.lock, opts_.lock_tokens);
   report_deadline();  // x-expires runs from creation
 }
+
+Queue::~Queue() = default;
+
+uint64_t Queue::ready_count() const { return lock_ ? lock_->available() : ready_count_; }
+uint64_t Queue::unacked_count() const { return lock_ ? lock_->holders() : unacked_.size(); }
+
+Error Queue::check_get(bool no_ack) const { return lock_ ? lock_->check_get(no_ack) : Error::none(); }
 
 void Queue::report_deadline() {
   std::optional<TimePoint> d = next_deadline();
@@ -34,6 +44,7 @@ void Queue::report_deadline() {
 
 void Queue::credit_changed(TimePoint now) {
   Op op(*this);
+  if (lock_) return lock_->credit_changed(now);
   dispatch(now);
 }
 
@@ -114,6 +125,7 @@ void Queue::enforce_limits(TimePoint now) {
 Queue::Accept Queue::publish(MessagePtr msg, TimePoint now) {
   Op op(*this);
   if (closed_) return Accept::Enqueued;  // deleted while the message was on its way: gone with it
+  if (lock_) return lock_->verify(*msg, now) ? Accept::Enqueued : Accept::Rejected;
   drop_expired(now);
   if (opts_.args.overflow != Overflow::DropHead && over_limit(msg->size(), 1)) {
     if (opts_.args.overflow == Overflow::RejectPublishDlx) dead_letter(std::move(msg), DeadReason::MaxLen, now);
@@ -134,6 +146,7 @@ std::optional<Delivery> Queue::get(bool no_ack, TimePoint now) {
   Op op(*this);
   if (closed_) return std::nullopt;
   touch(now);
+  if (lock_) return no_ack ? std::nullopt : lock_->get(now);
   drop_expired(now);
   const Entry* head = peek_ready();
   while (!head && paged_count_) {
@@ -166,8 +179,14 @@ Error Queue::add_consumer(ConsumerSlot slot, TimePoint now) {
   bool held = std::any_of(consumers_.begin(), consumers_.end(), [](const ConsumerSlot& s) { return s.exclusive; });
   if (held || (slot.exclusive && !consumers_.empty()))
     return Error::make(ErrorCode::AccessRefused, resource("queue", opts_.name, opts_.vhost) + " in exclusive use");
+  if (lock_)
+    if (Error e = lock_->check_consumer(slot)) return e;
   touch(now);
   consumers_.push_back(std::move(slot));
+  if (lock_) {
+    lock_->consumer_added(consumers_.back(), now);
+    return Error::none();
+  }
   if (opts_.args.single_active_consumer && consumers_.size() == 1)
     outbox_.push(effects::Activate{consumers_.front().consumer, true});
   dispatch(now);
@@ -182,7 +201,8 @@ void Queue::remove_consumer(Consumer* c, TimePoint now) {
   std::vector<effects::Deliver> back;
   outbox_.withdraw(c, back);
   if (!closed_)
-    for (effects::Deliver& d : back) take_back(d);
+    for (effects::Deliver& d : back) lock_ ? lock_->release(d.entry.seq, now) : take_back(d);
+  if (lock_ && !closed_) lock_->consumer_removed(c, now);
   auto it = std::find_if(consumers_.begin(), consumers_.end(), [&](const ConsumerSlot& s) { return s.consumer == c; });
   if (it == consumers_.end()) return;
   const size_t index = size_t(it - consumers_.begin());
@@ -195,6 +215,7 @@ void Queue::remove_consumer(Consumer* c, TimePoint now) {
     if (opts_.auto_delete) return report_unused();
     return;
   }
+  if (lock_) return;
   if (opts_.args.single_active_consumer && index == 0) outbox_.push(effects::Activate{consumers_.front().consumer, true});
   dispatch(now);
 }
@@ -261,6 +282,7 @@ void Queue::push_delivery(ConsumerSlot& slot, QueueEntry&& entry, bool settled, 
 // Park and Remove change no deadline and push no effect: no Op.
 void Queue::hand_over(effects::Deliver& d) {
   if (closed_) return;
+  if (lock_) return lock_->hand_over(d);
   QueueEntry& e = d.entry;
   // A tracked entry keeps its own message in the unacked: this one is
   // the consumer's. A settled one may still be parked, and keeps it.
@@ -284,6 +306,7 @@ void Queue::take_back(effects::Deliver& d) {
 void Queue::settle(uint64_t seq, Outcome outcome, TimePoint now) {
   Op op(*this);
   if (closed_) return;
+  if (lock_) return lock_->release(seq, now);  // a grant ends however it is settled
   switch (outcome) {
     case Outcome::Accepted: apply(ops::Remove{seq, Removal::Acked}); return;
     case Outcome::Rejected: return drop(seq, Removal::Rejected, now);
@@ -314,6 +337,7 @@ void Queue::close() {
   Op op(*this);
   if (closed_) return;
   apply(ops::Close{});
+  if (lock_) lock_->close();
   for (ConsumerSlot& s : consumers_) outbox_.push(effects::Cancel{s.consumer});
   consumers_.clear();
   round_robin_ = 0;
@@ -324,6 +348,7 @@ void Queue::close() {
 void Queue::advance(TimePoint now) {
   Op op(*this);
   if (closed_) return;
+  if (lock_) lock_->advance(now);
   drop_expired(now);
   if (opts_.args.expires && consumers_.empty() && now >= last_used_ + *opts_.args.expires) report_unused();
 }
@@ -336,6 +361,8 @@ std::optional<TimePoint> Queue::next_deadline() const {
     const Entry* front = !l.head.empty() ? &l.head.front() : l.paged.empty() && !l.tail.empty() ? &l.tail.front() : nullptr;
     if (front && front->expires != kNever && (!d || front->expires < *d)) d = front->expires;
   }
+  if (lock_)
+    if (auto t = lock_->next_deadline(); t && (!d || *t < *d)) d = t;
   if (opts_.args.expires && consumers_.empty() && !unused_reported_) {
     TimePoint t = last_used_ + *opts_.args.expires;
     if (!d || t < *d) d = t;

@@ -22,6 +22,7 @@
 
 #include "broker/consumer.hpp"
 #include "broker/error.hpp"
+#include "broker/lock_args.hpp"
 #include "broker/message.hpp"
 #include "broker/outbox.hpp"
 #include "broker/pager.hpp"
@@ -34,8 +35,8 @@ enum class Overflow : uint8_t { DropHead, RejectPublish, RejectPublishDlx };
 // The queue arguments Warren understands, parsed and checked.
 // x-queue-type. Warren is a single node: a quorum queue or a stream is a
 // classic queue here (replication is what those types add), declared with
-// their rules.
-enum class QueueType : uint8_t { Classic, Quorum, Stream };
+// their rules. A lock is Warren's own (lock_queue.hpp).
+enum class QueueType : uint8_t { Classic, Quorum, Stream, Lock };
 
 struct QueueArgs {
   QueueType type = QueueType::Classic;
@@ -48,6 +49,7 @@ struct QueueArgs {
   std::optional<std::string> dead_letter_routing_key;
   uint8_t max_priority = 0;               // x-max-priority (0: not a priority queue)
   bool single_active_consumer = false;
+  LockArgs lock;                          // x-lock-*, for QueueType::Lock
 
   // Parses `args`; an argument of the wrong type or range is a 406 with
   // RabbitMQ's text ("PRECONDITION_FAILED - invalid arg 'x-max-length' for
@@ -91,6 +93,8 @@ enum class Outcome : uint8_t {
   Modified,  // 1.0 modified with delivery-failed: back, delivery count + 1
 };
 
+class LockQueue;
+
 class Queue : public std::enable_shared_from_this<Queue> {
  public:
   struct Options {
@@ -101,15 +105,23 @@ class Queue : public std::enable_shared_from_this<Queue> {
     uint64_t exclusive_owner = 0;  // connection id; 0: not exclusive
     Table arguments;               // as declared, for equivalence checks
     QueueArgs args;
+    // A lock queue's fencing tokens come from here (its vhost's counter);
+    // null: its own, from 1. Not owned.
+    uint64_t* lock_tokens = nullptr;
   };
 
   Queue(Options opts, QueueHost& host, TimePoint now);
+  ~Queue();
 
   const std::string& name() const { return opts_.name; }
   const Options& options() const { return opts_; }
   bool durable() const { return opts_.durable; }
   bool exclusive() const { return opts_.exclusive_owner != 0; }
   uint64_t exclusive_owner() const { return opts_.exclusive_owner; }
+  // A lock (x-queue-type "lock", lock_queue.hpp); null for a message queue.
+  const LockQueue* lock() const { return lock_.get(); }
+  // basic.get's refusals (a lock's grant must be acknowledged).
+  Error check_get(bool no_ack) const;
 
   enum class Accept : uint8_t { Enqueued, Rejected /* reject-publish overflow */ };
   Accept publish(MessagePtr msg, TimePoint now);
@@ -134,8 +146,9 @@ class Queue : public std::enable_shared_from_this<Queue> {
   void close();
   bool closed() const { return closed_; }
 
-  uint64_t ready_count() const { return ready_count_; }
-  uint64_t unacked_count() const { return unacked_.size(); }
+  // A lock queue counts its free permits as ready and its holders as unacked.
+  uint64_t ready_count() const;
+  uint64_t unacked_count() const;
   uint64_t ready_bytes() const { return ready_bytes_; }
   size_t consumer_count() const { return consumers_.size(); }
   bool has_consumers() const { return !consumers_.empty(); }
@@ -282,6 +295,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // From the outbox: hands `d` over and applies what follows from the
   // consumer's answer (settled on receipt; kept unsent: parked).
   friend class Outbox;
+  friend class LockQueue;
   void hand_over(effects::Deliver& d);
   // A delivery withdrawn from the outbox (its consumer left first) goes
   // back among the ready, marked redelivered.
@@ -307,6 +321,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
   Options opts_;
   QueueHost& host_;
+  std::unique_ptr<LockQueue> lock_;  // set for a lock queue, whose calls go to it
   Outbox& outbox_;
   QueueLog* log_ = nullptr;
   uint64_t log_id_ = 0;

@@ -23,6 +23,13 @@ constexpr std::array<std::string_view, 18> kDeclareArgs = {
     "x-initial-cluster-size", "x-queue-leader-locator",
 };
 
+// A lock queue's own arguments (lock_args.hpp), also compared on redeclare.
+constexpr std::array<std::string_view, 4> kLockArgs = {"x-lock-kind", "x-permits", "x-lock-policy", "x-lock-ttl"};
+// What a lock refuses: it holds no messages.
+constexpr std::array<std::string_view, 9> kLockRefuses = {
+    "x-message-ttl", "x-max-length",   "x-max-length-bytes", "x-overflow",   "x-dead-letter-exchange",
+    "x-dead-letter-routing-key", "x-max-priority", "x-single-active-consumer", "x-queue-mode"};
+
 // An integer argument's value; an unsigned 64-bit value beyond INT64_MAX
 // (stored modulo 2^64) reads as "too large" rather than negative.
 struct IntArg {
@@ -66,8 +73,47 @@ std::string check_one_of(const Value& v, std::initializer_list<std::string_view>
 bool QueueArgs::is_compared_on_redeclare(std::string_view key) {
   for (std::string_view k : kDeclareArgs)
     if (k == key) return true;
+  for (std::string_view k : kLockArgs)
+    if (k == key) return true;
   return false;
 }
+
+namespace {
+
+// The x-lock-* arguments of a lock queue; "" or the problem, as parse's.
+std::string parse_lock_arg(std::string_view key, const Value& v, LockArgs& out) {
+  if (key == "x-lock-kind") {
+    std::string problem = check_one_of(v, {"mutex", "rwlock", "semaphore"}, "invalid_lock_kind");
+    if (problem.empty())
+      out.kind = *v.as_string() == "mutex" ? LockKind::Mutex : *v.as_string() == "rwlock" ? LockKind::RwLock
+                                                                                          : LockKind::Semaphore;
+    return problem;
+  }
+  if (key == "x-permits") {
+    auto i = int_arg(v);
+    if (!i) return unacceptable(v);
+    if (i->huge || i->value < 1 || i->value > UINT32_MAX) return fmt::format("{{value_out_of_range,{}}}", i->text());
+    out.permits = uint32_t(i->value);
+    return "";
+  }
+  if (key == "x-lock-policy") {
+    std::string problem = check_one_of(v, {"fifo", "writer-preferred", "reader-preferred"}, "invalid_lock_policy");
+    if (problem.empty())
+      out.policy = *v.as_string() == "fifo"               ? locks::Policy::Fifo
+                   : *v.as_string() == "writer-preferred" ? locks::Policy::WriterPreferred
+                                                          : locks::Policy::ReaderPreferred;
+    return problem;
+  }
+  // x-lock-ttl
+  auto i = int_arg(v);
+  if (!i) return unacceptable(v);
+  if (!i->huge && i->value == 0) return "{value_zero,0}";
+  if (std::string problem = check_expiry(*i); !problem.empty()) return problem;
+  out.lease = Duration(i->value);
+  return "";
+}
+
+}  // namespace
 
 QueueArgs QueueArgs::parse(const Table& args, Error& err, std::string_view queue, std::string_view vhost) {
   QueueArgs out;
@@ -125,10 +171,11 @@ QueueArgs QueueArgs::parse(const Table& args, Error& err, std::string_view queue
     } else if (key == "x-queue-mode") {
       problem = check_one_of(*v, {"default", "lazy"}, "invalid_queue_mode");
     } else if (key == "x-queue-type") {
-      problem = check_one_of(*v, {"classic", "quorum", "stream"}, "invalid_queue_type");
+      problem = check_one_of(*v, {"classic", "quorum", "stream", "lock"}, "invalid_queue_type");
       if (problem.empty())
-        out.type = *v->as_string() == "quorum" ? QueueType::Quorum
+        out.type = *v->as_string() == "quorum"   ? QueueType::Quorum
                    : *v->as_string() == "stream" ? QueueType::Stream
+                   : *v->as_string() == "lock"   ? QueueType::Lock
                                                  : QueueType::Classic;
     } else if (key == "x-single-active-consumer") {
       if (const bool* b = v->as_bool()) out.single_active_consumer = *b;
@@ -145,6 +192,15 @@ QueueArgs QueueArgs::parse(const Table& args, Error& err, std::string_view queue
       return QueueArgs{};
     }
   }
+  if (out.type != QueueType::Lock) return out;  // x-lock-* elsewhere: unknown, ignored
+  for (std::string_view key : kLockArgs) {
+    const Value* v = find(args, key);
+    if (!v) continue;
+    if (std::string problem = parse_lock_arg(key, *v, out.lock); !problem.empty()) {
+      err = Error::make(ErrorCode::PreconditionFailed, fmt::format("invalid arg '{}' for {}: {}", key, rs, problem));
+      return QueueArgs{};
+    }
+  }
   return out;
 }
 
@@ -152,6 +208,14 @@ Error QueueArgs::check_type(const Table& args, bool durable, bool exclusive, boo
                             std::string_view vhost) const {
   if (type == QueueType::Classic) return Error::none();
   const std::string rs = resource("queue", queue, vhost);
+  if (type == QueueType::Lock) {
+    for (std::string_view key : kLockRefuses)
+      if (find(args, key))
+        return Error::make(ErrorCode::PreconditionFailed, fmt::format("invalid arg '{}' for {}: a lock holds no messages", key, rs));
+    if (lock.kind != LockKind::Semaphore && find(args, "x-permits"))
+      return Error::make(ErrorCode::PreconditionFailed, fmt::format("invalid arg 'x-permits' for {}: only a semaphore has permits", rs));
+    return Error::none();  // durable or not, exclusive, auto-delete: all make sense for a lock
+  }
   // RabbitMQ 3.10: quorum queues have no priorities, no lazy mode and no
   // reject-publish-dlx; streams refuse every per-message queue feature.
   static constexpr std::array<std::string_view, 2> kQuorumRefuses = {"x-max-priority", "x-queue-mode"};

@@ -269,7 +269,7 @@ Error VHost::declare_queue(const QueueDeclare& d, TimePoint now, QueueDeclareOk&
   QueueArgs args = QueueArgs::parse(d.arguments, err, name, name_);
   if (err) return err;
   if (Error e = args.check_type(d.arguments, d.durable, d.exclusive, d.auto_delete, name, name_)) return e;
-  Queue::Options o{name, name_, durable, d.auto_delete, owner, d.arguments, std::move(args)};
+  Queue::Options o{name, name_, durable, d.auto_delete, owner, d.arguments, std::move(args), &lock_tokens_};
   QueuePtr q = std::make_shared<Queue>(std::move(o), *this, now);
   queues_.emplace(name, q);
   ++routing_version_;
@@ -618,8 +618,9 @@ void VHost::enqueue(std::span<const QueuePtr> queues, const MessagePtr& msg, Tim
       result.rejected = true;
       continue;
     }
-    // A transient queue never waits: no call for it.
-    if (!durability_ || !q->durable() || !durability_->must_wait(*q, *msg)) continue;
+    // A transient queue never waits: no call for it. Nor does a lock,
+    // which keeps nothing it is sent (a verification).
+    if (!durability_ || !q->durable() || q->lock() || !durability_->must_wait(*q, *msg)) continue;
     if (!ticket && waiter.publisher) ticket = outcomes_.open(waiter);
     if (ticket) outcomes_.add_part(ticket);
     durability_->wait(*q, msg, ticket);

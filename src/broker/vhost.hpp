@@ -2,6 +2,7 @@
 // A virtual host: its exchanges, queues and bindings, and the operations a
 // front end performs on them, with RabbitMQ's rules and error texts.
 // Single-threaded; time is an input.
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -139,6 +140,14 @@ class VHost final : public QueueHost {
   std::optional<TimePoint> next_deadline() const;
 
   size_t queue_count() const { return queues_.size(); }
+
+  // Lock queues' fencing tokens are (epoch << 32) + n: one counter for
+  // the vhost's locks, so a lock deleted and declared again never repeats
+  // a token, and a process that starts with a higher epoch than the last
+  // (the store keeps one, or the wall clock's seconds) never repeats one
+  // from before. Set before any lock is declared.
+  void set_lock_epoch(uint64_t epoch) { lock_tokens_ = std::max(lock_tokens_, (epoch << 32) + 1); }
+  uint64_t next_lock_token() const { return lock_tokens_; }
   size_t exchange_count() const { return exchanges_.size(); }
 
   // QueueHost
@@ -181,6 +190,7 @@ class VHost final : public QueueHost {
   std::set<std::pair<TimePoint, Queue*>> deadlines_;
   std::map<std::string, QueuePtr, std::less<>> queues_;
   uint64_t next_generated_ = 1;
+  uint64_t lock_tokens_ = 1;  // the next fencing token of any lock queue here
   std::mt19937_64 rng_;  // seeded from env_ once: server-named queues
   std::vector<Destination> scratch_;  // route()'s per-exchange results
   // Bumped by every change that can change where a key routes; RouteCaches

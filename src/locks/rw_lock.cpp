@@ -41,6 +41,14 @@ std::optional<Policy> parse_policy(std::string_view s) {
   return std::nullopt;
 }
 
+namespace {
+// now + d without overflow: a TTL past the clock's range, or kForever, is never.
+TimePoint after(TimePoint now, Duration d) {
+  Duration room = std::chrono::duration_cast<Duration>(TimePoint::max() - now);
+  return d < room ? now + d : TimePoint::max();
+}
+}  // namespace
+
 RwLock::RwLock(Options opts, Token first_token) : opts_(opts), next_token_(first_token == 0 ? 1 : first_token) {}
 
 Failure RwLock::request(OwnerId owner, Mode mode, std::optional<Duration> ttl, TimePoint now) {
@@ -50,7 +58,7 @@ Failure RwLock::request(OwnerId owner, Mode mode, std::optional<Duration> ttl, T
   if (offer_ && offer_->owner == owner) return Failure::MultipleRequests;
   for (const Waiting& w : queue_)
     if (w.owner == owner) return Failure::MultipleRequests;
-  queue_.push_back({owner, mode, ttl, now, now + opts_.request_timeout});
+  queue_.push_back({owner, mode, ttl, now, after(now, opts_.request_timeout)});
   grant(now);
   return Failure::None;
 }
@@ -63,12 +71,8 @@ Failure RwLock::confirm(OwnerId owner, Token token, TimePoint now) {
     return why == Failure::TimeoutWaitingForConfirm ? why : Failure::InvalidLockId;
   }
   std::optional<TimePoint> expires;
-  if (offer_->ttl) {
-    // Saturate: a TTL past the clock's range (no max_ttl) must not overflow now + ttl.
-    Duration room = std::chrono::duration_cast<Duration>(TimePoint::max() - now);
-    expires = *offer_->ttl < room ? now + *offer_->ttl : TimePoint::max();
-  }
-  held_.emplace(token, Held{owner, offer_->mode, now, expires});
+  if (offer_->ttl) expires = after(now, *offer_->ttl);
+  held_.emplace(token, Held{owner, offer_->mode, now, expires, offer_->ttl});
   if (offer_->mode == Mode::Exclusive) ++exclusive_held_;
   offer_.reset();
   grant(now);
@@ -111,6 +115,20 @@ Failure RwLock::release(OwnerId owner, Token token, TimePoint now) {
   end_token(owner, token, Failure::None);
   grant(now);
   return Failure::None;
+}
+
+bool RwLock::renew(Token token, TimePoint now) {
+  advance(now);
+  auto it = held_.find(token);
+  if (it == held_.end()) return false;
+  if (it->second.ttl) it->second.expires = after(now, *it->second.ttl);
+  return true;
+}
+
+uint32_t RwLock::available() const {
+  if (exclusive_held_ > 0) return 0;
+  if (opts_.max_shared == 0) return held_.empty() ? 1 : 0;
+  return held_.size() >= opts_.max_shared ? 0 : uint32_t(opts_.max_shared - held_.size());
 }
 
 Status RwLock::status(OwnerId owner, Token token, TimePoint now) {
@@ -175,7 +193,8 @@ void RwLock::expire(TimePoint now) {
 
 bool RwLock::compatible(Mode m) const {
   if (exclusive_held_ > 0) return false;
-  return m == Mode::Shared || held_.empty();
+  if (m == Mode::Exclusive) return held_.empty();
+  return opts_.max_shared == 0 || held_.size() < opts_.max_shared;
 }
 
 // Which waiter the policy offers next, if any may be offered now.
@@ -202,7 +221,7 @@ void RwLock::grant(TimePoint now) {
   if (!i) return;
   Waiting w = queue_[*i];
   queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(*i));
-  Token token = next_token_++;
+  Token token = tokens_ ? (*tokens_)++ : next_token_++;
   offer_ = Offered{w.owner, token, w.mode, w.ttl, now + opts_.confirm_timeout};
   emit(Event::Kind::Offered, w.owner, token, w.mode, Failure::None);
 }
@@ -227,7 +246,8 @@ std::optional<TimePoint> RwLock::next_deadline() const {
   for (const auto& [t, h] : held_)
     if (h.expires) consider(*h.expires);
   if (offer_) consider(offer_->deadline);
-  for (const Waiting& w : queue_) consider(w.deadline);
+  for (const Waiting& w : queue_)
+    if (w.deadline != TimePoint::max()) consider(w.deadline);
   return d;
 }
 
@@ -242,7 +262,7 @@ Snapshot RwLock::snapshot() const {
   std::sort(s.holders.begin(), s.holders.end(), [](auto& a, auto& b) { return a.token < b.token; });
   if (offer_) s.offer = Snapshot::Offer{offer_->owner, offer_->token, offer_->mode, offer_->deadline};
   for (const Waiting& w : queue_) s.waiters.push_back({w.owner, w.mode, w.since, w.deadline});
-  s.next_token = next_token_;
+  s.next_token = next_token();
   return s;
 }
 

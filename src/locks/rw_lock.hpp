@@ -10,6 +10,9 @@
 //
 // Time is an input: every call takes `now`, and the caller asks
 // next_deadline() when to call advance() again. Nothing here sleeps.
+//
+// The same class is a mutex (every request Exclusive), a read/write lock,
+// and a counting semaphore (every request Shared, max_shared permits).
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -49,10 +52,13 @@ std::optional<Policy> parse_policy(std::string_view s);
 
 struct Options {
   Policy policy = Policy::WriterPreferred;
-  Duration request_timeout = std::chrono::seconds(30);  // time to get an offer
+  Duration request_timeout = std::chrono::seconds(30);  // time to get an offer; kForever: none
   Duration confirm_timeout = std::chrono::seconds(30);  // time to confirm it
   Duration max_ttl = Duration::zero();                  // zero: no limit
+  uint32_t max_shared = 0;                              // Shared holders at once; 0: no limit
 };
+// A timeout that never ends (an AMQP consumer waits as long as it stays).
+inline constexpr Duration kForever = Duration::max();
 
 struct Event {
   enum class Kind : uint8_t {
@@ -98,6 +104,9 @@ class RwLock {
   // Withdraws the owner's queued request or outstanding offer, if any.
   bool cancel(OwnerId owner, TimePoint now);
   Failure release(OwnerId owner, Token token, TimePoint now);
+  // Whoever holds `token` keeps it: a lease starts again from `now`
+  // (leases keep their TTL). False when `token` is not held.
+  bool renew(Token token, TimePoint now);
   Status status(OwnerId owner, Token token, TimePoint now);
   // The owner is gone: its locks, offer and request all end, silently.
   void disconnect(OwnerId owner, TimePoint now);
@@ -112,13 +121,20 @@ class RwLock {
 
   Snapshot snapshot() const;
   const Options& options() const { return opts_; }
-  Token next_token() const { return next_token_; }
+  Token next_token() const { return tokens_ ? *tokens_ : next_token_; }
+  // Tokens come from `*next` from now on, shared with other locks (AMQP
+  // locks of one vhost draw from one counter, so a lock deleted and
+  // declared again never repeats a token). Not owned; must outlive this.
+  void share_tokens(Token* next) { tokens_ = next; }
   size_t holders() const { return held_.size(); }
+  // Permits free now (max_shared minus Shared holders); 0 while held
+  // exclusively. Without max_shared: 1 when free, else 0.
+  uint32_t available() const;
 
  private:
   struct Waiting { OwnerId owner; Mode mode; std::optional<Duration> ttl; TimePoint since; TimePoint deadline; };
   struct Offered { OwnerId owner; Token token; Mode mode; std::optional<Duration> ttl; TimePoint deadline; };
-  struct Held { OwnerId owner; Mode mode; TimePoint since; std::optional<TimePoint> expires; };
+  struct Held { OwnerId owner; Mode mode; TimePoint since; std::optional<TimePoint> expires; std::optional<Duration> ttl; };
   // Tokens an owner recently had, so STATUS/CONFIRM can answer precisely.
   struct History { std::deque<std::pair<Token, Failure>> ended; };
   static constexpr size_t kHistory = 16;
@@ -133,6 +149,7 @@ class RwLock {
 
   Options opts_;
   Token next_token_;
+  Token* tokens_ = nullptr;  // shared counter, when set (share_tokens)
   std::deque<Waiting> queue_;
   std::optional<Offered> offer_;
   std::unordered_map<Token, Held> held_;

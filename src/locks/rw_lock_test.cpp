@@ -1126,6 +1126,72 @@ TEST_P(RwLockProperty, RandomOperationsKeepTheInvariants) {
   EXPECT_GT(results[Failure::InvalidTtl], 50);
 }
 
+// --- a semaphore, leases renewed, waits without end, shared tokens (AMQP lock queues)
+
+TEST_F(RwLockTest, MaxSharedMakesACountingSemaphore) {
+  Options o = options(Policy::Fifo);
+  o.max_shared = 2;
+  use(o);
+  EXPECT_EQ(lock.available(), 2u);
+  acquire(A, Shared);
+  acquire(B, Shared);
+  EXPECT_EQ(lock.available(), 0u);
+  wait(C, Shared);
+  EXPECT_EQ(grantedAfterRelease(A), Owners{C});
+  EXPECT_EQ(lock.available(), 0u);
+  EXPECT_EQ(grantedAfterRelease(B), Owners{});
+  EXPECT_EQ(lock.available(), 1u);
+}
+
+TEST_F(RwLockTest, WithoutMaxSharedAvailableSaysFreeOrNot) {
+  EXPECT_EQ(lock.available(), 1u);
+  acquire(A, Shared);
+  acquire(B, Shared);
+  EXPECT_EQ(lock.available(), 0u);
+}
+
+TEST_F(RwLockTest, RenewRestartsALeaseAndOnlyForAHeldToken) {
+  Token t = acquire(A, Exclusive, t0, 10s);
+  EXPECT_TRUE(lock.renew(t, t0 + 8s));
+  EXPECT_EQ(lock.next_deadline(), t0 + 18s);
+  lock.advance(t0 + 12s);
+  EXPECT_EQ(events(), Events{});
+  lock.advance(t0 + 18s);
+  EXPECT_EQ(events(), Events{expired(A, t, Exclusive)});
+  EXPECT_FALSE(lock.renew(t, t0 + 18s));
+  EXPECT_FALSE(lock.renew(t + 1, t0 + 18s));
+  Token u = acquire(B, Exclusive, t0 + 19s);  // no lease: renew says held, sets nothing
+  EXPECT_TRUE(lock.renew(u, t0 + 20s));
+  EXPECT_EQ(lock.next_deadline(), std::nullopt);
+}
+
+TEST_F(RwLockTest, AForeverRequestTimeoutNeverExpiresOrShowsAsADeadline) {
+  Options o = options(Policy::Fifo);
+  o.request_timeout = kForever;
+  use(o);
+  acquire(A, Exclusive);
+  wait(B, Exclusive);
+  EXPECT_EQ(lock.next_deadline(), std::nullopt);
+  lock.advance(t0 + std::chrono::hours(24 * 365 * 50));
+  EXPECT_EQ(events(), Events{});
+  EXPECT_EQ(waiters(), Owners{B});
+}
+
+TEST_F(RwLockTest, SharedTokensComeFromOneCounter) {
+  Token next = 100;
+  RwLock other(options());
+  lock.share_tokens(&next);
+  other.share_tokens(&next);
+  EXPECT_EQ(acquire(A, Exclusive), 100u);
+  EXPECT_EQ(other.request(B, Exclusive, std::nullopt, t0), Failure::None);
+  Events ev;
+  other.take_events(ev);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].token, 101u);
+  EXPECT_EQ(lock.next_token(), 102u);
+  EXPECT_EQ(lock.snapshot().next_token, 102u);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllPolicies, RwLockProperty,
                          ::testing::Values(Policy::WriterPreferred, Policy::ReaderPreferred, Policy::Fifo),
                          [](const auto& param_info) { return std::string(to_string(param_info.param)); });

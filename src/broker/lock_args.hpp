@@ -1,0 +1,21 @@
+#pragma once
+// The arguments of a lock queue (x-queue-type "lock"), parsed and checked
+// with the other queue arguments (queue_args.cpp). docs/locks.md lists them.
+#include <cstdint>
+#include <optional>
+
+#include "common/time.hpp"
+#include "locks/rw_lock.hpp"
+
+namespace warren::broker {
+
+enum class LockKind : uint8_t { Mutex, RwLock, Semaphore };
+
+struct LockArgs {
+  LockKind kind = LockKind::Mutex;             // x-lock-kind: "mutex", "rwlock", "semaphore"
+  uint32_t permits = 1;                        // x-permits: a semaphore's holders at once
+  locks::Policy policy = locks::Policy::Fifo;  // x-lock-policy: "fifo", "writer-preferred", "reader-preferred"
+  std::optional<Duration> lease;               // x-lock-ttl (ms): a grant not renewed for this long ends
+};
+
+}  // namespace warren::broker

@@ -1,0 +1,240 @@
+// LockQueue: the lock (locks::RwLock) behind a lock queue's calls. The
+// queue's Op around each call runs the effects (deliveries, cancels) once
+// the call is complete, as for any queue.
+#include "broker/lock_queue.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "broker/queue.hpp"
+
+namespace warren::broker {
+
+namespace {
+
+locks::Options lock_options(const LockArgs& a) {
+  locks::Options o;
+  o.policy = a.policy;
+  o.request_timeout = locks::kForever;  // a consumer waits as long as it stays
+  // An offer waits this long for its consumer's credit (a channel's
+  // prefetch taken by other queues' deliveries) before the next waiter's turn.
+  o.confirm_timeout = std::chrono::seconds(30);
+  if (a.kind == LockKind::Semaphore) o.max_shared = a.permits;
+  return o;
+}
+
+}  // namespace
+
+std::optional<LockMode> parse_lock_mode(std::string_view s) {
+  if (s == "shared" || s == "read") return LockMode::Shared;
+  if (s == "exclusive" || s == "write") return LockMode::Exclusive;
+  return std::nullopt;
+}
+
+LockQueue::LockQueue(Queue& q, const LockArgs& args, locks::Token* tokens)
+    : q_(q), args_(args), lock_(lock_options(args)) {
+  if (tokens) lock_.share_tokens(tokens);
+}
+
+Error LockQueue::check_consumer(const ConsumerSlot& slot) const {
+  const std::string rs = resource("queue", q_.name(), q_.options().vhost);
+  if (slot.consumer->settles_on_delivery())
+    return Error::make(ErrorCode::PreconditionFailed,
+                       fmt::format("{} is a lock: its grants must be acknowledged (no_ack is refused)", rs));
+  if (args_.kind == LockKind::Mutex && slot.lock_mode == LockMode::Shared)
+    return Error::make(ErrorCode::PreconditionFailed, fmt::format("{} is a mutex: x-lock-mode 'shared' is for an rwlock", rs));
+  if (args_.kind == LockKind::Semaphore && slot.lock_mode == LockMode::Exclusive)
+    return Error::make(ErrorCode::PreconditionFailed,
+                       fmt::format("{} is a semaphore: a consumer takes one permit, x-lock-mode 'exclusive' is for an rwlock", rs));
+  return Error::none();
+}
+
+Error LockQueue::check_get(bool no_ack) const {
+  if (!no_ack) return Error::none();
+  return Error::make(ErrorCode::PreconditionFailed,
+                     fmt::format("{} is a lock: basic.get must acknowledge its grant (no_ack is refused)",
+                                 resource("queue", q_.name(), q_.options().vhost)));
+}
+
+LockQueue::Member* LockQueue::member(Consumer* c) {
+  auto it = std::find_if(members_.begin(), members_.end(), [&](const Member& m) { return m.consumer == c; });
+  return it == members_.end() ? nullptr : &*it;
+}
+
+LockQueue::Member* LockQueue::member_of(locks::OwnerId owner) {
+  auto it = std::find_if(members_.begin(), members_.end(), [&](const Member& m) { return m.owner == owner; });
+  return it == members_.end() ? nullptr : &*it;
+}
+
+bool LockQueue::has_credit(const Consumer* c) const { return c->credit() > c->waiting_; }
+
+void LockQueue::consumer_added(const ConsumerSlot& slot, TimePoint now) {
+  last_now_ = now;
+  locks::Mode mode = args_.kind == LockKind::Semaphore ? locks::Mode::Shared
+                     : slot.lock_mode == LockMode::Shared ? locks::Mode::Shared
+                                                          : locks::Mode::Exclusive;
+  members_.push_back(Member{slot.consumer, next_owner_++, mode});
+  ask(members_.back(), now);
+  pump(now);
+}
+
+void LockQueue::ask(Member& m, TimePoint now) {
+  if (m.state != Member::State::Idle || !has_credit(m.consumer)) return;
+  if (lock_.request(m.owner, m.mode, args_.lease, now) == locks::Failure::None) m.state = Member::State::Waiting;
+}
+
+void LockQueue::consumer_removed(Consumer* c, TimePoint now) {
+  last_now_ = now;
+  Member* m = member(c);
+  if (!m) return;
+  const locks::OwnerId owner = m->owner;
+  std::erase_if(members_, [&](const Member& x) { return x.owner == owner; });
+  std::erase_if(grants_, [&](const auto& g) { return g.second.owner == owner; });
+  lock_.disconnect(owner, now);  // its request, offer and grant, at once
+  pump(now);
+}
+
+void LockQueue::credit_changed(TimePoint now) {
+  last_now_ = now;
+  lock_.advance(now);
+  for (Member& m : members_) {
+    if (m.state == Member::State::Offered && has_credit(m.consumer)) deliver(m, now);
+    else ask(m, now);
+  }
+  pump(now);
+}
+
+std::optional<Delivery> LockQueue::get(TimePoint now) {
+  last_now_ = now;
+  const locks::OwnerId owner = next_owner_++;
+  const locks::Mode mode = args_.kind == LockKind::Semaphore ? locks::Mode::Shared : locks::Mode::Exclusive;
+  getter_ = owner;
+  got_ = 0;
+  if (lock_.request(owner, mode, args_.lease, now) == locks::Failure::None) pump(now);
+  getter_ = 0;
+  if (!got_) {
+    lock_.cancel(owner, now);  // queued behind others: a try-lock does not wait
+    pump(now);
+    return std::nullopt;
+  }
+  const uint64_t seq = q_.next_seq_++;
+  grants_.emplace(seq, Grant{owner, got_, mode, nullptr});
+  return Delivery{q_.shared_from_this(), seq, grant_message(got_, mode)};
+}
+
+bool LockQueue::verify(const Message& msg, TimePoint now) {
+  last_now_ = now;
+  const Properties& p = msg.properties();
+  const Value* v = p.headers ? find(*p.headers, "x-fencing-token") : nullptr;
+  std::optional<int64_t> token = v ? v->as_int() : std::nullopt;
+  bool held = token && lock_.renew(locks::Token(*token), now);
+  pump(now);
+  return held;
+}
+
+void LockQueue::release(uint64_t seq, TimePoint now) {
+  last_now_ = now;
+  auto it = grants_.find(seq);
+  if (it == grants_.end()) return;  // ended already (lease, cancel)
+  const Grant g = it->second;
+  grants_.erase(it);
+  lock_.release(g.owner, g.token, now);
+  if (Member* m = member_of(g.owner)) {
+    m->state = Member::State::Idle;
+    ask(*m, now);  // a standing request: in line again, behind the others
+  }
+  pump(now);
+}
+
+void LockQueue::hand_over(effects::Deliver& d) {
+  QueueEntry& e = d.entry;
+  const bool kept = d.consumer->deliver(Delivery{d.queue, e.seq, std::move(e.msg), false, 0});
+  if (kept) release(e.seq, last_now_);  // settled on receipt: held for no time
+}
+
+void LockQueue::close() {
+  members_.clear();
+  grants_.clear();
+}
+
+void LockQueue::advance(TimePoint now) {
+  last_now_ = now;
+  lock_.advance(now);
+  pump(now);
+}
+
+void LockQueue::pump(TimePoint now) {
+  while (lock_.has_events()) {
+    lock_.take_events(events_);
+    for (const locks::Event& e : events_) {
+      switch (e.kind) {
+        case locks::Event::Kind::Offered:
+          if (e.owner == getter_) {
+            if (lock_.confirm(e.owner, e.token, now) == locks::Failure::None) got_ = e.token;
+          } else if (Member* m = member_of(e.owner)) {
+            m->state = Member::State::Offered;
+            m->token = e.token;
+            if (has_credit(m->consumer)) deliver(*m, now);
+          } else {
+            lock_.reject(e.owner, e.token, now);  // its asker left meanwhile
+          }
+          break;
+        case locks::Event::Kind::Failed:
+          // An offer its consumer had no credit for timed out: it asks
+          // again when it has some.
+          if (Member* m = member_of(e.owner)) m->state = Member::State::Idle;
+          break;
+        case locks::Event::Kind::Expired: lease_ended(e.token); break;
+      }
+    }
+  }
+}
+
+void LockQueue::deliver(Member& m, TimePoint now) {
+  if (lock_.confirm(m.owner, m.token, now) != locks::Failure::None) {
+    m.state = Member::State::Idle;
+    return;
+  }
+  m.state = Member::State::Held;
+  auto slot = std::find_if(q_.consumers_.begin(), q_.consumers_.end(),
+                           [&](const ConsumerSlot& s) { return s.consumer == m.consumer; });
+  const uint64_t seq = q_.next_seq_++;
+  grants_.emplace(seq, Grant{m.owner, m.token, m.mode, m.consumer});
+  QueuePtr self;
+  q_.push_delivery(*slot, QueueEntry(grant_message(m.token, m.mode), seq), false, self);
+}
+
+// The holder did not renew in time: its grant is gone, and so is its
+// consumer (told by basic.cancel / detach), so that it does not go on
+// believing it holds. A later ack of the delivery does nothing.
+void LockQueue::lease_ended(locks::Token token) {
+  auto it = std::find_if(grants_.begin(), grants_.end(), [&](const auto& g) { return g.second.token == token; });
+  if (it == grants_.end()) return;
+  Consumer* c = it->second.consumer;
+  const locks::OwnerId owner = it->second.owner;
+  grants_.erase(it);
+  if (!c) return;  // basic.get's grant: its channel keeps the tag
+  std::erase_if(members_, [&](const Member& m) { return m.owner == owner; });
+  auto slot = std::find_if(q_.consumers_.begin(), q_.consumers_.end(), [&](const ConsumerSlot& s) { return s.consumer == c; });
+  if (slot == q_.consumers_.end()) return;
+  const size_t index = size_t(slot - q_.consumers_.begin());
+  q_.consumers_.erase(slot);
+  if (q_.round_robin_ > index) --q_.round_robin_;
+  if (q_.round_robin_ >= q_.consumers_.size()) q_.round_robin_ = 0;
+  q_.outbox_.push(effects::Cancel{c});
+}
+
+// What a grant carries: the token in a header (and as the body, for
+// clients that only read bodies), the lock and the mode.
+MessagePtr LockQueue::grant_message(locks::Token token, locks::Mode mode) const {
+  Properties p;
+  p.headers = Table{{"x-fencing-token", Value(int64_t(token))},
+                    {"x-lock", Value(std::string(q_.name()))},
+                    {"x-lock-mode", Value(std::string(mode == locks::Mode::Shared ? "shared" : "exclusive"))}};
+  p.content_type = "text/plain";
+  p.delivery_mode = 1;
+  return Message::built("", q_.name(), std::move(p), std::make_shared<const std::string>(fmt::format("{}", token)));
+}
+
+}  // namespace warren::broker
