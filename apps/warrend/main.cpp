@@ -173,6 +173,10 @@ int main(int argc, char** argv) {
     // an earlier run (docs/locks.md).
     const uint64_t lock_epoch = store::bump_epoch(cfg->data_dir + "/lock-epoch");
     broker.vhost("/")->set_lock_epoch(lock_epoch);
+    if (cfg->unsafe_test_double_grant) {
+      spdlog::warn("--unsafe-test-double-grant: lock queues grant exclusive locks TWICE (a test's planted bug)");
+      broker.vhost("/")->set_unsafe_double_grant(true);
+    }
     std::unique_ptr<server::AmqpServer> amqp;
     if (cfg->amqp.enabled) {
       server::AmqpServerOptions o;

@@ -16,6 +16,7 @@ struct LockArgs {
   uint32_t permits = 1;                        // x-permits: a semaphore's holders at once
   locks::Policy policy = locks::Policy::Fifo;  // x-lock-policy: "fifo", "writer-preferred", "reader-preferred"
   std::optional<Duration> lease;               // x-lock-ttl (ms): a grant not renewed for this long ends
+  bool unsafe_double_grant = false;            // the prover's planted bug (VHost::set_unsafe_double_grant)
 };
 
 }  // namespace warren::broker

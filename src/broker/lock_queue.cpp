@@ -21,6 +21,7 @@ locks::Options lock_options(const LockArgs& a) {
   // prefetch taken by other queues' deliveries) before the next waiter's turn.
   o.confirm_timeout = std::chrono::seconds(30);
   if (a.kind == LockKind::Semaphore) o.max_shared = a.permits;
+  o.unsafe_double_grant = a.unsafe_double_grant;
   return o;
 }
 

@@ -148,6 +148,9 @@ class VHost final : public QueueHost {
   // from before. Set before any lock is declared.
   void set_lock_epoch(uint64_t epoch) { lock_tokens_ = std::max(lock_tokens_, (epoch << 32) + 1); }
   uint64_t next_lock_token() const { return lock_tokens_; }
+  // TESTS ONLY (warrend --unsafe-test-double-grant): locks declared from
+  // now on grant exclusive locks twice, for the prover to catch.
+  void set_unsafe_double_grant(bool on) { unsafe_double_grant_ = on; }
   size_t exchange_count() const { return exchanges_.size(); }
 
   // QueueHost
@@ -191,6 +194,7 @@ class VHost final : public QueueHost {
   std::map<std::string, QueuePtr, std::less<>> queues_;
   uint64_t next_generated_ = 1;
   uint64_t lock_tokens_ = 1;  // the next fencing token of any lock queue here
+  bool unsafe_double_grant_ = false;
   std::mt19937_64 rng_;  // seeded from env_ once: server-named queues
   std::vector<Destination> scratch_;  // route()'s per-exchange results
   // Bumped by every change that can change where a key routes; RouteCaches

@@ -208,6 +208,9 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
   app.add_option("--socketlock-path", sl_path, "Unix socket where socketlock is served")
       ->default_str("<data-dir>/socketlock.sock");
   app.add_flag("--no-socketlock", no_socketlock, "Do not serve socketlock");
+  bool double_grant = false;
+  app.add_flag("--unsafe-test-double-grant", double_grant,
+               "TESTS ONLY: lock queues grant exclusive locks twice (the prover's selftest proves it notices)");
   app.add_option("--socketlock-policy", policy, "ReaderPreferred, WriterPreferred or FIFO")
       ->default_str(std::string(locks::to_string(defaults.socketlock.lock.policy)));
   app.add_option("--socketlock-request-timeout", req_to, "How long a request may wait for an offer")->default_str("30s");
@@ -237,6 +240,7 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
       return *d;
     };
     if (!data_dir.empty()) cfg.data_dir = data_dir;
+    cfg.unsafe_test_double_grant = double_grant;
     if (!log_level.empty()) cfg.log_level = log_level;
     if (!sl_path.empty()) cfg.socketlock.path = sl_path;
     if (!amqp_host.empty()) cfg.amqp.host = amqp_host;

@@ -66,6 +66,9 @@ struct Config {
   AmqpConfig amqp;
   Amqp10Config amqp10;
   StoreConfig store;
+  // The prover's planted bug (apps/prover selftest): lock queues grant an
+  // exclusive lock to two holders at once. Never for anything else.
+  bool unsafe_test_double_grant = false;
 
   std::string socketlock_path() const {
     return socketlock.path.empty() ? data_dir + "/socketlock.sock" : socketlock.path;

@@ -192,14 +192,16 @@ void RwLock::expire(TimePoint now) {
 }
 
 bool RwLock::compatible(Mode m) const {
+  const size_t limit = opts_.unsafe_double_grant ? 2 : 1;
+  if (exclusive_held_ >= limit) return false;
+  if (m == Mode::Exclusive) return held_.size() < limit;
   if (exclusive_held_ > 0) return false;
-  if (m == Mode::Exclusive) return held_.empty();
   return opts_.max_shared == 0 || held_.size() < opts_.max_shared;
 }
 
 // Which waiter the policy offers next, if any may be offered now.
 std::optional<size_t> RwLock::pick() const {
-  if (queue_.empty() || exclusive_held_ > 0) return std::nullopt;
+  if (queue_.empty() || exclusive_held_ >= (opts_.unsafe_double_grant ? 2u : 1u)) return std::nullopt;
   auto first = [&](Mode m) -> std::optional<size_t> {
     for (size_t i = 0; i < queue_.size(); ++i)
       if (queue_[i].mode == m) return i;

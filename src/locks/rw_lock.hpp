@@ -56,6 +56,8 @@ struct Options {
   Duration confirm_timeout = std::chrono::seconds(30);  // time to confirm it
   Duration max_ttl = Duration::zero();                  // zero: no limit
   uint32_t max_shared = 0;                              // Shared holders at once; 0: no limit
+  // A planted bug for the prover's selftest: two exclusive holders at once.
+  bool unsafe_double_grant = false;
 };
 // A timeout that never ends (an AMQP consumer waits as long as it stays).
 inline constexpr Duration kForever = Duration::max();

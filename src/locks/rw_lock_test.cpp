@@ -1192,6 +1192,16 @@ TEST_F(RwLockTest, SharedTokensComeFromOneCounter) {
   EXPECT_EQ(lock.snapshot().next_token, 102u);
 }
 
+TEST_F(RwLockTest, ThePlantedDoubleGrantLetsTwoWritersInAndOnlyTwo) {
+  Options o = options(Policy::Fifo);
+  o.unsafe_double_grant = true;  // the prover's selftest plants this
+  use(o);
+  acquire(A, Exclusive);
+  acquire(B, Exclusive);
+  wait(C, Exclusive);
+  EXPECT_EQ(grantedAfterRelease(A), Owners{C});
+}
+
 INSTANTIATE_TEST_SUITE_P(AllPolicies, RwLockProperty,
                          ::testing::Values(Policy::WriterPreferred, Policy::ReaderPreferred, Policy::Fifo),
                          [](const auto& param_info) { return std::string(to_string(param_info.param)); });

@@ -1,0 +1,143 @@
+#include "client.hpp"
+
+#include <time.h>
+
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "history.hpp"
+#include "recipes/lock_client.hpp"
+#include "socketlock/client.hpp"
+
+namespace warren::prover {
+
+int64_t monotonic_us() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+namespace {
+
+// socketlock as a LockClient: its client library, connecting (never
+// becoming the primary: warrend serves the path) on first use.
+class SocketlockClient : public recipes::LockClient {
+ public:
+  explicit SocketlockClient(std::string path, int heartbeat_s) : path_(std::move(path)), heartbeat_s_(heartbeat_s) {}
+  std::optional<recipes::Held> acquire(std::chrono::milliseconds timeout) override {
+    try {
+      if (!client_) {
+        socketlock::LockConfig cfg;
+        cfg.may_become_primary = false;
+        cfg.heartbeat = std::chrono::seconds(heartbeat_s_);
+        cfg.connect_timeout = std::chrono::seconds(5);
+        client_ = socketlock::Client::connect(path_, cfg);
+      }
+      socketlock::AcquireOptions o;
+      o.timeout = timeout;
+      lock_ = client_->acquire_write(o);
+      return recipes::Held{lock_.token()};
+    } catch (const socketlock::LockLost& e) {
+      throw recipes::Error(e.what());
+    } catch (const socketlock::Error& e) {
+      if (e.reason().find("timeout") != std::string::npos) return std::nullopt;
+      client_.reset();
+      throw recipes::Error(e.what());
+    }
+  }
+  bool verify() override { return lock_.valid(); }
+  void release() override {
+    try {
+      lock_.release();
+    } catch (const socketlock::Error& e) {
+      client_.reset();
+      throw recipes::Error(e.what());
+    }
+  }
+  void disconnect() override {
+    lock_ = socketlock::Lock();
+    client_.reset();
+  }
+
+ private:
+  std::string path_;
+  int heartbeat_s_;
+  std::unique_ptr<socketlock::Client> client_;
+  socketlock::Lock lock_;
+};
+
+class Session {
+ public:
+  explicit Session(const ClientOptions& o) : o_(o) {}
+
+  void emit(Type type, Fn f, uint64_t value = 0, std::string detail = {}) {
+    Op op{monotonic_us() - o_.epoch_us, o_.id, type, f, value, std::move(detail)};
+    std::cout << "op " << to_json_line(op) << std::endl;
+  }
+  // The ledger's answer; false: refused (a higher token wrote first).
+  bool write(uint64_t token, const char* what) {
+    std::cout << "write " << token << ' ' << what << std::endl;
+    std::string answer;
+    if (!std::getline(std::cin, answer)) std::exit(0);  // the prover is gone
+    return answer == "ok";
+  }
+
+ private:
+  const ClientOptions& o_;
+};
+
+}  // namespace
+
+int run_client(const ClientOptions& o) {
+  std::ios::sync_with_stdio(false);
+  Session s(o);
+  std::unique_ptr<recipes::LockClient> lock;
+  if (o.target == "socketlock") {
+    lock = std::make_unique<SocketlockClient>(o.socketlock_path, o.heartbeat_s);
+  } else {
+    recipes::Endpoint ep;
+    ep.host = o.host;
+    ep.port = o.port;
+    ep.heartbeat_s = o.heartbeat_s;
+    recipes::Options ro;
+    ro.permits = o.permits;
+    lock = recipes::make_lock_client(o.target, ep, o.lock, ro);
+  }
+  std::mt19937_64 rng(o.seed * 7919 + uint64_t(o.id));
+  std::uniform_int_distribution<int> jitter(0, int(o.hold.count()));
+  for (;;) {
+    s.emit(Type::Invoke, Fn::Acquire);
+    std::optional<recipes::Held> held;
+    try {
+      held = lock->acquire(o.acquire_timeout);
+    } catch (const std::exception& e) {
+      s.emit(Type::Info, Fn::Acquire, 0, e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (!held) {
+      s.emit(Type::Fail, Fn::Acquire, 0, "timeout");
+      continue;
+    }
+    s.emit(Type::Ok, Fn::Acquire, held->token);
+    // A holder writes only while the resource accepts its token.
+    const uint64_t shown = o.unfenced ? 0 : held->token;
+    if (s.write(shown, "begin")) {
+      std::this_thread::sleep_for(o.hold + std::chrono::milliseconds(jitter(rng)));
+      s.write(shown, "end");
+    }
+    s.emit(Type::Invoke, Fn::Release);
+    try {
+      lock->release();
+      s.emit(Type::Ok, Fn::Release);
+    } catch (const std::exception& e) {
+      s.emit(Type::Info, Fn::Release, 0, e.what());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng) / 4));
+  }
+}
+
+}  // namespace warren::prover
