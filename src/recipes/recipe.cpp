@@ -1,0 +1,83 @@
+#include "recipes/recipe.hpp"
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+namespace warren::recipes {
+
+namespace {
+constexpr std::chrono::seconds kConnectTimeout{10};
+}
+
+std::optional<Held> Recipe::acquire(std::chrono::milliseconds timeout) {
+  if (held_) return held_;
+  if (!conn_) {
+    conn_ = std::make_unique<amqp::Connection>(ep_, kConnectTimeout);
+    forget();
+  }
+  try {
+    held_ = take(Clock::now() + timeout);
+  } catch (const Error&) {
+    lost();
+    throw;
+  }
+  return held_;
+}
+
+bool Recipe::verify() {
+  if (!held_ || !conn_) return false;
+  bool held = false;
+  try {
+    held = still_held();
+    if (!held) abandon();
+  } catch (const Error&) {
+    lost();
+    throw;
+  }
+  if (!held) held_.reset();
+  return held;
+}
+
+void Recipe::release() {
+  if (!held_ || !conn_) return;
+  try {
+    let_go();
+  } catch (const Error&) {
+    lost();
+    throw;
+  }
+  held_.reset();
+}
+
+void Recipe::disconnect() {
+  if (conn_) conn_->drop();
+  lost();
+}
+
+void Recipe::lost() {
+  conn_.reset();
+  held_.reset();
+  forget();
+}
+
+bool pause_before_retry(Clock::time_point deadline, int attempt) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  const auto now = Clock::now();
+  if (now >= deadline) return false;
+  const int base = std::min(100, 10 << std::min(attempt, 4));
+  const auto step = std::chrono::milliseconds(base / 2 + int(rng() % unsigned(base / 2 + 1)));
+  std::this_thread::sleep_for(std::min<Clock::duration>(step, deadline - now));
+  return true;
+}
+
+void close_quietly(amqp::Connection& c, uint16_t& ch) {
+  if (ch) c.close_channel(ch);
+  ch = 0;
+}
+
+void unexpected(const std::string& what, const amqp::Status& s) {
+  throw Error(what + ": " + std::to_string(s.code) + " " + s.text);
+}
+
+}  // namespace warren::recipes

@@ -1,0 +1,195 @@
+// Every recipe against a private warrend, and (when rabbitmq-server is
+// installed) the ones that need no Warren against a private RabbitMQ node:
+// one holder at a time, the broker releasing a dead holder's lock,
+// semaphores admitting their permits, and verify by transaction.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <map>
+
+#include "recipes/broker_process.hpp"
+#include "recipes/lock_client.hpp"
+
+namespace warren::recipes {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+enum class BrokerKind { Warren, RabbitMQ };
+
+// One broker of each kind for the whole binary, started by the first test
+// that needs it and stopped (and checked) at the end.
+class Brokers : public ::testing::Environment {
+ public:
+  // null: RabbitMQ is not installed.
+  static harness::BrokerProcess* get(BrokerKind k) {
+    auto it = started().find(k);
+    if (it == started().end())
+      it = started().emplace(k, k == BrokerKind::Warren ? harness::start_warrend() : harness::start_rabbitmq()).first;
+    return it->second.get();
+  }
+  void TearDown() override {
+    for (auto& [kind, broker] : started())
+      if (broker)
+        if (std::string problem = broker->stop(); !problem.empty()) ADD_FAILURE() << problem;
+    started().clear();
+  }
+
+ private:
+  static std::map<BrokerKind, std::unique_ptr<harness::BrokerProcess>>& started() {
+    static std::map<BrokerKind, std::unique_ptr<harness::BrokerProcess>> m;
+    return m;
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kBrokers = ::testing::AddGlobalTestEnvironment(new Brokers);
+
+struct Case {
+  BrokerKind broker;
+  std::string recipe;
+};
+
+class RecipeTest : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    broker_ = Brokers::get(GetParam().broker);
+    if (!broker_) GTEST_SKIP() << "rabbitmq-server is not installed";
+  }
+
+  const std::string& recipe() const { return GetParam().recipe; }
+  bool native() const { return recipe_needs_warren(recipe()); }
+
+  // A lock name no other test (or earlier run on the same broker) uses.
+  std::string lock_name() const {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    return "recipes." + std::to_string(getpid()) + "." + recipe() + "." + info->name();
+  }
+
+  std::unique_ptr<LockClient> client(const std::string& lock, const Options& o = {}) const {
+    return make_lock_client(recipe(), broker_->endpoint(), lock, o);
+  }
+
+  // A token goes with a grant of a native lock only.
+  void expect_token(const std::optional<Held>& h) const {
+    ASSERT_TRUE(h);
+    if (native()) {
+      EXPECT_GT(h->token, 0u);
+    } else {
+      EXPECT_EQ(h->token, 0u);
+    }
+  }
+
+  harness::BrokerProcess* broker_ = nullptr;
+};
+
+TEST_P(RecipeTest, OneHolderAtATime) {
+  const std::string lock = lock_name();
+  auto a = client(lock), b = client(lock);
+  std::optional<Held> ha = a->acquire(5s);
+  expect_token(ha);
+
+  const auto t0 = Clock::now();
+  EXPECT_FALSE(b->acquire(300ms)) << "two holders at once";
+  EXPECT_GE(Clock::now() - t0, 250ms) << "gave up before its timeout";
+  EXPECT_TRUE(a->verify());
+
+  a->release();
+  EXPECT_FALSE(a->verify()) << "released, yet held";
+  std::optional<Held> hb = b->acquire(5s);
+  expect_token(hb);
+  if (native() && ha && hb) {
+    EXPECT_GT(hb->token, ha->token) << "tokens must increase";
+  }
+  EXPECT_TRUE(b->verify());
+  EXPECT_FALSE(a->acquire(300ms)) << "two holders at once";
+  b->release();
+
+  // The same clients take it again.
+  EXPECT_TRUE(a->acquire(5s));
+  EXPECT_TRUE(a->verify());
+  a->release();
+}
+
+TEST_P(RecipeTest, DisconnectReleases) {
+  const std::string lock = lock_name();
+  auto a = client(lock), b = client(lock);
+  ASSERT_TRUE(a->acquire(5s));
+  a->disconnect();
+  EXPECT_FALSE(a->verify());
+  ASSERT_TRUE(b->acquire(10s)) << "the broker did not release a dead holder's lock";
+  EXPECT_TRUE(b->verify());
+
+  // a reconnects, and waits its turn.
+  EXPECT_FALSE(a->acquire(300ms)) << "two holders at once";
+  b->release();
+  EXPECT_TRUE(a->acquire(5s));
+  a->release();
+}
+
+TEST_P(RecipeTest, SemaphoreAdmitsItsPermits) {
+  const std::string lock = lock_name();
+  const Options o{.permits = 2};
+  auto a = client(lock, o), b = client(lock, o), c = client(lock, o);
+  ASSERT_TRUE(a->acquire(5s));
+  if (!recipe_is_semaphore(recipe())) {  // a mutex has no permits to give
+    EXPECT_FALSE(b->acquire(300ms)) << "a mutex admitted 2";
+    a->release();
+    return;
+  }
+  ASSERT_TRUE(b->acquire(5s)) << "a semaphore of 2 admitted 1";
+  EXPECT_FALSE(c->acquire(300ms)) << "a semaphore of 2 admitted 3";
+  EXPECT_TRUE(a->verify());
+  EXPECT_TRUE(b->verify());
+  a->release();
+  ASSERT_TRUE(c->acquire(5s));
+  EXPECT_TRUE(b->verify());
+  EXPECT_TRUE(c->verify());
+  b->disconnect();
+  EXPECT_TRUE(a->acquire(10s)) << "the broker did not release a dead holder's permit";
+  a->release();
+  c->release();
+}
+
+TEST_P(RecipeTest, VerifyByTransaction) {
+  const std::string lock = lock_name();
+  auto a = client(lock, Options{.verify = Verify::Tx}), b = client(lock, Options{.verify = Verify::Tx});
+  ASSERT_TRUE(a->acquire(5s));
+  EXPECT_TRUE(a->verify());
+  EXPECT_TRUE(a->verify());
+  EXPECT_FALSE(b->acquire(300ms)) << "two holders at once";
+  a->release();
+  ASSERT_TRUE(b->acquire(5s));
+  EXPECT_TRUE(b->verify());
+  b->release();
+}
+
+std::vector<Case> cases(BrokerKind k) {
+  std::vector<Case> out;
+  for (const std::string& r : recipe_names())
+    if (k == BrokerKind::Warren || !recipe_needs_warren(r)) out.push_back({k, r});
+  return out;
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& i) {
+  std::string n = i.param.recipe;
+  for (char& ch : n)
+    if (ch == '-') ch = '_';
+  return n;
+}
+
+INSTANTIATE_TEST_SUITE_P(Warren, RecipeTest, ::testing::ValuesIn(cases(BrokerKind::Warren)), case_name);
+INSTANTIATE_TEST_SUITE_P(RabbitMQ, RecipeTest, ::testing::ValuesIn(cases(BrokerKind::RabbitMQ)), case_name);
+
+TEST(RecipeNames, AreTheContract) {
+  std::vector<std::string> want = {"native",       "native-semaphore", "exclusive-queue",     "exclusive-consumer",
+                                   "single-queue", "semaphore-ab",     "token-semaphore-alo", "token-semaphore-amo"};
+  EXPECT_EQ(recipe_names(), want);
+  for (const std::string& r : want) EXPECT_EQ(recipe_needs_warren(r), r.starts_with("native")) << r;
+  EXPECT_TRUE(recipe_is_semaphore("semaphore-ab"));
+  EXPECT_FALSE(recipe_is_semaphore("single-queue"));
+  EXPECT_THROW(make_lock_client("no-such-recipe", Endpoint{}, "x"), std::invalid_argument);
+  EXPECT_THROW(recipe_is_semaphore("no-such-recipe"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace warren::recipes
