@@ -229,6 +229,29 @@ TEST(SingleQueueFlaw, RacedCreationMakesTwoHolders) {
   b->release();
 }
 
+// native with Options::shared: readers of an rwlock hold together; a
+// writer waits for them.
+TEST(NativeReaders, ShareTheLockAndKeepWritersOut) {
+  harness::BrokerProcess* broker = Brokers::get(BrokerKind::Warren);
+  const std::string lock = "recipes." + std::to_string(getpid()) + ".native-readers";
+  const Options reader{.shared = true};
+  auto r1 = make_lock_client("native", broker->endpoint(), lock, reader);
+  auto r2 = make_lock_client("native", broker->endpoint(), lock, reader);
+  auto w = make_lock_client("native", broker->endpoint(), lock);
+  std::optional<Held> h1 = r1->acquire(5s), h2 = r2->acquire(5s);
+  ASSERT_TRUE(h1 && h2) << "two readers did not hold together";
+  EXPECT_NE(h1->token, h2->token);
+  EXPECT_FALSE(w->acquire(300ms)) << "a writer got in with readers";
+  EXPECT_TRUE(r1->verify() && r2->verify());
+  r1->release();
+  r2->release();
+  std::optional<Held> hw = w->acquire(5s);
+  ASSERT_TRUE(hw);
+  EXPECT_GT(hw->token, std::max(h1->token, h2->token));
+  EXPECT_FALSE(r1->acquire(300ms)) << "a reader got in with a writer";
+  w->release();
+}
+
 TEST(RecipeNames, AreTheContract) {
   std::vector<std::string> want = {"native",       "native-semaphore", "exclusive-queue",     "exclusive-consumer",
                                    "single-queue", "semaphore-ab",     "token-semaphore-alo", "token-semaphore-amo"};
