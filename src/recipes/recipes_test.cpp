@@ -252,6 +252,20 @@ TEST(NativeReaders, ShareTheLockAndKeepWritersOut) {
   w->release();
 }
 
+// A broker that goes away is an Error (not a crash, not a hang, not a
+// "false"), and acquire tries to connect again.
+TEST(BrokerGone, IsAnError) {
+  std::unique_ptr<harness::BrokerProcess> own = harness::start_warrend();
+  const std::string lock = "recipes." + std::to_string(getpid()) + ".broker-gone";
+  auto a = make_lock_client("single-queue", own->endpoint(), lock);
+  ASSERT_TRUE(a->acquire(5s));
+  ASSERT_EQ(own->stop(), "");
+  EXPECT_THROW(a->verify(), Error);
+  EXPECT_FALSE(a->verify()) << "the connection is gone: nothing is held";
+  a->release();  // nothing held: nothing to do
+  EXPECT_THROW(a->acquire(1s), Error) << "nothing listens there any more";
+}
+
 TEST(RecipeNames, AreTheContract) {
   std::vector<std::string> want = {"native",       "native-semaphore", "exclusive-queue",     "exclusive-consumer",
                                    "single-queue", "semaphore-ab",     "token-semaphore-alo", "token-semaphore-amo"};
