@@ -216,8 +216,12 @@ TEST(SingleQueueFlaw, RacedCreationMakesTwoHolders) {
   amqp::DeclareOk d2 = c2.declare(ch2, lock, {.durable = true});
   ASSERT_TRUE(d1.status.ok() && d2.status.ok());
   EXPECT_EQ(d1.messages + d1.consumers + d2.messages + d2.consumers, 0u) << "both see an empty queue";
-  c1.publish(ch1, lock, "token", {.persistent = true});
-  c2.publish(ch2, lock, "token", {.persistent = true});
+  // Confirmed, so that both are in the queue before it is counted.
+  ASSERT_TRUE(c1.confirm_select(ch1).ok() && c2.confirm_select(ch2).ok());
+  const uint64_t s1 = c1.publish(ch1, lock, "token", {.persistent = true});
+  const uint64_t s2 = c2.publish(ch2, lock, "token", {.persistent = true});
+  ASSERT_EQ(c1.wait_confirm(ch1, s1), amqp::Verdict::Acked);
+  ASSERT_EQ(c2.wait_confirm(ch2, s2), amqp::Verdict::Acked);
   amqp::DeclareOk after = c1.declare(ch1, lock, {.passive = true});
   EXPECT_EQ(after.messages, 2u);
 
