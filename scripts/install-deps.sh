@@ -14,6 +14,7 @@ packages=(
   python3-pika python3-kombu amqp-tools librabbitmq-dev  # AMQP 0-9-1 client tests
   nodejs npm                          # amqplib tests (tests/amqp091)
   python3-qpid-proton libqpid-proton11-dev libqpid-proton-cpp12-dev libqpid-proton11-dev-examples  # AMQP 1.0 client tests (tests/amqp10)
+  rabbitmq-server                     # src/recipes' tests run the lock recipes against RabbitMQ 3.10 too
 )
 
 missing=()
@@ -29,4 +30,13 @@ SUDO=""
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# The tests start their own RabbitMQ nodes: a policy-rc.d that says no keeps
+# the package from starting the system broker (as bench/compare/run.sh does).
+policy=""
+if [[ " ${missing[*]} " == *" rabbitmq-server "* && ! -e /usr/sbin/policy-rc.d ]]; then
+  policy=/usr/sbin/policy-rc.d
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod +x "$policy"
+  trap '$SUDO rm -f "$policy"' EXIT
+fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

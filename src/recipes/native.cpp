@@ -65,10 +65,12 @@ class Native final : public Recipe {
       vch_ = conn().open_channel();
       if (amqp::Status s = conn().confirm_select(vch_); !s.ok()) unexpected("confirm.select", s);
     }
-    const uint64_t seq = conn().publish(vch_, lock_, "", {.token = token_});
+    // Mandatory: a lock that was deleted would otherwise ack it (nothing
+    // to reject it). The cancel of our consumer comes before the answer.
+    const uint64_t seq = conn().publish(vch_, lock_, "", {.mandatory = true, .token = token_});
     std::optional<amqp::Verdict> v = conn().wait_confirm(vch_, seq);
     if (!v) throw Error("native: the broker closed the verify channel");
-    return *v == amqp::Verdict::Acked;
+    return *v == amqp::Verdict::Acked && !conn().cancelled_by_broker(ch_, consumer_);
   }
 
   void let_go() override {
