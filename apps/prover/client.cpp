@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "history.hpp"
+#include "recipes/amqp_conn.hpp"
 #include "recipes/lock_client.hpp"
 #include "socketlock/client.hpp"
 
@@ -137,6 +138,69 @@ int run_client(const ClientOptions& o) {
       s.emit(Type::Info, Fn::Release, 0, e.what());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng) / 4));
+  }
+}
+
+}  // namespace warren::prover
+
+namespace warren::prover {
+
+// The queue workload: producers publish persistent messages, each with a
+// unique id as its body, into a durable queue with confirms (ok: confirmed,
+// info: the connection died first, so it may or may not be there);
+// consumers record each delivery, then ack it. The prover drains what is
+// left at the end; every confirmed id must have come out.
+int run_queue_client(const ClientOptions& o) {
+  std::ios::sync_with_stdio(false);
+  Session s(o);
+  recipes::Endpoint ep;
+  ep.host = o.host;
+  ep.port = o.port;
+  ep.heartbeat_s = o.heartbeat_s;
+  const std::string queue = o.lock + "-queue";
+  // Unique across restarts of this client: its id, then the time it started.
+  uint64_t next_id = (uint64_t(o.id) << 56) | ((uint64_t(monotonic_us()) & ((1ull << 36) - 1)) << 20);
+  using Clock = std::chrono::steady_clock;
+  auto idle_since = Clock::now();
+  for (;;) {
+    try {
+      recipes::amqp::Connection c(ep, std::chrono::seconds(5));
+      const uint16_t ch = c.open_channel();
+      recipes::amqp::QueueOpts qo;
+      qo.durable = true;
+      if (!c.declare(ch, queue, qo).status.ok()) throw recipes::Error("declare failed");
+      if (o.role == "producer") {
+        c.confirm_select(ch);
+        for (;;) {
+          const uint64_t id = next_id++;
+          s.emit(Type::Invoke, Fn::Enqueue, id);
+          recipes::amqp::PublishOpts po;
+          po.persistent = true;
+          const uint64_t seq = c.publish(ch, queue, std::to_string(id), po);
+          auto v = c.wait_confirm(ch, seq);
+          if (!v) throw recipes::Error("channel closed");
+          s.emit(*v == recipes::amqp::Verdict::Acked ? Type::Ok : Type::Fail, Fn::Enqueue, id);
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+      }
+      c.qos(ch, 10);
+      std::string tag;
+      c.consume(ch, queue, false, false, {}, &tag);
+      for (;;) {
+        auto d = c.next_delivery(ch, Clock::now() + std::chrono::milliseconds(500));
+        if (!d) {
+          if (o.role == "drain" && Clock::now() - idle_since > std::chrono::seconds(3)) return 0;
+          continue;
+        }
+        idle_since = Clock::now();
+        s.emit(Type::Ok, Fn::Dequeue, std::strtoull(d->body.c_str(), nullptr, 10), d->redelivered ? "redelivered" : "");
+        c.ack(ch, d->tag);
+      }
+    } catch (const std::exception& e) {
+      s.emit(Type::Info, o.role == "producer" ? Fn::Enqueue : Fn::Dequeue, 0, e.what());
+      if (o.role == "drain" && Clock::now() - idle_since > std::chrono::seconds(30)) return 1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
   }
 }
 

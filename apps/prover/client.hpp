@@ -26,9 +26,13 @@ struct ClientOptions {
   std::chrono::milliseconds acquire_timeout{5000};
   uint64_t seed = 1;
   bool unfenced = false;  // a planted bug: the resource is shown token 0, so it cannot fence
+  // Queue workload: "producer" (persistent publishes with confirms),
+  // "consumer" (manual acks), or "drain" (takes what is left, then exits).
+  std::string role;
 };
 
 int run_client(const ClientOptions& o);
+int run_queue_client(const ClientOptions& o);
 
 // CLOCK_MONOTONIC in µs: the clock every process of a run shares.
 int64_t monotonic_us();

@@ -114,7 +114,8 @@ int main(int argc, char** argv) {
   CLI::App* run_cmd = app.add_subcommand("run", "Run a workload against a target under faults");
   run_cmd->add_option("--target", o.target, "warren-native, warren-recipe-NAME, rabbitmq-recipe-NAME or socketlock (see list)")
       ->required();
-  run_cmd->add_option("--workload", o.workload, "lock or socketlock")->check(CLI::IsMember({"lock", "socketlock"}));
+  run_cmd->add_option("--workload", o.workload, "lock, queue or socketlock")
+      ->check(CLI::IsMember({"lock", "queue", "socketlock"}));
   run_cmd->add_option("--faults", faults, "comma-separated kill,stop,cut,blackhole,delay,restart; all; or none");
   run_cmd->add_option("--seconds", o.seconds, "how long")->check(CLI::Range(5, 86400));
   run_cmd->add_option("--seed", o.seed, "the fault schedule's seed (a run replays with the same one)");
@@ -142,10 +143,11 @@ int main(int argc, char** argv) {
   client_cmd->add_option("--seed", c.seed);
   client_cmd->add_option("--socketlock-path", c.socketlock_path);
   client_cmd->add_flag("--unfenced", c.unfenced);
+  client_cmd->add_option("--role", c.role);
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*client_cmd) return run_client(c);
+    if (*client_cmd) return c.role.empty() ? run_client(c) : run_queue_client(c);
     if (app.got_subcommand("list")) {
       for (const std::string& t : target_names()) std::cout << t << "\n";
       return 0;
@@ -154,8 +156,14 @@ int main(int argc, char** argv) {
     o.faults = parse_faults(faults);
     o.self = self_path();
     const Target t = parse_target(o.target);
+    if (o.workload == "queue" && t.recipe == "socketlock")
+      throw std::invalid_argument("--workload queue needs an AMQP target (warren-native, or rabbitmq-recipe-* for RabbitMQ)");
     if (o.workload == "socketlock" && t.recipe != "socketlock")
       throw std::invalid_argument("--workload socketlock needs --target socketlock");
+    if (t.recipe == "socketlock")
+      for (const std::string& f : o.faults)
+        if (f == "cut" || f == "blackhole" || f == "delay")
+          throw std::invalid_argument("socketlock's clients use a Unix socket, not the proxy: no '" + f + "' fault");
     if (!t.rabbitmq) o.warrend = find_warrend(warrend);
     RunResult r = run(o, std::cerr);
     if (!o.report_dir.empty()) write_report(o.report_dir, o, r);

@@ -102,6 +102,19 @@ class ClientProcess {
   void signal(int sig) {
     if (pid_ > 0) ::kill(pid_, sig);
   }
+  // Waits for it to exit by itself, up to `limit`; false: it did not.
+  bool wait_exit(std::chrono::milliseconds limit) {
+    const auto end = steady_clock::now() + limit;
+    while (steady_clock::now() < end) {
+      if (pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+        kill9();
+        return true;
+      }
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return false;
+  }
 
  private:
   void serve(int fd) {
@@ -232,6 +245,7 @@ RunResult run(const RunOptions& o, std::ostream& log) {
                                      "--permits", std::to_string(target.permits), "--heartbeat",
                                      std::to_string(o.heartbeat_s), "--epoch-us", std::to_string(shared.epoch_us),
                                      "--seed", std::to_string(o.seed), "--socketlock-path", broker->socketlock_path()};
+    if (o.workload == "queue") argv.insert(argv.end(), {"--role", i % 2 == 0 ? "producer" : "consumer"});
     if (o.unfenced) argv.push_back("--unfenced");
     clients.push_back(std::make_unique<ClientProcess>(i, argv, client_log, shared));
     clients.back()->start();
@@ -293,8 +307,19 @@ RunResult run(const RunOptions& o, std::ostream& log) {
     note(Fn::Heal, f.client, f.kind);
   }
   sleep_to(int64_t(o.seconds) * 1'000'000);
-  const int64_t end = now_us();
   for (auto& c : clients) c->kill9();
+  if (o.workload == "queue") {
+    // What is left in the queue (unacked deliveries of the consumers just
+    // killed come back too) goes to one last client that takes it all.
+    const int port = proxy.add_route();
+    ClientProcess drain(o.clients, {o.self, "client", "--id", std::to_string(o.clients), "--role", "drain", "--port",
+                                    std::to_string(port), "--lock", lock_name, "--heartbeat",
+                                    std::to_string(o.heartbeat_s), "--epoch-us", std::to_string(shared.epoch_us)},
+                        client_log, shared);
+    drain.start();
+    if (!drain.wait_exit(seconds(120))) log << "the drain did not finish within 120 s\n";
+  }
+  const int64_t end = now_us();
   broker->stop();
 
   {
@@ -302,7 +327,8 @@ RunResult run(const RunOptions& o, std::ostream& log) {
     r.history = std::move(shared.history);
   }
   std::stable_sort(r.history.begin(), r.history.end(), [](const Op& a, const Op& b) { return a.t_us < b.t_us; });
-  r.verdict = check_locks(r.history, LockCheck{target.permits, tail, end});
+  r.verdict = o.workload == "queue" ? check_queue(r.history, QueueCheck{end})
+                                    : check_locks(r.history, LockCheck{target.permits, tail, end});
   return r;
 }
 
@@ -310,10 +336,15 @@ void print_summary(std::ostream& out, const RunOptions& o, const RunResult& r) {
   const Verdict& v = r.verdict;
   out << fmt::format("target {}, workload {}, {} clients, {} s, seed {}, faults {}\n", o.target, o.workload, o.clients,
                      o.seconds, o.seed, r.faults.size());
-  out << fmt::format("acquired {}, timed out {}, unknown {}; writes accepted {}, refused as stale {}\n", v.acquired,
-                     v.acquire_failed, v.acquire_unknown, v.writes_accepted, v.writes_fenced);
-  out << fmt::format("holders' beliefs overlapping during a fault (what fencing is for): {}\n", v.belief_overlaps);
-  out << fmt::format("longest wait for the lock after the last fault healed: {:.3f} s\n", v.max_wait_after_heal_us / 1e6);
+  if (o.workload == "queue") {
+    out << fmt::format("confirmed {}, delivered {} (duplicates {}), confirmed and never delivered {}\n", v.confirmed,
+                       v.delivered, v.duplicates, v.lost);
+  } else {
+    out << fmt::format("acquired {}, timed out {}, unknown {}; writes accepted {}, refused as stale {}\n", v.acquired,
+                       v.acquire_failed, v.acquire_unknown, v.writes_accepted, v.writes_fenced);
+    out << fmt::format("holders' beliefs overlapping during a fault (what fencing is for): {}\n", v.belief_overlaps);
+    out << fmt::format("longest wait for the lock after the last fault healed: {:.3f} s\n", v.max_wait_after_heal_us / 1e6);
+  }
   for (const Violation& x : v.violations)
     out << fmt::format("VIOLATION {} at {:.3f} s: {}\n", x.kind, x.t_us / 1e6, x.text);
   out << summary_line(v) << "\n";

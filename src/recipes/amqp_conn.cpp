@@ -179,7 +179,7 @@ void Connection::on_method(uint16_t ch, const amqp_method_t& m) {
   switch (m.id) {
     case AMQP_BASIC_DELIVER_METHOD: {
       auto* d = static_cast<amqp_basic_deliver_t*>(m.decoded);
-      c.content = Content{true, Delivery{d->delivery_tag, text(d->consumer_tag), std::nullopt}, 0, false};
+      c.content = Content{true, Delivery{d->delivery_tag, text(d->consumer_tag), std::nullopt, {}, d->redelivered != 0}, 0, false};
       return;
     }
     case AMQP_BASIC_RETURN_METHOD: c.content = Content{}; return;
@@ -227,6 +227,7 @@ void Connection::on_content(uint16_t ch, const amqp_frame_t& f) {
       k.d.token = int_field(p->headers, "x-fencing-token");
   } else {
     k.left -= std::min<uint64_t>(k.left, f.payload.body_fragment.len);
+    if (k.is_delivery) k.d.body.append(static_cast<const char*>(f.payload.body_fragment.bytes), f.payload.body_fragment.len);
   }
   if (!k.header_seen || k.left > 0) return;
   if (k.is_delivery) {

@@ -70,6 +70,8 @@ struct Delivery {
   uint64_t tag = 0;
   std::string consumer_tag;
   std::optional<int64_t> token;  // header x-fencing-token, when it has one
+  std::string body;              // (the prover's queue workload reads its message ids here)
+  bool redelivered = false;
 };
 
 // What the broker said about a publish (confirms or a transaction).
