@@ -94,6 +94,22 @@ bool open_store(store::Io& io, const std::string& dir, const config::StoreConfig
   return true;
 }
 
+// Lock queues' grants and releases at debug, ended leases at info: who
+// held what, when, for a person reading the log after an incident.
+class LockLog final : public broker::LockObserver {
+ public:
+  void lock_event(const broker::LockEvent& e) override {
+    using K = broker::LockEvent::Kind;
+    const char* mode = e.shared ? "shared" : "exclusive";
+    if (e.kind == K::LeaseEnded)
+      spdlog::info("lock '{}': the lease of token {} ({}, connection {} '{}') ended unrenewed: released", e.lock, e.token,
+                   mode, e.connection, e.consumer);
+    else
+      spdlog::debug("lock '{}': token {} ({}) {} connection {} '{}'", e.lock, e.token, mode,
+                    e.kind == K::Granted ? "granted to" : "released by", e.connection, e.consumer);
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,6 +173,7 @@ int main(int argc, char** argv) {
       }
     } joiner{socketlock_loop, socketlock_thread};
     server::SystemEnv env;  // the broker's randomness and wall clock: the system's
+    LockLog lock_log;  // outlives the broker, which tells it
     broker::Broker broker(env, loop.now());
     // Declared after the broker: destroyed before it, the writer first
     // (it writes what is left into the store).
@@ -167,16 +184,17 @@ int main(int argc, char** argv) {
     const uint64_t watermark =
         wm <= 1 ? uint64_t(double(server::default_memory_high_watermark()) / 0.4 * wm) : uint64_t(wm);
     const uint64_t budget = cfg->store.memory_budget < 0 ? watermark / 2 : uint64_t(cfg->store.memory_budget);
+    broker.vhost("/")->set_lock_observer(&lock_log);  // before the store: recovered lock queues log too
+    if (cfg->unsafe_test_double_grant) {
+      spdlog::warn("--unsafe-test-double-grant: lock queues grant exclusive locks TWICE (a test's planted bug)");
+      broker.vhost("/")->set_unsafe_double_grant(true);
+    }
     if (!open_store(*io, vhost_dir(cfg->data_dir, "/"), cfg->store, budget, *broker.vhost("/"), loop, writer, store))
       return 1;
     // Lock queues' fencing tokens: (epoch << 32) + n, above every token of
     // an earlier run (docs/locks.md).
     const uint64_t lock_epoch = store::bump_epoch(cfg->data_dir + "/lock-epoch");
     broker.vhost("/")->set_lock_epoch(lock_epoch);
-    if (cfg->unsafe_test_double_grant) {
-      spdlog::warn("--unsafe-test-double-grant: lock queues grant exclusive locks TWICE (a test's planted bug)");
-      broker.vhost("/")->set_unsafe_double_grant(true);
-    }
     std::unique_ptr<server::AmqpServer> amqp;
     if (cfg->amqp.enabled) {
       server::AmqpServerOptions o;

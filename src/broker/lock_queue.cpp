@@ -75,7 +75,7 @@ void LockQueue::consumer_added(const ConsumerSlot& slot, TimePoint now) {
   locks::Mode mode = args_.kind == LockKind::Semaphore ? locks::Mode::Shared
                      : slot.lock_mode == LockMode::Shared ? locks::Mode::Shared
                                                           : locks::Mode::Exclusive;
-  members_.push_back(Member{slot.consumer, next_owner_++, mode});
+  members_.push_back(Member{slot.consumer, next_owner_++, mode, slot.owner, slot.tag});
   ask(members_.back(), now);
   pump(now);
 }
@@ -90,8 +90,10 @@ void LockQueue::consumer_removed(Consumer* c, TimePoint now) {
   Member* m = member(c);
   if (!m) return;
   const locks::OwnerId owner = m->owner;
-  std::erase_if(members_, [&](const Member& x) { return x.owner == owner; });
+  for (const auto& [seq, g] : grants_)
+    if (g.owner == owner) tell(LockEvent::Kind::Released, g);
   std::erase_if(grants_, [&](const auto& g) { return g.second.owner == owner; });
+  std::erase_if(members_, [&](const Member& x) { return x.owner == owner; });
   lock_.disconnect(owner, now);  // its request, offer and grant, at once
   pump(now);
 }
@@ -120,7 +122,8 @@ std::optional<Delivery> LockQueue::get(TimePoint now) {
     return std::nullopt;
   }
   const uint64_t seq = q_.next_seq_++;
-  grants_.emplace(seq, Grant{owner, got_, mode, nullptr});
+  const Grant& g = grants_.emplace(seq, Grant{owner, got_, mode, nullptr}).first->second;
+  tell(LockEvent::Kind::Granted, g);
   return Delivery{q_.shared_from_this(), seq, grant_message(got_, mode)};
 }
 
@@ -140,6 +143,7 @@ void LockQueue::release(uint64_t seq, TimePoint now) {
   if (it == grants_.end()) return;  // ended already (lease, cancel)
   const Grant g = it->second;
   grants_.erase(it);
+  tell(LockEvent::Kind::Released, g);
   lock_.release(g.owner, g.token, now);
   if (Member* m = member_of(g.owner)) {
     m->state = Member::State::Idle;
@@ -201,7 +205,7 @@ void LockQueue::deliver(Member& m, TimePoint now) {
   auto slot = std::find_if(q_.consumers_.begin(), q_.consumers_.end(),
                            [&](const ConsumerSlot& s) { return s.consumer == m.consumer; });
   const uint64_t seq = q_.next_seq_++;
-  grants_.emplace(seq, Grant{m.owner, m.token, m.mode, m.consumer});
+  tell(LockEvent::Kind::Granted, grants_.emplace(seq, Grant{m.owner, m.token, m.mode, m.consumer}).first->second);
   QueuePtr self;
   q_.push_delivery(*slot, QueueEntry(grant_message(m.token, m.mode), seq), false, self);
 }
@@ -214,6 +218,7 @@ void LockQueue::lease_ended(locks::Token token) {
   if (it == grants_.end()) return;
   Consumer* c = it->second.consumer;
   const locks::OwnerId owner = it->second.owner;
+  tell(LockEvent::Kind::LeaseEnded, it->second);
   grants_.erase(it);
   if (!c) return;  // basic.get's grant: its channel keeps the tag
   std::erase_if(members_, [&](const Member& m) { return m.owner == owner; });
@@ -224,6 +229,15 @@ void LockQueue::lease_ended(locks::Token token) {
   if (q_.round_robin_ > index) --q_.round_robin_;
   if (q_.round_robin_ >= q_.consumers_.size()) q_.round_robin_ = 0;
   q_.outbox_.push(effects::Cancel{c});
+}
+
+void LockQueue::tell(LockEvent::Kind k, const Grant& g) {
+  if (!args_.observer) return;
+  uint64_t connection = 0;
+  std::string_view tag;
+  for (const Member& m : members_)
+    if (m.owner == g.owner) connection = m.connection, tag = m.tag;
+  args_.observer->lock_event(LockEvent{k, q_.name(), connection, tag, g.token, g.mode == locks::Mode::Shared});
 }
 
 // What a grant carries: the token in a header (and as the body, for

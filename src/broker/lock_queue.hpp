@@ -21,6 +21,7 @@
 // did not either), and tokens keep increasing (VHost::set_lock_epoch).
 #include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "broker/consumer.hpp"
@@ -69,6 +70,8 @@ class LockQueue {
     Consumer* consumer;
     locks::OwnerId owner;
     locks::Mode mode;
+    uint64_t connection;
+    std::string tag;
     enum class State : uint8_t { Idle, Waiting, Offered, Held } state = State::Idle;
     locks::Token token = 0;  // Offered, Held
   };
@@ -78,6 +81,7 @@ class LockQueue {
     locks::Mode mode;
     Consumer* consumer;  // null: basic.get's
   };
+  void tell(LockEvent::Kind k, const Grant& g);
 
   Member* member(Consumer* c);
   Member* member_of(locks::OwnerId owner);

@@ -308,5 +308,27 @@ TEST_F(LockQueueTest, ArgumentsAreChecked) {
   EXPECT_EQ(again.code, ErrorCode::PreconditionFailed);  // inequivalent arg
 }
 
+struct RecordingObserver : LockObserver {
+  std::vector<std::string> seen;
+  void lock_event(const LockEvent& e) override {
+    static constexpr const char* kKind[] = {"granted", "released", "lease-ended"};
+    seen.push_back(std::string(kKind[int(e.kind)]) + " " + std::string(e.consumer) + " conn " + std::to_string(e.connection));
+  }
+};
+
+TEST_F(LockQueueTest, AnObserverHearsGrantsReleasesAndEndedLeases) {
+  RecordingObserver obs;
+  v.set_lock_observer(&obs);
+  QueuePtr q = lock({{"x-lock-ttl", Value(1000)}});
+  FakeConsumer a(1), b(1);
+  ASSERT_FALSE(consume(*q, a, LockMode::Default, "a"));
+  ASSERT_FALSE(consume(*q, b, LockMode::Default, "b"));
+  q->settle(a.got[0].seq, Outcome::Accepted, now);
+  now += 2s;
+  v.advance(now);
+  EXPECT_EQ(obs.seen, (std::vector<std::string>{"granted a conn 1", "released a conn 1", "granted b conn 1",
+                                                "lease-ended b conn 1"}));
+}
+
 }  // namespace
 }  // namespace warren::broker

@@ -270,6 +270,7 @@ Error VHost::declare_queue(const QueueDeclare& d, TimePoint now, QueueDeclareOk&
   if (err) return err;
   if (Error e = args.check_type(d.arguments, d.durable, d.exclusive, d.auto_delete, name, name_)) return e;
   args.lock.unsafe_double_grant = unsafe_double_grant_;
+  args.lock.observer = lock_observer_;
   Queue::Options o{name, name_, durable, d.auto_delete, owner, d.arguments, std::move(args), &lock_tokens_};
   QueuePtr q = std::make_shared<Queue>(std::move(o), *this, now);
   queues_.emplace(name, q);

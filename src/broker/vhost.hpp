@@ -151,6 +151,9 @@ class VHost final : public QueueHost {
   // TESTS ONLY (warrend --unsafe-test-double-grant): locks declared from
   // now on grant exclusive locks twice, for the prover to catch.
   void set_unsafe_double_grant(bool on) { unsafe_double_grant_ = on; }
+  // Hears every grant, release and ended lease of the lock queues declared
+  // from now on (warrend logs them). Not owned; null: nobody.
+  void set_lock_observer(LockObserver* o) { lock_observer_ = o; }
   size_t exchange_count() const { return exchanges_.size(); }
 
   // QueueHost
@@ -195,6 +198,7 @@ class VHost final : public QueueHost {
   uint64_t next_generated_ = 1;
   uint64_t lock_tokens_ = 1;  // the next fencing token of any lock queue here
   bool unsafe_double_grant_ = false;
+  LockObserver* lock_observer_ = nullptr;
   std::mt19937_64 rng_;  // seeded from env_ once: server-named queues
   std::vector<Destination> scratch_;  // route()'s per-exchange results
   // Bumped by every change that can change where a key routes; RouteCaches
