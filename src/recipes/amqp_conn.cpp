@@ -179,7 +179,12 @@ void Connection::on_method(uint16_t ch, const amqp_method_t& m) {
   switch (m.id) {
     case AMQP_BASIC_DELIVER_METHOD: {
       auto* d = static_cast<amqp_basic_deliver_t*>(m.decoded);
-      c.content = Content{true, Delivery{d->delivery_tag, text(d->consumer_tag), std::nullopt, {}, d->redelivered != 0}, 0, false};
+      c.content = Content{true, Delivery{d->delivery_tag, text(d->consumer_tag), std::nullopt, {}, d->redelivered != 0}, false, 0, false};
+      return;
+    }
+    case AMQP_BASIC_GET_OK_METHOD: {
+      auto* g = static_cast<amqp_basic_get_ok_t*>(m.decoded);
+      c.content = Content{true, Delivery{g->delivery_tag, {}, std::nullopt, {}, g->redelivered != 0}, true, 0, false};
       return;
     }
     case AMQP_BASIC_RETURN_METHOD: c.content = Content{}; return;
@@ -230,7 +235,9 @@ void Connection::on_content(uint16_t ch, const amqp_frame_t& f) {
     if (k.is_delivery) k.d.body.append(static_cast<const char*>(f.payload.body_fragment.bytes), f.payload.body_fragment.len);
   }
   if (!k.header_seen || k.left > 0) return;
-  if (k.is_delivery) {
+  if (k.is_get) {
+    c.got = std::move(k.d);
+  } else if (k.is_delivery) {
     if (!c.closing) c.deliveries.push_back(std::move(k.d));
   } else {
     c.returned = true;
@@ -395,6 +402,38 @@ std::optional<Verdict> Connection::commit(uint16_t ch) {
   if (!s.ok()) return std::nullopt;
   // The returns of a transaction's mandatory publishes come before its commit-ok.
   return open_.at(ch).returned ? Verdict::Returned : Verdict::Acked;
+}
+
+std::optional<Delivery> Connection::get(uint16_t ch, std::string_view queue, Status* status) {
+  if (!state_) throw Error("amqp: not connected");
+  auto it = open_.find(ch);
+  if (it == open_.end()) {
+    if (status) *status = closed_status(ch);
+    return std::nullopt;
+  }
+  it->second.reply.reset();
+  it->second.got.reset();
+  amqp_basic_get_t m{};
+  m.queue = amqp_bytes_t{queue.size(), const_cast<char*>(queue.data())};
+  check(amqp_send_method(state_, ch, AMQP_BASIC_GET_METHOD, &m), "basic.get");
+  const auto deadline = Clock::now() + kRpcTimeout;
+  for (;;) {
+    it = open_.find(ch);
+    if (it == open_.end()) {
+      if (status) *status = closed_status(ch);
+      return std::nullopt;
+    }
+    if (it->second.got) {
+      std::optional<Delivery> d = std::move(it->second.got);
+      it->second.got.reset();
+      return d;
+    }
+    if (it->second.reply && it->second.reply->id == AMQP_BASIC_GET_EMPTY_METHOD) {
+      it->second.reply.reset();
+      return std::nullopt;
+    }
+    if (!pump(deadline) && Clock::now() >= deadline) fail("amqp: the broker did not answer basic.get in time");
+  }
 }
 
 void Connection::ack(uint16_t ch, uint64_t tag) {

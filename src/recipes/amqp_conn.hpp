@@ -113,6 +113,9 @@ class Connection {
   // Tx mode: commits. Returned when a mandatory publish since the last
   // commit came back. nullopt: the channel closed.
   std::optional<Verdict> commit(uint16_t ch);
+  // basic.get, acknowledged later: the message, or nullopt for get-empty
+  // (or a closed channel: *status says which).
+  std::optional<Delivery> get(uint16_t ch, std::string_view queue, Status* status = nullptr);
   void ack(uint16_t ch, uint64_t tag);
   void reject(uint16_t ch, uint64_t tag, bool requeue);
 
@@ -132,6 +135,7 @@ class Connection {
   struct Content {  // a delivery or return whose header and body are still to come
     bool is_delivery = false;
     Delivery d;
+    bool is_get = false;  // basic.get-ok's: goes to Chan::got
     uint64_t left = 0;
     bool header_seen = false;
   };
@@ -139,6 +143,7 @@ class Connection {
     bool closing = false;  // we sent channel.close
     std::optional<Reply> reply;
     std::deque<Delivery> deliveries;
+    std::optional<Delivery> got;  // basic.get-ok's message
     std::optional<Content> content;
     uint64_t next_seq = 1;
     std::map<uint64_t, bool> settled;  // confirm mode: seq -> acked

@@ -40,13 +40,25 @@ class Native final : public Recipe {
     if (!ok.status.ok()) unexpected("declare " + lock_, ok.status);
   }
 
+  // The channel stays open from one cycle to the next (declared, qos 1):
+  // an uncontended cycle is one basic.get (a try-lock, which never jumps
+  // the line) and an ack, a round trip; only a taken lock costs a consume
+  // and, at release, a cancel.
   std::optional<Held> take(Clock::time_point deadline) override {
-    ch_ = conn().open_channel();
-    declare();
-    amqp::Status s = conn().qos(ch_, 1);
+    if (!conn().is_open(ch_)) {
+      ch_ = conn().open_channel();
+      declare();
+      if (amqp::Status s = conn().qos(ch_, 1); !s.ok()) unexpected("qos", s);
+    }
+    consumer_.clear();
+    if (!opts_.shared || semaphore_) {  // basic.get takes a writer's (or one permit's) grant
+      amqp::Status st;
+      if (std::optional<amqp::Delivery> d = conn().get(ch_, lock_, &st)) return held(*d);
+      if (!st.ok()) unexpected("get " + lock_, st);
+    }
     amqp::Args mode;
     if (opts_.shared && !semaphore_) mode.push_back({"x-lock-mode", std::string("shared")});
-    if (s.ok()) s = conn().consume(ch_, lock_, false, false, mode, &consumer_);
+    amqp::Status s = conn().consume(ch_, lock_, false, false, mode, &consumer_);
     if (!s.ok()) unexpected("consume " + lock_, s);
     std::optional<amqp::Delivery> d = conn().next_delivery(ch_, deadline);
     if (!d || !d->token) {
@@ -54,8 +66,13 @@ class Native final : public Recipe {
       if (d) throw Error("native: a grant without x-fencing-token from " + lock_);
       return std::nullopt;
     }
-    tag_ = d->tag;
-    token_ = *d->token;
+    return held(*d);
+  }
+
+  Held held(const amqp::Delivery& d) {
+    if (!d.token) throw Error("native: a grant without x-fencing-token from " + lock_);
+    tag_ = d.tag;
+    token_ = *d.token;
     return Held{uint64_t(token_)};
   }
 
@@ -75,8 +92,13 @@ class Native final : public Recipe {
 
   void let_go() override {
     conn().ack(ch_, tag_);
+    if (consumer_.empty()) return;
+    // The ack put our consumer back in line, so an uncontended lock may be
+    // granted to it again before the cancel lands: the cancel releases
+    // that grant, and its delivery is acked here, unused.
     if (conn().is_open(ch_)) conn().cancel(ch_, consumer_);
-    close_quietly(conn(), ch_);
+    while (std::optional<amqp::Delivery> stray = conn().next_delivery(ch_, Clock::now())) conn().ack(ch_, stray->tag);
+    consumer_.clear();
   }
 
   void abandon() override { close_quietly(conn(), ch_); }
