@@ -20,7 +20,7 @@ build-release:
 	@cmake --build $(RELEASE_DIR) -j $(JOBS)
 
 build-debug:
-	@cmake -S . -B $(DEBUG_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWARREN_SANITIZE=ON -DWARREN_FUZZ=ON >/dev/null
+	@cmake -S . -B $(DEBUG_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWARREN_SANITIZE=ON -DWARREN_FUZZ=ON -DWARREN_BENCH=OFF >/dev/null
 	@cmake --build $(DEBUG_DIR) -j $(JOBS)
 
 bench: deps build-release

@@ -71,7 +71,7 @@ int selftest(const std::string& warrend) {
     p.opts.unfenced = true;
     p.opts.harsh = true;
     p.opts.faults = {"stop"};
-    p.opts.seconds = 20;
+    p.opts.seconds = 17;
     p.opts.clients = 3;
     p.opts.seed = 3;
     plants.push_back(p);
@@ -80,7 +80,7 @@ int selftest(const std::string& warrend) {
     Plant p{"fenced (control)", "the same pauses with tokens: the resource refuses the stale writes", base, ""};
     p.opts.harsh = true;
     p.opts.faults = {"stop"};
-    p.opts.seconds = 20;
+    p.opts.seconds = 17;
     p.opts.clients = 3;
     p.opts.seed = 3;
     plants.push_back(p);
