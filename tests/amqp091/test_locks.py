@@ -108,6 +108,11 @@ class LockTest(BrokerCase):
         with self.assertRaises(pika.exceptions.NackError):
             ch.basic_publish("", name, b"", pika.BasicProperties(headers={"x-fencing-token": token}))
         self.assertTrue(ch.is_open)  # a failed verification costs nothing but the nack
+        # A deleted lock: without mandatory the verify would be acked (unroutable
+        # messages are); with it, it comes back.
+        self.channel().queue_delete(name)
+        with self.assertRaises(pika.exceptions.UnroutableError):
+            ch.basic_publish("", name, b"", pika.BasicProperties(headers={"x-fencing-token": token}), mandatory=True)
 
     def test_basic_get_is_a_try_lock(self):
         name = self.lock(self.channel())
