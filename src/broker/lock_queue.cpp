@@ -222,13 +222,7 @@ void LockQueue::lease_ended(locks::Token token) {
   grants_.erase(it);
   if (!c) return;  // basic.get's grant: its channel keeps the tag
   std::erase_if(members_, [&](const Member& m) { return m.owner == owner; });
-  auto slot = std::find_if(q_.consumers_.begin(), q_.consumers_.end(), [&](const ConsumerSlot& s) { return s.consumer == c; });
-  if (slot == q_.consumers_.end()) return;
-  const size_t index = size_t(slot - q_.consumers_.begin());
-  q_.consumers_.erase(slot);
-  if (q_.round_robin_ > index) --q_.round_robin_;
-  if (q_.round_robin_ >= q_.consumers_.size()) q_.round_robin_ = 0;
-  q_.outbox_.push(effects::Cancel{c});
+  if (q_.erase_consumer(c)) q_.outbox_.push(effects::Cancel{c});
 }
 
 void LockQueue::tell(LockEvent::Kind k, const Grant& g) {

@@ -203,12 +203,8 @@ void Queue::remove_consumer(Consumer* c, TimePoint now) {
   if (!closed_)
     for (effects::Deliver& d : back) lock_ ? lock_->release(d.entry.seq, now) : take_back(d);
   if (lock_ && !closed_) lock_->consumer_removed(c, now);
-  auto it = std::find_if(consumers_.begin(), consumers_.end(), [&](const ConsumerSlot& s) { return s.consumer == c; });
-  if (it == consumers_.end()) return;
-  const size_t index = size_t(it - consumers_.begin());
-  consumers_.erase(it);
-  if (round_robin_ > index) --round_robin_;
-  if (round_robin_ >= consumers_.size()) round_robin_ = 0;
+  std::optional<size_t> index = erase_consumer(c);
+  if (!index) return;
   if (closed_) return;
   if (consumers_.empty()) {
     last_used_ = now;  // x-expires counts from here
@@ -218,6 +214,16 @@ void Queue::remove_consumer(Consumer* c, TimePoint now) {
   if (lock_) return;
   if (opts_.args.single_active_consumer && index == 0) outbox_.push(effects::Activate{consumers_.front().consumer, true});
   dispatch(now);
+}
+
+std::optional<size_t> Queue::erase_consumer(Consumer* c) {
+  auto it = std::find_if(consumers_.begin(), consumers_.end(), [&](const ConsumerSlot& s) { return s.consumer == c; });
+  if (it == consumers_.end()) return std::nullopt;
+  const size_t index = size_t(it - consumers_.begin());
+  consumers_.erase(it);
+  if (round_robin_ > index) --round_robin_;
+  if (round_robin_ >= consumers_.size()) round_robin_ = 0;
+  return index;
 }
 
 void Queue::report_unused() {

@@ -288,6 +288,9 @@ class Queue : public std::enable_shared_from_this<Queue> {
   void dead_letter(MessagePtr msg, DeadReason why, TimePoint now);
   TimePoint expiry_for(const Message& m, TimePoint now) const;  // kNever: no TTL
   ConsumerSlot* next_consumer();
+  // Drops `c` from the consumers, keeping the round robin's place; its
+  // index, or nothing when it was not there.
+  std::optional<size_t> erase_consumer(Consumer* c);
   void report_unused();
   // Queues `e` for the consumer of `slot`, counting it against its credit.
   // `self` is made on first use and shared by a dispatch's deliveries.
