@@ -1,0 +1,318 @@
+#include "client/connection.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+
+#include "client/connection_core.hpp"
+
+namespace warren::client {
+
+namespace {
+
+constexpr size_t kReadChunk = 256 * 1024;
+constexpr int kReadsPerTurn = 8;  // then let timers and writes have a turn
+
+Error os_error(std::string_view what, int err) { return Error{0, std::string(what) + ": " + std::strerror(err)}; }
+
+}  // namespace
+
+ConnectionOptions options_from_uri(std::string_view text) {
+  ConnectionOptions o;
+  o.uri = parse_uri(text);
+  return o;
+}
+
+ConnectionCore::ConnectionCore(ConnectionOptions opts)
+    : opts_([&] {
+        opts.session.user = opts.uri.user;
+        opts.session.password = opts.uri.password;
+        opts.session.vhost = opts.uri.vhost;
+        if (opts.uri.heartbeat_s >= 0) opts.session.heartbeat_s = uint16_t(opts.uri.heartbeat_s);
+        if (opts.uri.frame_max) opts.session.frame_max = opts.uri.frame_max;
+        return std::move(opts);
+      }()),
+      session_(opts_.session, opts_.events) {
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+ConnectionCore::~ConnectionCore() {
+  stop();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void ConnectionCore::start() { thread_ = std::thread([this] { run(); }); }
+
+void ConnectionCore::stop() {
+  if (!thread_.joinable()) return;
+  stopping_ = true;
+  wake();
+  if (on_io_thread())
+    thread_.detach();  // destroyed from one of its own callbacks
+  else
+    thread_.join();
+}
+
+void ConnectionCore::wake() {
+  if (!wake_armed_.exchange(true)) {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  }
+}
+
+void ConnectionCore::drop_transport() {
+  drop_requested_ = true;
+  wake();
+}
+
+int ConnectionCore::dial(Error& err) {
+  const Uri& u = opts_.uri;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = getaddrinfo(u.host.c_str(), std::to_string(u.port).c_str(), &hints, &res); rc != 0) {
+    err = Error{0, u.host + ": " + gai_strerror(rc)};
+    return -1;
+  }
+  int fd = -1;
+  err = Error{0, "no address for " + u.host};
+  for (addrinfo* a = res; a && fd < 0; a = a->ai_next) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+    if (fd < 0) continue;
+    int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
+    if (rc < 0 && errno == EINPROGRESS) {
+      pollfd p{.fd = fd, .events = POLLOUT, .revents = 0};
+      rc = ::poll(&p, 1, int(opts_.connect_timeout.count()));
+      int soerr = 0;
+      socklen_t len = sizeof soerr;
+      if (rc == 1) getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+      if (rc == 1 && soerr == 0) break;
+      err = rc == 0 ? Error{0, "connect to " + u.host + ":" + std::to_string(u.port) + " timed out"}
+                    : os_error("connect to " + u.host + ":" + std::to_string(u.port), soerr ? soerr : errno);
+    } else if (rc == 0) {
+      break;
+    } else {
+      err = os_error("connect to " + u.host + ":" + std::to_string(u.port), errno);
+    }
+    ::close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd >= 0) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  return fd;
+}
+
+void ConnectionCore::cut(TimePoint now, Error why) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  session_.transport_down(now, std::move(why));
+}
+
+void ConnectionCore::run() {
+  std::string wbuf;
+  size_t woff = 0;
+  std::vector<uint8_t> rbuf(kReadChunk);
+  std::vector<ReadyItem> ready;
+  for (;;) {
+    bool want_connect = false, done = false;
+    std::optional<TimePoint> deadline;
+    {
+      std::lock_guard l(mu_);
+      auto now = Clock::now();
+      auto before = session_.state();
+      if (fd_ >= 0 && (drop_requested_.exchange(false) || stopping_)) {
+        wbuf.clear(), woff = 0;
+        cut(now, {0, stopping_ ? "the connection object was destroyed" : "transport cut (drop_transport_for_test)"});
+      }
+      if (fd_ >= 0) session_.tick(now);
+      if (fd_ >= 0 && session_.wants_transport_closed()) {
+        // Last words (a close-ok, a close) go out if the socket takes them.
+        session_.take_output(wbuf, now);
+        if (woff < wbuf.size()) [[maybe_unused]] auto n = ::send(fd_, wbuf.data() + woff, wbuf.size() - woff, MSG_NOSIGNAL);
+        wbuf.clear(), woff = 0;
+        cut(now, *session_.drop_reason());
+      }
+      if (stopping_ && session_.state() != Session::State::Closed) {
+        session_.close(nullptr);  // no socket: closes at once
+      }
+      want_connect = fd_ < 0 && session_.wants_transport(now);
+      if (fd_ >= 0) session_.take_output(wbuf, now);
+      session_.take_ready(ready);
+      deadline = session_.next_deadline();
+      done = session_.state() == Session::State::Closed;
+      if (session_.state() != before || done) cv_.notify_all();
+    }
+    run_ready(ready);
+    if (done) {
+      std::lock_guard l(mu_);
+      session_.take_ready(ready);
+      if (ready.empty()) break;
+      continue;
+    }
+    if (want_connect) {
+      Error err;
+      int fd = dial(err);
+      std::lock_guard l(mu_);
+      auto now = Clock::now();
+      if (fd >= 0) {
+        fd_ = fd;
+        session_.transport_up(now);
+      } else {
+        session_.connect_failed(now, err);
+      }
+      cv_.notify_all();
+      continue;
+    }
+    if (fd_ >= 0 && woff < wbuf.size()) {
+      ssize_t n = ::send(fd_, wbuf.data() + woff, wbuf.size() - woff, MSG_NOSIGNAL);
+      if (n > 0) {
+        woff += size_t(n);
+        if (woff == wbuf.size()) wbuf.clear(), woff = 0;
+      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        std::lock_guard l(mu_);
+        wbuf.clear(), woff = 0;
+        cut(Clock::now(), os_error("send", errno));
+        continue;
+      }
+    }
+    pollfd fds[2] = {{.fd = wake_fd_, .events = POLLIN, .revents = 0},
+                     {.fd = fd_, .events = short(POLLIN | (woff < wbuf.size() ? POLLOUT : 0)), .revents = 0}};
+    int timeout = -1;
+    if (deadline) {
+      auto ms = std::chrono::ceil<milliseconds>(*deadline - Clock::now()).count();
+      timeout = int(std::max<int64_t>(0, std::min<int64_t>(ms, 60'000)));
+    }
+    int rc = ::poll(fds, fd_ >= 0 ? 2 : 1, timeout);
+    if (rc < 0 && errno != EINTR) continue;
+    if (fds[0].revents & POLLIN) {
+      uint64_t v;
+      [[maybe_unused]] ssize_t n = ::read(wake_fd_, &v, sizeof v);
+      wake_armed_ = false;
+    }
+    if (fd_ >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      for (int i = 0; i < kReadsPerTurn; ++i) {
+        ssize_t n = ::recv(fd_, rbuf.data(), rbuf.size(), 0);
+        if (n > 0) {
+          std::lock_guard l(mu_);
+          session_.feed({rbuf.data(), size_t(n)}, Clock::now());
+          if (size_t(n) < rbuf.size()) break;
+          continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (n < 0 && errno == EINTR) continue;
+        std::lock_guard l(mu_);
+        wbuf.clear(), woff = 0;
+        cut(Clock::now(), n == 0 ? Error{0, "the broker closed the connection"} : os_error("recv", errno));
+        break;
+      }
+    }
+  }
+  std::lock_guard l(mu_);
+  if (fd_ >= 0) ::close(fd_), fd_ = -1;
+}
+
+// ---- Connection
+
+std::unique_ptr<Connection> Connection::open(ConnectionOptions opts) {
+  auto timeout = opts.connect_timeout + milliseconds(1000);
+  auto core = std::make_shared<ConnectionCore>(std::move(opts));
+  core->start();
+  bool open = core->wait(timeout, [](Session& s) {
+    return s.state() == Session::State::Open || s.state() == Session::State::Closed;
+  });
+  std::optional<Error> why;
+  core->with([&](Session& s) {
+    if (s.state() != Session::State::Open)
+      why = s.closed_reason() ? *s.closed_reason() : Error{0, open ? "closed" : "the connection did not open in time"};
+  });
+  if (why) {
+    core->stop();
+    throw ClientError(*why);
+  }
+  return std::unique_ptr<Connection>(new Connection(std::move(core)));
+}
+
+Connection::~Connection() {
+  try {
+    close();
+  } catch (...) {
+  }
+  core_->stop();
+}
+
+void Connection::close() {
+  if (core_->on_io_thread()) {
+    core_->with([](Session& s) { s.close(nullptr); });
+    return;
+  }
+  core_->with([](Session& s) { s.close(nullptr); });
+  core_->wait(milliseconds(5000), [](Session& s) { return s.state() == Session::State::Closed; });
+}
+
+bool Connection::wait_open(milliseconds timeout) {
+  if (core_->on_io_thread()) throw ClientError({0, "wait_open from a callback would wait for ever"});
+  core_->wait(timeout, [](Session& s) {
+    return s.state() == Session::State::Open || s.state() == Session::State::Closed;
+  });
+  return is_open();
+}
+
+bool Connection::is_open() const {
+  return core_->with([](Session& s) { return s.state() == Session::State::Open; });
+}
+uint64_t Connection::epoch() const {
+  return core_->with([](Session& s) { return s.epoch(); });
+}
+uint32_t Connection::frame_max() const {
+  return core_->with([](Session& s) { return s.frame_max(); });
+}
+uint16_t Connection::heartbeat() const {
+  return core_->with([](Session& s) { return s.heartbeat(); });
+}
+void Connection::drop_transport_for_test() {
+  uint64_t was = epoch();
+  core_->drop_transport();
+  if (!core_->on_io_thread())
+    core_->wait(milliseconds(5000), [was](Session& s) { return s.epoch() != was || s.state() != Session::State::Open; });
+}
+
+void Connection::channel_async(ChannelEvents events,
+                               std::function<void(const std::optional<Error>&, std::shared_ptr<Channel>)> done) {
+  auto core = core_;
+  auto id = std::make_shared<uint16_t>(0);
+  core_->with([&](Session& s) {
+    *id = s.open_channel(std::move(events), [core, id, done](const std::optional<Error>& err) {
+      auto ch = std::make_shared<Channel>(core, *id);
+      if (done) done(err, err ? nullptr : ch);
+    });
+  });
+}
+
+std::shared_ptr<Channel> Connection::channel(ChannelEvents events) {
+  if (core_->on_io_thread()) throw ClientError({0, "Connection::channel from a callback: use channel_async"});
+  auto p = std::make_shared<std::promise<std::optional<Error>>>();
+  auto f = p->get_future();
+  uint16_t id = core_->with([&](Session& s) {
+    return s.open_channel(std::move(events), [p](const std::optional<Error>& err) { p->set_value(err); });
+  });
+  auto ch = std::make_shared<Channel>(core_, id);
+  if (f.wait_for(std::chrono::seconds(30)) != std::future_status::ready)
+    throw ClientError({0, "channel " + std::to_string(id) + " did not open within 30 s"});
+  if (auto err = f.get()) throw ClientError(*err);
+  return ch;
+}
+
+}  // namespace warren::client
