@@ -11,6 +11,9 @@ Channel::~Channel() {
 bool Channel::is_open() const {
   return core_->with([&](Session& s) { return s.channel_open(id_); });
 }
+bool Channel::closed_for_good() const {
+  return core_->with([&](Session& s) { return s.channel_closed_for_good(id_); });
+}
 uint64_t Channel::epoch() const {
   return core_->with([&](Session& s) { return s.epoch(); });
 }
@@ -66,8 +69,8 @@ void Channel::cancel(const std::string& tag, DoneCallback done) {
 void Channel::get(const std::string& queue, bool no_ack, ResultCallback<std::optional<Delivery>> done) {
   core_->with([&](Session& s) { s.get(id_, queue, no_ack, std::move(done)); });
 }
-void Channel::publish(const PublishSpec& p, ConfirmCallback confirmed) {
-  core_->with([&](Session& s) { s.publish(id_, p, std::move(confirmed)); });
+uint64_t Channel::publish(const PublishSpec& p, ConfirmCallback confirmed) {
+  return core_->with([&](Session& s) { return s.publish(id_, p, std::move(confirmed)); });
 }
 bool Channel::ack(const Delivery& d, bool multiple) {
   return core_->with([&](Session& s) { return s.ack(id_, d.epoch, d.delivery_tag, multiple); });

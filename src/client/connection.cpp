@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 
@@ -39,6 +40,7 @@ ConnectionCore::ConnectionCore(ConnectionOptions opts)
         opts.session.vhost = opts.uri.vhost;
         if (opts.uri.heartbeat_s >= 0) opts.session.heartbeat_s = uint16_t(opts.uri.heartbeat_s);
         if (opts.uri.frame_max) opts.session.frame_max = opts.uri.frame_max;
+        if (const char* t = std::getenv("WARREN_CLIENT_TRACE"); t && *t && *t != '0') opts.session.trace = true;
         return std::move(opts);
       }()),
       session_(opts_.session, opts_.events) {
@@ -132,7 +134,6 @@ void ConnectionCore::run() {
     {
       std::lock_guard l(mu_);
       auto now = Clock::now();
-      auto before = session_.state();
       if (fd_ >= 0 && (drop_requested_.exchange(false) || stopping_)) {
         wbuf.clear(), woff = 0;
         cut(now, {0, stopping_ ? "the connection object was destroyed" : "transport cut (drop_transport_for_test)"});
@@ -153,7 +154,13 @@ void ConnectionCore::run() {
       session_.take_ready(ready);
       deadline = session_.next_deadline();
       done = session_.state() == Session::State::Closed;
-      if (session_.state() != before || done) cv_.notify_all();
+      // Waiters (wait_open, Connection::open) learn of every change of state
+      // or epoch, wherever in the last turn it happened (feed, tick, a cut).
+      if (session_.state() != notified_state_ || session_.epoch() != notified_epoch_ || done) {
+        notified_state_ = session_.state();
+        notified_epoch_ = session_.epoch();
+        cv_.notify_all();
+      }
     }
     run_ready(ready);
     if (done) {

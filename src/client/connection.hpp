@@ -79,6 +79,7 @@ class Channel {
 
   uint16_t id() const { return id_; }
   bool is_open() const;
+  bool closed_for_good() const;  // by the broker or the application: recovery will not bring it back
   uint64_t epoch() const;
   // Confirm state, for the pool and tests.
   uint64_t next_publish_seq() const;
@@ -100,8 +101,10 @@ class Channel {
   void cancel(const std::string& tag, DoneCallback done);
   void get(const std::string& queue, bool no_ack, ResultCallback<std::optional<Delivery>> done);
   // In confirm mode `confirmed` completes exactly once (Outcome); otherwise
-  // it is never called. Throws ClientError, having sent nothing, unless open.
-  void publish(const PublishSpec& p, ConfirmCallback confirmed = nullptr);
+  // it is never called. Returns the publish's sequence number in this epoch
+  // (0 outside confirm mode). Throws ClientError, having sent nothing,
+  // unless the channel is open.
+  uint64_t publish(const PublishSpec& p, ConfirmCallback confirmed = nullptr);
   // False (nothing sent) for a delivery of an earlier epoch: the broker has
   // already requeued it, and will deliver it again.
   bool ack(const Delivery& d, bool multiple = false);

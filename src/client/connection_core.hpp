@@ -55,6 +55,8 @@ class ConnectionCore {
   std::atomic<bool> wake_armed_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> drop_requested_{false};
+  Session::State notified_state_ = Session::State::Idle;  // I/O thread only
+  uint64_t notified_epoch_ = 0;
 };
 
 }  // namespace warren::client

@@ -1,6 +1,7 @@
 // The connection level of the client engine: the handshake, heartbeats,
 // connection.close, blocked/unblocked, and the end of an epoch.
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "amqp091/frame.hpp"
@@ -80,8 +81,13 @@ Session::Session(SessionOptions opts, ConnectionEvents events)
 
 Session::~Session() = default;
 
+void Session::trace(const char* what, uint16_t channel, std::string_view detail) const {
+  if (opts_.trace) std::fprintf(stderr, "warren-client epoch %llu ch %u: %s %.*s\n", (unsigned long long)epoch_, channel, what, int(detail.size()), detail.data());
+}
+
 void Session::transport_up(TimePoint now) {
   ++epoch_;
+  trace("transport up", 0, "");
   state_ = State::Handshake;
   in_.clear();
   out_.clear();
@@ -98,6 +104,7 @@ void Session::drop(Error why) {
 
 void Session::transport_down(TimePoint now, Error why) {
   if (state_ == State::Closed || state_ == State::Idle) return;
+  trace("transport down:", 0, why.text);
   if (drop_transport_ && drop_transport_->code != 0) why = *drop_transport_;  // the protocol's reason beats EOF
   // The end of an epoch, in one step: nothing of it survives into the next.
   for (auto it = channels_.begin(); it != channels_.end();) {
@@ -158,6 +165,9 @@ void Session::finish_close(Error why) {
       c->closed_by = why;
     }
     c->consumers.clear();
+    // A channel still waiting for its first open will not get one now.
+    if (c->opened) done_err(c->opened, why);
+    c->opened = nullptr;
   }
   if (close_done_) {
     if (closing_by_user_ && !fatal_)
@@ -253,6 +263,8 @@ void Session::feed(std::span<const uint8_t> bytes, TimePoint now) {
 
 void Session::on_frame(uint16_t channel, uint8_t type, std::span<const uint8_t> payload) {
   if (type == kFrameHeartbeat) return;
+  if (opts_.trace && type == kFrameMethod && payload.size() >= 4)
+    trace("<-", channel, method_name(uint16_t(payload[0] << 8 | payload[1]), uint16_t(payload[2] << 8 | payload[3])));
   if (channel == 0) {
     if (type != kFrameMethod) {
       drop({505, "UNEXPECTED_FRAME - content frame on channel 0"});
@@ -285,6 +297,20 @@ void Session::on_frame(uint16_t channel, uint8_t type, std::span<const uint8_t> 
 }
 
 void Session::on_connection_method(const Method& m) {
+  auto unexpected = [&] {
+    const MethodInfo* info = method_info(m);
+    std::string name = info ? std::string(method_name(info->class_id, info->method_id)) : "?";
+    send_method(0, ConnectionClose{.reply_code = 503, .reply_text = "COMMAND_INVALID - unexpected " + name});
+    drop({503, "COMMAND_INVALID - the broker sent " + name + " on channel 0"});
+  };
+  // The handshake's methods once it is over (a broken broker): answering
+  // them would tune the connection again, or recover it a second time.
+  bool handshake_method = std::holds_alternative<ConnectionStart>(m) || std::holds_alternative<ConnectionTune>(m) ||
+                          std::holds_alternative<ConnectionOpenOk>(m);
+  if (handshake_method && (state_ == State::Recovering || state_ == State::Open)) {
+    unexpected();
+    return;
+  }
   if (auto* start = std::get_if<ConnectionStart>(&m)) {
     if (std::string_view(start->mechanisms).find("PLAIN") == std::string_view::npos) {
       fatal_ = Error{0, "the broker offers no PLAIN login (offers: " + std::string(start->mechanisms) + ")"};
@@ -327,15 +353,13 @@ void Session::on_connection_method(const Method& m) {
   } else if (std::holds_alternative<ConnectionUnblocked>(m)) {
     if (events_.unblocked) ready([cb = events_.unblocked] { cb(); });
   } else {
-    const MethodInfo* info = method_info(m);
-    std::string name = info ? std::string(method_name(info->class_id, info->method_id)) : "?";
-    send_method(0, ConnectionClose{.reply_code = 503, .reply_text = "COMMAND_INVALID - unexpected " + name});
-    drop({503, "COMMAND_INVALID - the broker sent " + name + " on channel 0"});
+    unexpected();
   }
 }
 
 void Session::become_open() {
   state_ = State::Open;
+  trace("open", 0, "");
   if (events_.opened) ready([cb = events_.opened, e = epoch_] { cb(e); });
 }
 

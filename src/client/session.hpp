@@ -47,6 +47,9 @@ struct SessionOptions {
   milliseconds backoff_min{5};   // first retry delay (each later one doubles, with jitter)
   milliseconds backoff_max{50};  // so a broker back up is found within ~50 ms
   uint64_t seed = 0;             // jitter; 0 picks one
+  // Logs transports, states and every method in and out to stderr (also
+  // turned on by WARREN_CLIENT_TRACE=1 in the environment).
+  bool trace = false;
 };
 
 // Something to run once the lock is released, in order.
@@ -75,6 +78,10 @@ struct ConnectionEvents {
 struct ChannelEvents {
   std::function<void(const Error&)> closed;  // the broker closed the channel (not recovered)
   std::function<void(Returned&&)> returned;  // basic.return, beside the publish's Returned outcome
+  // Every basic.ack / basic.nack as it arrives, for code that tracks
+  // confirms itself (the .NET client's BasicAcks event; tests/client's
+  // naive pool reproduces NServiceBus's bug with it).
+  std::function<void(uint64_t tag, bool multiple, bool nack)> confirm_observed;
 };
 
 struct ConsumerEvents {
@@ -117,6 +124,7 @@ class Session {
   // ---- the application's side (the driver holds its lock around these)
   uint16_t open_channel(ChannelEvents events, DoneCallback opened);
   bool channel_open(uint16_t ch) const;
+  bool channel_closed_for_good(uint16_t ch) const;  // closed (or unknown), never to be recovered
   void close_channel(uint16_t ch, DoneCallback done);
   // The application has let go of a closed channel: its number may be reused.
   void release_channel(uint16_t ch);
@@ -140,7 +148,8 @@ class Session {
   // it is not called. Sequence assignment, registration and the write of
   // the frames are this one call. Throws ClientError, having sent nothing,
   // unless the channel is open.
-  void publish(uint16_t ch, const PublishSpec& p, ConfirmCallback confirmed);
+  // Returns the publish sequence number in confirm mode, else 0.
+  uint64_t publish(uint16_t ch, const PublishSpec& p, ConfirmCallback confirmed);
   // Settles a delivery of `epoch`. False, sending nothing, when the epoch
   // has ended (the broker has requeued the message).
   bool ack(uint16_t ch, uint64_t epoch, uint64_t tag, bool multiple);
@@ -168,6 +177,7 @@ class Session {
   void send_method(uint16_t channel, const M& m);
   void become_open();
   void finish_close(Error why);
+  void trace(const char* what, uint16_t channel, std::string_view detail) const;
 
   // session_channel.cpp: channels, calls, content.
   Channel& chan(uint16_t ch);

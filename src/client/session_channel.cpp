@@ -65,6 +65,9 @@ void Session::pump(Channel& c) {
     Rpc& r = c.calls.front();
     if (r.sent) return;  // awaiting its reply
     out_.append(r.frame);
+    if (opts_.trace && r.frame.size() > 11)
+      trace("->", c.id, method_name(uint16_t(uint8_t(r.frame[7]) << 8 | uint8_t(r.frame[8])),
+                                    uint16_t(uint8_t(r.frame[9]) << 8 | uint8_t(r.frame[10]))));
     if (r.reply != 0) {
       r.sent = true;
       return;
@@ -108,6 +111,11 @@ uint16_t Session::open_channel(ChannelEvents events, DoneCallback opened) {
 bool Session::channel_open(uint16_t ch) const {
   const Channel* c = find(ch);
   return c && c->state == Channel::State::Open;
+}
+
+bool Session::channel_closed_for_good(uint16_t ch) const {
+  const Channel* c = find(ch);
+  return !c || c->state == Channel::State::Closed || c->state == Channel::State::Closing;
 }
 
 void Session::close_channel(uint16_t ch, DoneCallback done) {
@@ -324,7 +332,7 @@ void Session::get(uint16_t ch, const std::string& queue, bool no_ack, ResultCall
   pump(c);
 }
 
-void Session::publish(uint16_t ch, const PublishSpec& p, ConfirmCallback confirmed) {
+uint64_t Session::publish(uint16_t ch, const PublishSpec& p, ConfirmCallback confirmed) {
   Channel& c = usable(ch);
   // Straight to the output unless a call is waiting its turn: then behind it.
   std::string queued;
@@ -342,14 +350,16 @@ void Session::publish(uint16_t ch, const PublishSpec& p, ConfirmCallback confirm
   }
   end_frame(target, head);
   append_body_frames(target, c.id, as_bytes(p.body), frame_max_);
+  uint64_t seq = 0;
   if (c.confirm) {
     std::string_view mid = props.message_id ? std::string_view(*props.message_id) : std::string_view();
-    c.confirms.add(std::move(confirmed), p.mandatory, p.exchange, p.routing_key, mid);
+    seq = c.confirms.add(std::move(confirmed), p.mandatory, p.exchange, p.routing_key, mid);
   }
   if (&target == &queued) {
     c.calls.push_back(Rpc{std::move(queued), 0, 0, nullptr, nullptr, {}, false});
     pump(c);
   }
+  return seq;
 }
 
 bool Session::ack(uint16_t ch, uint64_t epoch, uint64_t tag, bool multiple) {
@@ -412,6 +422,8 @@ void Session::on_channel_method(Channel& c, const Method& m) {
     return;
   }
   if (auto* a = std::get_if<BasicAck>(&m)) {
+    if (c.events.confirm_observed)
+      ready([cb = c.events.confirm_observed, t = a->delivery_tag, mul = a->multiple] { cb(t, mul, false); });
     std::vector<Completion> done;
     if (!c.confirms.settle(a->delivery_tag, a->multiple, false, done)) {
       drop({406, "PRECONDITION_FAILED - the broker acked publish " + std::to_string(a->delivery_tag) +
@@ -421,6 +433,8 @@ void Session::on_channel_method(Channel& c, const Method& m) {
     return;
   }
   if (auto* n = std::get_if<BasicNack>(&m)) {
+    if (c.events.confirm_observed)
+      ready([cb = c.events.confirm_observed, t = n->delivery_tag, mul = n->multiple] { cb(t, mul, true); });
     std::vector<Completion> done;
     if (!c.confirms.settle(n->delivery_tag, n->multiple, true, done)) {
       drop({406, "PRECONDITION_FAILED - the broker nacked publish " + std::to_string(n->delivery_tag) +
