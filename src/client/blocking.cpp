@@ -38,7 +38,6 @@ T BlockingChannel::wait_result(const std::function<void(ResultCallback<T>)>& iss
 
 void BlockingChannel::confirm_select() {
   wait_done([&](DoneCallback cb) { ch_->confirm_select(std::move(cb)); });
-  confirm_ = true;
 }
 void BlockingChannel::tx_select() {
   wait_done([&](DoneCallback cb) { ch_->tx_select(std::move(cb)); });
@@ -107,7 +106,7 @@ std::optional<Delivery> BlockingChannel::get(const std::string& queue, bool no_a
 std::future<Outcome> BlockingChannel::publish_async(const PublishSpec& p) {
   auto promise = std::make_shared<std::promise<Outcome>>();
   auto f = promise->get_future();
-  if (!confirm_) {
+  if (!ch_->confirm_mode()) {
     ch_->publish(p);
     promise->set_value(Outcome::Acked);
     return f;

@@ -45,7 +45,8 @@ class BlockingChannel {
   std::optional<Delivery> next_delivery(milliseconds timeout);
   void cancel(const std::string& tag);
   std::optional<Delivery> get(const std::string& queue, bool no_ack = false);
-  // In confirm mode, waits for the outcome; otherwise returns Acked once
+  // In confirm mode (this handle's or the channel's, e.g. a pooled one),
+  // waits for the outcome; otherwise returns Acked once
   // the frames are queued (nothing more is known).
   Outcome publish(const PublishSpec& p);
   // In confirm mode, the outcome to come (not in confirm mode: ready, Acked).
@@ -67,7 +68,6 @@ class BlockingChannel {
   };
   std::shared_ptr<Channel> ch_;
   milliseconds timeout_;
-  bool confirm_ = false;
   std::shared_ptr<Inbox> inbox_ = std::make_shared<Inbox>();
 };
 

@@ -20,6 +20,9 @@ uint64_t Channel::epoch() const {
 uint64_t Channel::next_publish_seq() const {
   return core_->with([&](Session& s) { return s.next_publish_seq(id_); });
 }
+bool Channel::confirm_mode() const {
+  return core_->with([&](Session& s) { return s.confirm_mode(id_); });
+}
 size_t Channel::pending_confirms() const {
   return core_->with([&](Session& s) { return s.pending_confirms(id_); });
 }
@@ -70,7 +73,9 @@ void Channel::get(const std::string& queue, bool no_ack, ResultCallback<std::opt
   core_->with([&](Session& s) { s.get(id_, queue, no_ack, std::move(done)); });
 }
 uint64_t Channel::publish(const PublishSpec& p, ConfirmCallback confirmed) {
-  return core_->with([&](Session& s) { return s.publish(id_, p, std::move(confirmed)); });
+  uint64_t seq = core_->with([&](Session& s) { return s.publish(id_, p, std::move(confirmed)); });
+  core_->throttle();
+  return seq;
 }
 bool Channel::ack(const Delivery& d, bool multiple) {
   return core_->with([&](Session& s) { return s.ack(id_, d.epoch, d.delivery_tag, multiple); });

@@ -71,6 +71,14 @@ void ConnectionCore::wake() {
   }
 }
 
+void ConnectionCore::throttle() {
+  if (on_io_thread()) return;
+  std::unique_lock l(mu_);
+  auto over = [&](size_t mark) { return session_.output_size() + unsent_.load() >= mark; };
+  if (!over(kHighWater)) return;
+  cv_.wait(l, [&] { return !over(kLowWater) || session_.state() != Session::State::Open; });
+}
+
 void ConnectionCore::drop_transport() {
   drop_requested_ = true;
   wake();
@@ -194,6 +202,11 @@ void ConnectionCore::run() {
         cut(Clock::now(), os_error("send", errno));
         continue;
       }
+    }
+    size_t unsent = wbuf.size() - woff;
+    if (unsent_.exchange(unsent) >= kLowWater && unsent < kLowWater) {
+      std::lock_guard l(mu_);  // (so a throttled publisher cannot miss it)
+      cv_.notify_all();
     }
     pollfd fds[2] = {{.fd = wake_fd_, .events = POLLIN, .revents = 0},
                      {.fd = fd_, .events = short(POLLIN | (woff < wbuf.size() ? POLLOUT : 0)), .revents = 0}};

@@ -83,6 +83,7 @@ class Channel {
   uint64_t epoch() const;
   // Confirm state, for the pool and tests.
   uint64_t next_publish_seq() const;
+  bool confirm_mode() const;
   size_t pending_confirms() const;
 
   void confirm_select(DoneCallback done);

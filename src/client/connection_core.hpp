@@ -37,6 +37,12 @@ class ConnectionCore {
   }
   bool on_io_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
   void wake();
+  // Blocks an application thread while more than kHighWater bytes wait to
+  // be written (a fast publisher, or a broker that stopped reading: its
+  // connection.blocked), until they are under kLowWater or the connection
+  // is no longer open. Memory stays bounded either way.
+  void throttle();
+  static constexpr size_t kHighWater = 8 << 20, kLowWater = 4 << 20;
   void drop_transport();  // as if the network failed
   const ConnectionOptions& options() const { return opts_; }
 
@@ -55,6 +61,7 @@ class ConnectionCore {
   std::atomic<bool> wake_armed_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> drop_requested_{false};
+  std::atomic<size_t> unsent_{0};  // taken from the session, not yet written
   Session::State notified_state_ = Session::State::Idle;  // I/O thread only
   uint64_t notified_epoch_ = 0;
 };

@@ -110,6 +110,7 @@ class Session {
   // Moves the bytes to send into `into` (appending). True if there were any.
   bool take_output(std::string& into, TimePoint now);
   bool has_output() const { return !out_.empty(); }
+  size_t output_size() const { return out_.size(); }
   // Whether the driver should connect now / when to call tick() next.
   bool wants_transport(TimePoint now) const;
   std::optional<TimePoint> next_deadline() const;
@@ -159,6 +160,7 @@ class Session {
 
   // For tests and the pool: the confirm state of a channel.
   uint64_t next_publish_seq(uint16_t ch) const;
+  bool confirm_mode(uint16_t ch) const;
   size_t pending_confirms(uint16_t ch) const;
   uint32_t frame_max() const { return frame_max_; }
   uint16_t heartbeat() const { return heartbeat_; }

@@ -388,6 +388,11 @@ uint64_t Session::next_publish_seq(uint16_t ch) const {
   return c ? c->confirms.next() : 0;
 }
 
+bool Session::confirm_mode(uint16_t ch) const {
+  const Channel* c = find(ch);
+  return c && c->confirm;
+}
+
 size_t Session::pending_confirms(uint16_t ch) const {
   const Channel* c = find(ch);
   return c ? c->confirms.pending() : 0;
