@@ -15,6 +15,7 @@ packages=(
   nodejs npm                          # amqplib tests (tests/amqp091)
   python3-qpid-proton libqpid-proton11-dev libqpid-proton-cpp12-dev libqpid-proton11-dev-examples  # AMQP 1.0 client tests (tests/amqp10)
   rabbitmq-server                     # src/recipes' tests run the lock recipes against RabbitMQ 3.10 too
+  spin                                # the Promela models of models/ (tests/models, docs/models.md)
 )
 
 missing=()
