@@ -1,169 +1,164 @@
-// warren-perf's AMQP 0-9-1 publisher, consumer and setup.
+// warren-perf's AMQP 0-9-1 publisher, consumer and setup, over warren-client
+// (src/client, docs/client.md).
 #include <algorithm>
 #include <charconv>
 #include <cstring>
 
-#include "amqp091/properties.hpp"
-#include "amqp091_connection.hpp"
+#include "client/polled.hpp"
 #include "protocol.hpp"
 
 namespace warren::perf {
 namespace {
 
-using namespace amqp091;
 
 // -qa values: integers as signed longs ('l'), true/false as booleans, the rest as strings.
-std::string encode_queue_args(const std::vector<QueueArg>& args) {
-  std::string t;
-  Writer w(t);
+client::FieldTable queue_args(const std::vector<QueueArg>& args) {
+  client::FieldTable t;
   for (const QueueArg& a : args) {
-    w.shortstr(a.key);
     int64_t n = 0;
     const char* end = a.value.data() + a.value.size();
     auto [p, ec] = std::from_chars(a.value.data(), end, n);
-    if (!a.value.empty() && ec == std::errc() && p == end) {
-      w.octet('l');
-      w.u64(uint64_t(n));
-    } else if (a.value == "true" || a.value == "false") {
-      w.octet('t');
-      w.octet(a.value == "true");
-    } else {
-      w.octet('S');
-      w.longstr(a.value);
-    }
+    if (!a.value.empty() && ec == std::errc() && p == end)
+      t.add(a.key, n);
+    else if (a.value == "true" || a.value == "false")
+      t.add(a.key, a.value == "true");
+    else
+      t.add(a.key, std::string(a.value));
   }
   return t;
 }
 
-// Which method a frame carries, without decoding its arguments.
-std::pair<uint16_t, uint16_t> method_ids(const Frame& f) {
-  if (f.payload.size() < 4) return {0, 0};
-  return {uint16_t(f.payload[0] << 8 | f.payload[1]), uint16_t(f.payload[2] << 8 | f.payload[3])};
+// The connection: warren-client's single-threaded driver, so a producer or
+// consumer stays one thread, as warren-perf's own client was. No recovery:
+// a lost connection ends the run (exit status 2), as in PerfTest.
+std::unique_ptr<client::PolledConnection> connect(const Options& o) {
+  client::ConnectionOptions co;
+  try {
+    co = client::options_from_uri(o.uri);
+  } catch (const client::ClientError& e) {
+    throw ClientError(e.what());
+  }
+  co.session.recover = false;
+  co.session.heartbeat_s = 0;  // runs are short; a busy load generator should not owe the broker frames
+  co.session.product = "warren-perf";
+  co.connect_timeout = std::chrono::seconds(120);  // a loaded broker accepting a thousand connections is slow
+  try {
+    return client::PolledConnection::open(std::move(co));
+  } catch (const client::ClientError& e) {
+    throw ClientError(o.uri + ": " + e.what());
+  }
 }
 
-// Follows a content method through its header and body frames, keeping the
-// first kMinBodySize bytes of the body.
-struct Content {
-  bool active = false;
-  bool header_seen = false;
-  uint64_t size = 0, got = 0;
-  uint8_t head[kMinBodySize];
-  size_t head_len = 0;
-
-  void start() { *this = Content{.active = true}; }
-  // Feeds a header or body frame; true when the message is complete.
-  bool feed(const Frame& f) {
-    if (f.type == kFrameHeader) {
-      ContentHeader h;
-      if (!decode_content_header(f.payload, h).ok()) throw ClientError("undecodable content header from the broker");
-      size = h.body_size;
-      header_seen = true;
-      return size == 0;
-    }
-    size_t take = std::min(f.payload.size(), kMinBodySize - head_len);
-    std::memcpy(head + head_len, f.payload.data(), take);
-    head_len += take;
-    got += f.payload.size();
-    return got >= size;
+// A call that must succeed; the library's error becomes warren-perf's.
+template <class F>
+auto must(F&& f) {
+  try {
+    return f();
+  } catch (const client::ClientError& e) {
+    throw ClientError(e.what());
   }
-};
+}
 
 class Amqp091Publisher final : public Publisher {
  public:
-  Amqp091Publisher(const Options& o, const Route& route) : conn_(parse_uri(o.uri)), body_size_(o.body_size) {
-    if (o.confirms()) conn_.call<ConfirmSelectOk>(ConfirmSelect{});
-    // Every publish of this producer has the same method and header frames:
-    // encode them once and copy them per message.
-    append_method_frame(template_, 1,
-                        BasicPublish{.exchange = route.exchange, .routing_key = route.routing_key, .mandatory = o.mandatory});
-    BasicProperties props;
-    if (o.persistent) props.delivery_mode = 2;
-    size_t at = begin_frame(template_, kFrameHeader, 1);
-    encode_content_header(template_, body_size_, props);
-    end_frame(template_, at);
+  Amqp091Publisher(const Options& o, const Route& route)
+      : conn_(connect(o)), route_(route), mandatory_(o.mandatory), confirms_(o.confirms()) {
+    client::ChannelEvents ev;
+    ev.closed = [this](const client::Error& e) { error_ = e.text; };
+    ch_ = must([&] { return conn_->open_channel(std::move(ev)); });
+    if (confirms_) must([&] { conn_->call([&](client::DoneCallback cb) { conn_->session().confirm_select(ch_, cb); }); return 0; });
+    if (o.persistent) props_.delivery_mode = 2;
   }
 
   void publish(std::span<const uint8_t> body) override {
-    std::string& out = conn_.out();
-    out.append(template_);
-    if (body.size() + kFrameOverhead <= conn_.frame_max()) {
-      auto h = frame_header(kFrameBody, 1, uint32_t(body.size()));
-      out.append(reinterpret_cast<const char*>(h.data()), h.size());
-      out.append(reinterpret_cast<const char*>(body.data()), body.size());
-      out.push_back(char(kFrameEnd));
-    } else {
-      append_body_frames(out, 1, body, conn_.frame_max());
-    }
+    check();
+    client::PublishSpec p{.exchange = route_.exchange,
+                          .routing_key = route_.routing_key,
+                          .body = std::string_view(reinterpret_cast<const char*>(body.data()), body.size()),
+                          .properties = &props_,
+                          .mandatory = mandatory_};
+    uint64_t tag = ++published_;
+    must([&] {
+      // Callbacks run inside poll(), on this thread, where sink_ is set.
+      return conn_->session().publish(ch_, p, confirms_ ? client::ConfirmCallback([this, tag](client::Outcome o) {
+        if (o == client::Outcome::Returned) sink_->on_return();
+        sink_->on_confirm(tag, false, o != client::Outcome::Nacked);
+      }) : client::ConfirmCallback());
+    });
   }
 
-  size_t buffered_bytes() const override { return conn_.pending_out(); }
+  size_t buffered_bytes() const override { return conn_->unsent(); }
 
   void flush(ConfirmSink& sink) override {
-    conn_.flush([&](const Frame& f) { handle(f, sink); });
+    sink_ = &sink;
+    conn_->flush();
+    check();
   }
 
   void poll(std::chrono::milliseconds timeout, ConfirmSink& sink) override {
-    if (conn_.read_some(int(timeout.count())) > 0) conn_.each_frame([&](const Frame& f) { handle(f, sink); });
+    sink_ = &sink;
+    conn_->poll(timeout);
+    check();
   }
 
-  void close() override { conn_.close(); }
+  void close() override { conn_->close(); }
 
  private:
-  void handle(const Frame& f, ConfirmSink& sink) {
-    if (f.type == kFrameMethod) {
-      auto [cls, method] = method_ids(f);
-      if (cls == BasicAck::kClassId && method == BasicAck::kMethodId) {
-        Reader r(f.payload.subspan(4));
-        BasicAck ack;
-        if (BasicAck::decode(r, ack).ok()) sink.on_confirm(ack.delivery_tag, ack.multiple, true);
-      } else if (cls == BasicNack::kClassId && method == BasicNack::kMethodId) {
-        Reader r(f.payload.subspan(4));
-        BasicNack nack;
-        if (BasicNack::decode(r, nack).ok()) sink.on_confirm(nack.delivery_tag, nack.multiple, false);
-      } else if (cls == BasicReturn::kClassId && method == BasicReturn::kMethodId) {
-        returned_.start();
-      }
-      // connection.blocked / unblocked: our writes simply stall meanwhile.
-    } else if ((f.type == kFrameHeader || f.type == kFrameBody) && returned_.active) {
-      if (returned_.feed(f)) {
-        returned_.active = false;
-        sink.on_return();
-      }
+  void check() {
+    if (!error_.empty()) throw ClientError("channel closed by the broker: " + error_);
+    if (conn_->session().state() == client::Session::State::Closed) {
+      auto why = conn_->session().closed_reason();
+      throw ClientError("connection closed: " + (why ? why->text : std::string("?")));
     }
   }
 
-  Amqp091Connection conn_;
-  size_t body_size_;
-  std::string template_;
-  Content returned_;
+  std::unique_ptr<client::PolledConnection> conn_;
+  Route route_;
+  bool mandatory_, confirms_;
+  uint16_t ch_ = 0;
+  client::BasicProperties props_;
+  uint64_t published_ = 0;
+  ConfirmSink* sink_ = nullptr;
+  std::string error_;
 };
 
 class Amqp091Consumer final : public Consumer {
  public:
-  Amqp091Consumer(const Options& o, const Source& source) : conn_(parse_uri(o.uri)), auto_ack_(o.auto_ack) {
+  Amqp091Consumer(const Options& o, const Source& source) : conn_(connect(o)), auto_ack_(o.auto_ack) {
     multi_ack_ = o.multi_ack_every;
     // Acking every N with fewer than N allowed unacked would stall: ack at the prefetch instead.
     if (o.prefetch > 0 && multi_ack_ > o.prefetch) multi_ack_ = o.prefetch;
-    if (o.prefetch > 0) conn_.call<BasicQosOk>(BasicQos{.prefetch_count = o.prefetch});
-    std::string queue = source.queue;
-    if (queue.empty()) {
-      std::string args = encode_queue_args(o.queue_args);
-      auto ok = conn_.call<QueueDeclareOk>(QueueDeclare{.durable = o.persistent,
-                                                        .exclusive = true,
-                                                        .auto_delete = true,
-                                                        .arguments = TableView(std::string_view(args))});
-      queue = std::string(ok.queue);
-      if (!source.bind.exchange.empty())
-        conn_.call<QueueBindOk>(
-            QueueBind{.queue = queue, .exchange = source.bind.exchange, .routing_key = source.bind.routing_key});
-    }
-    conn_.call<BasicConsumeOk>(BasicConsume{.queue = queue, .no_ack = auto_ack_});
+    auto& s = conn_->session();
+    client::ChannelEvents ev;
+    ev.closed = [this](const client::Error& e) { error_ = e.text; };
+    ch_ = must([&] { return conn_->open_channel(std::move(ev)); });
+    must([&] {
+      if (o.prefetch > 0) conn_->call([&](client::DoneCallback cb) { s.qos(ch_, o.prefetch, cb); });
+      std::string queue = source.queue;
+      if (queue.empty()) {
+        client::QueueSpec q{.durable = o.persistent, .exclusive = true, .auto_delete = true, .arguments = queue_args(o.queue_args)};
+        queue = conn_->call_result<client::QueueInfo>(
+                         [&](client::ResultCallback<client::QueueInfo> cb) { s.queue_declare(ch_, q, false, cb); })
+                    .name;
+        if (!source.bind.exchange.empty())
+          conn_->call([&](client::DoneCallback cb) {
+            s.bind(ch_, {.destination = queue, .source = source.bind.exchange, .routing_key = source.bind.routing_key}, cb);
+          });
+      }
+      client::ConsumerEvents ce;
+      ce.delivery = [this](client::Delivery&& d) { on_delivery(std::move(d)); };
+      conn_->call_result<std::string>([&](client::ResultCallback<std::string> cb) {
+        s.consume(ch_, {.queue = queue, .no_ack = auto_ack_}, std::move(ce), cb);
+      });
+      return 0;
+    });
   }
 
   void poll(std::chrono::milliseconds timeout, DeliverySink& sink) override {
-    if (conn_.read_some(int(timeout.count())) == 0) return;
-    conn_.each_frame([&](const Frame& f) { handle(f, sink); });
-    if (!conn_.out().empty()) conn_.flush([&](const Frame& f) { handle(f, sink); });
+    sink_ = &sink;
+    conn_->poll(timeout);
+    if (!error_.empty()) throw ClientError("channel closed by the broker: " + error_);
+    if (conn_->session().state() == client::Session::State::Closed) throw ClientError("connection closed");
   }
 
   // What was counted is acked first: closing requeues the rest, and a
@@ -171,68 +166,60 @@ class Amqp091Consumer final : public Consumer {
   // a duplicate of our making.
   void close() override {
     if (!auto_ack_ && counted_ > acked_) {
-      append_method_frame(conn_.out(), 1, BasicAck{.delivery_tag = counted_, .multiple = true});
-      try {
-        conn_.flush_blocking();
-      } catch (const std::exception&) {
-      }
+      conn_->session().ack(ch_, epoch_, counted_, true);
+      conn_->flush();
     }
-    conn_.close();
+    conn_->close();
   }
 
  private:
-  void handle(const Frame& f, DeliverySink& sink) {
-    if (f.type == kFrameMethod) {
-      auto [cls, method] = method_ids(f);
-      if (cls == BasicDeliver::kClassId && method == BasicDeliver::kMethodId) {
-        Reader r(f.payload.subspan(4));
-        BasicDeliver d;
-        if (!BasicDeliver::decode(r, d).ok()) throw ClientError("undecodable basic.deliver");
-        tag_ = d.delivery_tag;
-        content_.start();
-      }
-      return;
-    }
-    if ((f.type != kFrameHeader && f.type != kFrameBody) || !content_.active) return;
-    if (!content_.feed(f)) return;
-    content_.active = false;
-    sink.on_delivery({content_.head, content_.head_len}, content_.size);
-    counted_ = tag_;
+  void on_delivery(client::Delivery&& d) {
+    const std::string& body = d.message.body;
+    sink_->on_delivery({reinterpret_cast<const uint8_t*>(body.data()), std::min(body.size(), kMinBodySize)}, body.size());
+    counted_ = d.delivery_tag;
+    epoch_ = d.epoch;
     if (auto_ack_) return;
     if (multi_ack_ == 0) {
-      append_method_frame(conn_.out(), 1, BasicAck{.delivery_tag = tag_});
-      acked_ = tag_;
+      conn_->session().ack(ch_, d.epoch, d.delivery_tag, false);
+      acked_ = d.delivery_tag;
     } else if (++unacked_ >= multi_ack_) {
-      append_method_frame(conn_.out(), 1, BasicAck{.delivery_tag = tag_, .multiple = true});
+      conn_->session().ack(ch_, d.epoch, d.delivery_tag, true);
       unacked_ = 0;
-      acked_ = tag_;
+      acked_ = d.delivery_tag;
     }
   }
 
-  Amqp091Connection conn_;
+  std::unique_ptr<client::PolledConnection> conn_;
   bool auto_ack_;
+  uint16_t ch_ = 0;
   uint32_t multi_ack_ = 0;
   uint32_t unacked_ = 0;
-  uint64_t tag_ = 0;      // of the delivery whose content is coming
+  uint64_t epoch_ = 0;
   uint64_t counted_ = 0;  // of the last delivery counted
   uint64_t acked_ = 0;    // acked up to here
-  Content content_;
+  DeliverySink* sink_ = nullptr;
+  std::string error_;
 };
 
 void setup(const Options& o, const std::vector<std::pair<std::string, Route>>& queue_binds) {
-  Amqp091Connection conn(parse_uri(o.uri));
-  bool predefined = o.exchange.empty() || o.exchange.rfind("amq.", 0) == 0;
-  if (!predefined) conn.call<ExchangeDeclareOk>(ExchangeDeclare{.exchange = o.exchange, .type = o.exchange_type});
-  std::string args = encode_queue_args(o.queue_args);
-  for (const auto& [queue, route] : queue_binds) {
-    conn.call<QueueDeclareOk>(QueueDeclare{.queue = queue,
-                                           .durable = o.persistent,
-                                           .auto_delete = o.auto_delete,
-                                           .arguments = TableView(std::string_view(args))});
-    if (!route.exchange.empty())
-      conn.call<QueueBindOk>(QueueBind{.queue = queue, .exchange = route.exchange, .routing_key = route.routing_key});
-  }
-  conn.close();
+  auto conn = connect(o);
+  auto& s = conn->session();
+  must([&] {
+    uint16_t ch = conn->open_channel();
+    bool predefined = o.exchange.empty() || o.exchange.rfind("amq.", 0) == 0;
+    if (!predefined)
+      conn->call([&](client::DoneCallback cb) { s.exchange_declare(ch, {.name = o.exchange, .type = o.exchange_type}, false, cb); });
+    for (const auto& [queue, route] : queue_binds) {
+      client::QueueSpec q{.name = queue, .durable = o.persistent, .auto_delete = o.auto_delete, .arguments = queue_args(o.queue_args)};
+      conn->call_result<client::QueueInfo>([&](client::ResultCallback<client::QueueInfo> cb) { s.queue_declare(ch, q, false, cb); });
+      if (!route.exchange.empty())
+        conn->call([&](client::DoneCallback cb) {
+          s.bind(ch, {.destination = queue, .source = route.exchange, .routing_key = route.routing_key}, cb);
+        });
+    }
+    return 0;
+  });
+  conn->close();
 }
 
 }  // namespace

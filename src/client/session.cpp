@@ -41,6 +41,16 @@ std::string client_properties(const std::string& product) {
   return t;
 }
 
+// Whether the space-separated list names PLAIN itself (AMQPLAIN is another mechanism).
+bool offers_plain(std::string_view mechanisms) {
+  for (;;) {
+    size_t sp = mechanisms.find(' ');
+    if (mechanisms.substr(0, sp) == "PLAIN") return true;
+    if (sp == std::string_view::npos) return false;
+    mechanisms.remove_prefix(sp + 1);
+  }
+}
+
 // Both non-zero: the lower. One zero: the other (as pika does).
 template <class T>
 T negotiate(T ours, T theirs) {
@@ -63,12 +73,13 @@ std::string_view outcome_name(Outcome o) {
   return "?";
 }
 
-void run_ready(std::vector<ReadyItem>& ready) {
+void run_ready(std::vector<ReadyItem>& ready, std::vector<std::unique_ptr<Delivery>>* spent) {
   for (auto& item : ready) {
     if (auto* c = std::get_if<Completion>(&item)) {
       if (c->callback) c->callback(c->outcome);
     } else if (auto* d = std::get_if<ReadyDelivery>(&item)) {
-      if (d->callback && *d->callback) (*d->callback)(std::move(d->delivery));
+      if (d->callback && *d->callback) (*d->callback)(std::move(*d->delivery));
+      if (spent) spent->push_back(std::move(d->delivery));
     } else if (auto* f = std::get_if<std::function<void()>>(&item)) {
       if (*f) (*f)();
     }
@@ -312,7 +323,7 @@ void Session::on_connection_method(const Method& m) {
     return;
   }
   if (auto* start = std::get_if<ConnectionStart>(&m)) {
-    if (std::string_view(start->mechanisms).find("PLAIN") == std::string_view::npos) {
+    if (!offers_plain(start->mechanisms)) {
       fatal_ = Error{0, "the broker offers no PLAIN login (offers: " + std::string(start->mechanisms) + ")"};
       drop(*fatal_);
       return;

@@ -55,12 +55,13 @@ struct SessionOptions {
 // Something to run once the lock is released, in order.
 struct ReadyDelivery {
   std::shared_ptr<DeliveryCallback> callback;
-  Delivery delivery;
+  std::unique_ptr<Delivery> delivery;  // recycled: see Session::recycle
 };
 using ReadyItem = std::variant<Completion, ReadyDelivery, std::function<void()>>;
 
 // Runs (and clears) ready items: the driver calls it with no lock held.
-void run_ready(std::vector<ReadyItem>& ready);
+// The deliveries' objects go to `spent`, for Session::recycle.
+void run_ready(std::vector<ReadyItem>& ready, std::vector<std::unique_ptr<Delivery>>* spent = nullptr);
 
 template <class T>
 using ResultCallback = std::function<void(const std::optional<Error>&, T&&)>;
@@ -121,6 +122,10 @@ class Session {
   // Why the session closed for good (State::Closed).
   const std::optional<Error>& closed_reason() const { return closed_reason_; }
   void take_ready(std::vector<ReadyItem>& into);
+  // Delivery objects whose callbacks have run, back for reuse: a steady
+  // stream of deliveries then allocates nothing (their strings keep their
+  // capacity unless the application moved them out).
+  void recycle(std::vector<std::unique_ptr<Delivery>>& spent);
 
   // ---- the application's side (the driver holds its lock around these)
   uint16_t open_channel(ChannelEvents events, DoneCallback opened);
@@ -194,6 +199,7 @@ class Session {
   void on_content_header(Channel& c, std::span<const uint8_t> payload);
   void on_content_body(Channel& c, std::span<const uint8_t> payload);
   void content_done(Channel& c);
+  std::unique_ptr<Delivery> fresh_delivery();
   void channel_closed(Channel& c, const Error& why, bool by_broker);
   void fail_channel_calls(Channel& c, const Error& why);
   void ready(std::function<void()> f) { ready_.emplace_back(std::move(f)); }
@@ -239,6 +245,7 @@ class Session {
   size_t recovery_step_ = 0;
 
   std::vector<ReadyItem> ready_;
+  std::vector<std::unique_ptr<Delivery>> spare_deliveries_;
 };
 
 }  // namespace warren::client

@@ -19,6 +19,14 @@ std::string table_bytes(const FieldTable& t) {
 
 const BasicProperties kNoProperties;
 
+// Disengages every property: cheap when few are set (unlike `= {}`).
+void clear_properties(BasicProperties& p) {
+  p.content_type.reset(), p.content_encoding.reset(), p.headers.reset(), p.delivery_mode.reset();
+  p.priority.reset(), p.correlation_id.reset(), p.reply_to.reset(), p.expiration.reset();
+  p.message_id.reset(), p.timestamp.reset(), p.type.reset(), p.user_id.reset(), p.app_id.reset();
+  p.cluster_id.reset();
+}
+
 }  // namespace
 
 Session::Channel& Session::chan(uint16_t ch) {
@@ -416,8 +424,15 @@ void Session::on_channel_method(Channel& c, const Method& m) {
   }
   if (auto* d = std::get_if<BasicDeliver>(&m)) {
     c.in.kind = Incoming::Deliver;
-    c.in.delivery = Delivery{epoch_, d->delivery_tag, d->redelivered, std::string(d->consumer_tag),
-                             std::string(d->exchange), std::string(d->routing_key), 0, {}};
+    c.in.delivery = fresh_delivery();
+    Delivery& out = *c.in.delivery;
+    out.epoch = epoch_;
+    out.delivery_tag = d->delivery_tag;
+    out.redelivered = d->redelivered;
+    out.consumer_tag.assign(d->consumer_tag);  // (reused capacity: no allocation)
+    out.exchange.assign(d->exchange);
+    out.routing_key.assign(d->routing_key);
+    out.message_count = 0;
     return;
   }
   if (auto* r = std::get_if<BasicReturn>(&m)) {
@@ -477,8 +492,9 @@ void Session::on_channel_method(Channel& c, const Method& m) {
   if (auto* got = std::get_if<BasicGetOk>(&m)) {
     c.in.kind = Incoming::GetOk;
     c.in.get_done = std::move(r.get_done);
-    c.in.delivery = Delivery{epoch_, got->delivery_tag, got->redelivered, {}, std::string(got->exchange),
-                             std::string(got->routing_key), got->message_count, {}};
+    c.in.delivery = std::make_unique<Delivery>(Delivery{epoch_, got->delivery_tag, got->redelivered, {},
+                                                        std::string(got->exchange), std::string(got->routing_key),
+                                                        got->message_count, {}});
   } else if (std::holds_alternative<BasicGetEmpty>(m)) {
     if (r.get_done) ready([cb = std::move(r.get_done)]() mutable { cb(std::nullopt, std::nullopt); });
   } else if (r.ok) {
@@ -494,55 +510,76 @@ void Session::on_content_header(Channel& c, std::span<const uint8_t> payload) {
     return;
   }
   ContentHeader h;
-  BasicProperties props;
-  if (auto st = decode_content_header(payload, h); !st.ok() || !h.properties.decode(props).ok()) {
+  Message& msg = c.in.message();
+  bool ok = decode_content_header(payload, h).ok();
+  if (ok && h.properties.flags() != 0)
+    ok = h.properties.decode(msg.properties).ok();
+  else if (ok)
+    clear_properties(msg.properties);  // most messages have none: no decode
+  if (!ok) {
     drop({502, "SYNTAX_ERROR - a malformed content header on channel " + std::to_string(c.id)});
     return;
   }
   c.in.have_header = true;
   c.in.body_size = h.body_size;
-  c.in.body.clear();
-  c.in.body.reserve(h.body_size);
-  (c.in.kind == Incoming::Return ? c.in.returned.message : c.in.delivery.message).properties = std::move(props);
+  msg.body.clear();
+  if (msg.body.capacity() < h.body_size) msg.body.reserve(h.body_size);
   if (h.body_size == 0) content_done(c);
 }
 
 void Session::on_content_body(Channel& c, std::span<const uint8_t> payload) {
   if (c.state == Channel::State::Closing && c.in.kind == Incoming::None) return;
-  if (!c.in.have_header || c.in.body.size() + payload.size() > c.in.body_size) {
+  if (!c.in.have_header || c.in.message().body.size() + payload.size() > c.in.body_size) {
     drop({505, "UNEXPECTED_FRAME - an unexpected body frame on channel " + std::to_string(c.id)});
     return;
   }
-  c.in.body.append(reinterpret_cast<const char*>(payload.data()), payload.size());
-  if (c.in.body.size() == c.in.body_size) content_done(c);
+  std::string& body = c.in.message().body;
+  body.append(reinterpret_cast<const char*>(payload.data()), payload.size());
+  if (body.size() == c.in.body_size) content_done(c);
+}
+
+std::unique_ptr<Delivery> Session::fresh_delivery() {
+  if (spare_deliveries_.empty()) return std::make_unique<Delivery>();
+  auto d = std::move(spare_deliveries_.back());
+  spare_deliveries_.pop_back();
+  return d;
+}
+
+void Session::recycle(std::vector<std::unique_ptr<Delivery>>& spent) {
+  constexpr size_t kKeep = 4096;  // a read's worth (drivers read 64 KiB at a time); more would just hold memory
+  for (auto& d : spent)
+    if (d && spare_deliveries_.size() < kKeep) spare_deliveries_.push_back(std::move(d));
+  spent.clear();
 }
 
 void Session::content_done(Channel& c) {
-  Incoming in = std::move(c.in);
-  c.in = Incoming{};
-  switch (in.kind) {
+  Incoming::Kind kind = c.in.kind;
+  c.in.kind = Incoming::None;
+  c.in.have_header = false;
+  switch (kind) {
     case Incoming::Deliver: {
-      in.delivery.message.body = std::move(in.body);
-      auto it = c.consumers.find(in.delivery.consumer_tag);
+      auto it = c.consumers.find(c.in.delivery->consumer_tag);
       if (it != c.consumers.end()) {
-        ready_.emplace_back(ReadyDelivery{it->second.delivery, std::move(in.delivery)});
+        ready_.emplace_back(ReadyDelivery{it->second.delivery, std::move(c.in.delivery)});
       } else if (c.state == Channel::State::Open) {
         // For a consumer cancelled since: back to the queue.
-        send_method(c.id, BasicReject{.delivery_tag = in.delivery.delivery_tag, .requeue = true});
+        send_method(c.id, BasicReject{.delivery_tag = c.in.delivery->delivery_tag, .requeue = true});
       }
       break;
     }
     case Incoming::GetOk:
-      in.delivery.message.body = std::move(in.body);
-      if (in.get_done) ready([cb = std::move(in.get_done), d = std::move(in.delivery)]() mutable { cb(std::nullopt, std::move(d)); });
+      if (c.in.get_done)
+        ready([cb = std::move(c.in.get_done), d = std::move(*c.in.delivery)]() mutable { cb(std::nullopt, std::move(d)); });
+      c.in.get_done = nullptr;
+      c.in.delivery.reset();
       break;
     case Incoming::Return: {
-      in.returned.message.body = std::move(in.body);
-      auto& props = in.returned.message.properties;
+      Returned r = std::move(c.in.returned);
+      auto& props = r.message.properties;
       if (c.confirm)
-        c.confirms.returned(in.returned.exchange, in.returned.routing_key,
+        c.confirms.returned(r.exchange, r.routing_key,
                             props.message_id ? std::string_view(*props.message_id) : std::string_view());
-      if (c.events.returned) ready([cb = c.events.returned, r = std::move(in.returned)]() mutable { cb(std::move(r)); });
+      if (c.events.returned) ready([cb = c.events.returned, r = std::move(r)]() mutable { cb(std::move(r)); });
       break;
     }
     case Incoming::None:

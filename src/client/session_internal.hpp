@@ -33,12 +33,12 @@ struct Session::Rpc {
 // A message arriving as method, header and body frames.
 struct Session::Incoming {
   enum Kind { None, Deliver, Return, GetOk } kind = None;
-  Delivery delivery;
+  std::unique_ptr<Delivery> delivery;  // Deliver, GetOk: its body fills as frames come
   Returned returned;
   ResultCallback<std::optional<Delivery>> get_done;
   uint64_t body_size = 0;
   bool have_header = false;
-  std::string body;
+  Message& message() { return kind == Return ? returned.message : delivery->message; }
 };
 
 struct Consumer {
