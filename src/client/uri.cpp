@@ -70,7 +70,10 @@ Uri parse_uri(std::string_view text) {
     if (close == std::string_view::npos) bad(text, "an unclosed [");
     u.host = std::string(host.substr(1, close - 1));
     host = host.substr(close + 1);
-    if (host.starts_with(':')) u.port = number<uint16_t>(host.substr(1), text, "port");
+    if (host.starts_with(':'))
+      u.port = number<uint16_t>(host.substr(1), text, "port");
+    else if (!host.empty())
+      bad(text, "something other than a port after the ]");
   } else {
     auto colon = host.rfind(':');
     if (colon != std::string_view::npos) {
