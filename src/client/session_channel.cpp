@@ -143,7 +143,10 @@ void Session::close_channel(uint16_t ch, DoneCallback done) {
     case Channel::State::Open:
       break;
   }
-  fail_channel_calls(c, {0, "channel " + std::to_string(ch) + " closed by the application"});
+  Error why{0, "channel " + std::to_string(ch) + " closed by the application"};
+  fail_channel_calls(c, why);
+  if (c.opened) done_err(c.opened, why);  // closed before its first open finished
+  c.opened = nullptr;
   c.state = Channel::State::Closing;
   c.close_done = std::move(done);
   send_method(c.id, ChannelClose{.reply_code = 200, .reply_text = "Goodbye"});
