@@ -157,4 +157,8 @@ void PolledConnection::close() {
   if (fd_ >= 0) cut({200, "closed"});
 }
 
+void PolledConnection::drop_transport() {
+  if (fd_ >= 0) cut({0, "the transport was dropped by the application"});
+}
+
 }  // namespace warren::client

@@ -58,6 +58,11 @@ class PolledConnection {
 
   // connection.close, polling for close-ok up to 5 s.
   void close();
+  // Closes the socket without connection.close, as a process that dies
+  // would: the broker sees a dead peer. Ends the epoch (pending confirms
+  // complete as Unknown at the next poll); with session.recover the session
+  // then reconnects, otherwise it is closed for good.
+  void drop_transport();
 
  private:
   explicit PolledConnection(ConnectionOptions opts);

@@ -1,22 +1,22 @@
 #pragma once
-// One AMQP 0-9-1 connection over rabbitmq-c, with the few methods the
-// recipes use. Every reply is read by this class (never rabbitmq-c's
-// amqp_simple_rpc), so frames are filed by the channel they arrived on:
-// deliveries, confirms and returns of one channel never reach another, and
-// a channel's leftovers go with it when it closes.
+// One AMQP 0-9-1 connection over warren-client (Warren's own client library,
+// docs/client.md: its single-threaded driver, PolledConnection), with the
+// few methods the recipes use. Frames are filed by the channel they arrived
+// on: deliveries, confirms and returns of one channel never reach another,
+// and a channel's leftovers go with it when it closes.
 //
 // Two kinds of failure:
 //  - a channel error (404 NOT_FOUND, 403, 405 RESOURCE_LOCKED...) closes
 //    that channel only: the call returns a Status with the broker's code;
 //  - anything that ends the connection (socket error, connection.close,
 //    no answer within the RPC timeout) throws recipes::Error, and the
-//    Connection is dead from then on.
-#include <amqp.h>
-
+//    Connection is dead from then on (the library's recovery is off: a
+//    lock holder's lost connection must be final and visible).
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -25,6 +25,10 @@
 #include <vector>
 
 #include "recipes/lock_client.hpp"
+
+namespace warren::client {
+class PolledConnection;
+}
 
 namespace warren::recipes::amqp {
 
@@ -87,7 +91,7 @@ class Connection {
 
   // Closes the socket without connection.close: the broker sees a dead peer.
   void drop();
-  bool alive() const { return state_ != nullptr; }
+  bool alive() const { return conn_ != nullptr; }
 
   uint16_t open_channel();
   // Closes it and forgets what it had queued. A channel the broker closed
@@ -127,48 +131,29 @@ class Connection {
   bool cancelled_by_broker(uint16_t ch, const std::string& tag) const;
 
  private:
-  struct Reply {
-    amqp_method_number_t id = 0;
-    uint32_t a = 0, b = 0;  // declare-ok's counts
-    std::string text;       // consume-ok's tag
-  };
-  struct Content {  // a delivery or return whose header and body are still to come
-    bool is_delivery = false;
-    Delivery d;
-    bool is_get = false;  // basic.get-ok's: goes to Chan::got
-    uint64_t left = 0;
-    bool header_seen = false;
-  };
-  struct Chan {
-    bool closing = false;  // we sent channel.close
-    std::optional<Reply> reply;
-    std::deque<Delivery> deliveries;
-    std::optional<Delivery> got;  // basic.get-ok's message
-    std::optional<Content> content;
-    uint64_t next_seq = 1;
-    std::map<uint64_t, bool> settled;  // confirm mode: seq -> acked
-    uint64_t settled_upto = 0;         // every seq up to this one is settled
-    bool returned = false;
-    std::set<std::string> cancelled;
-  };
+  struct Chan;  // what this class keeps per open channel (amqp_conn.cpp)
 
   [[noreturn]] void fail(const std::string& what);
-  void check(int status, const char* what);
-  Chan& chan(uint16_t ch);
-  // Reads and files one frame; false when none came by `deadline`.
-  bool pump(Clock::time_point deadline);
-  void on_method(uint16_t ch, const amqp_method_t& m);
-  void on_content(uint16_t ch, const amqp_frame_t& f);
-  void settle(Chan& c, uint64_t tag, bool multiple, bool acked);
-  // Sends a method and waits for `expect` on the same channel.
-  Status rpc(uint16_t ch, amqp_method_number_t id, void* method, amqp_method_number_t expect, Reply* out = nullptr);
+  void live() const;              // throws Error unless connected
+  void check_connection();        // throws Error if the connection has ended
+  // Polls until done() or `deadline`; throws Error if the connection ends first.
+  template <class Done>
+  bool wait(const Done& done, Clock::time_point deadline);
+  // Issues a call (issue(done_callback)) on an open channel and waits for
+  // its reply: {} or the broker's channel.close.
+  template <class Issue>
+  Status rpc(uint16_t ch, const Issue& issue);
+  void flush();  // writes what the calls queued, as rabbitmq-c did at once
+  void on_closed(const std::shared_ptr<Chan>& c, uint16_t code, const std::string& text);
+  void retire(uint16_t ch);  // a closed channel's number, back to the library in time
   Status closed_status(uint16_t ch) const;
 
-  amqp_connection_state_t state_ = nullptr;
-  std::map<uint16_t, Chan> open_;
+  std::unique_ptr<client::PolledConnection> conn_;
+  std::map<uint16_t, std::shared_ptr<Chan>> open_;
   std::map<uint16_t, Status> closed_;  // why each recently closed channel closed
-  uint16_t channel_max_ = 2047;
-  uint16_t last_channel_ = 0;
+  // Closed channels the library still holds, oldest first: their numbers
+  // are reused only after many more, so a stale number seldom names a new channel.
+  std::deque<uint16_t> retired_;
 };
 
 }  // namespace warren::recipes::amqp

@@ -5,8 +5,8 @@
 // native lock queues. docs/locks.md ("Recipes") says what each guarantees
 // and where each breaks.
 //
-// One LockClient is one connection (rabbitmq-c, blocking). It is not
-// thread-safe: one thread drives it.
+// One LockClient is one connection (warren-client's single-threaded driver,
+// blocking; recipes/amqp_conn.hpp). It is not thread-safe: one thread drives it.
 #include <chrono>
 #include <cstdint>
 #include <memory>

@@ -1,11 +1,13 @@
 // Every recipe against a private warrend, and (when rabbitmq-server is
 // installed) the ones that need no Warren against a private RabbitMQ node:
 // one holder at a time, the broker releasing a dead holder's lock,
-// semaphores admitting their permits, and verify by transaction.
+// semaphores admitting their permits, and verify by transaction; and the
+// AMQP transport's own contract (amqp_conn.hpp) on each broker.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <map>
+#include <thread>
 
 #include "recipes/amqp_conn.hpp"
 #include "recipes/broker_process.hpp"
@@ -203,6 +205,136 @@ std::string case_name(const ::testing::TestParamInfo<Case>& i) {
 
 INSTANTIATE_TEST_SUITE_P(Warren, RecipeTest, ::testing::ValuesIn(cases(BrokerKind::Warren)), case_name);
 INSTANTIATE_TEST_SUITE_P(RabbitMQ, RecipeTest, ::testing::ValuesIn(cases(BrokerKind::RabbitMQ)), case_name);
+
+// The transport's contract (amqp_conn.hpp), which the recipes build on
+// whatever client library is under it: channel errors as a Status on their
+// channel only, the broker's verdicts, tokens in headers, deliveries, a
+// broker's cancel, drop().
+class ConnTest : public ::testing::TestWithParam<BrokerKind> {
+ protected:
+  void SetUp() override {
+    broker_ = Brokers::get(GetParam());
+    if (!broker_) GTEST_SKIP() << "rabbitmq-server is not installed";
+  }
+  std::string name(const std::string& what) const {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    return "recipes." + std::to_string(getpid()) + ".conn." + info->test_suite_name() + "." + info->name() + "." + what;
+  }
+  Endpoint ep() const { return broker_->endpoint(); }
+  harness::BrokerProcess* broker_ = nullptr;
+};
+
+TEST_P(ConnTest, ChannelErrorsCloseOnlyTheirChannel) {
+  amqp::Connection c(ep(), 5s);
+  const uint16_t a = c.open_channel(), b = c.open_channel();
+  EXPECT_EQ(c.declare(a, name("missing"), {.passive = true}).status.code, amqp::kNotFound);
+  EXPECT_FALSE(c.is_open(a));
+  EXPECT_EQ(c.qos(a, 1).code, amqp::kNotFound) << "a closed channel answers with why it closed";
+  EXPECT_EQ(c.publish(a, name("missing"), "x", {}), 0u);
+  c.close_channel(a);  // forgotten, no error
+  ASSERT_TRUE(c.is_open(b));
+  const std::string q = name("exclusive");
+  ASSERT_TRUE(c.declare(b, q, {.exclusive = true}).status.ok());
+
+  amqp::Connection other(ep(), 5s);
+  EXPECT_EQ(other.declare(other.open_channel(), q, {.exclusive = true}).status.code, amqp::kResourceLocked);
+  c.drop();  // no connection.close: the broker sees a dead peer, and its exclusive queue goes
+  EXPECT_FALSE(c.alive());
+  EXPECT_THROW(c.open_channel(), Error);
+  bool taken = false;
+  for (auto until = Clock::now() + 5s; !taken && Clock::now() < until; std::this_thread::sleep_for(20ms))
+    taken = other.declare(other.open_channel(), q, {.exclusive = true}).status.ok();
+  EXPECT_TRUE(taken) << "the dropped connection's exclusive queue is still there";
+}
+
+TEST_P(ConnTest, VerdictsAndTokens) {
+  amqp::Connection c(ep(), 5s);
+  const std::string q = name("q"), nowhere = name("nowhere");
+  const uint16_t ch = c.open_channel();
+  ASSERT_TRUE(c.declare(ch, q, {}).status.ok());
+  ASSERT_TRUE(c.confirm_select(ch).ok());
+  const uint64_t s1 = c.publish(ch, q, "one", {.mandatory = true, .token = 41});
+  const uint64_t s2 = c.publish(ch, nowhere, "two", {.mandatory = true});
+  const uint64_t s3 = c.publish(ch, nowhere, "three", {});
+  EXPECT_EQ(s2, s1 + 1);
+  EXPECT_EQ(c.wait_confirm(ch, s2), amqp::Verdict::Returned);
+  EXPECT_EQ(c.wait_confirm(ch, s3), amqp::Verdict::Acked) << "not mandatory: dropped, and acked";
+  EXPECT_EQ(c.wait_confirm(ch, s1), amqp::Verdict::Acked);
+
+  const uint16_t tx = c.open_channel();
+  ASSERT_TRUE(c.tx_select(tx).ok());
+  c.publish(tx, nowhere, "four", {.mandatory = true});
+  EXPECT_EQ(c.commit(tx), amqp::Verdict::Returned);
+  c.publish(tx, q, "five", {.mandatory = true, .persistent = true, .token = 42});
+  EXPECT_EQ(c.commit(tx), amqp::Verdict::Acked) << "a return counts for the commit it came before only";
+
+  amqp::Status st;
+  std::optional<amqp::Delivery> m = c.get(ch, q, &st);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->body, "one");
+  EXPECT_EQ(m->token, 41);
+  c.ack(ch, m->tag);
+  m = c.get(ch, q, &st);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->body, "five");
+  EXPECT_EQ(m->token, 42);
+  c.ack(ch, m->tag);
+  EXPECT_FALSE(c.get(ch, q, &st));
+  EXPECT_TRUE(st.ok()) << "get-empty is no error";
+  EXPECT_FALSE(c.get(ch, name("missing"), &st));
+  EXPECT_EQ(st.code, amqp::kNotFound);
+  EXPECT_TRUE(c.is_open(tx));
+  EXPECT_TRUE(c.delete_queue(tx, q).ok());
+}
+
+TEST_P(ConnTest, DeliveriesAndTheBrokersCancel) {
+  amqp::Connection c(ep(), 5s), admin(ep(), 5s);
+  const std::string q = name("q");
+  const uint16_t pub = c.open_channel();
+  ASSERT_TRUE(c.declare(pub, q, {}).status.ok());
+  c.publish(pub, q, "x", {.token = 7});
+  c.publish(pub, q, "y", {});
+  const uint16_t ch = c.open_channel();
+  ASSERT_TRUE(c.qos(ch, 10).ok());
+  std::string tag;
+  ASSERT_TRUE(c.consume(ch, q, false, false, {}, &tag).ok());
+  EXPECT_FALSE(tag.empty());
+  std::optional<amqp::Delivery> d = c.next_delivery(ch, Clock::now() + 5s);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->body, "x");
+  EXPECT_EQ(d->token, 7);
+  EXPECT_EQ(d->consumer_tag, tag);
+  EXPECT_FALSE(d->redelivered);
+  EXPECT_FALSE(c.next_delivery(pub, Clock::now() + 50ms)) << "another channel's delivery";
+  c.reject(ch, d->tag, true);
+  for (int i = 0; i < 2; ++i) {  // y, then x again (requeued)
+    d = c.next_delivery(ch, Clock::now() + 5s);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->redelivered, d->body == "x") << d->body;
+    EXPECT_EQ(d->token, d->body == "x" ? std::optional<int64_t>(7) : std::nullopt);
+    c.ack(ch, d->tag);
+  }
+  auto t0 = Clock::now();
+  EXPECT_FALSE(c.next_delivery(ch, t0 + 200ms));
+  EXPECT_GE(Clock::now() - t0, 200ms) << "returned before its deadline";
+
+  ASSERT_TRUE(admin.delete_queue(admin.open_channel(), q).ok());
+  t0 = Clock::now();
+  EXPECT_FALSE(c.next_delivery(ch, t0 + 5s));
+  EXPECT_LT(Clock::now() - t0, 4s) << "the broker's basic.cancel did not end the wait";
+  EXPECT_TRUE(c.cancelled_by_broker(ch, tag));
+  EXPECT_FALSE(c.cancelled_by_broker(pub, tag));
+  EXPECT_TRUE(c.is_open(ch));
+  c.close_channel(ch);
+  EXPECT_FALSE(c.is_open(ch));
+  EXPECT_FALSE(c.cancelled_by_broker(ch, tag));
+}
+
+std::string broker_name(const ::testing::TestParamInfo<BrokerKind>& i) {
+  return i.param == BrokerKind::Warren ? "Warren" : "RabbitMQ";
+}
+INSTANTIATE_TEST_SUITE_P(Warren, ConnTest, ::testing::Values(BrokerKind::Warren), broker_name);
+INSTANTIATE_TEST_SUITE_P(RabbitMQ, ConnTest, ::testing::Values(BrokerKind::RabbitMQ), broker_name);
 
 // single-queue's flaw (docs/locks.md), played step by step: two clients
 // that both find the new queue empty both publish a token, and then two
