@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -106,6 +107,9 @@ int selftest(const std::string& warrend) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Clients the nemesis kills may do so with a ledger answer half-written
+  // to their stdin: that is their death, not the prover's (EPIPE instead).
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"warren-prover: fault-injecting tests of Warren's locks (docs/prover.md)"};
   app.require_subcommand(1);
 

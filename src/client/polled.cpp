@@ -90,14 +90,6 @@ void PolledConnection::poll(milliseconds timeout) {
     else
       session_.connect_failed(Clock::now(), err);
   }
-  if (fd_ >= 0) {
-    session_.tick(now);
-    if (session_.wants_transport_closed()) {
-      session_.take_output(wbuf_, now);  // last words, if the socket takes them
-      if (woff_ < wbuf_.size()) [[maybe_unused]] auto n = ::send(fd_, wbuf_.data() + woff_, wbuf_.size() - woff_, MSG_NOSIGNAL);
-      cut(*session_.drop_reason());
-    }
-  }
   write_some();
   auto wait = timeout;
   if (auto deadline = session_.next_deadline())
@@ -107,6 +99,17 @@ void PolledConnection::poll(milliseconds timeout) {
     if (::poll(&p, 1, int(wait.count())) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) read_some();
   } else if (wait.count() > 0 && session_.state() != Session::State::Closed) {
     ::poll(nullptr, 0, int(wait.count()));  // waiting to reconnect
+  }
+  // Timers after the input: an owner that did not poll for a while must not
+  // take the broker's heartbeats, waiting in the socket, for silence.
+  if (fd_ >= 0) {
+    now = Clock::now();
+    session_.tick(now);
+    if (session_.wants_transport_closed()) {
+      session_.take_output(wbuf_, now);  // last words, if the socket takes them
+      if (woff_ < wbuf_.size()) [[maybe_unused]] auto n = ::send(fd_, wbuf_.data() + woff_, wbuf_.size() - woff_, MSG_NOSIGNAL);
+      cut(*session_.drop_reason());
+    }
   }
   session_.take_ready(ready_);
   run_ready(ready_, &spent_);

@@ -202,7 +202,7 @@ std::optional<TimePoint> Session::next_deadline() const {
     default: break;
   }
   if (heartbeat_ == 0) return std::nullopt;
-  auto hb = std::chrono::seconds(heartbeat_);
+  milliseconds hb = std::chrono::seconds(heartbeat_);  // (in ms: half of 1 s is not 0)
   return std::min(last_out_ + hb / 2, last_in_ + 2 * hb);
 }
 
@@ -212,7 +212,7 @@ void Session::tick(TimePoint now) {
     return;
   }
   if (heartbeat_ == 0 || state_ == State::Idle || state_ == State::Closed || state_ == State::Handshake) return;
-  auto hb = std::chrono::seconds(heartbeat_);
+  milliseconds hb = std::chrono::seconds(heartbeat_);  // (in ms: half of 1 s is not 0)
   if (now - last_in_ >= 2 * hb) {
     drop({0, "missed heartbeats from the broker (" + std::to_string(2 * heartbeat_) + " s silent)"});
     return;

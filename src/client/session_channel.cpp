@@ -608,6 +608,8 @@ void Session::channel_closed(Channel& c, const Error& why, bool by_broker) {
     c.closed_by = why;
     if (c.opened) done_err(c.opened, why);
     if (c.events.closed) ready([cb = c.events.closed, why] { cb(why); });
+    // The broker's close crossed ours: the application's close is done too.
+    if (c.close_done) done_ok(c.close_done);
   } else {
     c.closed_by = Error{0, "channel " + std::to_string(c.id) + " was closed by the application"};
     if (c.close_done) done_ok(c.close_done);
