@@ -23,7 +23,7 @@ ExternalProject_Add(warren_fuzzers
 # Short, so that make test stays within its budget on two cores: each run
 # replays the committed corpus and searches a little further. Longer
 # campaigns: -DWARREN_FUZZ_SECONDS=600, or run a target by hand.
-set(WARREN_FUZZ_SECONDS 10 CACHE STRING "Seconds each fuzz target runs under CTest")
+set(WARREN_FUZZ_SECONDS 6 CACHE STRING "Seconds each fuzz target runs under CTest")
 foreach(t ${WARREN_FUZZ_TARGETS})
   # New inputs go to the first corpus directory: keep it in the build tree so
   # a test run never dirties the source tree; the committed seeds come second.

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < messages; ++i) {
       std::string body = "job " + std::to_string(i);
       ch.channel().publish({.exchange = "", .routing_key = "examples.jobs", .body = body, .properties = &persistent},
-                           [&](Outcome o) { (o == Outcome::Acked ? acked : other)++; });
+                           [&](Outcome r) { (r == Outcome::Acked ? acked : other)++; });
     }
     // A last blocking publish: confirms come in order, so after it, all have.
     ch.publish({.exchange = "", .routing_key = "examples.jobs", .body = "last", .properties = &persistent});

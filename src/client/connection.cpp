@@ -59,6 +59,9 @@ void ConnectionCore::stop() {
 }
 
 void ConnectionCore::wake() {
+  // From a callback the loop is awake already: it takes the output after
+  // running the callbacks (no eventfd write, no extra turn).
+  if (on_io_thread()) return;
   if (!wake_armed_.exchange(true)) {
     uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
@@ -128,6 +131,10 @@ void ConnectionCore::run() {
       }
     }
     run_ready(ready, &spent);
+    if (fd_ >= 0) {  // what the callbacks published or acked goes out in this turn
+      std::lock_guard l(mu_);
+      session_.take_output(wbuf, Clock::now());
+    }
     if (done) {
       std::lock_guard l(mu_);
       session_.take_ready(ready);

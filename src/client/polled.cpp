@@ -14,12 +14,12 @@ namespace {
 // A read's deliveries are handed to their callbacks before the next read,
 // so a chunk's worth (~1,000 small messages) is what the delivery pool
 // recycles: no allocation per message in a steady stream.
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kPolledReadChunk = 64 * 1024;
 
 }  // namespace
 
 PolledConnection::PolledConnection(ConnectionOptions opts)
-    : opts_(resolve_options(std::move(opts))), session_(opts_.session, opts_.events), rbuf_(kReadChunk) {}
+    : opts_(resolve_options(std::move(opts))), session_(opts_.session, opts_.events), rbuf_(kPolledReadChunk) {}
 
 PolledConnection::~PolledConnection() {
   if (fd_ >= 0) ::close(fd_);
