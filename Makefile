@@ -2,6 +2,10 @@
 # Everything else here is what they are made of.
 .PHONY: run test deps build-release build-debug bench clean
 JOBS ?= $(shell nproc)
+# Tests wait on brokers, sockets and timers about half the time: one more
+# test than cores keeps both busy (a fresh clone's test phase: 343 s at -j2,
+# 266 s at -j3 on two cores).
+TEST_JOBS ?= $(shell echo $$(( $$(nproc) + 1 )))
 RELEASE_DIR := build/release
 DEBUG_DIR := build/debug
 
@@ -10,7 +14,7 @@ run: deps build-release
 	exec $(RELEASE_DIR)/apps/warrend/warrend --data-dir var $(ARGS)
 
 test: deps build-debug
-	cd $(DEBUG_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	cd $(DEBUG_DIR) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 600
 
 deps:
 	@scripts/install-deps.sh
