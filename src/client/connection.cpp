@@ -243,11 +243,8 @@ Connection::~Connection() {
 }
 
 void Connection::close() {
-  if (core_->on_io_thread()) {
-    core_->with([](Session& s) { s.close(nullptr); });
-    return;
-  }
   core_->with([](Session& s) { s.close(nullptr); });
+  if (core_->on_io_thread()) return;  // from a callback: the loop finishes it
   core_->wait(milliseconds(5000), [](Session& s) { return s.state() == Session::State::Closed; });
 }
 

@@ -9,23 +9,11 @@
 namespace warren::client {
 namespace {
 
+using testing::EventLog;
 using testing::FakeBroker;
+using testing::on;
 using testing::Sent;
 namespace a = warren::amqp091;
-
-struct CloseEventLog {
-  std::vector<uint64_t> opened;
-  std::vector<Error> lost, closed;
-  ConnectionEvents events() {
-    ConnectionEvents e;
-    e.opened = [this](uint64_t ep) { opened.push_back(ep); };
-    e.lost = [this](const Error& why) { lost.push_back(why); };
-    e.closed = [this](const Error& why) { closed.push_back(why); };
-    return e;
-  }
-};
-
-std::string on_channel(uint16_t ch, std::string_view method) { return std::to_string(ch) + ":" + std::string(method); }
 
 // ---- refused logins
 
@@ -44,7 +32,7 @@ void refuse_login(FakeBroker& b, uint16_t code) {
 }
 
 TEST(ClientSessionLogin, RefusedAtFirstConnectIsClosed) {
-  CloseEventLog ev;
+  EventLog ev;
   Session s({}, ev.events());
   FakeBroker b(s);
   refuse_login(b, 403);
@@ -59,7 +47,7 @@ TEST(ClientSessionLogin, RefusedAtFirstConnectIsClosed) {
 }
 
 TEST(ClientSessionLogin, RefusedOnReconnectIsClosedWithoutRetrying) {
-  CloseEventLog ev;
+  EventLog ev;
   Session s({.seed = 1}, ev.events());
   FakeBroker b(s);
   b.connect();
@@ -112,7 +100,7 @@ TEST(ClientSessionLogin, OtherCloseDuringAReconnectHandshakeRetries) {
 }
 
 TEST(ClientSessionConnection, CloseByTheApplication) {
-  CloseEventLog ev;
+  EventLog ev;
   Session s({}, ev.events());
   FakeBroker b(s);
   b.connect();
@@ -206,7 +194,7 @@ TEST(ClientRecovery, CallsInFlightFailOnceWhenTheTransportGoes) {
   std::vector<Sent> out = b.connect();
   std::vector<std::string> names = testing::method_names(out);
   ASSERT_FALSE(names.empty());
-  EXPECT_EQ(names.back(), on_channel(ch, "channel.open"));
+  EXPECT_EQ(names.back(), on(ch, "channel.open"));
   b.run();
   EXPECT_EQ(qos_done.size(), 1u);
   EXPECT_EQ(get_done.size(), 1u);

@@ -11,25 +11,11 @@ namespace warren::client {
 namespace {
 
 using testing::ConfirmLog;
+using testing::EventLog;
 using testing::FakeBroker;
+using testing::on;
 using testing::Sent;
 namespace a = warren::amqp091;
-
-struct RecoveryEventLog {
-  std::vector<uint64_t> opened;
-  std::vector<Error> lost, recovery_errors;
-  std::vector<std::pair<std::string, std::string>> renamed;
-  ConnectionEvents events() {
-    ConnectionEvents e;
-    e.opened = [this](uint64_t ep) { opened.push_back(ep); };
-    e.lost = [this](const Error& why) { lost.push_back(why); };
-    e.recovery_error = [this](const Error& why) { recovery_errors.push_back(why); };
-    e.queue_renamed = [this](const std::string& from, const std::string& to) { renamed.emplace_back(from, to); };
-    return e;
-  }
-};
-
-std::string on(uint16_t ch, std::string_view method) { return std::to_string(ch) + ":" + std::string(method); }
 
 // Where the transport goes down in the life of one confirmed publish.
 enum class LostAt { BeforeOutputTaken, AfterOutputTaken, AfterBrokerReceived, AfterAck };
@@ -43,7 +29,7 @@ class ClientRecoveryEveryStep : public ::testing::TestWithParam<LostAt> {};
 
 TEST_P(ClientRecoveryEveryStep, EveryPublishCompletesOnceAndTheNextEpochStartsAtOne) {
   const LostAt at = GetParam();
-  RecoveryEventLog ev;
+  EventLog ev;
   Session s({.seed = 3}, ev.events());
   FakeBroker b(s);
   b.connect();
@@ -163,7 +149,7 @@ std::string declare_topology(Session& s, FakeBroker& b, uint16_t ch) {
 }
 
 TEST(ClientRecovery, ReplaysTopologyThenReopensChannelsThenAllowsPublish) {
-  RecoveryEventLog ev;
+  EventLog ev;
   Session s({.seed = 5}, ev.events());
   FakeBroker b(s);
   b.connect();
@@ -294,7 +280,7 @@ TEST(ClientRecovery, ChannelsWaitForTheTopologyEvenWhenOneIsClosedMeanwhile) {
 }
 
 TEST(ClientRecovery, RefusedRedeclareIsReportedAndRecoveryGoesOn) {
-  RecoveryEventLog ev;
+  EventLog ev;
   Session s({.seed = 6}, ev.events());
   FakeBroker b(s);
   b.connect();
@@ -356,7 +342,7 @@ TEST(ClientRecovery, RefusedReconsumeClosesThatChannelOnly) {
 }
 
 TEST(ClientRecovery, LossDuringRecoveryStartsItOver) {
-  RecoveryEventLog ev;
+  EventLog ev;
   Session s({.seed = 8}, ev.events());
   FakeBroker b(s);
   b.connect();

@@ -11,29 +11,15 @@
 namespace warren::client {
 namespace {
 
+using testing::EventLog;
 using testing::FakeBroker;
+using testing::on;
 using testing::Sent;
 namespace a = warren::amqp091;
 
 // What the connection-level events reported.
-struct ConnEventLog {
-  std::vector<uint64_t> opened;
-  std::vector<Error> lost, closed;
-  std::vector<std::string> blocked;
-  int unblocked = 0;
-  ConnectionEvents events() {
-    ConnectionEvents e;
-    e.opened = [this](uint64_t ep) { opened.push_back(ep); };
-    e.lost = [this](const Error& why) { lost.push_back(why); };
-    e.closed = [this](const Error& why) { closed.push_back(why); };
-    e.blocked = [this](const std::string& r) { blocked.push_back(r); };
-    e.unblocked = [this] { ++unblocked; };
-    return e;
-  }
-};
-
 TEST(ClientSessionHandshake, StartOkTuneOkOpenAndOpenedEvent) {
-  ConnEventLog ev;
+  EventLog ev;
   Session s({.user = "alice", .password = "pw", .vhost = "prod", .heartbeat_s = 30, .frame_max = 65536},
             ev.events());
   FakeBroker b(s);
@@ -67,7 +53,7 @@ TEST(ClientSessionHandshake, StartOkTuneOkOpenAndOpenedEvent) {
 }
 
 TEST(ClientSessionHandshake, NoOpenedEventBeforeOpenOk) {
-  ConnEventLog ev;
+  EventLog ev;
   Session s({}, ev.events());
   FakeBroker b(s);
   s.transport_up(b.now);
@@ -188,7 +174,7 @@ TEST(ClientSessionHeartbeat, OtherOutputCountsAsLiveness) {
 }
 
 TEST(ClientSessionHeartbeat, TwoIntervalsWithoutInputWantTheTransportClosed) {
-  ConnEventLog ev;
+  EventLog ev;
   Session s({.heartbeat_s = 10}, ev.events());
   FakeBroker b(s);
   b.connect(10);
@@ -270,7 +256,7 @@ TEST(ClientSessionBackoff, JitteredDoublingUpToTheMaximum) {
 }
 
 TEST(ClientSessionBackoff, FirstConnectFailureClosesForGood) {
-  ConnEventLog ev;
+  EventLog ev;
   Session s({}, ev.events());
   FakeBroker b(s);
   s.connect_failed(b.now, {0, "connection refused"});
@@ -293,7 +279,7 @@ TEST(ClientSessionBackoff, NoRecoveryWhenDisabled) {
 // ---- connection.blocked, protocol errors
 
 TEST(ClientSessionConnection, BlockedAndUnblockedEvents) {
-  ConnEventLog ev;
+  EventLog ev;
   Session s({}, ev.events());
   FakeBroker b(s);
   b.connect();

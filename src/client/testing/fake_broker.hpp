@@ -68,6 +68,29 @@ inline std::vector<std::string> method_names(const std::vector<Sent>& frames) {
 
 // Each publish's outcomes, in the order reported: a test checks that each
 // got exactly one.
+// Every ConnectionEvents callback, recorded.
+struct EventLog {
+  std::vector<uint64_t> opened;
+  std::vector<Error> lost, closed, recovery_errors;
+  std::vector<std::pair<std::string, std::string>> renamed;
+  std::vector<std::string> blocked;
+  int unblocked = 0;
+  ConnectionEvents events() {
+    ConnectionEvents e;
+    e.opened = [this](uint64_t ep) { opened.push_back(ep); };
+    e.lost = [this](const Error& why) { lost.push_back(why); };
+    e.closed = [this](const Error& why) { closed.push_back(why); };
+    e.recovery_error = [this](const Error& why) { recovery_errors.push_back(why); };
+    e.queue_renamed = [this](const std::string& from, const std::string& to) { renamed.emplace_back(from, to); };
+    e.blocked = [this](const std::string& r) { blocked.push_back(r); };
+    e.unblocked = [this] { ++unblocked; };
+    return e;
+  }
+};
+
+// "channel:method", as Sent lists are compared.
+inline std::string on(uint16_t ch, std::string_view method) { return std::to_string(ch) + ":" + std::string(method); }
+
 struct ConfirmLog {
   std::vector<std::vector<Outcome>> per;
   ConfirmCallback track() {
