@@ -73,7 +73,9 @@ void ConnectionCore::throttle() {
   std::unique_lock l(mu_);
   auto over = [&](size_t mark) { return session_.output_size() + unsent_.load() >= mark; };
   if (!over(kHighWater)) return;
+  ++throttled_;
   cv_.wait(l, [&] { return !over(kLowWater) || session_.state() != Session::State::Open; });
+  --throttled_;
 }
 
 void ConnectionCore::drop_transport() {
@@ -167,10 +169,10 @@ void ConnectionCore::run() {
         continue;
       }
     }
-    size_t unsent = wbuf.size() - woff;
-    if (unsent_.exchange(unsent) >= kLowWater && unsent < kLowWater) {
-      std::lock_guard l(mu_);  // (so a throttled publisher cannot miss it)
-      cv_.notify_all();
+    unsent_ = wbuf.size() - woff;
+    if (throttled_.load() > 0) {  // a publisher waits: tell it once the output is under the low water
+      std::lock_guard l(mu_);  // (so it cannot miss it)
+      if (session_.output_size() + unsent_.load() < kLowWater) cv_.notify_all();
     }
     pollfd fds[2] = {{.fd = wake_fd_, .events = POLLIN, .revents = 0},
                      {.fd = fd_, .events = short(POLLIN | (woff < wbuf.size() ? POLLOUT : 0)), .revents = 0}};

@@ -62,6 +62,7 @@ class ConnectionCore {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> drop_requested_{false};
   std::atomic<size_t> unsent_{0};  // taken from the session, not yet written
+  std::atomic<int> throttled_{0};  // publishers waiting in throttle()
   Session::State notified_state_ = Session::State::Idle;  // I/O thread only
   uint64_t notified_epoch_ = 0;
 };

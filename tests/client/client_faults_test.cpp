@@ -188,6 +188,38 @@ TEST(Warren, ConfirmsStayExactUnderCutsAndRestarts) {
   check(run(*rig, 6s, 4));
 }
 
+// A broker that stops reading (the proxy black-holes the connection): the
+// output the library holds stays bounded, so publishers block (8 MiB high
+// water, 4 MiB low) instead of queueing without end; they go on when the
+// broker reads again.
+TEST(Warren, PublishersBlockWhileTheBrokerDoesNotRead) {
+  auto rig = FaultRig::start("Warren");
+  if (!rig) GTEST_SKIP() << "WARREN_WARREND not set";
+  auto conn = Connection::open(rig->uri());
+  BlockingChannel ch(conn->channel());
+  ch.queue_declare({.name = "client-backpressure"});
+  rig->proxy->set_mode(rig->route, prover::Proxy::Mode::Blackhole);
+  constexpr int kPublishes = 64;  // of 1 MiB: far more than kernel buffers and the high water hold
+  std::string body(1 << 20, 'x');
+  std::atomic<int> published{0};
+  std::thread publisher([&] {
+    for (int i = 0; i < kPublishes; ++i) {
+      ch.channel().publish({.exchange = "", .routing_key = "client-backpressure", .body = body});
+      ++published;
+    }
+  });
+  std::this_thread::sleep_for(2s);
+  int while_blocked = published;
+  EXPECT_LT(while_blocked, kPublishes / 2) << "publish never blocked: output grew without bound";
+  rig->proxy->set_mode(rig->route, prover::Proxy::Mode::Pass);
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (published < kPublishes && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(published.load(), kPublishes) << "publishers did not go on once the broker read again";
+  publisher.join();
+  std::printf("black hole: %d of %d publishes of 1 MiB went through in 2 s, the rest after\n", while_blocked, kPublishes);
+  EXPECT_EQ(ch.queue_declare({.name = "client-backpressure"}, true).message_count, uint32_t(kPublishes));
+}
+
 // RabbitMQ takes seconds to boot: one kill -9 and restart, after 5 cuts.
 TEST(RabbitMQ, ConfirmsStayExactUnderCutsAndARestart) {
   auto rig = FaultRig::start("RabbitMQ");
