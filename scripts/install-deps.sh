@@ -9,6 +9,7 @@ packages=(
   clang libclang-rt-14-dev            # libFuzzer and sanitizer runtimes
   libasio-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   nlohmann-json3-dev libcpp-httplib-dev zlib1g-dev  # zlib: the store's record checksums
+  libssl-dev libpcre2-dev             # users' password hashes; permission patterns (PCRE, as RabbitMQ's)
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 util-linux procps           # integration tests (flock(1), ps)
   python3-pika python3-kombu amqp-tools librabbitmq-dev  # AMQP 0-9-1 client tests

@@ -210,8 +210,13 @@ int main(int argc, char** argv) {
       o.disk_free_limit = cfg->store.disk_free_limit;
       o.memory_high_watermark = watermark;
       if (!cfg->amqp.users.empty()) {
-        o.amqp091.users.clear();
-        for (const auto& [name, password] : cfg->amqp.users) o.amqp091.users[name] = {password, false};
+        auto dir = std::make_shared<auth::Directory>();
+        dir->put_vhost({.name = "/", .description = "Default virtual host"});
+        for (const auto& [name, password] : cfg->amqp.users) {
+          dir->put_user({.name = name, .password_hash = auth::hash_password(password), .tags = {"administrator"}});
+          dir->set_permission(name, "/", {});
+        }
+        o.amqp091.directory = std::move(dir);
       }
       o.amqp10.idle_time_out = cfg->amqp10.idle_time_out;
       o.amqp10.max_frame_size = cfg->amqp10.max_frame_size;
@@ -220,6 +225,9 @@ int main(int argc, char** argv) {
       o.amqp10.default_user = cfg->amqp10.default_user;
       o.amqp10.max_message_size = cfg->amqp.max_message_size;
       amqp = std::make_unique<server::AmqpServer>(loop, broker, o);
+      o.amqp091.directory->on_refused = [](std::string_view user, const auth::Peer& from, auth::LoginResult why) {
+        spdlog::warn("login refused: user '{}' from {}: {}", user, from.address, auth::to_string(why));
+      };
       spdlog::info("AMQP 0-9-1 listening on {}:{} (and AMQP 1.0, same port)", o.host, amqp->port());
     }
     spdlog::info("warrend ready (data dir {}{})", cfg->data_dir,

@@ -166,7 +166,7 @@ std::string handshake(uint32_t frame_max, uint16_t heartbeat) {
 class ClientB {
  public:
   ClientB(broker::Broker& broker, const ServerOptions& opts, uint64_t id, TimePoint now)
-      : t_('B', opts.frame_max), conn_(std::make_unique<Connection>(broker, id, opts, t_, true, now)) {
+      : t_('B', opts.frame_max), conn_(std::make_unique<Connection>(broker, id, opts, t_, auth::Peer{"", true}, now)) {
     std::string out = handshake(opts.frame_max, 0);
     setup(out);
     feed(out, now);
@@ -266,7 +266,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t next_b_id = 3;
   CheckingTransport at('A', opts.frame_max);
   {
-    Connection a(broker, 1, opts, at, true, now);
+    Connection a(broker, 1, opts, at, auth::Peer{"", true}, now);
     FrameCutter cutter(opts.frame_max);
     FrameBatch batch;
     auto feed_a = [&](std::span<const uint8_t> bytes, size_t step) {

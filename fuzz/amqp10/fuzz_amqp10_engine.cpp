@@ -141,7 +141,7 @@ std::string credit(uint32_t handle, uint32_t delivery_count, uint32_t n) {
 class ClientB {
  public:
   ClientB(broker::Broker& broker, const ServerOptions& opts, uint64_t id, TimePoint now)
-      : t_(65536), conn_(std::make_unique<Connection>(broker, id, opts, t_, true, now)) {
+      : t_(65536), conn_(std::make_unique<Connection>(broker, id, opts, t_, auth::Peer{"", true}, now)) {
     std::string out = open_and_begin(65536) + attach(0, true) + credit(0, 0, 5);
     feed(out, now);
   }
@@ -219,7 +219,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t next_b = 3;
   CheckingTransport at(a_max);
   {
-    Connection a(broker, 1, opts, at, true, now);
+    Connection a(broker, 1, opts, at, auth::Peer{"", true}, now);
     bool alarm = false;
     std::string prefix;
     if (mode & 4) {

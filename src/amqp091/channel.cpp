@@ -231,19 +231,25 @@ void Channel::handle_exchange(const Method& m, TimePoint now) {
   if (auto* d = as<ExchangeDeclare>(m)) {
     if (!decode_arguments(d->arguments, args, st)) return error(st.code, st.text, m);
     broker::ExchangeDeclare x{stripped(d->exchange), std::string(d->type), d->passive, d->durable,
-                              d->auto_delete, d->internal, std::move(args)};
+                              d->auto_delete, d->internal, std::move(args), conn_.access()};
     if (fail_if(vh.declare_exchange(x), m)) return;
     if (!d->nowait) conn_.send_method(id_, ExchangeDeclareOk{});
   } else if (auto* del = as<ExchangeDelete>(m)) {
-    if (fail_if(vh.delete_exchange(stripped(del->exchange), del->if_unused), m)) return;
+    if (fail_if(vh.delete_exchange(stripped(del->exchange), del->if_unused, conn_.access()), m)) return;
     if (!del->nowait) conn_.send_method(id_, ExchangeDeleteOk{});
   } else if (auto* b = as<ExchangeBind>(m)) {
     if (!decode_arguments(b->arguments, args, st)) return error(st.code, st.text, m);
-    if (fail_if(vh.bind_exchange(stripped(b->destination), stripped(b->source), b->routing_key, args), m)) return;
+    if (fail_if(vh.bind_exchange(stripped(b->destination), stripped(b->source), b->routing_key, args,
+                                 conn_.access()),
+                m))
+      return;
     if (!b->nowait) conn_.send_method(id_, ExchangeBindOk{});
   } else if (auto* u = as<ExchangeUnbind>(m)) {
     if (!decode_arguments(u->arguments, args, st)) return error(st.code, st.text, m);
-    if (fail_if(vh.unbind_exchange(stripped(u->destination), stripped(u->source), u->routing_key, args), m)) return;
+    if (fail_if(vh.unbind_exchange(stripped(u->destination), stripped(u->source), u->routing_key, args,
+                                   conn_.access()),
+                m))
+      return;
     if (!u->nowait) conn_.send_method(id_, ExchangeUnbindOk{});
   } else {
     error(ReplyCode::NotImplemented, "unexpected exchange method", m);
@@ -259,7 +265,7 @@ void Channel::handle_queue(const Method& m, TimePoint now) {
   if (auto* d = as<QueueDeclare>(m)) {
     if (!decode_arguments(d->arguments, args, st)) return error(st.code, st.text, m);
     broker::QueueDeclare q{stripped(d->queue), d->passive, d->durable, d->exclusive, d->auto_delete,
-                           std::move(args), who};
+                           std::move(args), who, conn_.access()};
     broker::QueueDeclareOk ok;
     if (fail_if(vh.declare_queue(q, now, ok), m)) return;
     last_queue_ = ok.name;
@@ -284,26 +290,26 @@ void Channel::handle_queue(const Method& m, TimePoint now) {
     }
     // RabbitMQ: an empty routing key with an empty queue name binds the last queue's name.
     std::string key = b->routing_key.empty() && b->queue.empty() ? q : std::string(b->routing_key);
-    if (fail_if(vh.bind_queue(q, stripped(b->exchange), key, args, who), m)) return;
+    if (fail_if(vh.bind_queue(q, stripped(b->exchange), key, args, who, conn_.access()), m)) return;
     if (!b->nowait) conn_.send_method(id_, QueueBindOk{});
   } else if (auto* u = as<QueueUnbind>(m)) {
     if (!name_or_fail(stripped(u->queue), q) || !decode_arguments(u->arguments, args, st)) {
       if (!closing_) error(st.code, st.text, m);
       return;
     }
-    if (fail_if(vh.unbind_queue(q, stripped(u->exchange), u->routing_key, args, who), m)) return;
+    if (fail_if(vh.unbind_queue(q, stripped(u->exchange), u->routing_key, args, who, conn_.access()), m)) return;
     conn_.send_method(id_, QueueUnbindOk{});
   } else if (auto* p = as<QueuePurge>(m)) {
     if (!name_or_fail(p->queue, q)) return;
     uint64_t n = 0;
-    if (fail_if(vh.purge_queue(q, who, now, n), m)) return;
+    if (fail_if(vh.purge_queue(q, who, now, n, conn_.access()), m)) return;
     QueuePurgeOk ok;
     ok.message_count = uint32_t(n);
     if (!p->nowait) conn_.send_method(id_, ok);
   } else if (auto* d = as<QueueDelete>(m)) {
     if (!name_or_fail(stripped(d->queue), q)) return;
     uint64_t n = 0;
-    if (fail_if(vh.delete_queue(q, d->if_unused, d->if_empty, who, now, n), m)) return;
+    if (fail_if(vh.delete_queue(q, d->if_unused, d->if_empty, who, now, n, conn_.access()), m)) return;
     QueueDeleteOk ok;
     ok.message_count = uint32_t(n);
     if (!d->nowait) conn_.send_method(id_, ok);
@@ -367,6 +373,7 @@ void Channel::handle_basic(const Method& m, TimePoint now) {
 void Channel::handle_consume(const BasicConsume& m, TimePoint now) {
   if (m.queue == broker::kReplyToQueue) return consume_reply_to(m);
   Method method = m;
+  if (fail_if(broker::VHost::may_consume(conn_.access(), queue_name(m.queue)), method)) return;
   broker::Error err;
   broker::QueuePtr q = conn_.vhost().queue_for(queue_name(m.queue), conn_.id(), err);
   if (fail_if(err, method)) return;
@@ -409,6 +416,7 @@ void Channel::handle_consume(const BasicConsume& m, TimePoint now) {
 
 void Channel::handle_get(const BasicGet& m, TimePoint now) {
   Method method = m;
+  if (fail_if(broker::VHost::may_consume(conn_.access(), queue_name(m.queue)), method)) return;
   broker::Error err;
   broker::QueuePtr q = conn_.vhost().queue_for(queue_name(m.queue), conn_.id(), err);
   if (fail_if(err, method) || fail_if(q->check_get(m.no_ack), method)) return;
@@ -551,6 +559,8 @@ size_t Channel::publish_whole(const BasicPublish& p, const FrameBatch& batch, si
   constexpr uint16_t kChecked =
       property_flag(Property::Expiration) | property_flag(Property::UserId) | property_flag(Property::ReplyTo);
   if (closing_ || receiving_ || tx_mode_ || p.immediate || i + 1 >= end) return 0;
+  // Refused publishes take the frame-by-frame path, which refuses them.
+  if (broker::VHost::may_publish(conn_.access(), p.exchange)) return 0;
   const uint64_t frame_max = max_payload(conn_.frame_max());
   const Frame& head = batch.frames[i + 1];
   if (head.type != kFrameHeader || head.channel != id_ || head.payload.size() > frame_max) return 0;
@@ -625,6 +635,8 @@ void Channel::handle_body(const Frame& f, TimePoint now) {
 }
 
 void Channel::publish(Content& c, TimePoint now) {
+  Method m = BasicPublish{};
+  if (fail_if(broker::VHost::may_publish(conn_.access(), c.exchange), m)) return;
   if (tx_mode_) {
     TxOp op;
     if (!c.body) c.body = std::make_shared<const std::string>(small_body_);  // small_body_ is reused meanwhile

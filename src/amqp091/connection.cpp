@@ -72,8 +72,8 @@ void begin_call(TimePoint now, TimePoint& current, bool& sent, TimePoint& last_s
 }  // namespace
 
 Connection::Connection(broker::Broker& broker, uint64_t id, const ServerOptions& opts, Transport& transport,
-                       bool from_loopback, TimePoint now)
-    : broker_(broker), id_(id), opts_(opts), transport_(transport), from_loopback_(from_loopback),
+                       auth::Peer peer, TimePoint now)
+    : broker_(broker), id_(id), opts_(opts), transport_(transport), peer_(std::move(peer)),
       channel_max_(opts.channel_max), frame_max_(opts.frame_max), opened_at_(now), last_received_(now),
       last_sent_(now), now_(now) {}
 
@@ -330,11 +330,7 @@ void Connection::handle_start_ok(const ConnectionStartOk& m) {
   std::string user, password;
   bool known_mechanism = m.mechanism == "PLAIN" || m.mechanism == "AMQPLAIN";
   bool ok = known_mechanism && credentials(m.mechanism, m.response, user, password);
-  if (ok) {
-    auto it = opts_.users.find(user);
-    ok = it != opts_.users.end() && it->second.password == password &&
-         (!it->second.loopback_only || from_loopback_);
-  }
+  if (ok) ok = opts_.directory->authenticate(user, password, peer_, now_) == auth::LoginResult::Ok;
   if (!ok) {
     // With authentication_failure_close the client is told why, then we hang up.
     std::string text =
@@ -378,9 +374,22 @@ void Connection::handle_tune_ok(const ConnectionTuneOk& m, TimePoint now) {
 }
 
 void Connection::handle_open(const ConnectionOpen& m) {
-  vhost_ = broker_.vhost(m.virtual_host);
-  if (!vhost_)
+  // rabbit_reader's order: the vhost exists, its connection limit, then
+  // the user's access to it; each refusal is 530 NOT_ALLOWED.
+  broker::VHost* vhost = broker_.vhost(m.virtual_host);
+  if (!vhost || !opts_.directory->vhost(m.virtual_host))
     return connection_error(ReplyCode::NotAllowed, fmt::format("vhost {} not found", m.virtual_host), 10, 40);
+  if (vhost->connection_limit_reached())
+    return connection_error(ReplyCode::NotAllowed,
+                            fmt::format("access to vhost '{}' refused for user '{}': connection limit ({}) is reached",
+                                        m.virtual_host, user_, vhost->max_connections()),
+                            10, 40);
+  access_ = auth::Access(*opts_.directory, user_, std::string(m.virtual_host));
+  if (!access_.still_granted())
+    return connection_error(ReplyCode::NotAllowed,
+                            fmt::format("access to vhost '{}' refused for user '{}'", m.virtual_host, user_), 10, 40);
+  vhost->admit_connection(id_);
+  vhost_ = vhost;
   send_method(0, ConnectionOpenOk{});
   state_ = State::Opened;
 }

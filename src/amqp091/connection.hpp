@@ -35,7 +35,7 @@ class Channel;
 
 class Connection final : public engine::ServerEngine {
  public:
-  Connection(broker::Broker& broker, uint64_t id, const ServerOptions& opts, Transport& transport, bool from_loopback,
+  Connection(broker::Broker& broker, uint64_t id, const ServerOptions& opts, Transport& transport, auth::Peer peer,
              TimePoint now);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -71,6 +71,8 @@ class Connection final : public engine::ServerEngine {
   broker::Broker& broker() { return broker_; }
   TimePoint now() const { return now_; }
   broker::VHost& vhost() { return *vhost_; }
+  // The user's permissions in the vhost (checked by the core's operations).
+  auth::Access* access() { return &access_; }
   const ServerOptions& options() const { return opts_; }
   uint32_t frame_max() const { return frame_max_; }
   bool output_full() const { return transport_.pending_output() > opts_.max_output; }
@@ -133,7 +135,8 @@ class Connection final : public engine::ServerEngine {
   const uint64_t id_;
   const ServerOptions& opts_;
   Transport& transport_;
-  const bool from_loopback_;
+  const auth::Peer peer_;
+  auth::Access access_;
 
   State state_ = State::Header;
   std::unique_ptr<OwnInput> own_input_;  // made by the first feed()

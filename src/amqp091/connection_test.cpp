@@ -86,7 +86,8 @@ TEST_F(ConnectionTest, GuestFromAnotherHostIsRefused) {
 }
 
 TEST_F(ConnectionTest, NonGuestUserFromAnotherHostLogsIn) {
-  opts.users["alice"] = User{"secret", false};
+  opts.directory->put_user({.name = "alice", .password_hash = auth::hash_password("secret")});
+  opts.directory->set_permission("alice", "/", {});
   auto p = peer(1, /*loopback=*/false);
   p->feed(kHeader);
   p->take();

@@ -162,7 +162,7 @@ inline std::string property_bytes(const BasicProperties& p) {
 class Peer {
  public:
   Peer(broker::Broker& broker, const ServerOptions& opts, uint64_t id, TimePoint& clock, bool loopback = true)
-      : clock_(clock), conn_(std::make_unique<Connection>(broker, id, opts, t, loopback, clock)) {}
+      : clock_(clock), conn_(std::make_unique<Connection>(broker, id, opts, t, auth::Peer{"", loopback}, clock)) {}
 
   FakeTransport t;
 

@@ -2,18 +2,18 @@
 // What an AMQP 0-9-1 server connection is allowed and offers.
 #include <chrono>
 #include <cstdint>
-#include <map>
+#include <memory>
 #include <string>
+
+#include "auth/directory.hpp"
 
 namespace warren::amqp091 {
 
-struct User {
-  std::string password;
-  bool loopback_only = false;  // RabbitMQ's loopback_users: guest may log in from localhost only
-};
-
 struct ServerOptions {
-  std::map<std::string, User, std::less<>> users{{"guest", {"guest", true}}};
+  // Users, vhosts and permissions (shared with the 1.0 engine and the
+  // management API). By default RabbitMQ's first boot: guest/guest, from
+  // localhost only.
+  std::shared_ptr<auth::Directory> directory = auth::Directory::with_defaults();
   uint16_t channel_max = 2047;
   uint32_t frame_max = 131072;
   uint16_t heartbeat = 60;                       // seconds we propose

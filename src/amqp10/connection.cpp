@@ -31,8 +31,8 @@ Connection::Call::~Call() {
 }
 
 Connection::Connection(broker::Broker& broker, uint64_t id, const ServerOptions& opts, engine::Transport& transport,
-                       bool from_loopback, TimePoint now)
-    : broker_(broker), id_(id), opts_(opts), transport_(transport), from_loopback_(from_loopback),
+                       auth::Peer peer, TimePoint now)
+    : broker_(broker), id_(id), opts_(opts), transport_(transport), peer_(std::move(peer)),
       opened_at_(now), last_received_(now), last_sent_(now), now_(now) {}
 
 Connection::~Connection() {
@@ -143,11 +143,10 @@ bool Connection::handle_header(std::span<const uint8_t>& in) {
   return refuse(kAmqpHeader);
 }
 
-bool Connection::check_user(std::string_view user, std::optional<std::string_view> password) const {
-  auto it = opts_.users.find(user);
-  if (it == opts_.users.end()) return false;
-  if (password && it->second.password != *password) return false;
-  return !it->second.loopback_only || from_loopback_;
+bool Connection::check_user(std::string_view user, std::optional<std::string_view> password) {
+  if (user.empty()) return false;
+  auth::Directory& dir = *opts_.directory;
+  return (password ? dir.authenticate(user, *password, peer_, now_) : dir.admit(user, peer_)) == auth::LoginResult::Ok;
 }
 
 void Connection::handle_frame(const Frame& f) {
@@ -225,8 +224,21 @@ void Connection::handle_open(const Open& open) {
   if (user_.empty())
     return connection_error(amqp_error::kUnauthorizedAccess,
                             fmt::format("user '{}' can only connect via localhost", opts_.default_user));
-  vhost_ = broker_.vhost(vhost);
-  if (!vhost_) return connection_error(amqp_error::kNotFound, fmt::format("vhost '{}' not found", vhost));
+  // As the 0-9-1 engine: the vhost exists, its connection limit, access.
+  broker::VHost* vh = broker_.vhost(vhost);
+  if (!vh || !opts_.directory->vhost(vhost))
+    return connection_error(amqp_error::kNotFound, fmt::format("vhost '{}' not found", vhost));
+  if (vh->connection_limit_reached())
+    return connection_error(amqp_error::kResourceLimitExceeded,
+                            fmt::format("access to vhost '{}' refused for user '{}': vhost connection limit ({}) is "
+                                        "reached",
+                                        vhost, user_, vh->max_connections()));
+  access_ = auth::Access(*opts_.directory, user_, vhost);
+  if (!access_.still_granted())
+    return connection_error(amqp_error::kUnauthorizedAccess,
+                            fmt::format("access to vhost '{}' refused for user '{}'", vhost, user_));
+  vh->admit_connection(id_);
+  vhost_ = vh;
 }
 
 void Connection::handle_begin(uint16_t channel, const Begin& begin) {

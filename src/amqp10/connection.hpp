@@ -28,7 +28,7 @@ class Session;
 class Connection final : public engine::ServerEngine {
  public:
   Connection(broker::Broker& broker, uint64_t id, const ServerOptions& opts, engine::Transport& transport,
-             bool from_loopback, TimePoint now);
+             auth::Peer peer, TimePoint now);
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -49,6 +49,8 @@ class Connection final : public engine::ServerEngine {
   // --- for sessions and links ---
   broker::Broker& broker() { return broker_; }
   broker::VHost& vhost() { return *vhost_; }
+  // The user's permissions in the vhost (checked by the core's operations).
+  auth::Access* access() { return &access_; }
   const ServerOptions& options() const { return opts_; }
   TimePoint now() const { return now_; }
   uint32_t peer_max_frame_size() const { return peer_max_frame_; }
@@ -88,7 +90,7 @@ class Connection final : public engine::ServerEngine {
   void handle_begin(uint16_t channel, const Begin& begin);
   void handle_end(uint16_t channel, const End& end);
   void handle_close();
-  bool check_user(std::string_view user, std::optional<std::string_view> password) const;
+  bool check_user(std::string_view user, std::optional<std::string_view> password);
   void release_all();
   void finish();  // flush, close the transport
   void flush();
@@ -98,7 +100,8 @@ class Connection final : public engine::ServerEngine {
   const uint64_t id_;
   const ServerOptions& opts_;
   engine::Transport& transport_;
-  const bool from_loopback_;
+  const auth::Peer peer_;
+  auth::Access access_;
 
   State state_ = State::Header;
   bool sasl_ = false;

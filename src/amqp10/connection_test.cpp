@@ -55,7 +55,8 @@ TEST_F(ConnectionTest, SaslPlainThenOpen) {
 }
 
 TEST_F(ConnectionTest, SaslPlainWithAuthzid) {
-  opts.users["alice"] = {"secret", false};
+  opts.directory->put_user({.name = "alice", .password_hash = auth::hash_password("secret")});
+  opts.directory->set_permission("alice", "/", {});
   Peer p(broker, opts, 1, false);
   sasl_init(p, "PLAIN", std::string("alice\0alice\0secret", 18));
   EXPECT_EQ(outcome(p), sasl_code::kOk);

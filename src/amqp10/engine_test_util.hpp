@@ -89,7 +89,7 @@ class Peer {
  public:
   Peer(broker::Broker& broker, const ServerOptions& opts, uint64_t id = 1, bool loopback = true)
       : broker_(broker), opts_(opts), id_(id) {
-    conn = std::make_unique<Connection>(broker, id, opts, t, loopback, now);
+    conn = std::make_unique<Connection>(broker, id, opts, t, auth::Peer{"", loopback}, now);
   }
 
   FakeTransport t;

@@ -135,8 +135,12 @@ void IncomingLink::publish(uint32_t id, bool settled, std::span<const uint8_t> b
         d.name = addr.name;
         d.durable = true;
         d.owner = c.id();
+        d.access = c.access();
         broker::QueueDeclareOk ok;
-        if (vh.declare_queue(d, c.now(), ok)) return verdict(DeliveryState::Rejected, amqp_error::kNotAllowed);
+        if (broker::Error e = vh.declare_queue(d, c.now(), ok))
+          return verdict(DeliveryState::Rejected, e.code == broker::ErrorCode::AccessRefused
+                                                      ? amqp_error::kUnauthorizedAccess
+                                                      : amqp_error::kNotAllowed);
       }
       key = addr.name;
     } else {
@@ -148,6 +152,11 @@ void IncomingLink::publish(uint32_t id, bool settled, std::span<const uint8_t> b
     exchange = dest_.exchange;
     key = dest_.key ? *dest_.key : std::string(subject_of(m));
   }
+  // Write on the exchange, per message as 0-9-1's basic.publish (Access
+  // caches it): the anonymous relay names a new one each time, and
+  // permissions may have changed since the attach.
+  if (broker::VHost::may_publish(c.access(), exchange))
+    return verdict(DeliveryState::Rejected, amqp_error::kUnauthorizedAccess);
 
   Stored s;
   store_message(m, bytes, s);

@@ -712,3 +712,76 @@ TEST_F(LinkTest, AnonymousRelayRoutesByTo) {
 
 }  // namespace
 }  // namespace warren::amqp10::test
+
+// ------------------------------------------------------------- permissions
+
+namespace warren::amqp10::test {
+namespace {
+
+// guest may configure nothing, write to amq.default only, read "r.*".
+class LinkAccessTest : public LinkTest {
+ protected:
+  void SetUp() override {
+    opts.directory->set_permission("guest", "/", {.configure = "", .write = "^amq\\.default$", .read = "^r\\."});
+  }
+  // The attach on handle 1 was refused with `condition` and `description`.
+  static void expect_refused(Peer& p, std::string_view condition, std::string_view description) {
+    auto ds = p.all<Detach>(p.take());
+    ASSERT_EQ(ds.size(), 1u);
+    ASSERT_TRUE(ds[0].error);
+    EXPECT_EQ(ds[0].error->condition, condition);
+    EXPECT_EQ(ds[0].error->description, description);
+  }
+};
+
+TEST_F(LinkAccessTest, ReceivingNeedsReadAndDeclaringNeedsConfigure) {
+  declare("q");
+  declare("r.q");
+  Peer p(broker, opts);
+  p.open();
+  p.begin();
+  p.attach_receiver(1, "/queues/q");
+  expect_refused(p, amqp_error::kUnauthorizedAccess, "read access to queue 'q' in vhost '/' refused for user 'guest'");
+  p.attach_receiver(2, "/queues/r.q");
+  EXPECT_TRUE(p.all<Detach>(p.take()).empty());
+  p.attach_receiver(3, "new-bare-name");  // declared on first use: configure
+  expect_refused(p, amqp_error::kUnauthorizedAccess,
+                 "configure access to queue 'new-bare-name' in vhost '/' refused for user 'guest'");
+  EXPECT_FALSE(vh().find_queue("new-bare-name"));
+}
+
+TEST_F(LinkAccessTest, SendingNeedsWriteOnTheExchange) {
+  auto q = declare("q");
+  Peer p(broker, opts);
+  p.open();
+  p.begin();
+  p.attach_sender(1, "/exchanges/amq.fanout");
+  expect_refused(p, amqp_error::kUnauthorizedAccess,
+                 "write access to exchange 'amq.fanout' in vhost '/' refused for user 'guest'");
+  p.attach_sender(2, "/queues/q");  // the default exchange: allowed
+  p.take();
+  p.transfer(2, 0, message_bytes("a"));
+  EXPECT_EQ(code_of(p.all<Disposition>(p.take()).at(0).state), Accepted::kCode);
+  EXPECT_EQ(q->ready_count(), 1u);
+}
+
+TEST_F(LinkAccessTest, AnonymousRelayChecksEachMessage) {
+  auto q = declare("q");
+  Peer p(broker, opts);
+  p.open();
+  p.begin();
+  p.attach_sender(1, "");
+  p.take();
+  Properties to_q, to_x;
+  to_q.to = Value::string("/queues/q");
+  to_x.to = Value::string("/exchanges/amq.topic/k");
+  p.transfer(1, 0, message_bytes("a", to_q));
+  p.transfer(1, 1, message_bytes("b", to_x));
+  auto ds = p.all<Disposition>(p.take());
+  ASSERT_EQ(ds.size(), 2u);
+  EXPECT_EQ(code_of(ds[0].state), Accepted::kCode);
+  EXPECT_EQ(Rejected::from_value(*ds[1].state)->error->condition, amqp_error::kUnauthorizedAccess);
+}
+
+}  // namespace
+}  // namespace warren::amqp10::test

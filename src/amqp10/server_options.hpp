@@ -1,17 +1,17 @@
 #pragma once
 // What an AMQP 1.0 server connection is allowed and offers. The users are
-// the AMQP 0-9-1 engine's (one user table for both protocols).
+// the AMQP 0-9-1 engine's (one directory for both protocols).
 #include <chrono>
 #include <cstdint>
-#include <map>
+#include <memory>
 #include <string>
 
-#include "amqp091/server_options.hpp"
+#include "auth/directory.hpp"
 
 namespace warren::amqp10 {
 
 struct ServerOptions {
-  std::map<std::string, amqp091::User, std::less<>> users{{"guest", {"guest", true}}};
+  std::shared_ptr<auth::Directory> directory = auth::Directory::with_defaults();
   // ANONYMOUS and the plain (no SASL) header log in as this user, subject to
   // its loopback rule (RabbitMQ 3.x's amqp1_0 default_user).
   std::string default_user = "guest";

@@ -146,6 +146,7 @@ void Session::handle_attach(const Attach& a) {
   auto declare_temporary = [&](broker::Error& err) {
     broker::QueueDeclare d;
     d.owner = conn_.id();
+    d.access = conn_.access();
     broker::QueueDeclareOk ok;
     err = vh.declare_queue(d, now, ok);
     temporary = ok.name;
@@ -157,6 +158,7 @@ void Session::handle_attach(const Attach& a) {
     d.name = addr.name;
     d.durable = true;
     d.owner = conn_.id();
+    d.access = conn_.access();
     broker::QueueDeclareOk ok;
     err = vh.declare_queue(d, now, ok);
   };
@@ -204,6 +206,10 @@ void Session::handle_attach(const Attach& a) {
         dest.accept_unroutable = addr.v1;
       }
     }
+    // Publishing needs write on the exchange (a queue's: the default one).
+    if (!dest.anonymous)
+      if (broker::Error e = broker::VHost::may_publish(conn_.access(), dest.exchange))
+        return refuse_attach(a, condition_of(e), e.detail);
     auto link = std::make_unique<IncomingLink>(*this, a, std::move(dest));
     IncomingLink* raw = link.get();
     links_.emplace(a.handle, std::move(link));
@@ -240,6 +246,7 @@ void Session::handle_attach(const Attach& a) {
       return refuse_attach(a, amqp_error::kInvalidField, error.empty() ? "the address is not a string" : error);
     if (addr.kind == Address::Kind::Queue) {
       resolve_queue(addr, err);
+      if (!err) err = broker::VHost::may_consume(conn_.access(), addr.name);
       if (!err) q = vh.queue_for(addr.name, conn_.id(), err);
       if (err) return refuse_attach(a, condition_of(err), err.detail);
     } else {
@@ -248,7 +255,7 @@ void Session::handle_attach(const Attach& a) {
         return refuse_attach(a, amqp_error::kNotFound,
                              fmt::format("no {}", broker::resource("exchange", addr.name, vh.name())));
       declare_temporary(err);
-      if (!err) err = vh.bind_queue(temporary, addr.name, addr.key.value_or(""), {}, conn_.id());
+      if (!err) err = vh.bind_queue(temporary, addr.name, addr.key.value_or(""), {}, conn_.id(), conn_.access());
       if (err) {
         uint64_t n;
         if (!temporary.empty()) vh.delete_queue(temporary, false, false, conn_.id(), now, n);

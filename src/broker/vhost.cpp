@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "auth/directory.hpp"
+
 #include <algorithm>
 #include <array>
 
@@ -17,6 +19,17 @@ Error default_exchange_refused() {
 }
 
 std::string quoted(bool b) { return b ? "'true'" : "'false'"; }
+
+// RabbitMQ's check_*_permitted: 403 with "<perm> access to <resource>
+// refused for user '<u>'". No Access: nothing to check.
+Error permitted(auth::Access* access, auth::Perm p, auth::Resource r, std::string_view name) {
+  if (!access) return Error::none();
+  if (std::optional<std::string> refused = access->check(p, r, name))
+    return Error::make(ErrorCode::AccessRefused, std::move(*refused));
+  return Error::none();
+}
+using auth::Perm;
+using auth::Resource;
 
 // rabbit_misc:val/1 for an argument: "none" or "the value 'v' of type 't'".
 std::string arg_text(const Value* v) {
@@ -134,15 +147,21 @@ Error VHost::declare_exchange(const ExchangeDeclare& d) {
   std::optional<ExchangeType> type = parse_exchange_type(d.type);
   if (!type) return Error::make(ErrorCode::CommandInvalid, fmt::format("unknown exchange type '{}'", d.type));
   if (d.name.empty()) return default_exchange_refused();
+  if (Error e = permitted(d.access, Perm::Configure, Resource::Exchange, d.name)) return e;
   const std::string rs = resource("exchange", d.name, name_);
   auto it = exchanges_.find(d.name);
   if (it == exchanges_.end()) {
     if (d.name.starts_with("amq."))
       return Error::make(ErrorCode::AccessRefused,
                          fmt::format("exchange name '{}' contains reserved prefix 'amq.*'", d.name));
-    if (const Value* ae = find(d.arguments, "alternate-exchange"); ae && !ae->as_string())
-      return Error::make(ErrorCode::PreconditionFailed,
-                         fmt::format("invalid type '{}' for arg 'alternate-exchange' in {}", type_name(*ae), rs));
+    if (const Value* ae = find(d.arguments, "alternate-exchange")) {
+      if (!ae->as_string())
+        return Error::make(ErrorCode::PreconditionFailed,
+                           fmt::format("invalid type '{}' for arg 'alternate-exchange' in {}", type_name(*ae), rs));
+      // Routing through an alternate exchange publishes to it.
+      if (Error e = permitted(d.access, Perm::Read, Resource::Exchange, d.name)) return e;
+      if (Error e = permitted(d.access, Perm::Write, Resource::Exchange, *ae->as_string())) return e;
+    }
     auto x = std::make_shared<Exchange>(Exchange::Options{d.name, *type, d.durable, d.auto_delete, d.internal,
                                                           d.arguments});
     exchanges_.emplace(d.name, x);
@@ -160,12 +179,13 @@ Error VHost::declare_exchange(const ExchangeDeclare& d) {
       o.arguments, d.arguments, [](std::string_view k) { return k == "alternate-exchange"; }, rs);
 }
 
-Error VHost::delete_exchange(std::string_view name, bool if_unused) {
+Error VHost::delete_exchange(std::string_view name, bool if_unused, auth::Access* access) {
   Outbox::Operation op(outbox_);
   if (name.empty()) return default_exchange_refused();
   if (name.starts_with("amq."))
     return Error::make(ErrorCode::AccessRefused,
                        fmt::format("deletion of system {} not allowed", resource("exchange", name, name_)));
+  if (Error e = permitted(access, Perm::Configure, Resource::Exchange, name)) return e;
   ExchangePtr x = find_exchange(name);
   if (!x) return Error::none();
   if (if_unused && x->has_bindings())
@@ -253,6 +273,7 @@ Error VHost::declare_queue(const QueueDeclare& d, TimePoint now, QueueDeclareOk&
   if (name.empty()) name = generate_queue_name();
   else if (name.starts_with("amq."))  // even when it exists: RabbitMQ checks the name first
     return Error::make(ErrorCode::AccessRefused, fmt::format("queue name '{}' contains reserved prefix 'amq.*'", name));
+  if (Error e = permitted(d.access, Perm::Configure, Resource::Queue, name)) return e;  // a server-named one's too
   const bool durable = d.durable && !d.exclusive;  // RabbitMQ: exclusive queues are never durable
   const ConnectionId owner = d.exclusive ? d.owner : 0;
   const std::string rs = resource("queue", name, name_);
@@ -265,9 +286,18 @@ Error VHost::declare_queue(const QueueDeclare& d, TimePoint now, QueueDeclareOk&
     q->touch(now);
     return reply(*q);
   }
+  if (max_queues_ >= 0 && int64_t(queues_.size()) >= max_queues_)
+    return Error::make(ErrorCode::PreconditionFailed,
+                       fmt::format("cannot declare queue '{}': queue limit in vhost '{}' ({}) is reached", name, name_,
+                                   max_queues_));
   Error err;
   QueueArgs args = QueueArgs::parse(d.arguments, err, name, name_);
   if (err) return err;
+  // Dead-lettering reads from this queue and publishes to its exchange.
+  if (const Value* dlx = find(d.arguments, "x-dead-letter-exchange"); dlx && dlx->as_string()) {
+    if (Error e = permitted(d.access, Perm::Read, Resource::Queue, name)) return e;
+    if (Error e = permitted(d.access, Perm::Write, Resource::Exchange, *dlx->as_string())) return e;
+  }
   if (Error e = args.check_type(d.arguments, d.durable, d.exclusive, d.auto_delete, name, name_)) return e;
   args.lock.unsafe_double_grant = unsafe_double_grant_;
   args.lock.observer = lock_observer_;
@@ -299,10 +329,11 @@ QueuePtr VHost::queue_for(std::string_view name, ConnectionId who, Error& err) {
 }
 
 Error VHost::delete_queue(std::string_view name, bool if_unused, bool if_empty, ConnectionId who, TimePoint now,
-                          uint64_t& messages) {
+                          uint64_t& messages, auth::Access* access) {
   Outbox::Operation op(outbox_);
   (void)now;
   messages = 0;
+  if (Error e = permitted(access, Perm::Configure, Resource::Queue, name)) return e;
   if (!find_queue(name)) return Error::none();
   Error err;
   QueuePtr q = queue_for(name, who, err);
@@ -316,9 +347,11 @@ Error VHost::delete_queue(std::string_view name, bool if_unused, bool if_empty, 
   return Error::none();
 }
 
-Error VHost::purge_queue(std::string_view name, ConnectionId who, TimePoint now, uint64_t& messages) {
+Error VHost::purge_queue(std::string_view name, ConnectionId who, TimePoint now, uint64_t& messages,
+                         auth::Access* access) {
   Outbox::Operation op(outbox_);
   messages = 0;
+  if (Error e = permitted(access, Perm::Read, Resource::Queue, name)) return e;
   Error err;
   QueuePtr q = queue_for(name, who, err);
   if (err) return err;
@@ -349,6 +382,7 @@ void VHost::connection_closed(ConnectionId who, TimePoint now) {
   Outbox::Operation op(outbox_);
   (void)now;
   if (who == 0) return;
+  connections_.erase(who);
   std::vector<QueuePtr> owned;
   for (const auto& [_, q] : queues_)
     if (q->exclusive_owner() == who) owned.push_back(q);
@@ -356,6 +390,15 @@ void VHost::connection_closed(ConnectionId who, TimePoint now) {
 }
 
 // ------------------------------------------------------------------ bindings
+
+// rabbit_channel:binding_action's order: write on the destination, the
+// default exchange refused, read on the source, then existence.
+Error VHost::check_bind_permitted(std::string_view source, const Destination& dest, auth::Access* access) {
+  if (Error e = permitted(access, Perm::Write, dest.is_exchange ? Resource::Exchange : Resource::Queue, dest.name))
+    return e;
+  if (source.empty() || (dest.is_exchange && dest.name.empty())) return default_exchange_refused();
+  return permitted(access, Perm::Read, Resource::Exchange, source);
+}
 
 Error VHost::check_bind_ends(std::string_view source, const Destination& dest, ConnectionId who, const Table& args,
                              Exchange*& x) {
@@ -378,9 +421,10 @@ Error VHost::check_bind_ends(std::string_view source, const Destination& dest, C
 }
 
 Error VHost::bind_queue(std::string_view queue, std::string_view exchange, std::string_view key, const Table& args,
-                        ConnectionId who) {
+                        ConnectionId who, auth::Access* access) {
   Outbox::Operation op(outbox_);
   Destination dest{std::string(queue), false};
+  if (Error e = check_bind_permitted(exchange, dest, access)) return e;
   Exchange* x = nullptr;
   if (Error e = check_bind_ends(exchange, dest, who, args, x)) return e;
   bound(*x, Binding{std::move(dest), std::string(key), sorted(args)});
@@ -388,9 +432,10 @@ Error VHost::bind_queue(std::string_view queue, std::string_view exchange, std::
 }
 
 Error VHost::bind_exchange(std::string_view destination, std::string_view source, std::string_view key,
-                           const Table& args) {
+                           const Table& args, auth::Access* access) {
   Outbox::Operation op(outbox_);
   Destination dest{std::string(destination), true};
+  if (Error e = check_bind_permitted(source, dest, access)) return e;
   Exchange* x = nullptr;
   if (Error e = check_bind_ends(source, dest, 0, args, x)) return e;
   bound(*x, Binding{std::move(dest), std::string(key), sorted(args)});
@@ -417,9 +462,9 @@ void VHost::bound(Exchange& x, Binding b) {
 }
 
 Error VHost::unbind_queue(std::string_view queue, std::string_view exchange, std::string_view key, const Table& args,
-                          ConnectionId who) {
+                          ConnectionId who, auth::Access* access) {
   Outbox::Operation op(outbox_);
-  if (exchange.empty()) return default_exchange_refused();
+  if (Error e = check_bind_permitted(exchange, Destination{std::string(queue), false}, access)) return e;
   ExchangePtr x = find_exchange(exchange);
   if (!x || !find_queue(queue)) return Error::none();
   Binding b{Destination{std::string(queue), false}, std::string(key), sorted(args)};
@@ -436,9 +481,9 @@ Error VHost::unbind_queue(std::string_view queue, std::string_view exchange, std
 }
 
 Error VHost::unbind_exchange(std::string_view destination, std::string_view source, std::string_view key,
-                             const Table& args) {
+                             const Table& args, auth::Access* access) {
   Outbox::Operation op(outbox_);
-  if (source.empty() || destination.empty()) return default_exchange_refused();
+  if (Error e = check_bind_permitted(source, Destination{std::string(destination), true}, access)) return e;
   ExchangePtr x = find_exchange(source);
   if (!x || !find_exchange(destination)) return Error::none();
   Binding b{Destination{std::string(destination), true}, std::string(key), sorted(args)};
@@ -448,6 +493,14 @@ Error VHost::unbind_exchange(std::string_view destination, std::string_view sour
     after_unbind(x->name());
   }
   return Error::none();
+}
+
+Error VHost::may_publish(auth::Access* access, std::string_view exchange) {
+  return permitted(access, Perm::Write, Resource::Exchange, exchange);
+}
+
+Error VHost::may_consume(auth::Access* access, std::string_view queue) {
+  return permitted(access, Perm::Read, Resource::Queue, queue);
 }
 
 // ------------------------------------------------------------------- routing

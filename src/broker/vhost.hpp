@@ -21,15 +21,24 @@
 #include "broker/outcomes.hpp"
 #include "broker/queue.hpp"
 
+namespace warren::auth {
+class Access;
+}
+
 namespace warren::broker {
 
 using ConnectionId = uint64_t;
 
+// Operations a client asks for carry its permissions (auth::Access): the
+// core checks them where RabbitMQ does, in the same order, so that both
+// front ends refuse alike (docs/security.md). Null: not checked (the
+// broker's own work, recovery, tests).
 struct ExchangeDeclare {
   std::string name;
   std::string type = "direct";
   bool passive = false, durable = false, auto_delete = false, internal = false;
   Table arguments;
+  auth::Access* access = nullptr;
 };
 
 struct QueueDeclare {
@@ -37,6 +46,7 @@ struct QueueDeclare {
   bool passive = false, durable = false, exclusive = false, auto_delete = false;
   Table arguments;
   ConnectionId owner = 0;  // the declaring connection
+  auth::Access* access = nullptr;
 };
 
 struct QueueDeclareOk {
@@ -80,20 +90,27 @@ class VHost final : public QueueHost {
 
   Error declare_exchange(const ExchangeDeclare& d);
   // Deleting an exchange that does not exist succeeds, as in RabbitMQ.
-  Error delete_exchange(std::string_view name, bool if_unused);
+  Error delete_exchange(std::string_view name, bool if_unused, auth::Access* access = nullptr);
   Error declare_queue(const QueueDeclare& d, TimePoint now, QueueDeclareOk& ok);
   // Deleting a queue that does not exist succeeds with 0 messages, as in RabbitMQ.
   Error delete_queue(std::string_view name, bool if_unused, bool if_empty, ConnectionId who, TimePoint now,
-                     uint64_t& messages);
-  Error purge_queue(std::string_view name, ConnectionId who, TimePoint now, uint64_t& messages);
+                     uint64_t& messages, auth::Access* access = nullptr);
+  Error purge_queue(std::string_view name, ConnectionId who, TimePoint now, uint64_t& messages,
+                    auth::Access* access = nullptr);
   Error bind_queue(std::string_view queue, std::string_view exchange, std::string_view key, const Table& args,
-                   ConnectionId who);
+                   ConnectionId who, auth::Access* access = nullptr);
   // Unbinding what is not bound (or from/to what does not exist) succeeds, as in RabbitMQ.
   Error unbind_queue(std::string_view queue, std::string_view exchange, std::string_view key, const Table& args,
-                     ConnectionId who);
-  Error bind_exchange(std::string_view destination, std::string_view source, std::string_view key, const Table& args);
+                     ConnectionId who, auth::Access* access = nullptr);
+  Error bind_exchange(std::string_view destination, std::string_view source, std::string_view key, const Table& args,
+                      auth::Access* access = nullptr);
   Error unbind_exchange(std::string_view destination, std::string_view source, std::string_view key,
-                        const Table& args);
+                        const Table& args, auth::Access* access = nullptr);
+  // What publishing (write on the exchange) and consuming or getting (read
+  // on the queue) need: the front ends ask before they look the resource
+  // up, as RabbitMQ does (a 403 comes before a 404). Cheap: Access caches.
+  static Error may_publish(auth::Access* access, std::string_view exchange);
+  static Error may_consume(auth::Access* access, std::string_view queue);
 
   // Routes through `exchange` (and exchange-to-exchange bindings, and
   // alternate exchanges) into every matching queue, each queue once.
@@ -134,6 +151,23 @@ class VHost final : public QueueHost {
 
   // The connection is gone: its exclusive queues are deleted.
   void connection_closed(ConnectionId who, TimePoint now);
+
+  // RabbitMQ's vhost limits (-1: none). A queue past max_queues is refused
+  // (406); so is a connection past max_connections (530, by the front end
+  // that asked admit_connection).
+  void set_limits(int64_t max_connections, int64_t max_queues) {
+    max_connections_ = max_connections;
+    max_queues_ = max_queues;
+  }
+  int64_t max_connections() const { return max_connections_; }
+  int64_t max_queues() const { return max_queues_; }
+  // Whether one more connection would pass max_connections.
+  bool connection_limit_reached() const {
+    return max_connections_ >= 0 && int64_t(connections_.size()) >= max_connections_;
+  }
+  // A connection opened on this vhost: counted until connection_closed(who).
+  void admit_connection(ConnectionId who) { connections_.insert(who); }
+  size_t connection_count() const { return connections_.size(); }
 
   void advance(TimePoint now);
   // The earliest expiry or x-expires deadline.
@@ -184,12 +218,15 @@ class VHost final : public QueueHost {
   // Offers `msg` to each of `queues`; fills `result`'s counts and outcome.
   void enqueue(std::span<const QueuePtr> queues, const MessagePtr& msg, TimePoint now, PublishResult& result,
                const PublishWaiter& waiter);
+  Error check_bind_permitted(std::string_view source, const Destination& dest, auth::Access* access);
   Error check_bind_ends(std::string_view source, const Destination& dest, ConnectionId who, const Table& args,
                         Exchange*& x);
   std::string generate_queue_name();
 
   std::string name_;
   Env& env_;
+  int64_t max_connections_ = -1, max_queues_ = -1;
+  std::set<ConnectionId> connections_;  // opened on this vhost
   std::map<std::string, ExchangePtr, std::less<>> exchanges_;
   // Every queue's next deadline, earliest first (declared before queues_,
   // which report into it as they go).

@@ -15,20 +15,27 @@
 namespace warren::server {
 
 namespace {
-bool is_loopback(int fd) {
+// Who is at the other end, for logging in: its address (the login
+// throttle counts failures per address) and whether it is a loopback one
+// (guest may log in from those only).
+auth::Peer peer_of(int fd) {
+  auth::Peer p;
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return false;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return p;
+  char host[INET6_ADDRSTRLEN] = "";
   if (ss.ss_family == AF_INET) {
     auto* in = reinterpret_cast<sockaddr_in*>(&ss);
-    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-  }
-  if (ss.ss_family == AF_INET6) {
+    p.loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+  } else if (ss.ss_family == AF_INET6) {
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
-           (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+    p.loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+                 (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
   }
-  return false;
+  p.address = host;
+  return p;
 }
 }  // namespace
 
@@ -37,7 +44,7 @@ bool is_loopback(int fd) {
 class AmqpServer::Conn final : public net::Socket::Handler, public engine::Transport {
  public:
   Conn(AmqpServer& server, uint64_t id, int fd, SocketReader* reader)
-      : server_(server), id_(id), loopback_(is_loopback(fd)),
+      : server_(server), id_(id), who_(peer_of(fd)),
         sock_(net::Socket::adopt(server.loop_, fd, this)), offload_(reader), timer_(server.loop_, [this] {
           if (!engine_) {  // no protocol header within kHeaderTimeout
             sock_->close();
@@ -147,13 +154,13 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
     const auto now = server_.loop_.now();
     switch (p) {
       case engine::Protocol::Amqp10:
-        engine_ = std::make_unique<amqp10::Connection>(server_.broker_, id_, server_.opts_.amqp10, *this, loopback_,
+        engine_ = std::make_unique<amqp10::Connection>(server_.broker_, id_, server_.opts_.amqp10, *this, who_,
                                                        now);
         break;
       case engine::Protocol::Amqp091:
       case engine::Protocol::Undecided: {
         auto e = std::make_unique<amqp091::Connection>(server_.broker_, id_, server_.opts_.amqp091, *this,
-                                                       loopback_, now);
+                                                       who_, now);
         amqp091_ = e.get();
         engine_ = std::move(e);
         cutter_.emplace(server_.opts_.amqp091.frame_max, server_.opts_.amqp091.max_message_size);
@@ -227,7 +234,7 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
 
   AmqpServer& server_;
   uint64_t id_;
-  bool loopback_;
+  auth::Peer who_;  // the peer's address, for logging in
   engine::Alarms alarms_;
   std::unique_ptr<net::Socket> sock_;
   std::vector<uint8_t> header_;  // the first bytes, until they name a protocol
@@ -254,7 +261,7 @@ AmqpServer::AmqpServer(net::EventLoop& loop, broker::Broker& broker, AmqpServerO
         broker_.advance(loop_.now());
         rearm_broker();
       }) {
-  opts_.amqp10.users = opts_.amqp091.users;
+  opts_.amqp10.directory = opts_.amqp091.directory;
   for (unsigned i = 0; i < opts_.reader_threads; ++i)
     readers_.push_back(std::make_unique<SocketReader>(
         loop_, [this, i](std::vector<ReadBatch>& batches) { deliver(i, batches); }));

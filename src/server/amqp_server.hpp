@@ -24,7 +24,7 @@ struct AmqpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 5672;
   amqp091::ServerOptions amqp091;
-  amqp10::ServerOptions amqp10;  // its users are amqp091's (one user table)
+  amqp10::ServerOptions amqp10;  // its directory is amqp091's (one for both)
   uint64_t memory_high_watermark = 0;  // bytes of live messages; 0: 40% of RAM
   // Publishers are blocked while the file system of `data_dir` has fewer
   // free bytes than this (RabbitMQ's disk alarm). Empty dir: not watched.

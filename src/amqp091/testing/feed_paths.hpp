@@ -50,8 +50,8 @@ inline PathOutputs run_both_paths(const std::vector<std::string_view>& chunks, c
   broker::Broker broker_a(env_a, now), broker_b(env_b, now);
   RecordingTransport ta, tb;
   {
-    Connection a(broker_a, 1, opts, ta, true, now);
-    Connection b(broker_b, 1, opts, tb, true, now);
+    Connection a(broker_a, 1, opts, ta, auth::Peer{"", true}, now);
+    Connection b(broker_b, 1, opts, tb, auth::Peer{"", true}, now);
     auto cutter = std::make_unique<FrameCutter>(opts.frame_max);
     FrameBatch batch;
     for (size_t i = 0; i < chunks.size(); ++i) {
