@@ -22,6 +22,7 @@
 #include "amqp091/convert.hpp"
 #include "amqp10/convert.hpp"
 #include "server/amqp_server.hpp"
+#include "server/node.hpp"
 #include "server/store_writer.hpp"
 #include "server/system_env.hpp"
 #include "socketlock/primary.hpp"
@@ -45,19 +46,6 @@ namespace {
 void tune_malloc() {
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
   mallopt(M_TRIM_THRESHOLD, 8 << 20);
-}
-
-// A vhost's directory under <data-dir>/store: its name with every byte
-// but letters, digits, '-', '_' and '.' percent-encoded ("/" is "%2F").
-std::string vhost_dir(const std::string& data_dir, const std::string& vhost) {
-  std::string out = data_dir + "/store/";
-  for (unsigned char c : vhost) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.')
-      out.push_back(char(c));
-    else
-      out += fmt::format("%{:02X}", c);
-  }
-  return out;
 }
 
 // Opens the vhost's store, replaying it into the vhost; false (logged)
@@ -174,27 +162,35 @@ int main(int argc, char** argv) {
     } joiner{socketlock_loop, socketlock_thread};
     server::SystemEnv env;  // the broker's randomness and wall clock: the system's
     LockLog lock_log;  // outlives the broker, which tells it
-    broker::Broker broker(env, loop.now());
-    // Declared after the broker: destroyed before it, the writer first
-    // (it writes what is left into the store).
     std::unique_ptr<store::Io> io = store::posix_io();
-    std::unique_ptr<store::VHostStore> store;
-    server::StoreWriter writer(loop);
     const double wm = cfg->amqp.memory_high_watermark;
     const uint64_t watermark =
         wm <= 1 ? uint64_t(double(server::default_memory_high_watermark()) / 0.4 * wm) : uint64_t(wm);
     const uint64_t budget = cfg->store.memory_budget < 0 ? watermark / 2 : uint64_t(cfg->store.memory_budget);
-    broker.vhost("/")->set_lock_observer(&lock_log);  // before the store: recovered lock queues log too
-    if (cfg->unsafe_test_double_grant) {
+    server::NodeOptions node_opts;
+    node_opts.data_dir = cfg->data_dir;
+    node_opts.default_user = cfg->auth.default_user;
+    node_opts.default_pass = cfg->auth.default_pass;
+    node_opts.loopback_users = cfg->auth.loopback_users;
+    node_opts.config_users = cfg->amqp.users;
+    node_opts.import_file = cfg->auth.load_definitions;
+    node_opts.unsafe_double_grant = cfg->unsafe_test_double_grant;
+    if (cfg->unsafe_test_double_grant)
       spdlog::warn("--unsafe-test-double-grant: lock queues grant exclusive locks TWICE (a test's planted bug)");
-      broker.vhost("/")->set_unsafe_double_grant(true);
-    }
-    if (!open_store(*io, vhost_dir(cfg->data_dir, "/"), cfg->store, budget, *broker.vhost("/"), loop, writer, store))
+    // The broker, its vhosts and their stores; the users and permissions.
+    server::Node node(loop, env, *io, std::move(node_opts),
+                      [&](broker::VHost& vhost, const std::string& dir, server::StoreWriter& writer,
+                          std::unique_ptr<store::VHostStore>& out) {
+                        return open_store(*io, dir, cfg->store, budget, vhost, loop, writer, out);
+                      },
+                      &lock_log);
+    if (std::string error; !node.start(error)) {
+      spdlog::critical("{}", error);
       return 1;
-    // Lock queues' fencing tokens: (epoch << 32) + n, above every token of
-    // an earlier run (docs/locks.md).
-    const uint64_t lock_epoch = store::bump_epoch(cfg->data_dir + "/lock-epoch");
-    broker.vhost("/")->set_lock_epoch(lock_epoch);
+    }
+    node.directory()->on_refused = [](std::string_view user, const auth::Peer& from, auth::LoginResult why) {
+      spdlog::warn("login refused: user '{}' from {}: {}", user, from.address, auth::to_string(why));
+    };
     std::unique_ptr<server::AmqpServer> amqp;
     if (cfg->amqp.enabled) {
       server::AmqpServerOptions o;
@@ -209,22 +205,20 @@ int main(int argc, char** argv) {
       o.data_dir = cfg->data_dir;
       o.disk_free_limit = cfg->store.disk_free_limit;
       o.memory_high_watermark = watermark;
-      if (!cfg->amqp.users.empty()) {
-        auto dir = std::make_shared<auth::Directory>();
-        dir->put_vhost({.name = "/", .description = "Default virtual host"});
-        for (const auto& [name, password] : cfg->amqp.users) {
-          dir->put_user({.name = name, .password_hash = auth::hash_password(password), .tags = {"administrator"}});
-          dir->set_permission(name, "/", {});
-        }
-        o.amqp091.directory = std::move(dir);
-      }
+      o.amqp091.directory = node.directory();
       o.amqp10.idle_time_out = cfg->amqp10.idle_time_out;
       o.amqp10.max_frame_size = cfg->amqp10.max_frame_size;
       o.amqp10.link_credit = cfg->amqp10.link_credit;
       o.amqp10.declare_bare_queues = cfg->amqp10.declare_bare_queues;
       o.amqp10.default_user = cfg->amqp10.default_user;
       o.amqp10.max_message_size = cfg->amqp.max_message_size;
-      amqp = std::make_unique<server::AmqpServer>(loop, broker, o);
+      amqp = std::make_unique<server::AmqpServer>(loop, node.broker(), o);
+      node.on_vhost_deleting = [&](std::string_view vhost) {
+        const size_t n = amqp->close_connections(
+            [&](const engine::ServerEngine& e) { return e.vhost_name() == vhost; },
+            fmt::format("vhost '{}' is deleted", vhost));
+        if (n) spdlog::info("vhost '{}' deleted: {} connections closed", vhost, n);
+      };
       o.amqp091.directory->on_refused = [](std::string_view user, const auth::Peer& from, auth::LoginResult why) {
         spdlog::warn("login refused: user '{}' from {}: {}", user, from.address, auth::to_string(why));
       };

@@ -62,6 +62,9 @@ class Connection final : public engine::ServerEngine {
   // so that acks can free memory.
   void resource_alarm(engine::Alarms on) override;
   bool blocked() const { return blocked_; }
+  void close_forced(std::string_view text) override { connection_error(ReplyCode::ConnectionForced, text); }
+  std::string_view user_name() const override { return user_; }
+  std::string_view vhost_name() const override { return vhost_ ? std::string_view(vhost_->name()) : std::string_view(); }
 
   bool finished() const { return state_ == State::Closed; }
   uint64_t id() const { return id_; }

@@ -295,6 +295,11 @@ void Connection::connection_error(std::string_view condition, std::string descri
   finish();
 }
 
+void Connection::close_forced(std::string_view text) {
+  Call call(*this, now_);
+  connection_error(connection_error::kConnectionForced, std::string(text));
+}
+
 void Connection::release_all() {
   auto sessions = std::move(sessions_);
   sessions_.clear();

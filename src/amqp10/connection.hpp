@@ -41,6 +41,9 @@ class Connection final : public engine::ServerEngine {
   // Over the memory high watermark, a connection that publishes is no
   // longer read and its publishing links get no more credit.
   void resource_alarm(engine::Alarms on) override;
+  void close_forced(std::string_view text) override;
+  std::string_view user_name() const override { return user_; }
+  std::string_view vhost_name() const override { return vhost_ ? std::string_view(vhost_->name()) : std::string_view(); }
 
   bool finished() const { return state_ == State::Closed; }
   uint64_t id() const { return id_; }

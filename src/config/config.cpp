@@ -74,7 +74,7 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     msg << e;
     throw std::runtime_error(msg.str());
   }
-  check_keys(root, {"data_dir", "log", "socketlock", "amqp", "amqp10", "store"}, source, "");
+  check_keys(root, {"data_dir", "log", "socketlock", "amqp", "amqp10", "store", "auth"}, source, "");
   if (auto* n = root.get("data_dir")) cfg.data_dir = string_of(*n, source, "data_dir");
   if (auto* log = root.get_as<toml::table>("log")) {
     check_keys(*log, {"level"}, source, "log.");
@@ -156,6 +156,19 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
   if (auto* sl = root.get_as<toml::table>("socketlock")) {
     check_keys(*sl, {"enabled", "path", "policy", "request_timeout", "confirm_timeout", "max_ttl", "hello_timeout"},
                source, "socketlock.");
+  if (auto* au = root.get_as<toml::table>("auth")) {
+    check_keys(*au, {"default_user", "default_pass", "loopback_users", "load_definitions"}, source, "auth.");
+    AuthConfig& c = cfg.auth;
+    if (auto* n = au->get("default_user")) c.default_user = string_of(*n, source, "auth.default_user");
+    if (auto* n = au->get("default_pass")) c.default_pass = string_of(*n, source, "auth.default_pass");
+    if (auto* n = au->get("load_definitions")) c.load_definitions = string_of(*n, source, "auth.load_definitions");
+    if (auto* n = au->get("loopback_users")) {
+      auto* list = n->as_array();
+      if (!list) bad(source, "auth.loopback_users", "expected a list of user names");
+      c.loopback_users.clear();
+      for (const auto& u : *list) c.loopback_users.push_back(string_of(u, source, "auth.loopback_users"));
+    }
+  }
     SocketlockConfig& s = cfg.socketlock;
     if (auto* n = sl->get("enabled")) {
       auto b = n->value<bool>();
@@ -273,3 +286,7 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
 }
 
 }  // namespace warren::config
+  std::string load_definitions;
+  app.add_option("--load-definitions", load_definitions,
+                 "RabbitMQ definitions file (users, vhosts, permissions) imported at every boot");
+    if (!load_definitions.empty()) cfg.auth.load_definitions = load_definitions;

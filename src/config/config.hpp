@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "locks/rw_lock.hpp"
 
@@ -78,6 +79,19 @@ struct Config {
 // "30", "30s", "1.5s", "250ms", "2m", "1h". Seconds when no unit is given.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
+// Users and permissions (docs/security.md). The directory itself is
+// durable (DATA_DIR/definitions.json); these say how it starts.
+struct AuthConfig {
+  // The first boot's administrator (RabbitMQ's default_user / default_pass).
+  std::string default_user = "guest";
+  std::string default_pass = "guest";
+  // Users who may log in from loopback addresses only (RabbitMQ's loopback_users).
+  std::vector<std::string> loopback_users{"guest"};
+  // A RabbitMQ definitions file imported at every boot (RabbitMQ's
+  // load_definitions); "": none.
+  std::string load_definitions;
+};
+
 // Applies a TOML document on top of `cfg`. Throws std::runtime_error naming
 // the key at fault, and rejects unknown keys so typos do not pass silently.
 void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source_name);
@@ -86,4 +100,5 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
 // should exit at once (--help, --version, or a usage error).
 std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code);
 
+  AuthConfig auth;
 }  // namespace warren::config

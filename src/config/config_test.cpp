@@ -146,3 +146,22 @@ TEST(Config, StoreTableAndDiskFreeLimitFlag) {
   ASSERT_TRUE(parsed);
   EXPECT_EQ(parsed->store.disk_free_limit, 123u);
 }
+
+TEST(Config, AuthSection) {
+  Config c;
+  EXPECT_EQ(c.auth.default_user, "guest");
+  EXPECT_EQ(c.auth.loopback_users, std::vector<std::string>{"guest"});
+  warren::config::apply_toml(c, R"(
+[auth]
+default_user = "admin"
+default_pass = "s3cret"
+loopback_users = []
+load_definitions = "/etc/warren/definitions.json"
+)", "test.toml");
+  EXPECT_EQ(c.auth.default_user, "admin");
+  EXPECT_EQ(c.auth.default_pass, "s3cret");
+  EXPECT_TRUE(c.auth.loopback_users.empty());
+  EXPECT_EQ(c.auth.load_definitions, "/etc/warren/definitions.json");
+  EXPECT_THROW(warren::config::apply_toml(c, "[auth]\nloopback_users = \"guest\"\n", "t"), std::runtime_error);
+  EXPECT_THROW(warren::config::apply_toml(c, "[auth]\ndefault_password = \"x\"\n", "t"), std::runtime_error);
+}

@@ -138,6 +138,12 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
     alarms_ = on;
     if (engine_) engine_->resource_alarm(on);
   }
+  const engine::ServerEngine* engine() const { return engine_.get(); }
+  void force_close(std::string_view text) {
+    if (!engine_) return sock_->close();
+    engine_->close_forced(text);
+    after();
+  }
 
  private:
   static constexpr std::chrono::seconds kHeaderTimeout{10};
@@ -321,6 +327,15 @@ void AmqpServer::accept(int fd) {
 }
 
 void AmqpServer::remove(uint64_t id) { conns_.erase(id); }
+
+size_t AmqpServer::close_connections(const std::function<bool(const engine::ServerEngine&)>& which,
+                                     std::string_view text) {
+  std::vector<Conn*> chosen;
+  for (auto& [_, c] : conns_)
+    if (c->engine() && which(*c->engine())) chosen.push_back(c.get());
+  for (Conn* c : chosen) c->force_close(text);  // the socket closes later: none is removed here
+  return chosen.size();
+}
 
 // Reads from reader thread `reader`, in order per connection. A batch for a
 // connection that has gone since only returns its buffer.

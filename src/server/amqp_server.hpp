@@ -6,6 +6,7 @@
 // engines run on one event loop, the main thread's; the sockets of busy
 // 0-9-1 publishers are read and their frames cut on reader threads
 // (SocketReader), when there are any (docs/architecture.md#threads).
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -43,6 +44,9 @@ class AmqpServer {
 
   uint16_t port() const { return listener_->port(); }
   size_t connections() const { return conns_.size(); }
+  // Closes every connection whose engine `which` picks with `text` (320
+  // CONNECTION_FORCED); how many.
+  size_t close_connections(const std::function<bool(const engine::ServerEngine&)>& which, std::string_view text);
 
   class Conn;  // one accepted socket and its engine
 

@@ -59,6 +59,13 @@ class ServerEngine {
   // The broker's resource alarms changed (RabbitMQ's memory and disk
   // alarms): while any is on, publishers stop being read.
   virtual void resource_alarm(Alarms on) = 0;
+  // An operator (or the deletion of its vhost) ends the connection: it is
+  // closed with `text` (0-9-1: 320 CONNECTION_FORCED; 1.0:
+  // amqp:connection:forced) and releases everything at once.
+  virtual void close_forced(std::string_view text) = 0;
+  // Who logged in and which vhost it opened ("" until then).
+  virtual std::string_view user_name() const = 0;
+  virtual std::string_view vhost_name() const = 0;
 };
 
 // Which engine the first bytes of a connection ask for.
