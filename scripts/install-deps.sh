@@ -10,6 +10,7 @@ packages=(
   libasio-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   nlohmann-json3-dev libcpp-httplib-dev zlib1g-dev  # zlib: the store's record checksums
   libssl-dev libpcre2-dev             # users' password hashes; permission patterns (PCRE, as RabbitMQ's)
+  openssl                             # TLS (AMQPS, with libssl-dev): the CLI makes the TLS tests' certificates
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 util-linux procps           # integration tests (flock(1), ps)
   python3-pika python3-kombu amqp-tools librabbitmq-dev  # AMQP 0-9-1 client tests

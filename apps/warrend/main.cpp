@@ -212,6 +212,21 @@ int main(int argc, char** argv) {
       o.amqp10.declare_bare_queues = cfg->amqp10.declare_bare_queues;
       o.amqp10.default_user = cfg->amqp10.default_user;
       o.amqp10.max_message_size = cfg->amqp.max_message_size;
+      const config::TlsConfig& tls = cfg->amqp.tls;
+      if (tls.enabled) {
+        net::TlsOptions t;
+        t.cert_file = tls.cert;
+        t.key_file = tls.key;
+        t.ca_file = tls.ca;
+        t.ciphers = tls.ciphers;
+        t.ciphersuites = tls.ciphersuites;
+        t.min_version = tls.min_version;
+        t.verify_peer = tls.verify_peer;
+        t.fail_if_no_peer_cert = tls.fail_if_no_peer_cert;
+        o.tls = std::move(t);
+        o.tls_host = tls.host.empty() ? cfg->amqp.host : tls.host;
+        o.tls_port = tls.port;
+      }
       amqp = std::make_unique<server::AmqpServer>(loop, node.broker(), o);
       node.on_vhost_deleting = [&](std::string_view vhost) {
         const size_t n = amqp->close_connections(
@@ -223,6 +238,14 @@ int main(int argc, char** argv) {
         spdlog::warn("login refused: user '{}' from {}: {}", user, from.address, auth::to_string(why));
       };
       spdlog::info("AMQP 0-9-1 listening on {}:{} (and AMQP 1.0, same port)", o.host, amqp->port());
+      if (tls.enabled)
+        spdlog::info("AMQPS listening on {}:{} (TLS {} and later; client certificates {}; AMQP 1.0's TLS header "
+                     "accepted on port {} too)",
+                     o.tls_host, amqp->tls_port(), tls.min_version,
+                     !tls.verify_peer             ? "not asked for"
+                     : tls.fail_if_no_peer_cert ? "required and verified"
+                                                : "verified when presented",
+                     amqp->port());
     }
     spdlog::info("warrend ready (data dir {}{})", cfg->data_dir,
                  cfg->config_file.empty() ? ", embedded default configuration" : ", config " + cfg->config_file);

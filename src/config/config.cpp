@@ -58,6 +58,45 @@ void check_keys(const toml::table& t, std::initializer_list<std::string_view> kn
     if (!k.contains(key.str())) bad(source, fmt::format("{}{}", prefix, key.str()), "unknown key");
 }
 
+std::string tls_version_of(std::string_view text, std::string_view source, std::string_view key) {
+  if (text == "1.2" || text == "1.3") return std::string(text);
+  bad(source, key, "expected \"1.2\" or \"1.3\"");
+}
+
+// [amqp.tls]: keys alone; whether they fit together is check_tls's.
+void apply_tls(TlsConfig& c, const toml::table& t, std::string_view source) {
+  check_keys(t,
+             {"enabled", "host", "port", "cert", "key", "ca", "ciphers", "ciphersuites", "min_version", "verify_peer",
+              "fail_if_no_peer_cert"},
+             source, "amqp.tls.");
+  auto boolean = [&](const char* key, bool& out) {
+    if (const toml::node* n = t.get(key)) {
+      auto b = n->value<bool>();
+      if (!b) bad(source, fmt::format("amqp.tls.{}", key), "expected true or false");
+      out = *b;
+    }
+  };
+  auto text = [&](const char* key, std::string& out) {
+    if (const toml::node* n = t.get(key)) out = string_of(*n, source, fmt::format("amqp.tls.{}", key));
+  };
+  boolean("enabled", c.enabled);
+  text("host", c.host);
+  if (const toml::node* n = t.get("port")) {
+    auto v = n->value<int64_t>();
+    if (!v || *v < 0 || *v > 65535) bad(source, "amqp.tls.port", "expected an integer in 0..65535");
+    c.port = uint16_t(*v);
+  }
+  text("cert", c.cert);
+  text("key", c.key);
+  text("ca", c.ca);
+  text("ciphers", c.ciphers);
+  text("ciphersuites", c.ciphersuites);
+  if (const toml::node* n = t.get("min_version"))
+    c.min_version = tls_version_of(string_of(*n, source, "amqp.tls.min_version"), source, "amqp.tls.min_version");
+  boolean("verify_peer", c.verify_peer);
+  boolean("fail_if_no_peer_cert", c.fail_if_no_peer_cert);
+}
+
 locks::Policy policy_of(std::string_view text, std::string_view source, std::string_view key) {
   if (auto p = locks::parse_policy(text)) return *p;
   bad(source, key, "expected ReaderPreferred, WriterPreferred or FIFO");
@@ -82,7 +121,7 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
   }
   if (auto* a = root.get_as<toml::table>("amqp")) {
     check_keys(*a, {"enabled", "host", "port", "heartbeat", "frame_max", "channel_max", "max_message_size",
-                    "memory_high_watermark", "users", "reader_threads"},
+                    "memory_high_watermark", "users", "reader_threads", "tls"},
                source, "amqp.");
     AmqpConfig& c = cfg.amqp;
     auto integer = [&](const char* key, int64_t lo, int64_t hi) -> std::optional<int64_t> {
@@ -109,8 +148,25 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
       if (!v || *v <= 0) bad(source, "amqp.memory_high_watermark", "expected a fraction of RAM (0.4) or bytes");
       c.memory_high_watermark = *v;
     }
+    if (auto* t = a->get("tls")) {
+      if (!t->is_table()) bad(source, "amqp.tls", "expected a table ([amqp.tls])");
+      apply_tls(c.tls, *t->as_table(), source);
+    }
     if (auto* users = a->get_as<toml::table>("users")) {
       for (const auto& [name, pw] : *users) c.users[std::string(name.str())] = string_of(pw, source, "amqp.users");
+    }
+  }
+  if (auto* au = root.get_as<toml::table>("auth")) {
+    check_keys(*au, {"default_user", "default_pass", "loopback_users", "load_definitions"}, source, "auth.");
+    AuthConfig& c = cfg.auth;
+    if (auto* n = au->get("default_user")) c.default_user = string_of(*n, source, "auth.default_user");
+    if (auto* n = au->get("default_pass")) c.default_pass = string_of(*n, source, "auth.default_pass");
+    if (auto* n = au->get("load_definitions")) c.load_definitions = string_of(*n, source, "auth.load_definitions");
+    if (auto* n = au->get("loopback_users")) {
+      auto* list = n->as_array();
+      if (!list) bad(source, "auth.loopback_users", "expected a list of user names");
+      c.loopback_users.clear();
+      for (const auto& u : *list) c.loopback_users.push_back(string_of(u, source, "auth.loopback_users"));
     }
   }
   if (auto* st = root.get_as<toml::table>("store")) {
@@ -156,19 +212,6 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
   if (auto* sl = root.get_as<toml::table>("socketlock")) {
     check_keys(*sl, {"enabled", "path", "policy", "request_timeout", "confirm_timeout", "max_ttl", "hello_timeout"},
                source, "socketlock.");
-  if (auto* au = root.get_as<toml::table>("auth")) {
-    check_keys(*au, {"default_user", "default_pass", "loopback_users", "load_definitions"}, source, "auth.");
-    AuthConfig& c = cfg.auth;
-    if (auto* n = au->get("default_user")) c.default_user = string_of(*n, source, "auth.default_user");
-    if (auto* n = au->get("default_pass")) c.default_pass = string_of(*n, source, "auth.default_pass");
-    if (auto* n = au->get("load_definitions")) c.load_definitions = string_of(*n, source, "auth.load_definitions");
-    if (auto* n = au->get("loopback_users")) {
-      auto* list = n->as_array();
-      if (!list) bad(source, "auth.loopback_users", "expected a list of user names");
-      c.loopback_users.clear();
-      for (const auto& u : *list) c.loopback_users.push_back(string_of(u, source, "auth.loopback_users"));
-    }
-  }
     SocketlockConfig& s = cfg.socketlock;
     if (auto* n = sl->get("enabled")) {
       auto b = n->value<bool>();
@@ -182,6 +225,16 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     if (auto* n = sl->get("max_ttl")) s.lock.max_ttl = duration_of(*n, source, "socketlock.max_ttl");
     if (auto* n = sl->get("hello_timeout")) s.hello_timeout = duration_of(*n, source, "socketlock.hello_timeout");
   }
+}
+
+void check_tls(const TlsConfig& t) {
+  if (!t.enabled) return;
+  if (t.cert.empty() || t.key.empty())
+    throw std::runtime_error("amqp.tls: TLS needs a certificate and its key (cert, key; --tls-cert, --tls-key)");
+  if (t.verify_peer && t.ca.empty())
+    throw std::runtime_error("amqp.tls: verify_peer needs the CA file client certificates are checked against (ca)");
+  if (t.fail_if_no_peer_cert && !t.verify_peer)
+    throw std::runtime_error("amqp.tls: fail_if_no_peer_cert needs verify_peer");
 }
 
 std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) {
@@ -206,6 +259,28 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
                  "threads reading AMQP sockets beside the broker's (0: none; default: 1 with more than one CPU)")
       ->check(CLI::Range(0, 64));
   app.add_flag("--no-amqp", no_amqp, "Do not serve AMQP");
+  // AMQPS. Booleans are -1 until a flag says otherwise, so that only the
+  // flags given override the file.
+  int tls_on = -1, tls_verify = -1, tls_require = -1, tls_port = -1;
+  std::string tls_host, tls_cert, tls_key, tls_ca, tls_ciphers, tls_suites, tls_min;
+  app.add_flag_function("--tls,!--no-tls", [&](int64_t n) { tls_on = n > 0; },
+                        "Serve AMQPS (AMQP over TLS) on a second port; needs --tls-cert and --tls-key");
+  app.add_option("--tls-host", tls_host, "Address the AMQPS listener binds")->default_str("the AMQP host");
+  app.add_option("--tls-port", tls_port, "AMQPS port (0: any free port)")
+      ->default_str(std::to_string(defaults.amqp.tls.port))
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--tls-cert", tls_cert, "PEM file: the server's certificate, then its chain");
+  app.add_option("--tls-key", tls_key, "PEM file: the server's private key (no passphrase)");
+  app.add_option("--tls-ca", tls_ca, "PEM file: CAs that client certificates must chain to");
+  app.add_option("--tls-ciphers", tls_ciphers, "TLS 1.2 cipher list, OpenSSL's syntax")->default_str("OpenSSL's");
+  app.add_option("--tls-ciphersuites", tls_suites, "TLS 1.3 ciphersuites, OpenSSL's syntax")->default_str("OpenSSL's");
+  app.add_option("--tls-min-version", tls_min, "Oldest TLS version accepted: 1.2 or 1.3")
+      ->default_str(defaults.amqp.tls.min_version);
+  app.add_flag_function("--tls-verify-peer,!--no-tls-verify-peer", [&](int64_t n) { tls_verify = n > 0; },
+                        "Ask clients for a certificate and verify it against --tls-ca");
+  app.add_flag_function("--tls-fail-if-no-peer-cert,!--no-tls-fail-if-no-peer-cert",
+                        [&](int64_t n) { tls_require = n > 0; },
+                        "With --tls-verify-peer: refuse clients without a certificate");
   double watermark = -1;
   app.add_option("--memory-high-watermark", watermark, "Block publishers above this: a fraction of RAM, or bytes")
       ->default_str("0.4");
@@ -222,6 +297,9 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
       ->default_str("<data-dir>/socketlock.sock");
   app.add_flag("--no-socketlock", no_socketlock, "Do not serve socketlock");
   bool double_grant = false;
+  std::string load_definitions;
+  app.add_option("--load-definitions", load_definitions,
+                 "RabbitMQ definitions file (users, vhosts, permissions) imported at every boot");
   app.add_flag("--unsafe-test-double-grant", double_grant,
                "TESTS ONLY: lock queues grant exclusive locks twice (the prover's selftest proves it notices)");
   app.add_option("--socketlock-policy", policy, "ReaderPreferred, WriterPreferred or FIFO")
@@ -254,6 +332,7 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
     };
     if (!data_dir.empty()) cfg.data_dir = data_dir;
     cfg.unsafe_test_double_grant = double_grant;
+    if (!load_definitions.empty()) cfg.auth.load_definitions = load_definitions;
     if (!log_level.empty()) cfg.log_level = log_level;
     if (!sl_path.empty()) cfg.socketlock.path = sl_path;
     if (!amqp_host.empty()) cfg.amqp.host = amqp_host;
@@ -262,6 +341,19 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
       cfg.amqp.port = uint16_t(amqp_port);
     }
     if (no_amqp) cfg.amqp.enabled = false;
+    TlsConfig& tls = cfg.amqp.tls;
+    if (tls_on >= 0) tls.enabled = tls_on > 0;
+    if (!tls_host.empty()) tls.host = tls_host;
+    if (tls_port >= 0) tls.port = uint16_t(tls_port);
+    if (!tls_cert.empty()) tls.cert = tls_cert;
+    if (!tls_key.empty()) tls.key = tls_key;
+    if (!tls_ca.empty()) tls.ca = tls_ca;
+    if (!tls_ciphers.empty()) tls.ciphers = tls_ciphers;
+    if (!tls_suites.empty()) tls.ciphersuites = tls_suites;
+    if (!tls_min.empty()) tls.min_version = tls_version_of(tls_min, "command line", "--tls-min-version");
+    if (tls_verify >= 0) tls.verify_peer = tls_verify > 0;
+    if (tls_require >= 0) tls.fail_if_no_peer_cert = tls_require > 0;
+    check_tls(tls);
     if (reader_threads >= 0) cfg.amqp.reader_threads = reader_threads;
     if (watermark == 0 || (watermark < 0 && watermark != -1))
       throw std::runtime_error("--memory-high-watermark: must be positive");
@@ -286,7 +378,3 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
 }
 
 }  // namespace warren::config
-  std::string load_definitions;
-  app.add_option("--load-definitions", load_definitions,
-                 "RabbitMQ definitions file (users, vhosts, permissions) imported at every boot");
-    if (!load_definitions.empty()) cfg.auth.load_definitions = load_definitions;

@@ -19,6 +19,25 @@ struct SocketlockConfig {
   std::chrono::milliseconds hello_timeout = std::chrono::seconds(10);
 };
 
+// AMQPS ([amqp.tls]): a second listener whose connections are TLS from
+// the first byte, both protocols sniffed after the handshake; AMQP 1.0's
+// TLS header upgrades a connection on the plain port too. Off by default:
+// there are no certificates to use.
+struct TlsConfig {
+  bool enabled = false;
+  std::string host;      // empty: [amqp] host
+  uint16_t port = 5671;  // 0: any free port
+  std::string cert;      // PEM: the server's certificate, then its chain
+  std::string key;       // PEM private key, without a passphrase
+  std::string ca;        // PEM: CAs that client certificates must chain to
+  std::string ciphers;       // TLS 1.2 cipher list (OpenSSL syntax); empty: OpenSSL's defaults
+  std::string ciphersuites;  // TLS 1.3 suites (OpenSSL syntax); empty: OpenSSL's defaults
+  std::string min_version = "1.2";  // "1.2" or "1.3"
+  // RabbitMQ's ssl_options verify = verify_peer and fail_if_no_peer_cert.
+  bool verify_peer = false;
+  bool fail_if_no_peer_cert = false;
+};
+
 struct AmqpConfig {
   bool enabled = true;
   std::string host = "127.0.0.1";  // loopback unless configured otherwise
@@ -35,6 +54,7 @@ struct AmqpConfig {
   // (docs/architecture.md#threads); 0: the broker's thread reads them too.
   // -1 (the default): 1 on a machine with more than one CPU, else 0.
   int reader_threads = -1;
+  TlsConfig tls;
 };
 
 // Durable storage (docs/storage.md).
@@ -59,26 +79,6 @@ struct Amqp10Config {
   std::string default_user = "guest"; // ANONYMOUS / no SASL log in as this user; "": refused
 };
 
-struct Config {
-  std::string config_file;  // empty: embedded defaults only
-  std::string data_dir = "var";
-  std::string log_level = "info";
-  SocketlockConfig socketlock;
-  AmqpConfig amqp;
-  Amqp10Config amqp10;
-  StoreConfig store;
-  // The prover's planted bug (apps/prover selftest): lock queues grant an
-  // exclusive lock to two holders at once. Never for anything else.
-  bool unsafe_test_double_grant = false;
-
-  std::string socketlock_path() const {
-    return socketlock.path.empty() ? data_dir + "/socketlock.sock" : socketlock.path;
-  }
-};
-
-// "30", "30s", "1.5s", "250ms", "2m", "1h". Seconds when no unit is given.
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
-
 // Users and permissions (docs/security.md). The directory itself is
 // durable (DATA_DIR/definitions.json); these say how it starts.
 struct AuthConfig {
@@ -92,13 +92,38 @@ struct AuthConfig {
   std::string load_definitions;
 };
 
+struct Config {
+  std::string config_file;  // empty: embedded defaults only
+  std::string data_dir = "var";
+  std::string log_level = "info";
+  SocketlockConfig socketlock;
+  AmqpConfig amqp;
+  Amqp10Config amqp10;
+  StoreConfig store;
+  AuthConfig auth;
+  // The prover's planted bug (apps/prover selftest): lock queues grant an
+  // exclusive lock to two holders at once. Never for anything else.
+  bool unsafe_test_double_grant = false;
+
+  std::string socketlock_path() const {
+    return socketlock.path.empty() ? data_dir + "/socketlock.sock" : socketlock.path;
+  }
+};
+
+// "30", "30s", "1.5s", "250ms", "2m", "1h". Seconds when no unit is given.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
 // Applies a TOML document on top of `cfg`. Throws std::runtime_error naming
 // the key at fault, and rejects unknown keys so typos do not pass silently.
 void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source_name);
+
+// Whether [amqp.tls] holds together (a certificate and key when enabled,
+// a CA for verify_peer, verify_peer for fail_if_no_peer_cert); throws
+// std::runtime_error saying what is missing. parse_command_line calls it.
+void check_tls(const TlsConfig& tls);
 
 // Parses argv (CLI11). Returns nothing and sets `exit_code` when the program
 // should exit at once (--help, --version, or a usage error).
 std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code);
 
-  AuthConfig auth;
 }  // namespace warren::config

@@ -147,6 +147,96 @@ TEST(Config, StoreTableAndDiskFreeLimitFlag) {
   EXPECT_EQ(parsed->store.disk_free_limit, 123u);
 }
 
+TEST(Config, TlsIsOffByDefaultAndReadFromAmqpTls) {
+  Config c;
+  EXPECT_FALSE(c.amqp.tls.enabled);
+  EXPECT_EQ(c.amqp.tls.port, 5671);
+  EXPECT_EQ(c.amqp.tls.min_version, "1.2");
+  EXPECT_FALSE(c.amqp.tls.verify_peer);
+  EXPECT_NO_THROW(warren::config::check_tls(c.amqp.tls));
+  warren::config::apply_toml(c, R"(
+[amqp.tls]
+enabled = true
+host = "0.0.0.0"
+port = 5681
+cert = "/etc/warren/server.pem"
+key = "/etc/warren/server.key"
+ca = "/etc/warren/ca.pem"
+ciphers = "ECDHE+AESGCM"
+ciphersuites = "TLS_AES_256_GCM_SHA384"
+min_version = "1.3"
+verify_peer = true
+fail_if_no_peer_cert = true
+)", "t.toml");
+  const auto& t = c.amqp.tls;
+  EXPECT_TRUE(t.enabled);
+  EXPECT_EQ(t.host, "0.0.0.0");
+  EXPECT_EQ(t.port, 5681);
+  EXPECT_EQ(t.cert, "/etc/warren/server.pem");
+  EXPECT_EQ(t.key, "/etc/warren/server.key");
+  EXPECT_EQ(t.ca, "/etc/warren/ca.pem");
+  EXPECT_EQ(t.ciphers, "ECDHE+AESGCM");
+  EXPECT_EQ(t.ciphersuites, "TLS_AES_256_GCM_SHA384");
+  EXPECT_EQ(t.min_version, "1.3");
+  EXPECT_TRUE(t.verify_peer);
+  EXPECT_TRUE(t.fail_if_no_peer_cert);
+  EXPECT_NO_THROW(warren::config::check_tls(t));
+  EXPECT_THROW(warren::config::apply_toml(c, "[amqp.tls]\nmin_version = \"1.1\"\n", "t.toml"), std::runtime_error);
+  EXPECT_THROW(warren::config::apply_toml(c, "[amqp.tls]\nverify = true\n", "t.toml"), std::runtime_error);
+  EXPECT_THROW(warren::config::apply_toml(c, "[amqp.tls]\nport = -1\n", "t.toml"), std::runtime_error);
+  EXPECT_THROW(warren::config::apply_toml(c, "[amqp]\ntls = true\n", "t.toml"), std::runtime_error);
+}
+
+TEST(Config, TlsSettingsMustHoldTogether) {
+  warren::config::TlsConfig t;
+  t.enabled = true;
+  EXPECT_THROW(warren::config::check_tls(t), std::runtime_error);  // no certificate
+  t.cert = "c.pem";
+  t.key = "k.pem";
+  EXPECT_NO_THROW(warren::config::check_tls(t));
+  t.fail_if_no_peer_cert = true;
+  EXPECT_THROW(warren::config::check_tls(t), std::runtime_error);  // without verify_peer
+  t.verify_peer = true;
+  EXPECT_THROW(warren::config::check_tls(t), std::runtime_error);  // without a CA
+  t.ca = "ca.pem";
+  EXPECT_NO_THROW(warren::config::check_tls(t));
+}
+
+TEST(Config, TlsFlagsOverrideTheFile) {
+  char tmpl[] = "/tmp/warren-config-XXXXXX";
+  int fd = mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  std::string text = "[amqp.tls]\nenabled = true\ncert = \"f.pem\"\nkey = \"f.key\"\nca = \"ca.pem\"\n"
+                     "verify_peer = true\nfail_if_no_peer_cert = true\n";
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  auto parse = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"warrend", "--config", tmpl});
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    int code = -1;
+    return warren::config::parse_command_line(static_cast<int>(argv.size()), argv.data(), code);
+  };
+  auto c = parse({"--tls-port", "0", "--tls-cert", "g.pem", "--no-tls-fail-if-no-peer-cert", "--tls-min-version",
+                  "1.3", "--tls-host", "::1"});
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->amqp.tls.enabled);
+  EXPECT_EQ(c->amqp.tls.port, 0);
+  EXPECT_EQ(c->amqp.tls.host, "::1");
+  EXPECT_EQ(c->amqp.tls.cert, "g.pem");
+  EXPECT_EQ(c->amqp.tls.key, "f.key");
+  EXPECT_TRUE(c->amqp.tls.verify_peer);
+  EXPECT_FALSE(c->amqp.tls.fail_if_no_peer_cert);
+  EXPECT_EQ(c->amqp.tls.min_version, "1.3");
+  auto off = parse({"--no-tls"});
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(off->amqp.tls.enabled);
+  // Settings that do not hold together are a usage error (exit 2).
+  EXPECT_FALSE(parse({"--no-tls-verify-peer"}));
+  EXPECT_FALSE(parse({"--tls-min-version", "1.0"}));
+  unlink(tmpl);
+}
+
 TEST(Config, AuthSection) {
   Config c;
   EXPECT_EQ(c.auth.default_user, "guest");

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "net/tls.hpp"
+
 namespace warren::net {
 namespace {
 
@@ -21,6 +23,14 @@ namespace {
 // view it gets is only valid during the call, so connections can share it.
 char* read_scratch() {
   thread_local std::unique_ptr<char[]> buf(new char[Socket::kReadBudget]);
+  return buf.get();
+}
+
+// Plaintext of one turn's ciphertext: at most a read's worth plus the
+// rest of a record begun in an earlier read, so one view nearly always.
+constexpr size_t kPlainScratch = Socket::kReadBudget + 32 * 1024;
+char* plain_scratch() {
+  thread_local std::unique_ptr<char[]> buf(new char[kPlainScratch]);
   return buf.get();
 }
 
@@ -88,6 +98,9 @@ void Socket::close_fd() {
 }
 
 void Socket::set_external_reader() {
+  // The reader would need the session's keys and state on its thread,
+  // beside this one's writes: TLS sockets are read here.
+  if (tls_) throw std::logic_error("Socket::set_external_reader on a TLS socket");
   external_reader_ = true;
   update_interest();
 }
@@ -147,9 +160,31 @@ int Socket::connect_tcp(const std::string& host, uint16_t port) {
   return fd;
 }
 
+size_t Socket::output_bytes() const { return out_.size() + (tls_ ? tls_->plain().size() : 0); }
+
+void Socket::start_tls(const TlsContext& ctx, std::string_view already) {
+  if (external_reader_) throw std::logic_error("Socket::start_tls with an external reader");
+  if (closed_ || closing_) return;
+  tls_ = std::make_unique<TlsSession>(ctx, out_);
+  if (!already.empty()) {
+    // Ciphertext right behind a plaintext preamble. Nothing in it can
+    // decrypt to data before our first flight (no early data), so there is
+    // nothing to hand the handler from inside its own on_data.
+    tls_->set_input(already);
+    const ptrdiff_t r = tls_->read(plain_scratch(), kPlainScratch);
+    tls_->set_input({});
+    if (r != TlsSession::kWouldBlock) {
+      tls_failed_ = true;
+      closing_ = true;
+      update_interest();
+    }
+  }
+  if ((!out_.empty() || closing_) && !want_write_) loop_.schedule_flush(this);
+}
+
 void Socket::send(std::string_view bytes) {
   if (closed_ || closing_ || bytes.empty()) return;
-  out_.append(bytes);
+  (tls_ ? tls_->plain() : out_).append(bytes);
   // While waiting for EPOLLOUT the socket is full; the writable event will flush.
   if (!want_write_) loop_.schedule_flush(this);
 }
@@ -162,7 +197,7 @@ void Socket::send(std::shared_ptr<const std::string> bytes) {
 
 void Socket::send(std::shared_ptr<const std::string> bytes, size_t offset, size_t length) {
   if (closed_ || closing_ || !bytes || offset >= bytes->size() || length == 0) return;
-  out_.append(std::move(bytes), offset, length);
+  (tls_ ? tls_->plain() : out_).append(std::move(bytes), offset, length);
   if (!want_write_) loop_.schedule_flush(this);
 }
 
@@ -257,10 +292,13 @@ bool Socket::handle_read() {
     }
   }
   if (total > 0) {
-    if (!guarded(destroyed_, [&] {
-          if (handler_ != nullptr) handler_->on_data(*this, {buf, total});
-        }))
+    if (tls_) {
+      if (!tls_input({buf, total}, eof)) return false;
+    } else if (!guarded(destroyed_, [&] {
+                 if (handler_ != nullptr) handler_->on_data(*this, {buf, total});
+               })) {
       return false;
+    }
     if (closed_) return true;
   }
   if (err != 0) return finish(err);
@@ -268,11 +306,56 @@ bool Socket::handle_read() {
     // Peer EOF: like close(), answers already queued still go out first.
     closing_ = true;
     peer_eof_ = true;
-    if (out_.empty()) return finish(0);
+    if (output_bytes() == 0) return finish(0);
     update_interest();
     loop_.schedule_flush(this);
   }
   return true;
+}
+
+// Decrypts one read and hands the plaintext on, in one view unless it
+// is larger than the scratch. The peer's close_notify is its EOF. A TLS
+// failure stops reading; the flush writes OpenSSL's alert, then closes.
+bool Socket::tls_input(std::string_view cipher, bool& eof) {
+  char* plain = plain_scratch();
+  tls_->set_input(cipher);
+  ptrdiff_t r = 0;
+  do {
+    size_t n = 0;
+    while (n < kPlainScratch && (r = tls_->read(plain + n, kPlainScratch - n)) > 0) n += size_t(r);
+    if (n > 0) {
+      if (!guarded(destroyed_, [&] {
+            if (handler_ != nullptr) handler_->on_data(*this, {plain, n});
+          }))
+        return false;  // the session went with the socket; its view was of our scratch
+      if (closed_ || closing_) break;  // the handler closed: the rest is not read
+    }
+  } while (r > 0);
+  tls_->set_input({});
+  if (r == TlsSession::kClosed) eof = true;
+  if (r == TlsSession::kFailed && !closed_) {
+    tls_failed_ = true;
+    closing_ = true;
+    update_interest();
+  }
+  // Handshake flights, alerts, tickets, or plaintext held for the handshake.
+  if (!closed_ && (output_bytes() > 0 || tls_failed_) && !want_write_) loop_.schedule_flush(this);
+  return true;
+}
+
+void Socket::tls_encrypt() {
+  if (tls_failed_) {
+    tls_->plain().clear();
+    return;
+  }
+  if (!tls_->encrypt()) {  // a failed session: nothing more can go out
+    tls_failed_ = true;
+    closing_ = true;
+    tls_->plain().clear();
+    update_interest();
+    return;
+  }
+  if (closing_ && tls_->plain().empty()) tls_->shutdown();  // close_notify, once
 }
 
 void Socket::flush() {
@@ -284,6 +367,7 @@ void Socket::flush() {
     return;
   }
   if (closed_) return;
+  if (tls_) tls_encrypt();  // the turn's plaintext becomes records: still one write
   if (!out_.empty()) {
     iovec iov[IOV_MAX];
     msghdr msg{};
@@ -344,7 +428,9 @@ bool Socket::finish(int error) {
   }
   closed_ = true;
   out_.clear();
+  if (tls_) tls_->plain().clear();
   loop_.cancel_flush(this);
+  if (error == 0 && tls_failed_) error = EPROTO;  // the alert went out; tls()->error() says why
   return guarded(destroyed_, [&] {
     if (handler_ != nullptr) handler_->on_close(*this, error);
   });

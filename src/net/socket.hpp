@@ -19,6 +19,9 @@
 
 namespace warren::net {
 
+class TlsContext;
+class TlsSession;
+
 class Socket : public Pollable, public Flushable {
  public:
   class Handler {
@@ -50,7 +53,17 @@ class Socket : public Pollable, public Flushable {
   void send(std::shared_ptr<const std::string> bytes);  // referenced until written
   // Bytes [offset, offset + length) of `bytes`, referenced until written.
   void send(std::shared_ptr<const std::string> bytes, size_t offset, size_t length);
-  size_t output_bytes() const { return out_.size(); }
+  size_t output_bytes() const;
+
+  // From now on the bytes on the wire are TLS (net/tls.hpp): the handler
+  // reads and sends plaintext. `already` is ciphertext that came with the
+  // last read (after a plaintext preamble such as AMQP 1.0's TLS header);
+  // output queued before this call goes out as it was. A client context
+  // starts the handshake. A TLS failure ends the socket as close() does,
+  // its alert written, and reports on_close(EPROTO) with tls()->error().
+  // Not with an external reader (set_external_reader).
+  void start_tls(const TlsContext& ctx, std::string_view already = {});
+  const TlsSession* tls() const { return tls_.get(); }
 
   // Stop reading, write queued output, then close; on_close(0) from the
   // loop. Unless the peer has already ended its input, the fd lingers past
@@ -64,7 +77,7 @@ class Socket : public Pollable, public Flushable {
 
   // Another thread reads this socket, through a dup of the fd it owns:
   // this Socket only writes. Closing then shuts the socket down first,
-  // so that the reader's copy sees the end too.
+  // so that the reader's copy sees the end too. Never for a TLS socket.
   void set_external_reader();
   // That reader saw the peer's EOF (error 0) or a read error: handled as
   // this Socket's own read would (queued output still goes out on EOF).
@@ -89,6 +102,10 @@ class Socket : public Pollable, public Flushable {
   void update_interest();
   // Returns false if the handler destroyed *this: the caller must return at once.
   bool handle_read();
+  // The ciphertext of one read, decrypted and handed on; same convention.
+  bool tls_input(std::string_view cipher, bool& eof);
+  // The plaintext of the turn into records (and close_notify when closing).
+  void tls_encrypt();
   // Closes the fd and reports on_close(error); same return convention.
   bool finish(int error);
   void close_fd();
@@ -97,7 +114,8 @@ class Socket : public Pollable, public Flushable {
   int fd_;
   Handler* handler_;
   void* user_ = nullptr;
-  OutputBuffer out_;
+  OutputBuffer out_;               // what goes on the wire (ciphertext under TLS)
+  std::unique_ptr<TlsSession> tls_;  // null: a plain socket
   uint32_t interest_ = 0;  // events currently registered with epoll
   bool registered_ = false;
   bool paused_ = false;
@@ -108,6 +126,7 @@ class Socket : public Pollable, public Flushable {
   bool peer_eof_ = false;    // the peer ended its input: nothing to linger for
   bool closed_ = false;      // fd closed; on_close pending or delivered
   bool close_pending_ = false;  // abort(): on_close still to be delivered
+  bool tls_failed_ = false;     // reported as on_close(EPROTO)
   bool* destroyed_ = nullptr;   // set by the destructor while a callback runs
   uint64_t writev_calls_ = 0;
   uint64_t bytes_written_ = 0;

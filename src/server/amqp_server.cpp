@@ -1,6 +1,7 @@
 #include "server/amqp_server.hpp"
 
 #include <arpa/inet.h>
+#include <algorithm>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <fcntl.h>
@@ -37,16 +38,25 @@ auth::Peer peer_of(int fd) {
   p.address = host;
   return p;
 }
+
+// AMQP 1.0's TLS header (part 5, 5.2): the client asks for TLS on the
+// plain port; we answer with the same header, then the handshake.
+constexpr uint8_t kAmqp10TlsHeader[8] = {'A', 'M', 'Q', 'P', 2, 1, 0, 0};
 }  // namespace
 
 // A socket and its engine: the engine's Transport, the socket's Handler.
 // The engine is picked by the connection's first bytes (sniff_protocol).
 class AmqpServer::Conn final : public net::Socket::Handler, public engine::Transport {
  public:
-  Conn(AmqpServer& server, uint64_t id, int fd, SocketReader* reader)
+  Conn(AmqpServer& server, uint64_t id, int fd, SocketReader* reader, bool tls)
       : server_(server), id_(id), who_(peer_of(fd)),
         sock_(net::Socket::adopt(server.loop_, fd, this)), offload_(reader), timer_(server.loop_, [this] {
           if (!engine_) {  // no protocol header within kHeaderTimeout
+            if (const net::TlsSession* t = sock_->tls())
+              spdlog::info("connection {} from {}: {} within {} s: closed", id_, who_.address,
+                           t->handshake_done() ? "no protocol header after the TLS handshake"
+                                               : "TLS handshake not finished",
+                           kHeaderTimeout.count());
             sock_->close();
             return;
           }
@@ -57,6 +67,7 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
     // drop one that stalls in the handshake. Once there is an engine, the
     // timer is at its next deadline.
     timer_.arm(server_.loop_.now() + kHeaderTimeout);
+    if (tls) start_tls({});
   }
   ~Conn() override {
     timer_.cancel();
@@ -105,6 +116,11 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
     if (big_reads_ >= kBigReadsToMove && offload_ && cutter_ && !sock_->closed()) move_to_reader();
   }
   void on_close(net::Socket&, int error) override {
+    if (const net::TlsSession* t = sock_->tls(); t != nullptr && t->failed())
+      spdlog::warn("connection {} from {}: TLS {}: {}: closed", id_, who_.address,
+                   t->handshake_done() ? "error" : "handshake failed", t->error());
+    else if (t != nullptr && !t->handshake_done())
+      spdlog::debug("connection {} from {}: closed during the TLS handshake", id_, who_.address);
     if (engine_) engine_->transport_closed(server_.loop_.now());
     server_.rearm_broker();
     server_.remove(id_);  // destroys this: nothing after
@@ -124,6 +140,11 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
   size_t pending_output() const override { return sock_->output_bytes(); }
   void want_drain() override { sock_->want_drain(); }
   void close() override { sock_->close(); }
+  std::optional<std::string_view> peer_cert_cn() const override {
+    const net::TlsSession* t = sock_->tls();
+    if (t == nullptr || !t->peer_cn()) return std::nullopt;
+    return std::string_view(*t->peer_cn());
+  }
   void set_reading(bool on) override {
     on ? sock_->resume_reading() : sock_->pause_reading();
     if (on == reading_) return;
@@ -151,13 +172,43 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
   static constexpr unsigned kBigReadsToMove = 3;
   static constexpr size_t kFramesPerTurn = 1536;  // 512 publishes of 3 frames
 
+  // TLS from now on; `already` is ciphertext that came after a plaintext
+  // preamble. A TLS connection is never moved to a reader thread: the
+  // reader reads the fd itself, and would need the session to decrypt,
+  // while this thread encrypts with it; an SSL object is not for two
+  // threads at once (and TLS 1.3 reads can write: key updates). TLS costs
+  // more per byte than the hand-off saves, so it stays on this loop.
+  void start_tls(std::span<const uint8_t> already) {
+    offload_ = nullptr;
+    sock_->start_tls(*server_.tls_,
+                     std::string_view(reinterpret_cast<const char*>(already.data()), already.size()));
+  }
+
   // Buffers the first bytes until they name a protocol; then creates that
   // engine and hands `in` everything received so far. False: not yet.
   bool choose_engine(std::span<const uint8_t>& in) {
     header_.insert(header_.end(), in.begin(), in.end());
     engine::Protocol p = engine::sniff_protocol(header_);
     if (p == engine::Protocol::Undecided) return false;
+    if (p == engine::Protocol::Amqp10 && header_[4] == 2 && server_.tls_ && !sock_->tls()) {
+      // AMQP 1.0's TLS header on the plain port, with TLS configured: the
+      // same header back, in the clear, then a TLS handshake, then the
+      // client's next header (SASL or AMQP), sniffed as on the AMQPS port.
+      // Without TLS, the 1.0 engine answers it with a header it supports.
+      if (header_.size() < sizeof kAmqp10TlsHeader) return false;
+      if (std::equal(header_.begin(), header_.begin() + 8, kAmqp10TlsHeader)) {
+        sock_->send(std::string_view(reinterpret_cast<const char*>(kAmqp10TlsHeader), sizeof kAmqp10TlsHeader));
+        std::vector<uint8_t> rest(header_.begin() + 8, header_.end());
+        header_.clear();
+        start_tls(rest);
+        spdlog::debug("connection {} from {}: AMQP 1.0 TLS header: TLS on the plain port", id_, who_.address);
+        return false;
+      }
+    }
     const auto now = server_.loop_.now();
+    if (const net::TlsSession* t = sock_->tls())
+      spdlog::debug("connection {} from {}: {}, {}, client certificate {}", id_, who_.address, t->version(),
+                    t->cipher(), t->peer_cn() ? "CN=" + *t->peer_cn() : std::string("none"));
     switch (p) {
       case engine::Protocol::Amqp10:
         engine_ = std::make_unique<amqp10::Connection>(server_.broker_, id_, server_.opts_.amqp10, *this, who_,
@@ -249,7 +300,7 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
   // cut by cutter_ while this loop reads the socket, then by the reader.
   amqp091::Connection* amqp091_ = nullptr;
   std::optional<amqp091::FrameCutter> cutter_;
-  SocketReader* offload_;                   // where to move when busy; null once moved (or never)
+  SocketReader* offload_;                   // where to move when busy; null once moved (or never, or TLS)
   SocketReader* reader_ = nullptr;          // reads our socket, once moved
   // Read while reading was paused, or more than one this turn. A vector:
   // an empty deque costs every connection a 512 B block.
@@ -271,7 +322,11 @@ AmqpServer::AmqpServer(net::EventLoop& loop, broker::Broker& broker, AmqpServerO
   for (unsigned i = 0; i < opts_.reader_threads; ++i)
     readers_.push_back(std::make_unique<SocketReader>(
         loop_, [this, i](std::vector<ReadBatch>& batches) { deliver(i, batches); }));
-  listener_ = net::Listener::tcp(loop_, opts_.host, opts_.port, [this](int fd) { accept(fd); });
+  listener_ = net::Listener::tcp(loop_, opts_.host, opts_.port, [this](int fd) { accept(fd, false); });
+  if (opts_.tls) {
+    tls_ = net::TlsContext::server(*opts_.tls);  // throws, naming the file or setting at fault
+    tls_listener_ = net::Listener::tcp(loop_, opts_.tls_host, opts_.tls_port, [this](int fd) { accept(fd, true); });
+  }
   if (opts_.memory_high_watermark == 0) opts_.memory_high_watermark = default_memory_high_watermark();
   check_resources();
 }
@@ -313,16 +368,17 @@ AmqpServer::~AmqpServer() {
   broker_timer_.cancel();
   if (resource_timer_) loop_.cancel_timer(resource_timer_);
   listener_.reset();
+  tls_listener_.reset();
   conns_.clear();
   readers_.clear();
 }
 
-void AmqpServer::accept(int fd) {
+void AmqpServer::accept(int fd, bool tls) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   uint64_t id = next_id_++;
   SocketReader* reader = readers_.empty() ? nullptr : readers_[id % readers_.size()].get();
-  auto& c = conns_.emplace(id, std::make_unique<Conn>(*this, id, fd, reader)).first->second;
+  auto& c = conns_.emplace(id, std::make_unique<Conn>(*this, id, fd, reader, tls)).first->second;
   if (alarms_.any()) c->resource_alarm(alarms_);
 }
 

@@ -6,6 +6,9 @@
 // engines run on one event loop, the main thread's; the sockets of busy
 // 0-9-1 publishers are read and their frames cut on reader threads
 // (SocketReader), when there are any (docs/architecture.md#threads).
+// With TLS configured, a second listener serves AMQPS (both protocols,
+// sniffed after the handshake), and AMQP 1.0's TLS header upgrades a
+// connection on the plain port (net/tls.hpp does the TLS).
 #include <functional>
 #include <memory>
 #include <string>
@@ -17,6 +20,7 @@
 #include "net/socket.hpp"
 #include "net/deadline_timer.hpp"
 #include "net/listener.hpp"
+#include "net/tls.hpp"
 #include "server/socket_reader.hpp"
 
 namespace warren::server {
@@ -34,6 +38,11 @@ struct AmqpServerOptions {
   // Threads that read busy publishers' sockets and cut their frames beside
   // the broker's loop; 0: the loop reads every socket itself.
   unsigned reader_threads = 0;
+  // AMQPS: a listener on tls_host:tls_port whose connections are TLS from
+  // the first byte; also what AMQP 1.0's TLS header gets on the plain port.
+  std::optional<net::TlsOptions> tls;
+  std::string tls_host = "127.0.0.1";
+  uint16_t tls_port = 5671;
 };
 
 class AmqpServer {
@@ -43,6 +52,7 @@ class AmqpServer {
   ~AmqpServer();
 
   uint16_t port() const { return listener_->port(); }
+  uint16_t tls_port() const { return tls_listener_ ? tls_listener_->port() : 0; }
   size_t connections() const { return conns_.size(); }
   // Closes every connection whose engine `which` picks with `text` (320
   // CONNECTION_FORCED); how many.
@@ -52,7 +62,7 @@ class AmqpServer {
 
  private:
   friend class Conn;
-  void accept(int fd);
+  void accept(int fd, bool tls);
   void remove(uint64_t id);
   void rearm_broker();
   void check_resources();
@@ -62,6 +72,8 @@ class AmqpServer {
   broker::Broker& broker_;
   AmqpServerOptions opts_;
   std::unique_ptr<net::Listener> listener_;
+  std::shared_ptr<net::TlsContext> tls_;  // null: no TLS configured
+  std::unique_ptr<net::Listener> tls_listener_;
   std::vector<std::unique_ptr<SocketReader>> readers_;  // before conns_: outlive them
   amqp091::FrameBatch cut_;  // a 0-9-1 read on this loop, cut (one at a time)
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;

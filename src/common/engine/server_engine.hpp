@@ -35,6 +35,12 @@ class Transport {
   virtual void close() = 0;
   // Stop or resume reading from the peer (memory alarm).
   virtual void set_reading(bool on) = 0;
+  // On a TLS connection whose client presented a certificate that was
+  // verified against the configured CA: its subject's common name (the
+  // only CN; none when it has several), for SASL EXTERNAL. Known before
+  // the engine's first bytes (the handshake comes first) and constant
+  // after. No TLS, or no verified certificate: nullopt.
+  virtual std::optional<std::string_view> peer_cert_cn() const { return std::nullopt; }
 };
 
 // RabbitMQ's resource alarms: memory above its high watermark, free disk
@@ -72,7 +78,8 @@ class ServerEngine {
 enum class Protocol : uint8_t { Undecided, Amqp091, Amqp10 };
 
 // AMQP 1.0 headers are "AMQP" 0 1 0 0 (plain), 3 1 0 0 (SASL) and 2 1 0 0
-// (TLS, which the 1.0 engine refuses with a header it supports); anything
+// (TLS: the server's listener starts TLS when it is configured; otherwise
+// the 1.0 engine refuses it with a header it supports); anything
 // else, including garbage, goes to the 0-9-1 engine, which answers a wrong
 // header with its own and closes, as RabbitMQ does.
 inline Protocol sniff_protocol(std::span<const uint8_t> first) {
