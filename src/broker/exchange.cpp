@@ -126,8 +126,8 @@ bool headers_match(const Table& binding_args, const Table* headers) {
 Exchange::Exchange(Options opts) : opts_(std::move(opts)) {}
 
 const std::string* Exchange::alternate_exchange() const {
-  const Value* v = find(opts_.arguments, "alternate-exchange");
-  return v ? v->as_string() : nullptr;
+  if (const Value* v = find(opts_.arguments, "alternate-exchange")) return v->as_string();
+  return policy_alternate_ ? &*policy_alternate_ : nullptr;
 }
 
 bool Exchange::bind(Binding b) {

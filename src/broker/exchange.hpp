@@ -54,8 +54,14 @@ class Exchange {
   const std::string& name() const { return opts_.name; }
   const Options& options() const { return opts_; }
   ExchangeType type() const { return opts_.type; }
-  // From the alternate-exchange argument.
+  // From the alternate-exchange argument, else from the exchange's policy.
   const std::string* alternate_exchange() const;
+  // The policy in effect ("": none) and its alternate-exchange, if any.
+  void set_policy(std::string name, std::optional<std::string> alternate) {
+    policy_name_ = std::move(name);
+    policy_alternate_ = std::move(alternate);
+  }
+  const std::string& policy_name() const { return policy_name_; }
 
   // False when the same binding exists already / does not exist.
   bool bind(Binding b);
@@ -77,6 +83,8 @@ class Exchange {
   void route(const Message& msg, std::string_view key, std::vector<Destination>& out) const;
 
  private:
+  std::string policy_name_;
+  std::optional<std::string> policy_alternate_;
   Options opts_;
   bool deleted_ = false;
   std::vector<Binding> bindings_;

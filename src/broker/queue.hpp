@@ -94,6 +94,7 @@ enum class Outcome : uint8_t {
 };
 
 class LockQueue;
+struct Policy;
 
 class Queue : public std::enable_shared_from_this<Queue> {
  public:
@@ -155,6 +156,13 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
   void advance(TimePoint now);
   std::optional<TimePoint> next_deadline() const;
+  // The vhost's policy for this queue changed (policy.hpp): the queue's
+  // arguments merged with it (none: as declared) take effect now, and
+  // what is over a new length limit goes as drop-head would. Lock queues
+  // take no policy.
+  void apply_policy(const Policy* policy, TimePoint now);
+  // The policy in effect ("": none).
+  const std::string& policy_name() const { return policy_name_; }
   // basic.get, consume and redeclare count as use for x-expires.
   void touch(TimePoint now);
   // What the host was last told next_deadline() is.
@@ -330,6 +338,8 @@ class Queue : public std::enable_shared_from_this<Queue> {
   uint64_t log_id_ = 0;
   // The state ops act on (QueueState); only apply() changes it.
   bool closed_ = false;
+  std::optional<QueueArgs> declared_args_;  // before any policy (opts_.args: in effect); set by the first
+  std::string policy_name_;
   uint64_t next_seq_ = 1;
   std::vector<Lane> lanes_;  // one per priority level, highest last
   uint64_t ready_count_ = 0;

@@ -167,6 +167,7 @@ Error VHost::declare_exchange(const ExchangeDeclare& d) {
     exchanges_.emplace(d.name, x);
     ++routing_version_;
     if (definition_log_ && d.durable) definition_log_->exchange_declared(*x);
+    apply_policy(*x);
     return Error::none();
   }
   const Exchange::Options& o = it->second->options();
@@ -306,6 +307,7 @@ Error VHost::declare_queue(const QueueDeclare& d, TimePoint now, QueueDeclareOk&
   queues_.emplace(name, q);
   ++routing_version_;
   if (definition_log_ && durable) definition_log_->queue_declared(*q);
+  apply_policy(*q, now);
   return reply(*q);
 }
 

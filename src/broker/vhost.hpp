@@ -19,6 +19,7 @@
 #include "broker/error.hpp"
 #include "broker/exchange.hpp"
 #include "broker/outcomes.hpp"
+#include "broker/policy.hpp"
 #include "broker/queue.hpp"
 
 namespace warren::auth {
@@ -149,6 +150,13 @@ class VHost final : public QueueHost {
   QueuePtr find_queue(std::string_view name) const;
   ExchangePtr find_exchange(std::string_view name) const;
 
+  // Policies (policy.hpp): adding, replacing or clearing one applies at
+  // once to every queue and exchange it matches, and to those declared
+  // later. set_policy refuses an invalid one (validate_policy).
+  Error set_policy(Policy p, TimePoint now);
+  bool clear_policy(std::string_view name, TimePoint now);
+  const PolicySet& policies() const { return policies_; }
+
   // The connection is gone: its exclusive queues are deleted.
   void connection_closed(ConnectionId who, TimePoint now);
 
@@ -227,6 +235,10 @@ class VHost final : public QueueHost {
   Env& env_;
   int64_t max_connections_ = -1, max_queues_ = -1;
   std::set<ConnectionId> connections_;  // opened on this vhost
+  PolicySet policies_;
+  void apply_policies(TimePoint now);
+  void apply_policy(Queue& q, TimePoint now) const;
+  void apply_policy(Exchange& x) const;
   std::map<std::string, ExchangePtr, std::less<>> exchanges_;
   // Every queue's next deadline, earliest first (declared before queues_,
   // which report into it as they go).

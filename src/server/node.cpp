@@ -38,9 +38,11 @@ std::string Node::store_dir(std::string_view vhost) const {
 
 bool Node::start(std::string& error) {
   auth::Directory& dir = *directory_;
+  std::vector<nlohmann::json> docs;  // the saved definitions, then the import file: policies come from both
   try {
     if (std::optional<std::string> saved = file_.read()) {
-      auth::import_directory(dir, nlohmann::json::parse(*saved));
+      docs.push_back(nlohmann::json::parse(*saved));
+      auth::import_directory(dir, docs.back());
     } else if (opts_.config_users.empty()) {  // the first boot: RabbitMQ's default user and vhost
       dir.put_vhost({.name = "/", .description = "Default virtual host"});
       dir.put_user({.name = opts_.default_user,
@@ -59,7 +61,8 @@ bool Node::start(std::string& error) {
     if (!opts_.import_file.empty()) {
       std::ifstream in(opts_.import_file);
       if (!in) throw std::runtime_error("cannot read " + opts_.import_file);
-      auth::import_directory(dir, nlohmann::json::parse(in));
+      docs.push_back(nlohmann::json::parse(in));
+      auth::import_directory(dir, docs.back());
       spdlog::info("definitions imported from {}", opts_.import_file);
     }
   } catch (const std::exception& e) {
@@ -67,15 +70,21 @@ bool Node::start(std::string& error) {
     return false;
   }
   dir.set_loopback_users(opts_.loopback_users);
+  // The broker starts with "/"; the directory says which vhosts there are.
+  if (!dir.vhost("/")) broker_.remove_vhost("/");
+  for (const auto& [name, info] : dir.vhosts())
+    if (!open_vhost(info, error)) return false;
+  try {
+    for (const nlohmann::json& d : docs) import_policies(d);
+  } catch (const std::exception& e) {
+    error = fmt::format("definitions: {}", e.what());
+    return false;
+  }
   auto [text, version] = definitions();
   if (int err = file_.write(text, version)) {
     error = fmt::format("cannot write {}: {}", file_.path(), std::strerror(err));
     return false;
   }
-  // The broker starts with "/"; the directory says which vhosts there are.
-  if (!dir.vhost("/")) broker_.remove_vhost("/");
-  for (const auto& [name, info] : dir.vhosts())
-    if (!open_vhost(info, error)) return false;
   // Lock queues' fencing tokens: (epoch << 32) + n, above every token of
   // an earlier run (docs/locks.md).
   lock_epoch_ = store::bump_epoch(opts_.data_dir + "/lock-epoch");
@@ -157,11 +166,85 @@ std::string Node::set_vhost_limits(std::string_view name, const auth::VHostLimit
   return "";
 }
 
+namespace {
+
+// Policy definitions hold scalars (numbers, strings, booleans) and lists of them.
+nlohmann::json to_json(const broker::Value& v) {
+  if (const auto* f = std::get_if<broker::Float>(&v.v)) return f->value;
+  if (auto i = v.as_int()) return *i;
+  if (const std::string* s = v.as_string()) return *s;
+  if (const bool* b = v.as_bool()) return *b;
+  if (const broker::Array* a = v.as_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const broker::Value& e : *a) out.push_back(to_json(e));
+    return out;
+  }
+  return nullptr;
+}
+
+broker::Value from_json(const nlohmann::json& j) {
+  if (j.is_number_integer()) return broker::Value(j.get<int64_t>());
+  if (j.is_number()) return broker::Value(j.get<double>());
+  if (j.is_string()) return broker::Value(j.get<std::string>());
+  if (j.is_boolean()) return broker::Value(j.get<bool>());
+  if (j.is_array()) {
+    broker::Array a;
+    for (const nlohmann::json& e : j) a.push_back(from_json(e));
+    return broker::Value(std::move(a));
+  }
+  return broker::Value();
+}
+
+}  // namespace
+
+void Node::import_policies(const nlohmann::json& defs) {
+  auto it = defs.find("policies");
+  if (it == defs.end() || it->is_null()) return;
+  if (!it->is_array()) throw std::invalid_argument("\"policies\" must be a list");
+  for (const nlohmann::json& p : *it) {
+    if (!p.is_object() || !p.contains("vhost") || !p.contains("name") || !p.contains("pattern") ||
+        !p.contains("definition") || !p["definition"].is_object())
+      throw std::invalid_argument("a policy needs vhost, name, pattern and a definition object");
+    broker::Policy policy{p["name"].get<std::string>(), p["pattern"].get<std::string>(),
+                          p.value("apply-to", std::string("all")), p.value("priority", 0), {}};
+    for (const auto& [k, v] : p["definition"].items()) policy.definition.emplace_back(k, from_json(v));
+    const std::string vhost = p["vhost"].get<std::string>();
+    if (std::string why = set_policy(vhost, std::move(policy)); !why.empty())
+      throw std::invalid_argument(fmt::format("policy {} in vhost {}: {}", p["name"].dump(), vhost, why));
+  }
+}
+
+std::string Node::set_policy(std::string_view vhost, broker::Policy p) {
+  broker::VHost* v = broker_.vhost(vhost);
+  if (!v) return fmt::format("no vhost '{}'", vhost);
+  if (broker::Error e = v->set_policy(std::move(p), loop_.now())) return e.detail;
+  ++policy_changes_;
+  return "";
+}
+
+std::string Node::clear_policy(std::string_view vhost, std::string_view name) {
+  broker::VHost* v = broker_.vhost(vhost);
+  if (!v || !v->clear_policy(name, loop_.now())) return fmt::format("no policy '{}' in vhost '{}'", name, vhost);
+  ++policy_changes_;
+  return "";
+}
+
 std::pair<std::string, uint64_t> Node::definitions() const {
   nlohmann::json out = {{"product_name", "Warren"}};
   auth::export_directory(*directory_, out);
-  return {out.dump(2), directory_->generation()};
+  nlohmann::json policies = nlohmann::json::array();
+  for (const auto& [name, v] : broker_.vhosts())
+    for (const broker::Policy* p : v->policies().all()) {
+      nlohmann::json def = nlohmann::json::object();
+      for (const auto& [k, val] : p->definition) def[k] = to_json(val);
+      policies.push_back({{"vhost", name}, {"name", p->name}, {"pattern", p->pattern}, {"apply-to", p->apply_to},
+                          {"definition", def}, {"priority", p->priority}});
+    }
+  out["policies"] = std::move(policies);
+  // Every change counts: the directory's and the policies'.
+  return {out.dump(2), directory_->generation() + policy_changes_};
 }
+
 
 void Node::remove_in_background(std::string path) {
   cleaners_.emplace_back([path = std::move(path)] {

@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "auth/directory.hpp"
 #include "broker/broker.hpp"
 #include "net/event_loop.hpp"
@@ -67,6 +69,10 @@ class Node {
   // exchanges, and its store's files (in the background).
   std::string delete_vhost(std::string_view name);
   std::string set_vhost_limits(std::string_view name, const auth::VHostLimits& limits);
+  // Policies (broker/policy.hpp), durable with the directory; "" or why not
+  // (RabbitMQ's validation text).
+  std::string set_policy(std::string_view vhost, broker::Policy p);
+  std::string clear_policy(std::string_view vhost, std::string_view name);
   // Told a vhost's name before it goes: close the connections that opened it.
   std::function<void(std::string_view vhost)> on_vhost_deleting;
 
@@ -83,6 +89,8 @@ class Node {
     std::unique_ptr<StoreWriter> writer;  // after the store: destroyed first, writing what is left
   };
   bool open_vhost(const auth::VHostInfo& info, std::string& error);
+  // The "policies" of RabbitMQ definitions `defs`, set on their vhosts.
+  void import_policies(const nlohmann::json& defs);
   void remove_in_background(std::string path);
 
   net::EventLoop& loop_;
@@ -90,6 +98,7 @@ class Node {
   OpenStore open_store_;
   broker::LockObserver* locks_;
   uint64_t lock_epoch_ = 0;
+  uint64_t policy_changes_ = 0;  // with the directory's generation: the definitions' version
   std::shared_ptr<auth::Directory> directory_ = std::make_shared<auth::Directory>();
   DefinitionsFile file_;
   broker::Broker broker_;

@@ -142,6 +142,33 @@ TEST_F(NodeTest, DeletingAVhostClosesItsConnectionsAndKeepsItUntilTheyAreGone) {
   EXPECT_EQ(node->delete_vhost("tmp"), "no vhost 'tmp'");
 }
 
+TEST_F(NodeTest, PoliciesAreDurableAndComeFromTheImportFileToo) {
+  {
+    auto node = boot();
+    ASSERT_TRUE(started_) << error_;
+    EXPECT_EQ(node->set_policy("/", {"cap", "^q", "queues", 1, {{"max-length", 2}}}), "");
+    EXPECT_EQ(node->set_policy("/", {"bad", ".*", "all", 0, {{"max-priority", 2}}}),
+              "Validation failed\n\n[<<\"max-priority\">>] are not recognised policy settings\n");
+    EXPECT_EQ(node->set_policy("nope", {"p", ".*", "all", 0, {{"max-length", 2}}}), "no vhost 'nope'");
+    auto [text, version] = node->definitions();
+    EXPECT_NE(text.find("\"max-length\": 2"), std::string::npos) << text;
+    ASSERT_EQ(node->definitions_file().write(text, version), 0);
+  }
+  const fs::path defs = dir_ / "import.json";
+  std::ofstream(defs) << R"({"policies": [{"vhost": "/", "name": "ttl", "pattern": "^t", "apply-to": "queues",
+                                           "definition": {"message-ttl": 1000}, "priority": 0}]})";
+  auto node = boot({.import_file = defs.string()});
+  ASSERT_TRUE(started_) << error_;
+  broker::VHost& v = *node->broker().vhost("/");
+  EXPECT_EQ(v.policies().all().size(), 2u);
+  broker::QueueDeclareOk ok;
+  ASSERT_FALSE(v.declare_queue({.name = "q1"}, loop_.now(), ok));
+  EXPECT_EQ(v.find_queue("q1")->policy_name(), "cap");
+  EXPECT_EQ(node->clear_policy("/", "cap"), "");
+  EXPECT_EQ(v.find_queue("q1")->policy_name(), "");
+  EXPECT_EQ(node->clear_policy("/", "cap"), "no policy 'cap' in vhost '/'");
+}
+
 TEST_F(NodeTest, LimitsApplyToTheRunningVhost) {
   auto node = boot();
   ASSERT_TRUE(started_) << error_;
