@@ -2,7 +2,8 @@
 // them (no lock taken, nothing written; safe beside a running warrend).
 //
 //   warren-store ls DIR       queues with their message counts, exchanges, segments
-//   warren-store verify DIR   every record's CRC; exit 1 if anything is damaged
+//   warren-store verify DIR   every record's CRC, and each segment index against its
+//                             segment; exit 1 if anything is damaged
 //
 // DIR is a data directory (each vhost under DIR/store/) or one vhost's log
 // directory. docs/storage.md has the format.
@@ -51,7 +52,14 @@ int run(const std::string& dir, bool list) {
       else if (s.tail_bytes && !s.zero_tail) state = fmt::format("{} bytes after the last record ({})", s.tail_bytes,
                                                                   i + 1 == in.segments.size() ? "a torn or unfinished write" : "DAMAGED");
       else if (s.zero_tail) state = fmt::format("ok, {} bytes prepared and unused", s.tail_bytes);
-      fmt::print("  segment {}  {} bytes  {} records  {}\n", s.file, s.bytes, s.records, state);
+      std::string index;
+      switch (s.index) {
+        case store::SegmentSummary::Index::None: index = i + 1 == in.segments.size() ? "" : "  no index"; break;
+        case store::SegmentSummary::Index::Good: index = fmt::format("  index ok ({} bytes)", s.index_bytes); break;
+        case store::SegmentSummary::Index::Bad: index = "  index BAD: " + s.index_problem; break;
+        case store::SegmentSummary::Index::Unchecked: index = "  index not checked: " + s.index_problem; break;
+      }
+      fmt::print("  segment {}  {} bytes  {} records  {}{}\n", s.file, s.bytes, s.records, state, index);
     }
     if (in.undecodable) fmt::print("  {} records that do not decode: DAMAGED\n", in.undecodable);
     if (list) {
@@ -73,7 +81,7 @@ int main(int argc, char** argv) {
   std::string dir;
   auto* ls = app.add_subcommand("ls", "Queues, their message counts, exchanges and segments");
   ls->add_option("dir", dir, "A data directory, or one vhost's log directory")->required();
-  auto* verify = app.add_subcommand("verify", "Check every record; exit 1 if anything is damaged");
+  auto* verify = app.add_subcommand("verify", "Check every record and segment index; exit 1 if anything is damaged");
   verify->add_option("dir", dir, "A data directory, or one vhost's log directory")->required();
   CLI11_PARSE(app, argc, argv);
   return run(dir, ls->parsed());

@@ -79,8 +79,13 @@ void StoreWriter::run() {
     store::Batch b = std::move(todo_.front());
     todo_.pop_front();
     lock.unlock();
+    const uint64_t index_failures = store_->log().index_failures();
     const int err = store_->log().write(b);
     const bool rotated = b.rotate;
+    if (store_->log().index_failures() != index_failures)
+      spdlog::warn("store: the index of a sealed segment could not be written in {}: the next restart reads that "
+                   "segment whole",
+                   store_->log().options().dir);
     b = store::Batch{};  // freed here, not on the loop
     results_.push(err);
     preparing = store_->log().prepare(kPrepareStep) || rotated;

@@ -8,6 +8,7 @@
 
 #include "store/records.hpp"
 #include "store/segment.hpp"
+#include "store/segment_index.hpp"
 
 namespace warren::store {
 
@@ -17,18 +18,70 @@ bool Inspection::damaged() const {
     const SegmentSummary& s = segments[i];
     const bool last = i + 1 == segments.size();
     if (s.unreadable || !s.damaged.empty() || (s.tail_bytes && !s.zero_tail && !last)) return true;
+    if (s.index == SegmentSummary::Index::Bad) return true;
   }
   return false;
 }
+
+namespace {
+
+// The index of segment `number` against the one its records make.
+void check_index(Io& io, const std::string& dir, uint64_t number, const ScanResult& r, const IndexBuilder& expected,
+                 SegmentSummary& s) {
+  using Index = SegmentSummary::Index;
+  s.index = Index::Bad;
+  std::unique_ptr<File> f;
+  uint64_t size = 0;
+  if (int err = io.open(index_path(dir, number), OpenMode::Read, f); err || f->size(size)) {
+    s.index_problem = "unreadable";
+    return;
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  size_t got = 0;
+  if (f->read_at(bytes, 0, got)) {
+    s.index_problem = "unreadable";
+    return;
+  }
+  bytes.resize(got);
+  s.index_bytes = got;
+  SegmentIndex parsed;
+  if (std::string why = parse_index(bytes, number, parsed); !why.empty()) {
+    s.index_problem = why;
+    return;
+  }
+  if (r.error || !expected.usable() || !r.damaged.empty()) {
+    s.index = Index::Unchecked;
+    s.index_problem = "its segment is damaged: recovery would use the index, and a damaged message is found when read";
+    return;
+  }
+  if (parsed.end > r.good_end) {
+    s.index_problem = "it holds records the segment does not";
+    return;
+  }
+  if (parsed.end < r.good_end) {
+    s.index_problem = "the segment holds records it does not (a stale index: recovery would be wrong)";
+    return;
+  }
+  if (expected.file_bytes() != bytes) {
+    s.index_problem = "it does not match the segment's records";
+    return;
+  }
+  s.index = Index::Good;
+}
+
+}  // namespace
 
 int inspect(Io& io, const std::string& dir, Inspection& out) {
   std::vector<std::string> names;
   if (int err = io.list(dir, names)) return err;
   std::vector<std::pair<uint64_t, std::string>> files;
+  std::set<uint64_t> indexes;
   for (const std::string& n : names) {
     uint64_t k = 0;
     if (n.size() == 25 && n.ends_with(".wlog") && std::from_chars(n.data(), n.data() + 20, k).ec == std::errc())
       files.emplace_back(k, n);
+    else if (index_number(n, k))
+      indexes.insert(k);
   }
   std::sort(files.begin(), files.end());
 
@@ -45,7 +98,9 @@ int inspect(Io& io, const std::string& dir, Inspection& out) {
     std::unique_ptr<File> f;
     if (int err = io.open(dir + "/" + name, OpenMode::Read, f)) return err;
     f->size(s.bytes);
+    IndexBuilder expected(number);  // what its index must be, from its records
     ScanResult r = scan_segment(*f, [&](uint64_t offset, uint8_t type, std::span<const uint8_t> p) {
+      expected.add(offset, type, p, {}, summarize_record);
       const uint64_t key = number << 32 | offset;
       bool ok = true;
       switch (RecordType(type)) {
@@ -114,6 +169,7 @@ int inspect(Io& io, const std::string& dir, Inspection& out) {
     s.tail_bytes = r.tail_bytes;
     s.zero_tail = r.zero_tail;
     s.damaged = r.damaged;
+    if (indexes.contains(number)) check_index(io, dir, number, r, expected, s);
     out.segments.push_back(std::move(s));
   }
   out.exchanges.assign(exchanges.begin(), exchanges.end());

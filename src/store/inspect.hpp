@@ -20,6 +20,15 @@ struct SegmentSummary {
   bool zero_tail = false;
   std::vector<std::pair<uint64_t, uint64_t>> damaged;  // (offset, length): CRCs that do not check
   bool unreadable = false;  // no valid header
+  // Its index (segment_index.hpp), checked against an index built from
+  // the segment's records: none (the newest segment, or one from before
+  // indexes), good (the same, byte for byte), bad (`index_problem` says
+  // why), or unchecked: it parses, but the segment is damaged, so there
+  // is nothing whole to check it against.
+  enum class Index : uint8_t { None, Good, Bad, Unchecked };
+  Index index = Index::None;
+  uint64_t index_bytes = 0;
+  std::string index_problem;
 };
 
 struct QueueSummary {

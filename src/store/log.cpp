@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <set>
 
 namespace warren::store {
 
@@ -29,8 +31,18 @@ std::string Log::path_of(uint64_t number) const { return segment_path(opts_.dir,
 
 int Log::open(Io& io, LogOptions opts, const OnRecord& on_record, const OnDamage& on_damage,
               std::unique_ptr<Log>& out) {
+  return open(io, std::move(opts), Replay{on_record, nullptr, on_damage, nullptr}, out);
+}
+
+int Log::open(Io& io, LogOptions opts, const Replay& rp, std::unique_ptr<Log>& out, OpenStats* stats) {
+  OpenStats local;
+  OpenStats& st = stats ? *stats : local;
   std::unique_ptr<Log> log(new Log(io, std::move(opts)));
   const std::string& dir = log->opts_.dir;
+  const Summarize& summarize = log->opts_.summarize;
+  auto note = [&](std::string file, std::string what) {
+    if (rp.on_note) rp.on_note(IndexNote{std::move(file), std::move(what)});
+  };
   if (int err = io.make_dir(dir)) return err;
   if (int err = io.lock(dir + "/LOCK", log->lock_)) return err;
 
@@ -39,18 +51,40 @@ int Log::open(Io& io, LogOptions opts, const OnRecord& on_record, const OnDamage
   // A segment being prepared when the process stopped: in no known state.
   if (std::find(names.begin(), names.end(), "next-segment.tmp") != names.end())
     if (int err = io.remove(log->prepared_path())) return err;
-  std::vector<uint64_t> numbers;
+  std::vector<uint64_t> numbers, indexes;
   for (const std::string& n : names) {
     uint64_t k;
+    if (index_number(n, k)) {
+      indexes.push_back(k);
+      continue;
+    }
     if (!segment_number(n, k)) continue;
     if (k > kMaxSegmentNumber) {
-      on_damage({dir + "/" + n, 0, 0, "segment number out of range: not read"});
+      rp.on_damage({dir + "/" + n, 0, 0, "segment number out of range: not read"});
       continue;
     }
     numbers.push_back(k);
   }
   std::sort(numbers.begin(), numbers.end());
+  // An index whose segment is gone (they go together, but a crash may
+  // part them) is of no use; one of the last segment, which is appended
+  // to from here on, would soon be wrong. Both go before anything is
+  // appended.
+  std::set<uint64_t> indexed;
+  bool removed = false;
+  for (uint64_t k : indexes) {
+    if (std::binary_search(numbers.begin(), numbers.end(), k) && k != numbers.back()) {  // (numbers is not empty)
+      indexed.insert(k);
+      continue;
+    }
+    if (int err = io.remove(index_path(dir, k)); err && err != ENOENT) return err;
+    removed = true;
+  }
+  if (removed)
+    if (int err = io.sync_dir(dir)) return err;
 
+  const bool use_indexes = log->opts_.read_indexes && rp.on_summary;
+  bool wrote_indexes = false;
   std::vector<uint8_t> buffer;  // one for every segment read
   for (size_t i = 0; i < numbers.size(); ++i) {
     const uint64_t k = numbers[i];
@@ -58,8 +92,39 @@ int Log::open(Io& io, LogOptions opts, const OnRecord& on_record, const OnDamage
     const std::string path = log->path_of(k);
     std::unique_ptr<File> f;
     if (int err = io.open(path, last ? OpenMode::ReadWrite : OpenMode::Read, f)) return err;
+    if (!last && use_indexes) {
+      if (indexed.contains(k)) {
+        SegmentIndex index;
+        std::string why;
+        const int err = load_index(io, dir, k, *f, index, why);
+        if (err == 0) {
+          index.for_each([&](const IndexEntry& e) {
+            const Position at{k, e.offset};
+            if (e.summarized)
+              rp.on_summary(at, e.type, e.size, e.bytes);
+            else
+              rp.on_record(at, e.type, e.bytes);
+          });
+          log->segments_.push_back(k);
+          ++st.indexed;
+          continue;
+        }
+        note(index_path(dir, k),
+             fmt::format("not used ({}): its segment is read instead", err == EBADMSG ? why : std::strerror(err)));
+      } else {
+        ++st.missing;
+      }
+    }
+    // The segment, read whole; its index built on the way, for the last
+    // segment (written when it is sealed) or one whose index is missing.
+    const bool build = summarize && (last || use_indexes);
+    IndexBuilder index(k);
     ScanResult r = scan_segment(
-        *f, [&](uint64_t offset, uint8_t type, std::span<const uint8_t> p) { on_record(Position{k, offset}, type, p); },
+        *f,
+        [&](uint64_t offset, uint8_t type, std::span<const uint8_t> p) {
+          rp.on_record(Position{k, offset}, type, p);
+          if (build) index.add(offset, type, p, {}, summarize);
+        },
         buffer);
     if (r.error == EINVAL && last) {
       // Created, then the crash came before its header was synced: it
@@ -67,37 +132,84 @@ int Log::open(Io& io, LogOptions opts, const OnRecord& on_record, const OnDamage
       if (int err = f->truncate(0)) return err;
       log->file_ = std::move(f);
       log->number_ = k;
+      log->index_ = IndexBuilder(k);
       if (int err = SegmentWriter::create(*log->file_, k, log->writer_)) return err;
       continue;
     }
     if (r.error) {
-      on_damage({path, 0, 0, r.error == ENOTSUP ? "unknown format version" : "not a segment"});
+      rp.on_damage({path, 0, 0, r.error == ENOTSUP ? "unknown format version" : "not a segment"});
       log->segments_.push_back(k);
       continue;
     }
-    for (auto [offset, length] : r.damaged) on_damage({path, offset, length, "damaged records"});
+    // A damaged segment gets no index: its damage is reported at every
+    // recovery, as it would be without indexes.
+    if (!r.damaged.empty()) index.spoil();
+    for (auto [offset, length] : r.damaged) rp.on_damage({path, offset, length, "damaged records"});
     if (!last) {
-      if (r.tail_bytes && !r.zero_tail) on_damage({path, r.good_end, r.tail_bytes, "damaged end of a closed segment"});
+      if (r.tail_bytes && !r.zero_tail) {
+        rp.on_damage({path, r.good_end, r.tail_bytes, "damaged end of a closed segment"});
+        index.spoil();
+      }
       log->segments_.push_back(k);
+      ++st.scanned;
+      if (build && index.usable() && index.end() == r.good_end && log->write_index(index)) {
+        ++st.indexes_written;
+        wrote_indexes = true;
+      }
       continue;
     }
     log->file_ = std::move(f);
     log->number_ = k;
+    log->index_ = std::move(index);
     if (int err = SegmentWriter::resume(*log->file_, r.good_end, log->writer_)) return err;
     // What was read may have been in the page cache only (the process died,
     // the machine did not): make it durable before anything builds on it.
     if (int err = log->file_->sync()) return err;
   }
+  // The indexes written are of use once their names are durable too; a
+  // failure here costs only their use.
+  if (wrote_indexes && io.sync_dir(dir)) note(dir, "could not be synced after indexes were written in it");
   if (!log->file_)
     if (int err = log->start_segment(numbers.empty() ? 1 : numbers.back() + 1)) return err;
   out = std::move(log);
   return 0;
 }
 
+bool Log::write_index(const IndexBuilder& b) {
+  const std::string path = index_path(opts_.dir, b.segment());
+  std::unique_ptr<File> f;
+  int err = io_.open(path, OpenMode::Create, f);
+  if (!err) err = f->truncate(0);
+  if (!err) err = b.write(*f);
+  if (!err) err = f->sync();
+  if (!err) return true;
+  // The segment is read whole at the next recovery; an index torn or
+  // unsynced would not check there either, but need not stay.
+  index_failures_.fetch_add(1, std::memory_order_relaxed);
+  f.reset();
+  io_.remove(path);
+  return false;
+}
+
+void Log::index_records(const Batch& b) {
+  if (!opts_.summarize) return;
+  b.for_each_record([&](uint64_t offset, uint8_t type, std::span<const uint8_t> head, std::span<const uint8_t> tail) {
+    index_.add(offset, type, head, tail, opts_.summarize);
+  });
+}
+
 // A new segment is durable, header and name, before any record goes in.
 // A prepared file becomes it when there is one: zeros to segment_bytes,
 // synced, then its header and its name.
+//
+// The segment it closes is sealed: its records are synced, and its index
+// is written and synced before the new segment's name is (one sync of the
+// directory makes both durable). A failed index is not the log's failure:
+// that segment is read whole at the next recovery.
 int Log::start_segment(uint64_t number) {
+  if (file_ && opts_.summarize && index_.usable() && index_.segment() == number_ && index_.end() == writer_.end() &&
+      writer_.end() == writer_.durable_end())
+    write_index(index_);
   std::unique_ptr<File> f;
   const bool use_prepared = prepared_ready_;
   if (use_prepared) {
@@ -117,12 +229,14 @@ int Log::start_segment(uint64_t number) {
   file_ = std::move(f);
   writer_ = std::move(w);
   number_ = number;
+  index_ = IndexBuilder(number);
   return 0;
 }
 
 Position Log::add(uint8_t type, std::span<const uint8_t> payload) {
   Position at = end();
   writer_.add(type, payload);
+  if (opts_.summarize) index_.add(at.offset, type, payload, {}, opts_.summarize);
   return at;
 }
 
@@ -203,6 +317,7 @@ int Log::write_unsynced(Batch& b) {
   b.seal();
   const int err = b.tails.empty() ? writer_.write(b.bytes) : writer_.write(b.parts());
   if (err) return error_ = err;
+  index_records(b);
   return 0;
 }
 
@@ -221,6 +336,7 @@ int Log::remove_segments_before(uint64_t segment) {
   size_t n = 0;
   while (n < segments_.size() && segments_[n] < segment) {
     if (int err = io_.remove(path_of(segments_[n])); err && err != ENOENT) return err;
+    if (int err = io_.remove(index_path(opts_.dir, segments_[n])); err && err != ENOENT) return err;
     ++n;
   }
   if (n == 0) return 0;

@@ -7,6 +7,7 @@
 // segments removed once nothing in them is needed.
 //
 // Segment files are named by number, "00000000000000000001.wlog".
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -16,6 +17,7 @@
 
 #include "store/io.hpp"
 #include "store/segment.hpp"
+#include "store/segment_index.hpp"
 
 namespace warren::store {
 
@@ -29,6 +31,12 @@ struct Position {
 struct LogOptions {
   std::string dir;
   uint64_t segment_bytes = 64u << 20;  // a segment is closed once it reaches this
+  // Segment indexes (segment_index.hpp): a sealed segment's index is
+  // written with what this makes of its records. Null: none are written.
+  Summarize summarize;
+  // Open reads a sealed segment's index, when it has a good one, instead
+  // of the segment (with Replay::on_summary). False: every segment is read.
+  bool read_indexes = true;
 };
 
 // Something recovery found wrong: a segment's file name, the offset and
@@ -37,6 +45,13 @@ struct Damage {
   std::string file;
   uint64_t offset = 0;
   uint64_t length = 0;
+  std::string what;
+};
+
+// An index recovery did not use, and why: not damage (its segment is
+// read instead), but worth a warning in the log.
+struct IndexNote {
+  std::string file;
   std::string what;
 };
 
@@ -90,6 +105,10 @@ struct Batch {
   std::vector<std::span<const uint8_t>> parts() const;
   // Fills in the records' CRCs.
   void seal();
+  // fn(offset, type, head, tail) for each record, where it is written:
+  // its payload is `head` (in `bytes`) then `tail` (a Tail's octets, or empty).
+  template <class Fn>
+  void for_each_record(Fn&& fn) const;
   void clear() {
     bytes.clear();
     records.clear();
@@ -110,7 +129,24 @@ std::string segment_path(const std::string& dir, uint64_t number);
 class Log {
  public:
   using OnRecord = std::function<void(Position at, uint8_t type, std::span<const uint8_t> payload)>;
+  // A record an index summarized: its type, payload size and summary.
+  using OnSummary = std::function<void(Position at, uint8_t type, uint64_t size, std::span<const uint8_t> summary)>;
   using OnDamage = std::function<void(const Damage&)>;
+  using OnNote = std::function<void(const IndexNote&)>;
+  // What open() hands its findings to.
+  struct Replay {
+    OnRecord on_record;
+    OnSummary on_summary;  // null: no index is read (every segment is)
+    OnDamage on_damage;
+    OnNote on_note;        // may be null
+  };
+  // How open() read the sealed segments.
+  struct OpenStats {
+    uint64_t indexed = 0;  // from their index
+    uint64_t scanned = 0;  // whole
+    uint64_t missing = 0;  // of those, without an index (a log from before indexes, a crash before one was synced)
+    uint64_t indexes_written = 0;  // for segments read whole
+  };
 
   // Opens the log in opts.dir (created if missing), taking its lock
   // (EWOULDBLOCK: another process has it), and hands every valid record
@@ -118,6 +154,12 @@ class Log {
   // damage anywhere else goes to `on_damage`, and reading goes on past it.
   static int open(Io& io, LogOptions opts, const OnRecord& on_record, const OnDamage& on_damage,
                   std::unique_ptr<Log>& out);
+  // The same, reading sealed segments' indexes where they are good: a
+  // summarized record goes to on_summary instead of on_record. The last
+  // segment is always read whole. A sealed segment read whole because it
+  // had no good index, and found undamaged, gets its index written.
+  static int open(Io& io, LogOptions opts, const Replay& replay, std::unique_ptr<Log>& out,
+                  OpenStats* stats = nullptr);
 
   // Buffers a record; it is written and made durable by the next sync().
   Position add(uint8_t type, std::span<const uint8_t> payload);
@@ -152,11 +194,18 @@ class Log {
   // Removes the closed segments numbered below `segment`: their records
   // are no longer needed.
   int remove_segments_before(uint64_t segment);
+  // Indexes written at seals that failed (the segment stays without one:
+  // the next recovery reads it whole). For tests and the log.
+  uint64_t index_failures() const { return index_failures_.load(std::memory_order_relaxed); }
 
  private:
   Log(Io& io, LogOptions opts) : io_(io), opts_(std::move(opts)) {}
   std::string path_of(uint64_t number) const;
   int start_segment(uint64_t number);
+  // Writes and syncs `b`'s index file; false if that failed (the file is
+  // then removed: the segment has no index, and is read whole).
+  bool write_index(const IndexBuilder& b);
+  void index_records(const Batch& b);
   std::string prepared_path() const { return opts_.dir + "/next-segment.tmp"; }
   void abandon_prepared();
 
@@ -167,6 +216,8 @@ class Log {
   uint64_t number_ = 0;             // the segment being written
   std::unique_ptr<File> file_;
   SegmentWriter writer_;
+  IndexBuilder index_;  // the current segment's, as its records are written
+  std::atomic<uint64_t> index_failures_{0};  // read by other threads
   int error_ = 0;
   // The next segment's file, being prepared (prepare()).
   std::unique_ptr<File> prepared_;
@@ -174,5 +225,20 @@ class Log {
   bool prepared_ready_ = false;
   bool prepare_failed_ = false;
 };
+
+template <class Fn>
+void Batch::for_each_record(Fn&& fn) const {
+  size_t t = 0;
+  uint64_t tails_before = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const uint32_t end = i + 1 < records.size() ? records[i + 1] : uint32_t(bytes.size());
+    std::span<const uint8_t> tail;
+    if (t < tails.size() && tails[t].at == end && tails[t].at > records[i]) tail = tails[t++].octets;
+    const uint8_t* r = bytes.data() + records[i];
+    fn(start.offset + records[i] + tails_before, r[8],
+       std::span<const uint8_t>(r + kRecordHeaderSize, end - records[i] - kRecordHeaderSize), tail);
+    tails_before += tail.size();
+  }
+}
 
 }  // namespace warren::store

@@ -351,8 +351,10 @@ void encode_message_head(Out& o, const broker::Message& m) {
   o.varint(m.body_size());
 }
 
-bool parse_message(std::span<const uint8_t> payload, MessageRecord& r) {
-  In in(payload);
+namespace {
+
+// A message record's fields before its body, up to the body's length.
+bool parse_message_head(In& in, MessageRecord& r, uint64_t& body_size) {
   const uint8_t flags = in.u8();
   r.essentials = {};
   r.essentials.persistent = flags & kPersistent;
@@ -371,8 +373,41 @@ bool parse_message(std::span<const uint8_t> payload, MessageRecord& r) {
   if (nbcc > in.rest().size()) return false;
   r.bcc_keys.clear();
   for (uint64_t i = 0; i < nbcc && in.ok(); ++i) r.bcc_keys.emplace_back(in.bytes());
-  r.body = in.raw(size_t(in.varint()));
-  return flags < 8 && in.ok() && in.done();
+  body_size = in.varint();
+  return flags < 8 && in.ok();
+}
+
+}  // namespace
+
+bool parse_message(std::span<const uint8_t> payload, MessageRecord& r) {
+  In in(payload);
+  uint64_t body_size = 0;
+  if (!parse_message_head(in, r, body_size)) return false;
+  r.body = in.raw(size_t(body_size));
+  return in.ok() && in.done();
+}
+
+// A message record stands in the index as its priority and body size,
+// exactly when parse_message() would take it: its fields before the body
+// parse, and the body's length is what is left of the payload.
+bool summarize_record(uint8_t type, std::span<const uint8_t> head, uint64_t size, std::vector<uint8_t>& out) {
+  if (RecordType(type) != RecordType::Message) return false;
+  In in(head);
+  MessageRecord r;
+  uint64_t body_size = 0;
+  if (!parse_message_head(in, r, body_size) || in.pos() > size || size - in.pos() != body_size) return false;
+  Out o(out);
+  o.u8(r.essentials.priority);
+  o.varint(body_size);
+  return true;
+}
+
+bool decode_summary(std::span<const uint8_t> summary, MessageSummary& out) {
+  In in(summary);
+  out.priority = in.u8();
+  const uint64_t n = in.varint();
+  out.body_size = n;
+  return in.ok() && in.done() && n <= kMaxRecordPayload;
 }
 
 broker::MessagePtr decode_message(std::span<const uint8_t> payload,

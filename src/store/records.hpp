@@ -119,6 +119,17 @@ struct MessageRecord {
 // False when the payload is not a message record.
 bool parse_message(std::span<const uint8_t> payload, MessageRecord& r);
 
+// Segment indexes (segment_index.hpp): a Summarize for the vhost's log.
+// A message record is summarized (its priority and body size, all that
+// recovery needs of it before it is read back); others are kept whole.
+bool summarize_record(uint8_t type, std::span<const uint8_t> head, uint64_t size, std::vector<uint8_t>& out);
+struct MessageSummary {
+  uint8_t priority = 0;
+  uint64_t body_size = 0;
+};
+// False: not a summary summarize_record() made.
+bool decode_summary(std::span<const uint8_t> summary, MessageSummary& out);
+
 // Decodes a message record. `codecs` are the front ends' property codecs,
 // by store_id(). Null when the payload is not one, or names a codec
 // that is not there.

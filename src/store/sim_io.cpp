@@ -129,6 +129,14 @@ void SimIo::set_contents(const std::string& path, std::string bytes) {
   durable_[path] = node;
 }
 
+void SimIo::copy_dir(const std::string& dir, SimIo& to, bool (*keep)(const std::string& name)) const {
+  const std::string prefix = dir + "/";
+  for (const auto& [path, node] : files_)
+    if (path.compare(0, prefix.size(), prefix) == 0 && path.find('/', prefix.size()) == std::string::npos &&
+        (!keep || keep(path.substr(prefix.size()))))
+      to.set_contents(path, node->data);
+}
+
 int SimIo::open(const std::string& path, OpenMode mode, std::unique_ptr<File>& out) {
   if (int err = take_fault(Op::Open)) return err;
   auto it = files_.find(path);

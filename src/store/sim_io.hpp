@@ -48,6 +48,9 @@ class SimIo final : public Io {
   std::string contents(const std::string& path) const;
   void set_contents(const std::string& path, std::string bytes);
   bool exists(const std::string& path) const { return files_.count(path) != 0; }
+  // Copies the files of `dir` whose names `keep` takes (all, if null) into
+  // `to`, durably: another machine with the same disk.
+  void copy_dir(const std::string& dir, SimIo& to, bool (*keep)(const std::string& name) = nullptr) const;
 
   // Io
   int open(const std::string& path, OpenMode mode, std::unique_ptr<File>& out) override;

@@ -31,6 +31,7 @@ class CrashRun {
   // Seeds divisible by 3 have segments of 4 KiB, where a few messages
   // left in an old segment are sparse enough to be compacted.
   explicit CrashRun(uint64_t seed) : h_(seed, /*segment_bytes=*/seed % 3 == 0 ? 4096 : 512), rng_(seed) {
+    h_.prepare = true;
     if (seed % 2 == 0) {
       h_.memory_budget = 1;
       h_.window = {3, 1 << 20};
@@ -109,21 +110,15 @@ class CrashRun {
 
   // Batches written and synced; what they carried is now durable.
   int flush() {
-    int first = 0;
-    Batch b;
-    while (h_.store->take_batch(b)) {
+    const int first = h_.flush([&](int err) {
       const auto gone = std::exchange(pending_gone_, {});
       const auto terminal = std::exchange(pending_terminal_, {});
-      const int err = h_.store->log().write(b);
-      h_.store->log().prepare(1024);  // as the writer thread does after each batch
-      h_.store->batch_done(err);
-      if (err) first = err;
       if (!err) {
         gone_.insert(gone.begin(), gone.end());
         terminal_.insert(terminal.begin(), terminal.end());
       }
       harvest();
-    }
+    });
     h_.pump_reads();  // the reader thread's answers come in too
     return first;
   }
@@ -136,19 +131,7 @@ class CrashRun {
 
   void crash() {
     // Where in a batch's life the end comes.
-    Batch b;
-    const int when = int(rng_() % 4);
-    if (h_.store->take_batch(b)) {
-      if (when >= 1) {
-        ASSERT_EQ(h_.store->log().write_unsynced(b), 0);
-      }
-      if (when >= 2) {
-        // Synced, not yet reported: durable, but nobody was told.
-        Batch rest;
-        rest.start = b.end();
-        ASSERT_EQ(h_.store->log().write(rest), 0);
-      }
-    }
+    h_.take_batch_to(int(rng_() % 4));
     unacked_.clear();
     // Settlements not known durable may or may not have reached the disk:
     // their messages are neither required nor forbidden from now on.

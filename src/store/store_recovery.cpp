@@ -45,8 +45,7 @@ class VHostStore::Recovery {
         // Only what its queues need to know of it now: the message itself
         // is read at the end if it is in a queue's window, else paged.
         if (!parse_message(p, head_)) return bad("message");
-        messages_[key(at)] = Held{uint32_t(std::min<size_t>(head_.body.size(), INT32_MAX)), head_.essentials.priority, 0};
-        return;
+        return logged(at, head_.body.size(), head_.essentials.priority);
       }
       case RecordType::Enqueue: return enqueue(p);
       case RecordType::Remove: {
@@ -70,6 +69,16 @@ class VHostStore::Recovery {
     bad(fmt::format("record of unknown type {}", type));
   }
 
+  // A record a segment's index summarized: a message, as on_record takes
+  // it (what recovery needs of one is all in its summary).
+  void on_summary(Position at, uint8_t type, std::span<const uint8_t> summary) {
+    at_ = at;
+    if (at.segment > UINT32_MAX || at.offset > UINT32_MAX) return bad("out-of-range position");
+    MessageSummary m;
+    if (RecordType(type) != RecordType::Message || !decode_summary(summary, m)) return bad("index entry");
+    logged(at, m.body_size, m.priority);
+  }
+
   // Hands every queue its entries, marked redelivered, and the store its
   // counts; from here on the store listens. When the store pages, a queue
   // gets its window's worth of messages (read now) and the rest paged.
@@ -85,12 +94,15 @@ class VHostStore::Recovery {
       std::erase_if(rq.entries, [](const Entry& e) { return e.msg == 0; });
       const size_t resident = in_window(rq.entries);
       read(rq.entries, resident);
-      for (size_t i = 0; i < rq.entries.size(); ++i) {
-        const Entry& e = rq.entries[i];
+      // Each entry's place is freed as it is handed over: the queue's
+      // paged entries take the memory its recovered ones leave.
+      for (size_t i = 0; !rq.entries.empty(); ++i) {
+        const Entry e = rq.entries.front();
+        rq.entries.pop_front();
         TimePoint expires = broker::QueueEntry::kNever;
         if (e.expires_ms) expires = c.now + std::chrono::milliseconds(std::max<int64_t>(0, e.expires_ms - c.wall_ms));
         const broker::Message::Stored at{uint32_t(e.msg >> 32), uint32_t(e.msg)};
-        const Held& h = messages_.at(e.msg);
+        const Held& h = *held(e.msg);
         if (i < resident) {
           auto m = decoded_.find(e.msg);
           if (m == decoded_.end()) continue;  // unreadable: reported
@@ -104,6 +116,9 @@ class VHostStore::Recovery {
       s_.attach(*rq.queue, id);
     }
     decoded_.clear();
+    queues_.clear();
+    messages_ = {};
+    segments_ = {};
     for (const auto& [_, x] : vhost_.exchanges())
       if (x->options().durable && !x->name().empty() && !x->name().starts_with("amq.")) ++report_.exchanges;
     report_.queues = declared;
@@ -116,11 +131,20 @@ class VHostStore::Recovery {
     uint64_t msg;  // its message's key(); 0: removed
     int64_t expires_ms;
   };
-  // A logged message some entry holds.
+  // A logged message, from its record on: its place in its segment, what
+  // its entries need of it, and how many hold it.
   struct Held {
+    uint32_t offset;
     uint32_t size;
+    uint32_t entries;
     uint8_t priority;
-    uint32_t entries;  // how many hold it
+    bool gone;  // held, then no longer: an enqueue naming it later finds it missing
+  };
+  static_assert(sizeof(Held) == 16);
+  // Where a segment's messages begin in messages_.
+  struct SegmentRun {
+    uint32_t segment;
+    size_t first;
   };
   struct RecoveredQueue {
     broker::QueuePtr queue;
@@ -131,15 +155,66 @@ class VHostStore::Recovery {
 
   // How many of `es`'s first entries stay in memory: all unless the store
   // pages, else its window's worth (at least one).
-  size_t in_window(const std::deque<Entry>& es) const {
+  size_t in_window(const std::deque<Entry>& es) {
     if (!s_.opts_.memory_budget) return es.size();
     const broker::PageWindow& w = s_.opts_.window;
     size_t n = 0;
     uint64_t bytes = 0;
-    while (n < es.size() && n < w.entries && (n == 0 || bytes + messages_.at(es[n].msg).size <= w.bytes))
-      bytes += messages_.at(es[n++].msg).size;
+    while (n < es.size() && n < w.entries && (n == 0 || bytes + held(es[n].msg)->size <= w.bytes))
+      bytes += held(es[n++].msg)->size;
     return n;
   }
+
+  // A message's record was read (or its index entry): logged messages
+  // come in order of place, segment by segment.
+  void logged(Position at, uint64_t size, uint8_t priority) {
+    const uint32_t segment = uint32_t(at.segment), offset = uint32_t(at.offset);
+    const Held h{offset, uint32_t(std::min<uint64_t>(size, INT32_MAX)), 0, priority, false};
+    if (segments_.empty() || segments_.back().segment < segment) segments_.push_back({segment, messages_.size()});
+    if (segments_.back().segment == segment && (messages_.size() == segments_.back().first || messages_.back().offset < offset)) {
+      messages_.push_back(h);
+      return;
+    }
+    // Out of order: never from a log this store wrote, but damage or a
+    // stray file must not make recovery wrong. Keep the order by place.
+    auto run = std::lower_bound(segments_.begin(), segments_.end(), segment,
+                                [](const SegmentRun& r, uint32_t s) { return r.segment < s; });
+    if (run == segments_.end() || run->segment != segment)
+      run = segments_.insert(run, {segment, run == segments_.end() ? messages_.size() : run->first});
+    const auto last = messages_.begin() + ptrdiff_t(run_end(size_t(run - segments_.begin())));
+    auto it = std::lower_bound(messages_.begin() + ptrdiff_t(run->first), last, offset,
+                               [](const Held& m, uint32_t o) { return m.offset < o; });
+    if (it != last && it->offset == offset) {
+      *it = h;
+      return;
+    }
+    messages_.insert(it, h);
+    for (auto r = run + 1; r != segments_.end(); ++r) ++r->first;
+    hint_run_ = SIZE_MAX;
+  }
+
+  // The message logged at `k` (a key()), if its record was read; null if not.
+  Held* held(uint64_t k) {
+    const uint32_t segment = uint32_t(k >> 32), offset = uint32_t(k);
+    // Mostly the last one found, or the one after: an enqueue follows its
+    // message, a queue's entries follow their messages' order.
+    if (hint_run_ < segments_.size() && segments_[hint_run_].segment == segment) {
+      const size_t end = run_end(hint_run_);
+      for (size_t i = hint_; i < end && i <= hint_ + 1; ++i)
+        if (messages_[i].offset == offset) return &messages_[hint_ = i];
+    }
+    auto run = std::lower_bound(segments_.begin(), segments_.end(), segment,
+                                [](const SegmentRun& r, uint32_t s) { return r.segment < s; });
+    if (run == segments_.end() || run->segment != segment) return nullptr;
+    const size_t r = size_t(run - segments_.begin());
+    const auto first = messages_.begin() + ptrdiff_t(run->first), last = messages_.begin() + ptrdiff_t(run_end(r));
+    auto it = std::lower_bound(first, last, offset, [](const Held& m, uint32_t o) { return m.offset < o; });
+    if (it == last || it->offset != offset) return nullptr;
+    hint_run_ = r;
+    hint_ = size_t(it - messages_.begin());
+    return &*it;
+  }
+  size_t run_end(size_t r) const { return r + 1 < segments_.size() ? segments_[r + 1].first : messages_.size(); }
 
   // Decodes the first `n` entries' messages (each once, however many
   // entries hold it) into decoded_.
@@ -212,11 +287,11 @@ class VHostStore::Recovery {
     EnqueueRecord r;
     if (!decode(p, r)) return bad("enqueue");
     auto q = queues_.try_emplace(r.queue).first;  // declared later, if its declaration was damaged
-    auto m = messages_.find(key(r.message));
-    if (m == messages_.end()) return bad("enqueue (its message is missing)");
-    ++m->second.entries;
+    Held* m = r.message.segment <= UINT32_MAX && r.message.offset <= UINT32_MAX ? held(key(r.message)) : nullptr;
+    if (!m || m->gone) return bad("enqueue (its message is missing)");
+    ++m->entries;
     std::deque<Entry>& es = q->second.entries;
-    Entry e{r.seq, m->first, r.expires_ms};
+    Entry e{r.seq, key(r.message), r.expires_ms};
     if (es.empty() || es.back().seq < r.seq) {
       es.push_back(std::move(e));
       return;
@@ -240,8 +315,8 @@ class VHostStore::Recovery {
   // The entry is gone; so is its message once no entry holds it.
   void clear(Entry& e) {
     if (!e.msg) return;
-    auto it = messages_.find(e.msg);
-    if (it != messages_.end() && --it->second.entries == 0) messages_.erase(it);
+    Held* m = held(e.msg);
+    if (m && --m->entries == 0) m->gone = true;
     e.msg = 0;
   }
 
@@ -251,9 +326,14 @@ class VHostStore::Recovery {
   Position at_;
   TimePoint now_;
   std::unordered_map<uint32_t, RecoveredQueue> queues_;
-  // Logged messages by position, from their record until no entry holds
-  // them; a message no entry holds yet is kept (its enqueue comes later).
-  std::unordered_map<uint64_t, Held> messages_;
+  // Logged messages in order of place (one array: 16 bytes a message,
+  // freed whole at the end), and where each segment's begin. A message no
+  // entry holds yet is kept (its enqueue comes later); one no entry holds
+  // any more is gone.
+  std::vector<Held> messages_;
+  std::vector<SegmentRun> segments_;
+  size_t hint_run_ = SIZE_MAX;  // held(): the last found, in this run,
+  size_t hint_ = 0;             // at this index of messages_
   std::unordered_map<uint64_t, MessagePtr> decoded_;  // finish(): the queues' windows, each message once
   MessageRecord head_;
 };
@@ -264,11 +344,19 @@ int VHostStore::open(Io& io, StoreOptions opts, broker::VHost& vhost, Clocks clo
   RecoveryReport local;
   RecoveryReport& r = report ? *report : local;
   Recovery rec(*s, r, clocks.now);
-  int err = Log::open(
-      io, LogOptions{s->opts_.dir, s->opts_.segment_bytes},
+  LogOptions lo{s->opts_.dir, s->opts_.segment_bytes, summarize_record, s->opts_.read_indexes};
+  Log::Replay replay{
       [&](Position at, uint8_t type, std::span<const uint8_t> p) { rec.on_record(at, type, p); },
-      [&](const Damage& d) { r.damage.push_back(d); }, s->log_);
+      [&](Position at, uint8_t type, uint64_t, std::span<const uint8_t> summary) { rec.on_summary(at, type, summary); },
+      [&](const Damage& d) { r.damage.push_back(d); },
+      [&](const IndexNote& n) { r.index_notes.push_back(n); }};
+  Log::OpenStats stats;
+  int err = Log::open(io, lo, replay, s->log_, &stats);
   if (err) return err;
+  r.segments_indexed = stats.indexed;
+  r.segments_read = stats.scanned;
+  r.indexes_missing = stats.missing;
+  r.indexes_written = stats.indexes_written;
   rec.finish(clocks);
   // This run writes into a segment of its own that begins with every
   // definition: then no older segment is needed for them (see take_batch).

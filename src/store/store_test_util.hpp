@@ -60,15 +60,33 @@ class StoreHarness {
   }
   // The writer's turn: every batch written and synced, as a driver would.
   // Returns the first error.
-  int flush() {
+  // `after(err)` runs once each batch is done.
+  template <class After = void (*)(int)>
+  int flush(After after = [](int) {}) {
     int first = 0;
     Batch b;
     while (store->take_batch(b)) {
       const int err = store->log().write(b);
+      if (prepare) store->log().prepare(1024);  // as the writer thread does after each batch
       store->batch_done(err);
       if (err && !first) first = err;
+      after(err);
     }
     return first;
+  }
+  // The process is about to die with the next batch at stage `when` of its
+  // life: 0 taken only, 1 written, 2 written and synced but not reported.
+  void take_batch_to(int when) {
+    Batch b;
+    if (!store->take_batch(b)) return;
+    if (when >= 1) {
+      ASSERT_EQ(store->log().write_unsynced(b), 0);
+    }
+    if (when >= 2) {
+      Batch rest;  // synced, not yet reported: durable, but nobody was told
+      rest.start = b.end();
+      ASSERT_EQ(store->log().write(rest), 0);
+    }
   }
   // The reader thread's turn: every read back asked for is answered (and
   // those answers may ask for more). Returns how many were.
@@ -148,6 +166,7 @@ class StoreHarness {
   Outcomes outcomes;
   broker::PublisherId publisher = 0;
   int cues = 0;  // StoreOptions::on_records calls
+  bool prepare = false;  // flush() prepares the next segment after each batch
   // Paging: StoreOptions::memory_budget (1: always short) and window.
   uint64_t memory_budget = 0;
   broker::PageWindow window;

@@ -54,6 +54,9 @@ struct StoreOptions {
   broker::PageWindow window;
   // A paged message could not be read back (it is lost): for the log.
   std::function<void(const Damage&)> on_damage;
+  // Recovery reads sealed segments' indexes instead of the segments
+  // (segment_index.hpp). False: every segment is read whole (tests).
+  bool read_indexes = true;
 };
 
 // Paged messages to read back for a queue, on the driver's reader thread
@@ -78,6 +81,11 @@ struct RecoveryReport {
   uint64_t exchanges = 0, queues = 0, bindings = 0;
   uint64_t messages = 0;  // queue entries recovered
   std::vector<Damage> damage;
+  // Sealed segments read from their index, and read whole (of which
+  // without an index); indexes written for the latter; why an index was
+  // not used.
+  uint64_t segments_indexed = 0, segments_read = 0, indexes_missing = 0, indexes_written = 0;
+  std::vector<IndexNote> index_notes;
 };
 
 // The two clocks at one moment: entries expire by the monotonic one, and
