@@ -131,16 +131,16 @@ class VHostStore::Recovery {
     uint64_t msg;  // its message's key(); 0: removed
     int64_t expires_ms;
   };
-  // A logged message, from its record on: its place in its segment, what
-  // its entries need of it, and how many hold it.
+  // A logged message, from its record on: its place in its segment, and
+  // what its entries need of it. It stays known when no entry holds it
+  // any more: a later Enqueue may name it again (a parked delivery), and
+  // its record is still on disk then.
   struct Held {
     uint32_t offset;
     uint32_t size;
-    uint32_t entries;
     uint8_t priority;
-    bool gone;  // held, then no longer: an enqueue naming it later finds it missing
   };
-  static_assert(sizeof(Held) == 16);
+  static_assert(sizeof(Held) == 12);
   // Where a segment's messages begin in messages_.
   struct SegmentRun {
     uint32_t segment;
@@ -169,7 +169,7 @@ class VHostStore::Recovery {
   // come in order of place, segment by segment.
   void logged(Position at, uint64_t size, uint8_t priority) {
     const uint32_t segment = uint32_t(at.segment), offset = uint32_t(at.offset);
-    const Held h{offset, uint32_t(std::min<uint64_t>(size, INT32_MAX)), 0, priority, false};
+    const Held h{offset, uint32_t(std::min<uint64_t>(size, INT32_MAX)), priority};
     if (segments_.empty() || segments_.back().segment < segment) segments_.push_back({segment, messages_.size()});
     if (segments_.back().segment == segment && (messages_.size() == segments_.back().first || messages_.back().offset < offset)) {
       messages_.push_back(h);
@@ -288,8 +288,7 @@ class VHostStore::Recovery {
     if (!decode(p, r)) return bad("enqueue");
     auto q = queues_.try_emplace(r.queue).first;  // declared later, if its declaration was damaged
     Held* m = r.message.segment <= UINT32_MAX && r.message.offset <= UINT32_MAX ? held(key(r.message)) : nullptr;
-    if (!m || m->gone) return bad("enqueue (its message is missing)");
-    ++m->entries;
+    if (!m) return bad("enqueue (its message is missing)");
     std::deque<Entry>& es = q->second.entries;
     Entry e{r.seq, key(r.message), r.expires_ms};
     if (es.empty() || es.back().seq < r.seq) {
@@ -312,13 +311,8 @@ class VHostStore::Recovery {
     return it != es.end() && it->seq == seq ? &*it : nullptr;
   }
 
-  // The entry is gone; so is its message once no entry holds it.
-  void clear(Entry& e) {
-    if (!e.msg) return;
-    Held* m = held(e.msg);
-    if (m && --m->entries == 0) m->gone = true;
-    e.msg = 0;
-  }
+  // The entry is gone.
+  static void clear(Entry& e) { e.msg = 0; }
 
   VHostStore& s_;
   broker::VHost& vhost_;
@@ -326,10 +320,8 @@ class VHostStore::Recovery {
   Position at_;
   TimePoint now_;
   std::unordered_map<uint32_t, RecoveredQueue> queues_;
-  // Logged messages in order of place (one array: 16 bytes a message,
-  // freed whole at the end), and where each segment's begin. A message no
-  // entry holds yet is kept (its enqueue comes later); one no entry holds
-  // any more is gone.
+  // Logged messages in order of place (one array: 12 bytes a message,
+  // freed whole at the end), and where each segment's begin.
   std::vector<Held> messages_;
   std::vector<SegmentRun> segments_;
   size_t hint_run_ = SIZE_MAX;  // held(): the last found, in this run,

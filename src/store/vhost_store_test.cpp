@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "broker/test_util.hpp"
 #include "store/inspect.hpp"
 #include "store/store_test_util.hpp"
 
@@ -466,6 +467,28 @@ TEST(VHostStore, InspectionReadsTheLogWithoutOpeningIt) {
   Inspection again;
   ASSERT_EQ(inspect(h.io, "data/vhost", again), 0);
   EXPECT_TRUE(again.damaged());
+}
+
+// A delivery its consumer kept unsent (an AMQP 1.0 pre-settled transfer
+// the link refused) is parked: its Remove is logged, then an Enqueue of
+// the same entry naming the same message record. It comes back.
+TEST(VHostStore, AParkedDeliveryComesBack) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  h.declare_queue("q");
+  h.publish(persistent("parked"), 1);
+  h.publish(persistent("next"), 2);
+  ASSERT_EQ(h.flush(), 0);
+  broker::test::SettlingConsumer c(1);
+  c.park = true;
+  ASSERT_FALSE(h.queue("q")->add_consumer({&c, "c"}, h.now));
+  ASSERT_EQ(c.got.size(), 1u);
+  EXPECT_EQ(h.queue("q")->unacked_count(), 1u);
+  h.queue("q")->remove_consumer(&c, h.now);
+  ASSERT_EQ(h.flush(), 0);
+  h.restart();
+  EXPECT_TRUE(h.report.damage.empty()) << h.report.damage[0].what;
+  EXPECT_EQ(h.bodies("q"), (std::vector<std::string>{"parked", "next"}));
 }
 
 }  // namespace
