@@ -73,6 +73,19 @@ def depth(port):
         c.close()
 
 
+def wait_for_depth(port, n, t0, timeout):
+    """Polls until a passive declare counts n messages; seconds since t0."""
+    while True:
+        try:
+            if depth(port) == n:
+                return time.monotonic() - t0
+        except (OSError, RuntimeError):
+            pass
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError("the backlog did not come back")
+        time.sleep(0.02)
+
+
 def du_bytes(path):
     total = 0
     for root, _, files in os.walk(path):
@@ -109,16 +122,7 @@ def run(args, broker):
             t0 = time.monotonic()
             broker.start(fresh=False, timeout=args.timeout)
             with PeakRss(broker.pid) as rss:
-                while True:
-                    try:
-                        if depth(broker.port) == n:
-                            break
-                    except (OSError, RuntimeError):
-                        pass
-                    if time.monotonic() - t0 > args.timeout:
-                        raise RuntimeError("the backlog did not come back")
-                    time.sleep(0.02)
-                seconds = time.monotonic() - t0
+                seconds = wait_for_depth(broker.port, n, t0, args.timeout)
                 rss_now = rss_kib(broker.pid)
             if i == 0:
                 out["restart_seconds"], out["restart_rss_kib"], out["restart_peak_rss_kib"] = seconds, rss_now, rss.peak

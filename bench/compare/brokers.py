@@ -45,8 +45,9 @@ def descendants(pid):
 class Warren:
     name = "Warren"
 
-    def __init__(self, warrend):
+    def __init__(self, warrend, log_level="warn"):
         self.warrend = warrend
+        self.log_level = log_level
         self.proc = None
         self.dir = None
         self.port = None
@@ -59,7 +60,7 @@ class Warren:
         self.log = os.path.join(self.dir, "warrend.log")
         self.proc = subprocess.Popen(
             [self.warrend, "--amqp-port", "0", "--data-dir", self.dir,
-             "--socketlock-path", os.path.join(self.dir, "sl.sock"), "--log-level", "warn", *extra],
+             "--socketlock-path", os.path.join(self.dir, "sl.sock"), "--log-level", self.log_level, *extra],
             stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
         # The listening line is at info level: read the port from /proc instead of the log.
         deadline = time.monotonic() + timeout
