@@ -211,7 +211,10 @@ void Channel::drop_commits() {
 void Channel::outcomes_ready(std::span<const broker::Completion> done) {
   if (closing_) return;
   if (confirm_mode_) {
-    for (const broker::Completion& c : done) confirms_.complete(c.cookie, c.ok);
+    for (const broker::Completion& c : done) {
+      if (c.ok) ++conn_.vhost().publish_counts().confirmed;
+      confirms_.complete(c.cookie, c.ok);
+    }
     return flush_confirms();
   }
   for (const broker::Completion& c : done)
@@ -677,6 +680,7 @@ void Channel::route(broker::MessagePtr msg, bool mandatory, TimePoint now) {
     ret.exchange = msg->exchange();
     ret.routing_key = msg->routing_key();
     conn_.send_with_content(id_, ret, *msg);
+    ++vhost.publish_counts().returned;
   }
   if (r.pending) {
     if (committing_) ++commit_pending_;
@@ -690,6 +694,7 @@ void Channel::route(broker::MessagePtr msg, bool mandatory, TimePoint now) {
 // store come later and out of order (outcomes_ready); ConfirmTracker keeps
 // `multiple` to ranges that are all known.
 void Channel::confirm(uint64_t tag, bool ack) {
+  if (ack) ++conn_.vhost().publish_counts().confirmed;
   confirms_.complete(tag, ack);
   if (!ack) flush_confirms();
 }
@@ -710,6 +715,19 @@ void Channel::flush_confirms() {
       conn_.send_method(id_, n);
     }
   });
+}
+
+void Channel::describe(engine::ChannelInfo& out) const {
+  out.number = id_;
+  out.prefetch_count = prefetch_;
+  out.global_prefetch_count = global_prefetch_;
+  out.messages_unacknowledged = session_.unsettled();
+  out.messages_unconfirmed = confirm_mode_ ? confirms_.outstanding() : 0;
+  out.confirm = confirm_mode_;
+  out.transactional = tx_mode_;
+  out.closing = closing_;
+  for (const auto& [tag, c] : consumers_)
+    out.consumers.push_back({c->queue() ? c->queue()->name() : std::string(), tag, !c->no_ack(), false, c->prefetch()});
 }
 
 }  // namespace warren::amqp091

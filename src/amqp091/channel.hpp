@@ -30,6 +30,8 @@ class ChannelConsumer final : public broker::Consumer {
 
   const std::string& tag() const { return tag_; }
   const broker::QueuePtr& queue() const { return queue_; }
+  bool no_ack() const { return no_ack_; }
+  uint16_t prefetch() const { return prefetch_; }
   uint64_t key() const { return key_; }
   void settled() {
     if (unacked_ > 0) --unacked_;
@@ -85,6 +87,8 @@ class Channel final : public broker::Publisher {
   // The name replies reach this channel's direct reply-to consumer by
   // ("amq.rabbitmq.reply-to.<token>"); empty when it has none.
   const std::string& reply_to_name() const { return reply_name_; }
+  // For the management API (engine::ChannelInfo).
+  void describe(engine::ChannelInfo& out) const;
 
  private:
   struct Content {

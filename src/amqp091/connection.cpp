@@ -321,12 +321,16 @@ void Connection::handle_connection_method(const Method& m, TimePoint now) {
 
 void Connection::handle_start_ok(const ConnectionStartOk& m) {
   FieldTable client;
-  if (m.client_properties.decode(client).ok())
+  if (m.client_properties.decode(client).ok()) {
+    for (const FieldEntry& e : client)  // what the management API shows (strings: product, version...)
+      if (const auto* v = std::get_if<std::string>(&e.value.variant()); v && client_props_.size() < 16)
+        client_props_.emplace_back(e.key.substr(0, 256), v->substr(0, 256));
     if (auto* caps = client.find("capabilities"); caps && std::holds_alternative<FieldTable>(*caps))
       for (auto [name, flag] : {std::pair{"consumer_cancel_notify", &cancel_notify_},
                                 std::pair{"connection.blocked", &blocked_notify_}})
         if (auto* c = std::get<FieldTable>(*caps).find(name))
           *flag = std::holds_alternative<bool>(*c) && std::get<bool>(*c);
+  }
   std::string user, password;
   bool known_mechanism = m.mechanism == "PLAIN" || m.mechanism == "AMQPLAIN";
   bool ok = known_mechanism && credentials(m.mechanism, m.response, user, password);
@@ -346,6 +350,7 @@ void Connection::handle_start_ok(const ConnectionStartOk& m) {
     return finish(now_);
   }
   user_ = user;
+  mechanism_ = std::string(m.mechanism);
   ConnectionTune tune;
   tune.channel_max = opts_.channel_max;
   tune.frame_max = opts_.frame_max;
@@ -573,5 +578,27 @@ void Connection::emit_held(uint16_t channel, std::string_view bytes) {
 template void Connection::send_with_content(uint16_t, const BasicDeliver&, const broker::Message&);
 template void Connection::send_with_content(uint16_t, const BasicGetOk&, const broker::Message&);
 template void Connection::send_with_content(uint16_t, const BasicReturn&, const broker::Message&);
+
+void Connection::describe(engine::ConnectionInfo& out) const {
+  out.protocol = "AMQP 0-9-1";
+  switch (state_) {
+    case State::Header:
+    case State::StartOk: out.state = "starting"; break;
+    case State::TuneOk: out.state = "tuning"; break;
+    case State::Open: out.state = "opening"; break;
+    case State::Opened: out.state = blocked_ ? "blocked" : alarms_.any() ? "blocking" : "running"; break;
+    case State::Closing: out.state = "closing"; break;
+    case State::Closed: out.state = "closed"; break;
+  }
+  out.auth_mechanism = mechanism_;
+  out.frame_max = frame_max_;
+  out.channel_max = channel_max_;
+  out.timeout = heartbeat_;
+  out.client_properties = client_props_;
+  out.channels.reserve(channels_.size());
+  for (const auto& [_, ch] : channels_) ch->describe(out.channels.emplace_back());
+  std::sort(out.channels.begin(), out.channels.end(),
+            [](const engine::ChannelInfo& a, const engine::ChannelInfo& b) { return a.number < b.number; });
+}
 
 }  // namespace warren::amqp091

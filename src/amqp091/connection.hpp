@@ -65,6 +65,7 @@ class Connection final : public engine::ServerEngine {
   void close_forced(std::string_view text) override { connection_error(ReplyCode::ConnectionForced, text); }
   std::string_view user_name() const override { return user_; }
   std::string_view vhost_name() const override { return vhost_ ? std::string_view(vhost_->name()) : std::string_view(); }
+  void describe(engine::ConnectionInfo& out) const override;
 
   bool finished() const { return state_ == State::Closed; }
   uint64_t id() const { return id_; }
@@ -147,6 +148,8 @@ class Connection final : public engine::ServerEngine {
   uint16_t channel_max_;
   uint32_t frame_max_;
   uint16_t heartbeat_ = 0;           // negotiated, seconds; 0: none
+  std::string mechanism_;            // the client's, once it logged in
+  std::vector<std::pair<std::string, std::string>> client_props_;  // its strings, for the management API
   bool cancel_notify_ = false;       // the client's consumer_cancel_notify capability
   bool blocked_notify_ = false;      // the client's connection.blocked capability
   engine::Alarms alarms_;

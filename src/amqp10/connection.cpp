@@ -199,6 +199,7 @@ void Connection::handle_sasl_init(const SaslInit& init) {
   append_frame(out_, FrameType::Sasl, 0, outcome);
   if (!ok) return finish();
   user_ = user;
+  mechanism_ = std::string(init.mechanism);
   state_ = State::SaslHeader;
 }
 
@@ -206,6 +207,7 @@ void Connection::handle_open(const Open& open) {
   peer_max_frame_ = std::max<uint32_t>(open.max_frame_size, kMinMaxFrameSize);
   channel_max_ = std::min(open.channel_max, opts_.channel_max);
   peer_idle_ = std::chrono::milliseconds(open.idle_time_out.value_or(0));
+  container_id_ = std::string(open.container_id).substr(0, 256);
   std::string vhost = "/";
   if (open.hostname && open.hostname->starts_with("vhost:")) vhost = open.hostname->substr(6);
   Open ours;
@@ -399,6 +401,25 @@ std::optional<TimePoint> Connection::next_deadline() const {
     if (!d || t < *d) d = t;
   }
   return d;
+}
+
+void Connection::describe(engine::ConnectionInfo& out) const {
+  out.protocol = "AMQP 1.0";
+  switch (state_) {
+    case State::Header:
+    case State::SaslInit:
+    case State::SaslHeader:
+    case State::AmqpHeader: out.state = "starting"; break;
+    case State::Open: out.state = "opening"; break;
+    case State::Opened: out.state = blocked_ ? "blocked" : alarms_.any() ? "blocking" : "running"; break;
+    case State::Closed: out.state = "closed"; break;
+  }
+  out.auth_mechanism = mechanism_.empty() ? "none" : mechanism_;
+  out.frame_max = peer_max_frame_;
+  out.channel_max = channel_max_;
+  out.timeout = uint32_t(opts_.idle_time_out.count() / 1000);
+  if (!container_id_.empty()) out.client_properties.emplace_back("container_id", container_id_);
+  for (const auto& [_, s] : sessions_) s->describe(out.channels.emplace_back());
 }
 
 }  // namespace warren::amqp10

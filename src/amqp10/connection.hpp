@@ -44,6 +44,7 @@ class Connection final : public engine::ServerEngine {
   void close_forced(std::string_view text) override;
   std::string_view user_name() const override { return user_; }
   std::string_view vhost_name() const override { return vhost_ ? std::string_view(vhost_->name()) : std::string_view(); }
+  void describe(engine::ConnectionInfo& out) const override;
 
   bool finished() const { return state_ == State::Closed; }
   uint64_t id() const { return id_; }
@@ -109,6 +110,8 @@ class Connection final : public engine::ServerEngine {
   State state_ = State::Header;
   bool sasl_ = false;
   std::string user_;  // empty: not authenticated
+  std::string mechanism_;     // SASL's, for the management API ("": no SASL)
+  std::string container_id_;  // the peer's open, likewise
   std::string input_;
   std::string out_;
   // Nested Calls (input, time, outcomes arriving from the store, effects

@@ -31,9 +31,11 @@ void IncomingLink::stop_waiting() {
 }
 
 void IncomingLink::outcomes_ready(std::span<const broker::Completion> done) {
-  for (const broker::Completion& c : done)
+  for (const broker::Completion& c : done) {
+    if (c.ok) ++session_.connection().vhost().publish_counts().confirmed;
     session_.dispose(uint32_t(c.cookie), c.ok ? DeliveryState::Accepted : DeliveryState::Rejected, !rcv_second_,
                      c.ok ? std::string_view() : amqp_error::kInternalError);
+  }
   session_.connection().flush_if_idle();  // dispositions go out with the turn's output
 }
 
@@ -114,7 +116,9 @@ void IncomingLink::publish(uint32_t id, bool settled, std::span<const uint8_t> b
   Connection& c = session_.connection();
   broker::VHost& vh = c.vhost();
   auto verdict = [&](DeliveryState s, std::string_view condition = {}) {
-    if (!settled) session_.dispose(id, s, !rcv_second_, condition);
+    if (settled) return;
+    if (s == DeliveryState::Accepted) ++vh.publish_counts().confirmed;
+    session_.dispose(id, s, !rcv_second_, condition);
   };
   MessageSections m;
   std::string error;

@@ -100,6 +100,8 @@ class OutgoingLink final : public Link, public broker::Consumer {
   void stop();
   void resume();
   const broker::QueuePtr& queue() const { return queue_; }
+  bool presettled() const { return presettled_; }
+  uint32_t link_credit() const { return credit_; }
   // Modified undeliverable-here: `m` is not to come to this link again.
   void refuse(broker::MessagePtr m);
   // What came here though refused goes back to the queue (for another link).

@@ -636,4 +636,14 @@ void Session::flush_dispositions() {
   verdicts_.clear();
 }
 
+void Session::describe(engine::ChannelInfo& out) const {
+  out.number = channel_;
+  out.messages_unacknowledged = deliveries_.unsettled();
+  out.closing = ending_;
+  for (const auto& [_, l] : links_)
+    if (const auto* o = dynamic_cast<const OutgoingLink*>(l.get()))
+      out.consumers.push_back({o->queue() ? o->queue()->name() : std::string(), l->name(), !o->presettled(), false,
+                               o->link_credit()});
+}
+
 }  // namespace warren::amqp10

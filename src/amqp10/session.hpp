@@ -70,6 +70,9 @@ class Session {
   void release_link_deliveries(uint32_t handle);
   // Deliveries links refused (undeliverable-here) go back to their queues.
   void release_parked();
+  // For the management API: a session is a channel there, as in RabbitMQ's
+  // AMQP 1.0 plugin; its sending links are consumers.
+  void describe(engine::ChannelInfo& out) const;
 
  private:
   struct Pending {  // a transfer frame waiting for the peer's incoming window

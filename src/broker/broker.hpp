@@ -32,11 +32,18 @@ class Broker {
   bool remove_vhost(std::string_view name) {
     auto it = vhosts_.find(name);
     if (it == vhosts_.end()) return false;
+    deleted_counts_ += it->second->deleted_queue_counts();
+    for (const auto& [_, q] : it->second->queues()) deleted_counts_ += q->counts();
+    deleted_publish_counts_ += it->second->publish_counts();
     retired_.push_back(std::move(it->second));
     vhosts_.erase(it);
     return true;
   }
   const std::map<std::string, std::unique_ptr<VHost>, std::less<>>& vhosts() const { return vhosts_; }
+  // The counters of vhosts deleted so far (stats.hpp): with the live
+  // vhosts', the node's totals, which never go down.
+  const MessageCounts& deleted_vhost_counts() const { return deleted_counts_; }
+  const PublishCounts& deleted_vhost_publish_counts() const { return deleted_publish_counts_; }
   // Every connection-owned thing (exclusive queues) goes with it.
   void connection_closed(uint64_t who, TimePoint now) {
     for (auto& [_, v] : vhosts_) v->connection_closed(who, now);
@@ -59,6 +66,8 @@ class Broker {
   Env& env_;
   std::map<std::string, std::unique_ptr<VHost>, std::less<>> vhosts_;
   std::vector<std::unique_ptr<VHost>> retired_;  // removed, still open by closing connections
+  MessageCounts deleted_counts_;
+  PublishCounts deleted_publish_counts_;
 };
 
 }  // namespace warren::broker

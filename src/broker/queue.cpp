@@ -134,6 +134,7 @@ Queue::Accept Queue::publish(MessagePtr msg, TimePoint now) {
   const uint64_t seq = next_seq_;
   const TimePoint expires = expiry_for(*msg, now);
   apply(ops::Enqueue{seq, std::move(msg), expires});
+  ++counts_.publish;
   fresh_seq_ = seq;
   dispatch(now);
   fresh_seq_ = 0;
@@ -159,8 +160,13 @@ std::optional<Delivery> Queue::get(bool no_ack, TimePoint now) {
     drop_expired(now);
     head = peek_ready();
   }
-  if (!head) return std::nullopt;
+  if (!head) {
+    ++counts_.get_empty;
+    return std::nullopt;
+  }
   const uint64_t seq = head->seq;
+  ++(no_ack ? counts_.get_no_ack : counts_.get);
+  if (head->redelivered) ++counts_.redeliver;
   if (no_ack) {
     std::optional<Entry> e;
     apply(ops::Remove{seq, Removal::Consumed}, &e);
@@ -280,6 +286,8 @@ void Queue::dispatch(TimePoint now) {
 
 void Queue::push_delivery(ConsumerSlot& slot, QueueEntry&& entry, bool settled, QueuePtr& self) {
   if (!self) self = shared_from_this();
+  ++(settled ? counts_.deliver_no_ack : counts_.deliver);
+  if (entry.redelivered) ++counts_.redeliver;
   slot.consumer->waiting_ += 1;
   outbox_.emplace<effects::Deliver>(self, slot.consumer, std::move(entry), settled);
 }
@@ -314,7 +322,9 @@ void Queue::settle(uint64_t seq, Outcome outcome, TimePoint now) {
   if (closed_) return;
   if (lock_) return lock_->release(seq, now);  // a grant ends however it is settled
   switch (outcome) {
-    case Outcome::Accepted: apply(ops::Remove{seq, Removal::Acked}); return;
+    case Outcome::Accepted:
+      if (apply(ops::Remove{seq, Removal::Acked})) ++counts_.ack;
+      return;
     case Outcome::Rejected: return drop(seq, Removal::Rejected, now);
     case Outcome::Modified:
     case Outcome::Released: {

@@ -27,6 +27,7 @@
 #include "broker/outbox.hpp"
 #include "broker/pager.hpp"
 #include "broker/queue_op.hpp"
+#include "broker/stats.hpp"
 
 namespace warren::broker {
 
@@ -233,6 +234,10 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // Ready entries in memory / only in the log.
   uint64_t paged_count() const { return paged_count_; }
 
+  // What happened to its messages so far (stats.hpp), for the management
+  // API. A lock queue counts nothing here: its grants are not messages.
+  const MessageCounts& counts() const { return counts_; }
+
   // What the ops act on, as a value (for snapshots and tests).
   QueueState state() const;
 
@@ -346,6 +351,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   uint64_t ready_bytes_ = 0;
   std::map<uint64_t, Entry> unacked_;
   uint64_t paged_count_ = 0;  // of the ready, only in the log
+  MessageCounts counts_;
   Pager* pager_ = nullptr;
   PageWindow window_;
   // Bookkeeping of this process, not ops: consumers are connections here.

@@ -368,6 +368,7 @@ void VHost::delete_queue_now(const QueuePtr& q) {
     ++routing_version_;
     remove_bindings_to(Destination{q->name(), false});
   }
+  if (!q->closed()) deleted_queue_counts_ += q->counts();
   q->close();
 }
 
@@ -615,12 +616,14 @@ Error VHost::publish(Exchange& xr, const MessagePtr& msg, TimePoint now, Publish
   const std::string& exchange = x->name();
   if (x->options().internal)
     return Error::make(ErrorCode::AccessRefused, "cannot publish to internal " + resource("exchange", exchange, name_));
+  ++publish_counts_.received;
   std::vector<QueuePtr> targets;
   const bool default_exchange = x->name().empty();
   if (!msg->sender_selected()) {
     std::string_view key = msg->routing_key();
     if (default_exchange && is_reply_to_name(key)) {  // no queue has such a name ("amq." is reserved)
       result.replies = deliver_replies({&key, 1}, msg);
+      ++(result.replies ? publish_counts_.routed : publish_counts_.unroutable);
       return Error::none();
     }
     if (cache && cache->version == routing_version_ && cache->exchange == x && cache->key == key) {
@@ -669,6 +672,7 @@ Error VHost::publish(Exchange& xr, const MessagePtr& msg, TimePoint now, Publish
 void VHost::enqueue(std::span<const QueuePtr> queues, const MessagePtr& msg, TimePoint now, PublishResult& result,
                     const PublishWaiter& waiter) {
   result.queues = queues.size();
+  ++(queues.empty() && result.replies == 0 ? publish_counts_.unroutable : publish_counts_.routed);
   OutcomeTicket ticket = 0;
   for (const QueuePtr& q : queues) {
     if (q->publish(msg, now) == Queue::Accept::Rejected) {

@@ -21,6 +21,7 @@
 #include "broker/outcomes.hpp"
 #include "broker/policy.hpp"
 #include "broker/queue.hpp"
+#include "broker/stats.hpp"
 
 namespace warren::auth {
 class Access;
@@ -198,6 +199,14 @@ class VHost final : public QueueHost {
   void set_lock_observer(LockObserver* o) { lock_observer_ = o; }
   size_t exchange_count() const { return exchanges_.size(); }
 
+  // Counters for the management API (stats.hpp). Publishes are counted
+  // here; confirms and returns by the front ends that send them.
+  PublishCounts& publish_counts() { return publish_counts_; }
+  const PublishCounts& publish_counts() const { return publish_counts_; }
+  // The counts of the queues deleted so far: with the live queues' counts,
+  // the vhost's totals, which never go down.
+  const MessageCounts& deleted_queue_counts() const { return deleted_queue_counts_; }
+
   // QueueHost
   Outbox& outbox() override { return outbox_; }
   void dead_letter(Queue& from, MessagePtr msg, DeadReason why, TimePoint now) override;
@@ -258,6 +267,8 @@ class VHost final : public QueueHost {
   PendingOutcomes outcomes_;
   Durability* durability_ = nullptr;
   DefinitionLog* definition_log_ = nullptr;
+  PublishCounts publish_counts_;
+  MessageCounts deleted_queue_counts_;
   // Every entry point above is an operation of the core (Outbox::Operation):
   // its queues' effects run when it is complete.
   Outbox outbox_{*this};

@@ -8,7 +8,11 @@
 #include <sys/socket.h>
 #include <sys/statvfs.h>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <tuple>
 
 #include "broker/memory.hpp"
 #include "server/system_env.hpp"
@@ -39,6 +43,27 @@ auth::Peer peer_of(int fd) {
   return p;
 }
 
+// "host:port" of either end of a socket, for the management API.
+std::pair<std::string, uint16_t> address_of(int fd, bool peer) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  const int rc = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+                      : getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (rc != 0) return {};
+  char host[INET6_ADDRSTRLEN] = "";
+  if (ss.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    return {host, ntohs(in->sin_port)};
+  }
+  if (ss.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    return {host, ntohs(in6->sin6_port)};
+  }
+  return {};
+}
+
 // AMQP 1.0's TLS header (part 5, 5.2): the client asks for TLS on the
 // plain port; we answer with the same header, then the handshake.
 constexpr uint8_t kAmqp10TlsHeader[8] = {'A', 'M', 'Q', 'P', 2, 1, 0, 0};
@@ -67,6 +92,13 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
     // drop one that stalls in the handshake. Once there is an engine, the
     // timer is at its next deadline.
     timer_.arm(server_.loop_.now() + kHeaderTimeout);
+    std::tie(summary_.peer_host, summary_.peer_port) = address_of(fd, true);
+    std::tie(summary_.host, summary_.port) = address_of(fd, false);
+    summary_.id = id;
+    summary_.name = fmt::format("{}:{} -> {}:{}", summary_.peer_host, summary_.peer_port, summary_.host, summary_.port);
+    summary_.connected_at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
     if (tls) start_tls({});
   }
   ~Conn() override {
@@ -81,6 +113,7 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
   // from other connections' input (a consumer's acks). Kept while the
   // engine has reading paused, as the socket would keep it.
   void on_batch(ReadBatch b) {
+    summary_.recv_oct += b.cut.octets;
     if (b.end && b.error != 0 && !reading_) {
       // A reset while paused ends the connection now, as a paused socket's
       // error does on the main loop: what it held goes back to its queues.
@@ -101,6 +134,7 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
 
   // net::Socket::Handler
   void on_data(net::Socket&, std::string_view bytes) override {
+    summary_.recv_oct += bytes.size();
     auto in = std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     if (!engine_ && !choose_engine(in)) return;
     if (cutter_) {  // 0-9-1: cut here as the reader thread would, then the engine's one entry
@@ -132,9 +166,16 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
   }
 
   // engine::Transport
-  void send(std::string_view bytes) override { sock_->send(bytes); }
-  void send_shared(std::shared_ptr<const std::string> bytes) override { sock_->send(std::move(bytes)); }
+  void send(std::string_view bytes) override {
+    summary_.send_oct += bytes.size();
+    sock_->send(bytes);
+  }
+  void send_shared(std::shared_ptr<const std::string> bytes) override {
+    summary_.send_oct += bytes->size();
+    sock_->send(std::move(bytes));
+  }
   void send_slice(const std::shared_ptr<const std::string>& bytes, size_t offset, size_t length) override {
+    summary_.send_oct += length;
     sock_->send(bytes, offset, length);
   }
   size_t pending_output() const override { return sock_->output_bytes(); }
@@ -160,6 +201,8 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
     if (engine_) engine_->resource_alarm(on);
   }
   const engine::ServerEngine* engine() const { return engine_.get(); }
+  const ConnectionSummary& summary() const { return summary_; }
+  bool tls() const { return sock_->tls() != nullptr; }
   void force_close(std::string_view text) {
     if (!engine_) return sock_->close();
     engine_->close_forced(text);
@@ -292,6 +335,7 @@ class AmqpServer::Conn final : public net::Socket::Handler, public engine::Trans
   AmqpServer& server_;
   uint64_t id_;
   auth::Peer who_;  // the peer's address, for logging in
+  ConnectionSummary summary_;  // for the management API: addresses, octets (its user, vhost, info: asked then)
   engine::Alarms alarms_;
   std::unique_ptr<net::Socket> sock_;
   std::vector<uint8_t> header_;  // the first bytes, until they name a protocol
@@ -391,6 +435,28 @@ size_t AmqpServer::close_connections(const std::function<bool(const engine::Serv
     if (c->engine() && which(*c->engine())) chosen.push_back(c.get());
   for (Conn* c : chosen) c->force_close(text);  // the socket closes later: none is removed here
   return chosen.size();
+}
+
+void AmqpServer::describe_connections(std::vector<ConnectionSummary>& out) const {
+  out.reserve(out.size() + conns_.size());
+  for (const auto& [_, c] : conns_) {
+    ConnectionSummary& s = out.emplace_back(c->summary());
+    s.ssl = c->tls();
+    if (const engine::ServerEngine* e = c->engine()) {
+      s.user = e->user_name();
+      s.vhost = e->vhost_name();
+      e->describe(s.info);
+    }
+  }
+}
+
+bool AmqpServer::close_connection(std::string_view name, std::string_view text) {
+  for (auto& [_, c] : conns_)
+    if (c->summary().name == name) {
+      c->force_close(text);
+      return true;
+    }
+  return false;
 }
 
 // Reads from reader thread `reader`, in order per connection. A batch for a

@@ -45,6 +45,20 @@ struct AmqpServerOptions {
   uint16_t tls_port = 5671;
 };
 
+// One connection as the management API shows it (src/mgmt), taken on the
+// broker's thread.
+struct ConnectionSummary {
+  uint64_t id = 0;
+  std::string name;  // RabbitMQ's: "127.0.0.1:54321 -> 127.0.0.1:5672"
+  std::string peer_host, host;
+  uint16_t peer_port = 0, port = 0;
+  int64_t connected_at = 0;  // ms since the epoch
+  uint64_t recv_oct = 0, send_oct = 0;
+  bool ssl = false;  // TLS (AMQPS, or AMQP 1.0's TLS header)
+  std::string user, vhost;
+  engine::ConnectionInfo info;
+};
+
 class AmqpServer {
  public:
   // Binds and listens; throws std::system_error when the port is taken.
@@ -57,6 +71,16 @@ class AmqpServer {
   // Closes every connection whose engine `which` picks with `text` (320
   // CONNECTION_FORCED); how many.
   size_t close_connections(const std::function<bool(const engine::ServerEngine&)>& which, std::string_view text);
+  // For the management API: the resource alarms and their limits.
+  engine::Alarms alarms() const { return alarms_; }
+  uint64_t memory_high_watermark() const { return opts_.memory_high_watermark; }
+  uint64_t disk_free_limit() const { return opts_.disk_free_limit; }
+  const std::string& host() const { return opts_.host; }
+  // Every connection, for the management API.
+  void describe_connections(std::vector<ConnectionSummary>& out) const;
+  // Closes the connection of that summary's name with `text` (320
+  // CONNECTION_FORCED); false when there is none.
+  bool close_connection(std::string_view name, std::string_view text);
 
   class Conn;  // one accepted socket and its engine
 

@@ -10,6 +10,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/time.hpp"
 
@@ -52,6 +54,41 @@ struct Alarms {
   bool operator==(const Alarms&) const = default;
 };
 
+// What an engine tells the management API about itself (src/mgmt), asked
+// on the broker's thread: plain values, copied into a snapshot.
+struct ConsumerInfo {
+  std::string queue;  // in the connection's vhost
+  std::string tag;    // 0-9-1 consumer tag; 1.0 link name
+  bool ack_required = true;
+  bool exclusive = false;
+  uint32_t prefetch_count = 0;  // 0-9-1 prefetch; 1.0 link credit
+};
+struct ChannelInfo {
+  uint32_t number = 0;                    // 0-9-1 channel; 1.0 session's channel
+  uint32_t prefetch_count = 0;            // basic.qos per consumer
+  uint32_t global_prefetch_count = 0;     // basic.qos global
+  uint64_t messages_unacknowledged = 0;
+  uint64_t messages_unconfirmed = 0;
+  bool confirm = false;
+  bool transactional = false;
+  bool closing = false;
+  std::vector<ConsumerInfo> consumers;
+};
+struct ConnectionInfo {
+  std::string_view protocol;  // "AMQP 0-9-1", "AMQP 1.0"
+  // RabbitMQ's connection states: starting, tuning, opening, running,
+  // blocking (a publisher under an alarm), blocked, closing, closed.
+  std::string_view state = "starting";
+  std::string auth_mechanism;
+  uint32_t frame_max = 0;
+  uint32_t channel_max = 0;
+  uint32_t timeout = 0;  // heartbeat (0-9-1) or idle time-out (1.0), seconds
+  // The client's own description (0-9-1 client_properties: product,
+  // version, platform, connection_name...; strings only).
+  std::vector<std::pair<std::string, std::string>> client_properties;
+  std::vector<ChannelInfo> channels;
+};
+
 class ServerEngine {
  public:
   virtual ~ServerEngine() = default;
@@ -72,6 +109,8 @@ class ServerEngine {
   // Who logged in and which vhost it opened ("" until then).
   virtual std::string_view user_name() const = 0;
   virtual std::string_view vhost_name() const = 0;
+  // For the management API; by default only the protocol is unknown.
+  virtual void describe(ConnectionInfo& out) const { (void)out; }
 };
 
 // Which engine the first bytes of a connection ask for.
