@@ -212,6 +212,7 @@ int main(int argc, char** argv) {
       o.disk_free_limit = cfg->store.disk_free_limit;
       o.memory_high_watermark = watermark;
       o.amqp091.directory = node.directory();
+      o.amqp091.cert_login = o.amqp10.cert_login = cfg->auth.cert_login;
       o.amqp10.idle_time_out = cfg->amqp10.idle_time_out;
       o.amqp10.max_frame_size = cfg->amqp10.max_frame_size;
       o.amqp10.link_credit = cfg->amqp10.link_credit;

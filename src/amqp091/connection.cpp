@@ -165,7 +165,8 @@ void Connection::send_start() {
   encode_table_entries(props, server_properties(opts_));
   ConnectionStart start;
   start.server_properties = TableView(props);
-  start.mechanisms = "PLAIN AMQPLAIN";
+  // EXTERNAL only where it can work: a verified client certificate.
+  start.mechanisms = opts_.cert_login && transport_.peer_cert_cn() ? "PLAIN AMQPLAIN EXTERNAL" : "PLAIN AMQPLAIN";
   send_method(0, start);
 }
 
@@ -332,9 +333,16 @@ void Connection::handle_start_ok(const ConnectionStartOk& m) {
           *flag = std::holds_alternative<bool>(*c) && std::get<bool>(*c);
   }
   std::string user, password;
-  bool known_mechanism = m.mechanism == "PLAIN" || m.mechanism == "AMQPLAIN";
-  bool ok = known_mechanism && credentials(m.mechanism, m.response, user, password);
-  if (ok) ok = opts_.directory->authenticate(user, password, peer_, now_) == auth::LoginResult::Ok;
+  const std::optional<std::string_view> cn = opts_.cert_login ? transport_.peer_cert_cn() : std::nullopt;
+  const bool external = m.mechanism == "EXTERNAL" && cn;
+  bool known_mechanism = m.mechanism == "PLAIN" || m.mechanism == "AMQPLAIN" || external;
+  bool ok = false;
+  if (external) {
+    user = *cn;
+    ok = opts_.directory->admit(user, peer_) == auth::LoginResult::Ok;
+  } else if (known_mechanism && credentials(m.mechanism, m.response, user, password)) {
+    ok = opts_.directory->authenticate(user, password, peer_, now_) == auth::LoginResult::Ok;
+  }
   if (!ok) {
     // With authentication_failure_close the client is told why, then we hang up.
     std::string text =

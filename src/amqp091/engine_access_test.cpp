@@ -8,6 +8,11 @@
 namespace warren::amqp091::test {
 namespace {
 
+class ConnectionTestBase : public EngineTest {
+ protected:
+  uint64_t next_id_ = 1;
+};
+
 ConnectionTuneOk tune_ok() {
   ConnectionTuneOk t;
   t.channel_max = 2047;
@@ -171,6 +176,27 @@ TEST_F(AccessTest, VhostLimits) {
   p->send(0, ConnectionClose{});
   auto third = peer(3);
   third->handshake();
+}
+
+TEST_F(ConnectionTestBase, ExternalLogsInAsTheCertificatesCnOnlyWhenEnabled) {
+  auto start_mechanisms = [&](std::optional<std::string> cn) {
+    auto p = peer(next_id_++);
+    p->t.cn = std::move(cn);
+    p->feed(std::string_view("AMQP\0\0\x09\x01", 8));
+    auto start = p->take_one().as<ConnectionStart>();
+    return std::pair{std::move(p), start ? std::string(start->mechanisms) : std::string("?")};
+  };
+  EXPECT_EQ(start_mechanisms("guest").second, "PLAIN AMQPLAIN");  // off by default
+  opts.cert_login = true;
+  EXPECT_EQ(start_mechanisms(std::nullopt).second, "PLAIN AMQPLAIN");  // no certificate
+  auto [p, mechanisms] = start_mechanisms("guest");
+  EXPECT_EQ(mechanisms, "PLAIN AMQPLAIN EXTERNAL");
+  p->send(0, Peer::start_ok("EXTERNAL", ""));
+  EXPECT_TRUE(p->take_one().is<ConnectionTune>());
+  EXPECT_EQ(p->conn().user(), "guest");
+  auto [stranger, _] = start_mechanisms("nobody");  // a CN that is no user
+  stranger->send(0, Peer::start_ok("EXTERNAL", ""));
+  expect_connection_close(stranger->take_one(), ReplyCode::AccessRefused);
 }
 
 }  // namespace

@@ -50,6 +50,11 @@ class FakeTransport final : public Transport {
   }
   size_t pending_output() const override { return pending; }
   void want_drain() override { ++drain_requests; }
+  // A TLS client's verified certificate CN (SASL EXTERNAL).
+  std::optional<std::string> cn;
+  std::optional<std::string_view> peer_cert_cn() const override {
+    return cn ? std::optional<std::string_view>(*cn) : std::nullopt;
+  }
   void close() override { closed = true; }
   void set_reading(bool on) override { reading = on; }
 };

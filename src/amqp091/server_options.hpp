@@ -14,6 +14,10 @@ struct ServerOptions {
   // management API). By default RabbitMQ's first boot: guest/guest, from
   // localhost only.
   std::shared_ptr<auth::Directory> directory = auth::Directory::with_defaults();
+  // SASL EXTERNAL for TLS clients with a verified certificate: the
+  // certificate's CN is the user, no password (RabbitMQ's
+  // rabbitmq_auth_mechanism_ssl with ssl_cert_login_from = common_name).
+  bool cert_login = false;
   uint16_t channel_max = 2047;
   uint32_t frame_max = 131072;
   uint16_t heartbeat = 60;                       // seconds we propose

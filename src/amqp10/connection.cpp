@@ -127,6 +127,7 @@ bool Connection::handle_header(std::span<const uint8_t>& in) {
     out_.append(kSaslHeader);
     SaslMechanisms m;
     m.sasl_server_mechanisms = {"PLAIN", "ANONYMOUS"};
+    if (opts_.cert_login && transport_.peer_cert_cn()) m.sasl_server_mechanisms.insert(m.sasl_server_mechanisms.begin(), "EXTERNAL");
     append_frame(out_, FrameType::Sasl, 0, m);
     state_ = State::SaslInit;
     return true;
@@ -190,6 +191,12 @@ void Connection::handle_sasl_init(const SaslInit& init) {
       password = r.substr(b + 1);
       ok = check_user(user, password);
     }
+  } else if (init.mechanism == "EXTERNAL" && opts_.cert_login && transport_.peer_cert_cn()) {
+    // The certificate's CN; a client may name it (an authorization
+    // identity), but not anyone else.
+    user = *transport_.peer_cert_cn();
+    const std::string_view asked = init.initial_response ? std::string_view(*init.initial_response) : "";
+    ok = (asked.empty() || asked == user) && check_user(user, std::nullopt);
   } else if (init.mechanism == "ANONYMOUS") {
     user = opts_.default_user;
     ok = check_user(user, std::nullopt);

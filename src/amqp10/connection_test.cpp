@@ -54,6 +54,33 @@ TEST_F(ConnectionTest, SaslPlainThenOpen) {
   EXPECT_FALSE(p.t.closed);
 }
 
+TEST_F(ConnectionTest, SaslExternalIsTheCertificatesCnWhenEnabled) {
+  auto mechanisms_and_outcome = [&](std::optional<std::string> cn, std::optional<std::string> response) {
+    Peer p(broker, opts);
+    p.t.cn = std::move(cn);
+    p.feed(kSaslHeader);
+    auto got = p.take();
+    auto* m = got.size() == 2 ? got[1].as<SaslMechanisms>() : nullptr;
+    std::vector<std::string> offered = m ? m->sasl_server_mechanisms : std::vector<std::string>{};
+    SaslInit init;
+    init.mechanism = "EXTERNAL";
+    init.initial_response = std::move(response);
+    p.sasl(init);
+    return std::pair{offered, outcome(p)};
+  };
+  auto [offered, code] = mechanisms_and_outcome("guest", std::nullopt);
+  EXPECT_EQ(offered, (std::vector<std::string>{"PLAIN", "ANONYMOUS"}));  // off by default
+  EXPECT_EQ(code, sasl_code::kAuth);
+  opts.cert_login = true;
+  std::tie(offered, code) = mechanisms_and_outcome("guest", std::nullopt);
+  EXPECT_EQ(offered, (std::vector<std::string>{"EXTERNAL", "PLAIN", "ANONYMOUS"}));
+  EXPECT_EQ(code, sasl_code::kOk);
+  EXPECT_EQ(mechanisms_and_outcome("guest", "guest").second, sasl_code::kOk);      // naming itself
+  EXPECT_EQ(mechanisms_and_outcome("guest", "admin").second, sasl_code::kAuth);    // naming someone else
+  EXPECT_EQ(mechanisms_and_outcome("nobody", std::nullopt).second, sasl_code::kAuth);  // no such user
+  EXPECT_EQ(mechanisms_and_outcome(std::nullopt, std::nullopt).second, sasl_code::kAuth);  // no certificate
+}
+
 TEST_F(ConnectionTest, SaslPlainWithAuthzid) {
   opts.directory->put_user({.name = "alice", .password_hash = auth::hash_password("secret")});
   opts.directory->set_permission("alice", "/", {});

@@ -32,6 +32,11 @@ class FakeTransport final : public engine::Transport {
   int drain_requests = 0;
   size_t sends_after_close = 0;
   size_t shared_sends = 0;
+  // A TLS client's verified certificate CN (SASL EXTERNAL).
+  std::optional<std::string> cn;
+  std::optional<std::string_view> peer_cert_cn() const override {
+    return cn ? std::optional<std::string_view>(*cn) : std::nullopt;
+  }
 
   void send(std::string_view bytes) override {
     if (closed) ++sends_after_close;

@@ -12,6 +12,7 @@ namespace warren::amqp10 {
 
 struct ServerOptions {
   std::shared_ptr<auth::Directory> directory = auth::Directory::with_defaults();
+  bool cert_login = false;  // SASL EXTERNAL, as amqp091::ServerOptions::cert_login
   // ANONYMOUS and the plain (no SASL) header log in as this user, subject to
   // its loopback rule (RabbitMQ 3.x's amqp1_0 default_user).
   std::string default_user = "guest";

@@ -157,8 +157,14 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     }
   }
   if (auto* au = root.get_as<toml::table>("auth")) {
-    check_keys(*au, {"default_user", "default_pass", "loopback_users", "load_definitions"}, source, "auth.");
+    check_keys(*au, {"default_user", "default_pass", "loopback_users", "load_definitions", "cert_login"}, source,
+               "auth.");
     AuthConfig& c = cfg.auth;
+    if (auto* n = au->get("cert_login")) {
+      auto b = n->value<bool>();
+      if (!b) bad(source, "auth.cert_login", "expected true or false");
+      c.cert_login = *b;
+    }
     if (auto* n = au->get("default_user")) c.default_user = string_of(*n, source, "auth.default_user");
     if (auto* n = au->get("default_pass")) c.default_pass = string_of(*n, source, "auth.default_pass");
     if (auto* n = au->get("load_definitions")) c.load_definitions = string_of(*n, source, "auth.load_definitions");
@@ -300,6 +306,8 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
   std::string load_definitions;
   app.add_option("--load-definitions", load_definitions,
                  "RabbitMQ definitions file (users, vhosts, permissions) imported at every boot");
+  bool cert_login = false;
+  app.add_flag("--cert-login", cert_login, "Offer SASL EXTERNAL to TLS clients: a verified certificate's CN is the user");
   app.add_flag("--unsafe-test-double-grant", double_grant,
                "TESTS ONLY: lock queues grant exclusive locks twice (the prover's selftest proves it notices)");
   app.add_option("--socketlock-policy", policy, "ReaderPreferred, WriterPreferred or FIFO")
@@ -333,6 +341,7 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
     if (!data_dir.empty()) cfg.data_dir = data_dir;
     cfg.unsafe_test_double_grant = double_grant;
     if (!load_definitions.empty()) cfg.auth.load_definitions = load_definitions;
+    if (cert_login) cfg.auth.cert_login = true;
     if (!log_level.empty()) cfg.log_level = log_level;
     if (!sl_path.empty()) cfg.socketlock.path = sl_path;
     if (!amqp_host.empty()) cfg.amqp.host = amqp_host;

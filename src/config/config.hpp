@@ -90,6 +90,9 @@ struct AuthConfig {
   // A RabbitMQ definitions file imported at every boot (RabbitMQ's
   // load_definitions); "": none.
   std::string load_definitions;
+  // SASL EXTERNAL for TLS clients whose certificate verified: its CN is
+  // the user (RabbitMQ's rabbitmq_auth_mechanism_ssl, common_name).
+  bool cert_login = false;
 };
 
 struct Config {
