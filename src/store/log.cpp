@@ -84,8 +84,14 @@ int Log::open(Io& io, LogOptions opts, const Replay& rp, std::unique_ptr<Log>& o
     if (int err = io.sync_dir(dir)) return err;
 
   const bool use_indexes = log->opts_.read_indexes && rp.on_summary;
+  if (use_indexes && rp.on_expect) {
+    uint64_t records = 0;
+    for (uint64_t k : indexed) records += index_entries(io, dir, k);
+    rp.on_expect(records);
+  }
   bool wrote_indexes = false;
   std::vector<uint8_t> buffer;  // one for every segment read
+  SegmentIndex index;           // the same for every index read
   for (size_t i = 0; i < numbers.size(); ++i) {
     const uint64_t k = numbers[i];
     const bool last = i + 1 == numbers.size();
@@ -94,7 +100,6 @@ int Log::open(Io& io, LogOptions opts, const Replay& rp, std::unique_ptr<Log>& o
     if (int err = io.open(path, last ? OpenMode::ReadWrite : OpenMode::Read, f)) return err;
     if (!last && use_indexes) {
       if (indexed.contains(k)) {
-        SegmentIndex index;
         std::string why;
         const int err = load_index(io, dir, k, *f, index, why);
         if (err == 0) {
@@ -118,12 +123,12 @@ int Log::open(Io& io, LogOptions opts, const Replay& rp, std::unique_ptr<Log>& o
     // The segment, read whole; its index built on the way, for the last
     // segment (written when it is sealed) or one whose index is missing.
     const bool build = summarize && (last || use_indexes);
-    IndexBuilder index(k);
+    IndexBuilder built(k);
     ScanResult r = scan_segment(
         *f,
         [&](uint64_t offset, uint8_t type, std::span<const uint8_t> p) {
           rp.on_record(Position{k, offset}, type, p);
-          if (build) index.add(offset, type, p, {}, summarize);
+          if (build) built.add(offset, type, p, {}, summarize);
         },
         buffer);
     if (r.error == EINVAL && last) {
@@ -143,16 +148,16 @@ int Log::open(Io& io, LogOptions opts, const Replay& rp, std::unique_ptr<Log>& o
     }
     // A damaged segment gets no index: its damage is reported at every
     // recovery, as it would be without indexes.
-    if (!r.damaged.empty()) index.spoil();
+    if (!r.damaged.empty()) built.spoil();
     for (auto [offset, length] : r.damaged) rp.on_damage({path, offset, length, "damaged records"});
     if (!last) {
       if (r.tail_bytes && !r.zero_tail) {
         rp.on_damage({path, r.good_end, r.tail_bytes, "damaged end of a closed segment"});
-        index.spoil();
+        built.spoil();
       }
       log->segments_.push_back(k);
       ++st.scanned;
-      if (build && index.usable() && index.end() == r.good_end && log->write_index(index)) {
+      if (build && built.usable() && built.end() == r.good_end && log->write_index(built)) {
         ++st.indexes_written;
         wrote_indexes = true;
       }
@@ -160,7 +165,7 @@ int Log::open(Io& io, LogOptions opts, const Replay& rp, std::unique_ptr<Log>& o
     }
     log->file_ = std::move(f);
     log->number_ = k;
-    log->index_ = std::move(index);
+    log->index_ = std::move(built);
     if (int err = SegmentWriter::resume(*log->file_, r.good_end, log->writer_)) return err;
     // What was read may have been in the page cache only (the process died,
     // the machine did not): make it durable before anything builds on it.

@@ -139,6 +139,9 @@ class Log {
     OnSummary on_summary;  // null: no index is read (every segment is)
     OnDamage on_damage;
     OnNote on_note;        // may be null
+    // Before the replay: about how many records the indexes hold (their
+    // headers' word), to size tables once. May be null.
+    std::function<void(uint64_t records)> on_expect;
   };
   // How open() read the sealed segments.
   struct OpenStats {

@@ -151,13 +151,25 @@ void SegmentIndex::for_each(const std::function<void(const IndexEntry&)>& fn) co
   }
 }
 
+uint64_t index_entries(Io& io, const std::string& dir, uint64_t number) {
+  std::unique_ptr<File> f;
+  uint8_t header[kIndexHeaderSize];
+  size_t got = 0;
+  if (io.open(index_path(dir, number), OpenMode::Read, f) || f->read_at(header, 0, got) || got < kIndexHeaderSize ||
+      std::memcmp(header, kMagic, sizeof kMagic) != 0)
+    return 0;
+  return In(std::span<const uint8_t>(header + 24, 8)).u64();
+}
+
 int load_index(Io& io, const std::string& dir, uint64_t number, File& segment, SegmentIndex& out, std::string& why) {
   std::unique_ptr<File> f;
   if (int err = io.open(index_path(dir, number), OpenMode::Read, f)) return err;
   uint64_t size = 0;
   if (int err = f->size(size)) return err;
   if (size > (uint64_t(1) << 32)) return why = "larger than any index", EBADMSG;
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  // The last one's buffer: no fresh, zeroed pages for every segment.
+  std::vector<uint8_t> bytes = std::move(out.bytes);
+  bytes.resize(static_cast<size_t>(size));
   size_t got = 0;
   if (int err = f->read_at(bytes, 0, got)) return err;
   bytes.resize(got);

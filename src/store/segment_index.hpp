@@ -102,11 +102,16 @@ struct SegmentIndex {
 // header's end. A reason why not ("" when it is good, and `out` holds it).
 std::string parse_index(std::vector<uint8_t> file, uint64_t segment, SegmentIndex& out);
 
+// How many entries segment `number`'s index in `dir` says it has, from its
+// header alone (0 when there is no index, or no header): a hint for the
+// reader's tables, nothing is checked.
+uint64_t index_entries(Io& io, const std::string& dir, uint64_t number);
+
 // Reads segment `number`'s index from `dir` and checks it against the
 // segment file `segment`: the header names that segment, the file holds
 // the index's end, and its last record is where the index says, of its
 // type and length, and checks. ENOENT: no index; EBADMSG with `why`: not
-// to be trusted.
+// to be trusted. `out`'s buffer is reused (one for every segment read).
 int load_index(Io& io, const std::string& dir, uint64_t number, File& segment, SegmentIndex& out, std::string& why);
 
 

@@ -69,6 +69,11 @@ class VHostStore::Recovery {
     bad(fmt::format("record of unknown type {}", type));
   }
 
+  // About this many records are coming from indexes: the message table
+  // is sized once (pages not written to cost nothing), not grown by
+  // copies into fresh pages.
+  void expect(uint64_t records) { messages_.reserve(size_t(std::min<uint64_t>(records, uint64_t(1) << 32))); }
+
   // A record a segment's index summarized: a message, as on_record takes
   // it (what recovery needs of one is all in its summary).
   void on_summary(Position at, uint8_t type, std::span<const uint8_t> summary) {
@@ -110,11 +115,12 @@ class VHostStore::Recovery {
         } else {
           rq.queue->restore_paged(broker::PagedEntry{e.seq, expires, at, h.size, true}, h.priority);
         }
-        s_.count(at.segment, h.size);
+        counted(at.segment, h.size);
         ++report_.messages;
       }
       s_.attach(*rq.queue, id);
     }
+    flush_counts();
     decoded_.clear();
     queues_.clear();
     messages_ = {};
@@ -164,6 +170,24 @@ class VHostStore::Recovery {
       bytes += held(es[n++].msg)->size;
     return n;
   }
+
+  // Its segment counts one entry more (VHostStore::count), a run of them
+  // at a time (two map lookups a run, not an entry).
+  void counted(uint64_t segment, uint64_t bytes) {
+    if (segment != run_.segment) {
+      flush_counts();
+      run_.segment = segment;
+    }
+    ++run_.entries;
+    run_.bytes += bytes;
+  }
+  void flush_counts() {
+    if (run_.entries) s_.count(run_.segment, run_.bytes, run_.entries);
+    run_ = {};
+  }
+  struct {
+    uint64_t segment = 0, bytes = 0, entries = 0;
+  } run_;
 
   // A message's record was read (or its index entry): logged messages
   // come in order of place, segment by segment.
@@ -343,6 +367,7 @@ int VHostStore::open(Io& io, StoreOptions opts, broker::VHost& vhost, Clocks clo
       [&](const Damage& d) { r.damage.push_back(d); },
       [&](const IndexNote& n) { r.index_notes.push_back(n); }};
   Log::OpenStats stats;
+  replay.on_expect = [&](uint64_t records) { rec.expect(records); };
   int err = Log::open(io, lo, replay, s->log_, &stats);
   if (err) return err;
   r.segments_indexed = stats.indexed;

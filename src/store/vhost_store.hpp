@@ -208,9 +208,9 @@ class VHostStore final : public broker::Durability,
   // Bytes count its records too (compaction.cpp: a generous guess, since a
   // segment of small messages is mostly records).
   static constexpr uint64_t kRecordBytes = 128;
-  void count(uint64_t segment, uint64_t bytes) {
-    ++live_[segment];
-    live_bytes_[segment] += bytes + kRecordBytes;
+  void count(uint64_t segment, uint64_t bytes, uint64_t entries = 1) {
+    live_[segment] += entries;
+    live_bytes_[segment] += bytes + entries * kRecordBytes;
   }
   void uncount(const broker::Message& m) { uncount(m.stored().segment, m.size()); }
   void uncount(uint64_t segment, uint64_t bytes);
