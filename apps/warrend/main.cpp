@@ -17,6 +17,8 @@
 #include <thread>
 
 #include "config/config.hpp"
+#include "mgmt/api.hpp"
+#include "mgmt/http_server.hpp"
 #include "net/event_loop.hpp"
 #include "net/signals.hpp"
 #include "amqp091/convert.hpp"
@@ -254,9 +256,53 @@ int main(int argc, char** argv) {
                                                 : "verified when presented",
                      amqp->port());
     }
+    // The management API and Prometheus, on threads of their own; they reach
+    // the broker through its loop (src/mgmt/api.hpp). Stopped before the
+    // loop's objects go, on every way out (a request waiting for the loop
+    // then gives up).
+    struct Management {
+      std::unique_ptr<mgmt::Api> api;
+      std::unique_ptr<mgmt::HttpServer> http, prometheus;
+      ~Management() {
+        if (api) api->stop();
+        http.reset();
+        prometheus.reset();
+      }
+    } management;
+    if (cfg->management.enabled || cfg->prometheus.enabled) {
+      management.api = std::make_unique<mgmt::Api>(loop, node, amqp.get(),
+                                                    mgmt::ApiOptions{cfg->data_dir, cfg->management.host});
+      mgmt::Api& api = *management.api;
+      // A port that is taken (another broker's) leaves warrend serving AMQP
+      // without it: said in the log, at error level.
+      auto listen = [](const config::HttpConfig& c, const char* what, mgmt::HttpServer::Handler h, unsigned threads)
+          -> std::unique_ptr<mgmt::HttpServer> {
+        try {
+          auto s = std::make_unique<mgmt::HttpServer>(c.host, c.port, std::move(h), threads);
+          spdlog::info("{} listening on {}:{}", what, c.host, s->port());
+          return s;
+        } catch (const std::exception& e) {
+          spdlog::error("{}: {}: not served", what, e.what());
+          return nullptr;
+        }
+      };
+      if (cfg->management.enabled)
+        management.http = listen(cfg->management, "management HTTP API",
+                                 [&api](const mgmt::Request& r) { return api.handle(r); }, 2);
+      if (cfg->prometheus.enabled)
+        management.prometheus = listen(
+            cfg->prometheus, "Prometheus metrics",
+            [&api](const mgmt::Request& r) { return api.metrics(std::string_view(r.target).substr(0, r.target.find('?'))); },
+            1);
+      api.set_ports(management.http ? management.http->port() : 0,
+                    management.prometheus ? management.prometheus->port() : 0);
+    }
     spdlog::info("warrend ready (data dir {}{})", cfg->data_dir,
                  cfg->config_file.empty() ? ", embedded default configuration" : ", config " + cfg->config_file);
     loop.run();
+    if (management.api) management.api->stop();
+    management.http.reset();
+    management.prometheus.reset();
     amqp.reset();
     spdlog::info("warrend stopped");
   } catch (const std::exception& e) {

@@ -113,7 +113,24 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     msg << e;
     throw std::runtime_error(msg.str());
   }
-  check_keys(root, {"data_dir", "log", "socketlock", "amqp", "amqp10", "store", "auth"}, source, "");
+  check_keys(root, {"data_dir", "log", "socketlock", "amqp", "amqp10", "store", "auth", "management", "prometheus"},
+             source, "");
+  for (auto [key, http] : {std::pair{"management", &cfg.management}, std::pair{"prometheus", &cfg.prometheus}}) {
+    auto* t = root.get_as<toml::table>(key);
+    if (!t) continue;
+    check_keys(*t, {"enabled", "host", "port"}, source, fmt::format("{}.", key));
+    if (auto* n = t->get("enabled")) {
+      auto b = n->value<bool>();
+      if (!b) bad(source, fmt::format("{}.enabled", key), "expected true or false");
+      http->enabled = *b;
+    }
+    if (auto* n = t->get("host")) http->host = string_of(*n, source, fmt::format("{}.host", key));
+    if (auto* n = t->get("port")) {
+      auto v = n->value<int64_t>();
+      if (!v || *v < 0 || *v > 65535) bad(source, fmt::format("{}.port", key), "expected an integer in 0..65535");
+      http->port = uint16_t(*v);
+    }
+  }
   if (auto* n = root.get("data_dir")) cfg.data_dir = string_of(*n, source, "data_dir");
   if (auto* log = root.get_as<toml::table>("log")) {
     check_keys(*log, {"level"}, source, "log.");
@@ -302,6 +319,19 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
   app.add_option("--socketlock-path", sl_path, "Unix socket where socketlock is served")
       ->default_str("<data-dir>/socketlock.sock");
   app.add_flag("--no-socketlock", no_socketlock, "Do not serve socketlock");
+  int management_port = -1, prometheus_port = -1;
+  bool no_management = false, no_prometheus = false;
+  std::string management_host;
+  app.add_option("--management-host", management_host, "Address the management HTTP API binds")
+      ->default_str(defaults.management.host);
+  app.add_option("--management-port", management_port, "Management HTTP API port (0: any free port)")
+      ->default_str(std::to_string(defaults.management.port))
+      ->check(CLI::Range(0, 65535));
+  app.add_flag("--no-management", no_management, "Do not serve the management HTTP API");
+  app.add_option("--prometheus-port", prometheus_port, "Prometheus metrics port, on the management host (0: any free port)")
+      ->default_str(std::to_string(defaults.prometheus.port))
+      ->check(CLI::Range(0, 65535));
+  app.add_flag("--no-prometheus", no_prometheus, "Do not serve Prometheus metrics");
   bool double_grant = false;
   std::string load_definitions;
   app.add_option("--load-definitions", load_definitions,
@@ -370,6 +400,11 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
     if (disk_free_limit >= 0) cfg.store.disk_free_limit = uint64_t(disk_free_limit);
     if (memory_budget >= 0) cfg.store.memory_budget = memory_budget;
     if (no_socketlock) cfg.socketlock.enabled = false;
+    if (!management_host.empty()) cfg.management.host = cfg.prometheus.host = management_host;
+    if (management_port >= 0) cfg.management.port = uint16_t(management_port);
+    if (no_management) cfg.management.enabled = false;
+    if (prometheus_port >= 0) cfg.prometheus.port = uint16_t(prometheus_port);
+    if (no_prometheus) cfg.prometheus.enabled = false;
     if (!policy.empty()) cfg.socketlock.lock.policy = policy_of(policy, "command line", "--socketlock-policy");
     if (!req_to.empty()) cfg.socketlock.lock.request_timeout = dur("--socketlock-request-timeout", req_to);
     if (!conf_to.empty()) cfg.socketlock.lock.confirm_timeout = dur("--socketlock-confirm-timeout", conf_to);

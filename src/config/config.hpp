@@ -95,6 +95,14 @@ struct AuthConfig {
   bool cert_login = false;
 };
 
+// The management HTTP API ([management]) and the Prometheus endpoint
+// ([prometheus]); docs in README "Operations".
+struct HttpConfig {
+  bool enabled = true;
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  // 0: any free port
+};
+
 struct Config {
   std::string config_file;  // empty: embedded defaults only
   std::string data_dir = "var";
@@ -104,6 +112,8 @@ struct Config {
   Amqp10Config amqp10;
   StoreConfig store;
   AuthConfig auth;
+  HttpConfig management{true, "127.0.0.1", 15672};
+  HttpConfig prometheus{true, "127.0.0.1", 15692};
   // The prover's planted bug (apps/prover selftest): lock queues grant an
   // exclusive lock to two holders at once. Never for anything else.
   bool unsafe_test_double_grant = false;

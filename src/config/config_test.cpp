@@ -255,3 +255,33 @@ load_definitions = "/etc/warren/definitions.json"
   EXPECT_THROW(warren::config::apply_toml(c, "[auth]\nloopback_users = \"guest\"\n", "t"), std::runtime_error);
   EXPECT_THROW(warren::config::apply_toml(c, "[auth]\ndefault_password = \"x\"\n", "t"), std::runtime_error);
 }
+
+TEST(Config, ManagementAndPrometheusSectionsAndFlags) {
+  Config c;
+  EXPECT_TRUE(c.management.enabled);
+  EXPECT_EQ(c.management.port, 15672);
+  EXPECT_EQ(c.prometheus.port, 15692);
+  EXPECT_EQ(c.management.host, "127.0.0.1");
+  warren::config::apply_toml(c, R"(
+[management]
+host = "0.0.0.0"
+port = 8080
+[prometheus]
+enabled = false
+)", "m.toml");
+  EXPECT_EQ(c.management.host, "0.0.0.0");
+  EXPECT_EQ(c.management.port, 8080);
+  EXPECT_FALSE(c.prometheus.enabled);
+  Config bad;
+  EXPECT_THROW(warren::config::apply_toml(bad, "[management]\nport = 70000\n", "b.toml"), std::runtime_error);
+  EXPECT_THROW(warren::config::apply_toml(bad, "[prometheus]\npath = \"/m\"\n", "b.toml"), std::runtime_error);
+  std::vector<std::string> args = {"warrend", "--management-port", "0", "--no-prometheus"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  int code = -1;
+  auto f = warren::config::parse_command_line(static_cast<int>(argv.size()), argv.data(), code);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->management.port, 0);
+  EXPECT_TRUE(f->management.enabled);
+  EXPECT_FALSE(f->prometheus.enabled);
+}

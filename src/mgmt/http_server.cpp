@@ -1,0 +1,65 @@
+#include "mgmt/http_server.hpp"
+
+#include <httplib.h>
+
+#include <sys/socket.h>
+
+#include <stdexcept>
+
+namespace warren::mgmt {
+
+struct HttpServer::Impl {
+  httplib::Server server;
+};
+
+HttpServer::HttpServer(const std::string& host, uint16_t port, Handler handler, unsigned threads)
+    : impl_(std::make_unique<Impl>()) {
+  httplib::Server& s = impl_->server;
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  s.set_payload_max_length(64 << 20);  // a definitions file
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a
+  // second warrend would share the port (the kernel spreading requests
+  // between them) instead of being refused it.
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  auto serve = [h = std::move(handler)](const httplib::Request& in, httplib::Response& out) {
+    Request r;
+    r.method = in.method;
+    r.target = in.target;
+    r.body = in.body;
+    r.authorization = in.get_header_value("Authorization");
+    r.x_reason = in.get_header_value("X-Reason");
+    r.peer = in.remote_addr;
+    Response resp = h(r);
+    out.status = resp.status;
+    for (auto& [k, v] : resp.headers) out.set_header(k, v);
+    if (!resp.body.empty() || resp.status == 200) out.set_content(std::move(resp.body), resp.content_type.c_str());
+  };
+  s.Get(".*", serve);
+  s.Put(".*", serve);
+  s.Post(".*", serve);
+  s.Delete(".*", serve);
+  s.Patch(".*", serve);
+  s.Options(".*", serve);
+  if (port == 0) {
+    const int p = s.bind_to_any_port(host);
+    if (p <= 0) throw std::runtime_error("cannot bind " + host + ": no free port");
+    port_ = uint16_t(p);
+  } else {
+    if (!s.bind_to_port(host, port)) throw std::runtime_error("cannot bind " + host + ":" + std::to_string(port));
+    port_ = port;
+  }
+  thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::stop() {
+  if (!thread_.joinable()) return;
+  impl_->server.stop();
+  thread_.join();
+}
+
+}  // namespace warren::mgmt

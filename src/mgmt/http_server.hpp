@@ -1,0 +1,34 @@
+#pragma once
+// An HTTP listener (cpp-httplib) on threads of its own, handing every
+// request to a function: the management API's port and Prometheus's.
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "mgmt/api.hpp"
+
+namespace warren::mgmt {
+
+class HttpServer {
+ public:
+  using Handler = std::function<Response(const Request&)>;
+  // Binds host:port (0: any free port); throws std::runtime_error when it
+  // cannot. `threads` serve requests (each waits for the broker's loop).
+  HttpServer(const std::string& host, uint16_t port, Handler handler, unsigned threads);
+  ~HttpServer();  // stop()
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  uint16_t port() const { return port_; }
+  // Stops listening, lets the requests under way finish, joins.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace warren::mgmt
