@@ -48,7 +48,7 @@ def make_certificates(d):
     with open(os.path.join(d, "server.ext"), "w") as f:
         f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
     for name, cn, serial, ext in (("server", "localhost", "2", ["-extfile", "server.ext"]),
-                                  ("client", "guest", "3", [])):
+                                  ("client", "guest", "3", []), ("stranger", "stranger", "4", [])):
         openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}", cwd=d)
         openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", serial,
                 "-days", "2", "-out", f"{name}.pem", *ext, cwd=d)
@@ -57,6 +57,7 @@ def make_certificates(d):
     return {k: os.path.join(d, f) for k, f in (
         ("ca", "ca.pem"), ("server", "server.pem"), ("server_key", "server.key"),
         ("client", "client.pem"), ("client_key", "client.key"),
+        ("stranger", "stranger.pem"), ("stranger_key", "stranger.key"),
         ("rogue", "rogue.pem"), ("rogue_key", "rogue.key"))}
 
 
@@ -68,7 +69,7 @@ class TlsTest(Amqp10Case):
         cls.pki = make_certificates(cls.pki_dir)
         cls.broker_args = ("--tls", "--tls-port", "0", "--tls-cert", cls.pki["server"],
                            "--tls-key", cls.pki["server_key"], "--tls-ca", cls.pki["ca"],
-                           "--tls-verify-peer", "--tls-fail-if-no-peer-cert")
+                           "--tls-verify-peer", "--tls-fail-if-no-peer-cert", "--cert-login")
         super().setUpClass()
         m = TLS_LISTENING.search(cls.broker.stdout_text())
         if not m:
@@ -152,6 +153,31 @@ class TlsTest(Amqp10Case):
         ch.cancel()
         self.assertEqual(len(got), len(bodies))
         self.assertTrue(got == bodies, "bodies changed or reordered over TLS")
+
+    def test_sasl_external_logs_in_as_the_certificates_cn(self):
+        # pika: EXTERNAL with the CN=guest certificate, no password.
+        params = pika.ConnectionParameters(
+            host="127.0.0.1", port=self.tls_port, connection_attempts=1, socket_timeout=10,
+            credentials=pika.credentials.ExternalCredentials(),
+            ssl_options=pika.SSLOptions(self.ssl_context(), "localhost"))
+        conn = pika.BlockingConnection(params)
+        self._closers.append(lambda: conn.is_open and conn.close())
+        conn.channel().queue_declare(self.qname())
+        # A certificate the CA signed, for a CN that is no user: refused.
+        params.ssl_options = pika.SSLOptions(self.ssl_context("stranger", "stranger_key"), "localhost")
+        with self.assertRaises(pika.exceptions.ProbableAuthenticationError):
+            pika.BlockingConnection(params)
+        self.log_has(r"login refused: user 'stranger' from 127\.0\.0\.1: no such user")
+        # Proton, asking for EXTERNAL only.
+        q = self.qname()
+        c = BlockingConnection(f"amqps://127.0.0.1:{self.tls_port}", ssl_domain=self.ssl_domain(), timeout=10,
+                               allowed_mechs="EXTERNAL")
+        self._closers.append(c.close)
+        c.create_sender(q).send(Message(body="by certificate"))
+        r = c.create_receiver(q)
+        self.assertEqual(r.receive(timeout=10).body, "by certificate")
+        r.accept()
+        c.close()
 
     def test_amqp10_proton_amqps(self):
         q = self.qname()
