@@ -64,6 +64,7 @@ bool open_store(store::Io& io, const std::string& dir, const config::StoreConfig
   };
   o.codecs = {&amqp091::PropertyCodec::instance(), &amqp10::PropertyCodec::instance()};
   o.on_records = writer.cue();
+  o.defer_indexes = true;  // the writer thread writes a sealed segment's index after reporting its batch
   store::RecoveryReport report;
   std::filesystem::create_directories(dir);
   const auto t0 = std::chrono::steady_clock::now();

@@ -40,6 +40,7 @@ StoreWriter::~StoreWriter() {
   done(left);
   store::Batch b;
   while (store_->take_batch(b)) store_->batch_done(store_->log().write(b));
+  store_->log().write_sealed_index();
 }
 
 void StoreWriter::relieve() {
@@ -82,12 +83,14 @@ void StoreWriter::run() {
     const uint64_t index_failures = store_->log().index_failures();
     const int err = store_->log().write(b);
     const bool rotated = b.rotate;
+    b = store::Batch{};  // freed here, not on the loop
+    results_.push(err);
+    // A segment this batch sealed gets its index now, its publishers told.
+    store_->log().write_sealed_index();
     if (store_->log().index_failures() != index_failures)
       spdlog::warn("store: the index of a sealed segment could not be written in {}: the next restart reads that "
                    "segment whole",
                    store_->log().options().dir);
-    b = store::Batch{};  // freed here, not on the loop
-    results_.push(err);
     preparing = store_->log().prepare(kPrepareStep) || rotated;
     lock.lock();
   }

@@ -196,6 +196,14 @@ bool Log::write_index(const IndexBuilder& b) {
   return false;
 }
 
+bool Log::write_sealed_index(bool sync_dir) {
+  if (!sealed_) return false;
+  const bool ok = write_index(*sealed_);
+  sealed_.reset();
+  if (ok && sync_dir && io_.sync_dir(opts_.dir)) index_failures_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 void Log::index_records(const Batch& b) {
   if (!opts_.summarize) return;
   b.for_each_record([&](uint64_t offset, uint8_t type, std::span<const uint8_t> head, std::span<const uint8_t> tail) {
@@ -209,12 +217,16 @@ void Log::index_records(const Batch& b) {
 //
 // The segment it closes is sealed: its records are synced, and its index
 // is written and synced before the new segment's name is (one sync of the
-// directory makes both durable). A failed index is not the log's failure:
-// that segment is read whole at the next recovery.
+// directory makes both durable), or, with LogOptions::defer_indexes, by
+// write_sealed_index() (at the latest by the next seal). A failed index is
+// not the log's failure: that segment is read whole at the next recovery.
 int Log::start_segment(uint64_t number) {
+  write_sealed_index(/*sync_dir=*/false);  // an earlier one still waiting: the directory is synced below
   if (file_ && opts_.summarize && index_.usable() && index_.segment() == number_ && index_.end() == writer_.end() &&
-      writer_.end() == writer_.durable_end())
-    write_index(index_);
+      writer_.end() == writer_.durable_end()) {
+    sealed_ = std::move(index_);
+    if (!opts_.defer_indexes) write_sealed_index(/*sync_dir=*/false);  // the directory is synced below
+  }
   std::unique_ptr<File> f;
   const bool use_prepared = prepared_ready_;
   if (use_prepared) {

@@ -45,7 +45,7 @@ struct Opened {
   Log::OpenStats stats;
 };
 
-Opened open_log(Io& io, bool read_indexes = true, uint64_t segment_bytes = 512) {
+Opened open_log(Io& io, bool read_indexes = true, bool defer = false) {
   Opened o;
   Log::Replay replay{
       [&](Position at, uint8_t type, std::span<const uint8_t> p) {
@@ -56,7 +56,7 @@ Opened open_log(Io& io, bool read_indexes = true, uint64_t segment_bytes = 512) 
         o.records.push_back({at, type, size, std::string(s.begin(), s.end())});
       },
       [&](const Damage&) {}, [&](const IndexNote& n) { o.notes.push_back(n); }};
-  o.err = Log::open(io, LogOptions{"data", segment_bytes, summarize, read_indexes}, replay, o.log, &o.stats);
+  o.err = Log::open(io, LogOptions{"data", 512, summarize, read_indexes, defer}, replay, o.log, &o.stats);
   return o;
 }
 
@@ -198,6 +198,27 @@ TEST(SegmentIndex, AnIndexIsCheckedAgainstItsSegment) {
   EXPECT_EQ(o.records, open_log(without, false).records);
 }
 
+// Deferred (as warrend's writer does), a sealed segment's index is
+// written when asked, between batches, or else at the next seal.
+TEST(SegmentIndex, ADeferredIndexIsWrittenWhenAskedOrAtTheNextSeal) {
+  SimIo io;
+  std::vector<std::shared_ptr<std::string>> keep;
+  Opened o = open_log(io, true, /*defer=*/true);
+  ASSERT_EQ(o.err, 0);
+  while (o.log->end().segment == 1) ASSERT_EQ(write_batches(*o.log, 0, 1, keep), 0);
+  EXPECT_FALSE(io.exists(index_path("data", 1)));
+  EXPECT_TRUE(o.log->write_sealed_index());
+  EXPECT_TRUE(io.exists(index_path("data", 1)));
+  EXPECT_FALSE(o.log->write_sealed_index());  // nothing more waits
+  while (o.log->end().segment < 4) ASSERT_EQ(write_batches(*o.log, 0, 1, keep), 0);
+  EXPECT_TRUE(io.exists(index_path("data", 2)));  // by the seal after it
+  EXPECT_FALSE(io.exists(index_path("data", 3)));
+  o.log.reset();  // the process ends with segment 3's index unwritten: read whole
+  Opened again = open_log(io);
+  EXPECT_EQ(again.stats.indexed, 2u);
+  EXPECT_EQ(again.stats.missing, 1u);
+}
+
 // An Io that dies after `ops` more writing calls: the process stops there
 // (every later call fails), and the test may then cut the power.
 class DyingIo final : public Io {
@@ -255,25 +276,28 @@ class DyingIo final : public Io {
 TEST(SegmentIndex, ADeathAtAnyStepOfASealChangesNothingIndexesShow) {
   uint64_t indexed = 0;
   int deaths = 0;
-  for (int power_loss = 0; power_loss < 2; ++power_loss) {
+  for (int run = 0; run < 4; ++run) {
+    const bool power_loss = run & 1, defer = run & 2;
     for (int ops = 1; ops < 400 && !HasFailure(); ++ops) {
       SimIo sim{uint64_t(ops)};
       std::vector<std::shared_ptr<std::string>> keep;
       int written = 0;
       {
         DyingIo io(sim, ops);
-        Opened o = open_log(io);
+        Opened o = open_log(io, true, defer);
         if (o.err == 0) {
           for (int i = 0; i < 16; ++i) {
             if (write_batches(*o.log, i, 1, keep)) break;
             if (!io.dead()) written = i + 1;
+            if (defer) o.log->write_sealed_index();  // as the writer thread does between batches
           }
         }
         if (!io.dead()) break;  // it ran to the end: every step was tried
         ++deaths;
       }
       if (power_loss) sim.power_loss();
-      const std::string where = "death at write call " + std::to_string(ops) + (power_loss ? ", power lost" : "");
+      const std::string where = "death at write call " + std::to_string(ops) + (power_loss ? ", power lost" : "") +
+                                (defer ? ", indexes deferred" : "");
       expect_same_either_way(sim, where.c_str(), &indexed);
       // Everything written and synced before the death is there (after a
       // power loss the batch being written may be torn away, not more).
@@ -284,8 +308,8 @@ TEST(SegmentIndex, ADeathAtAnyStepOfASealChangesNothingIndexesShow) {
       EXPECT_GE(big, written) << where;
     }
   }
-  EXPECT_GT(deaths, 100);    // at each of some 60 writing calls, twice
-  EXPECT_GT(indexed, 100u);  // and indexes were there to read
+  EXPECT_GT(deaths, 200);    // at each of some 60 writing calls, four times
+  EXPECT_GT(indexed, 200u);  // and indexes were there to read
 }
 
 }  // namespace

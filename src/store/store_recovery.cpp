@@ -360,7 +360,8 @@ int VHostStore::open(Io& io, StoreOptions opts, broker::VHost& vhost, Clocks clo
   RecoveryReport local;
   RecoveryReport& r = report ? *report : local;
   Recovery rec(*s, r, clocks.now);
-  LogOptions lo{s->opts_.dir, s->opts_.segment_bytes, summarize_record, s->opts_.read_indexes};
+  LogOptions lo{s->opts_.dir, s->opts_.segment_bytes, summarize_record, s->opts_.read_indexes,
+                s->opts_.defer_indexes};
   Log::Replay replay{
       [&](Position at, uint8_t type, std::span<const uint8_t> p) { rec.on_record(at, type, p); },
       [&](Position at, uint8_t type, uint64_t, std::span<const uint8_t> summary) { rec.on_summary(at, type, summary); },

@@ -57,6 +57,9 @@ struct StoreOptions {
   // Recovery reads sealed segments' indexes instead of the segments
   // (segment_index.hpp). False: every segment is read whole (tests).
   bool read_indexes = true;
+  // LogOptions::defer_indexes: the driver calls log().write_sealed_index()
+  // after each batch it reports.
+  bool defer_indexes = false;
 };
 
 // Paged messages to read back for a queue, on the driver's reader thread
