@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <tuple>
 
 namespace warren::mgmt {
 
@@ -267,11 +268,17 @@ void write_queue_json(std::string& out, const QueueInfo& q, const Rates& rates) 
   };
   auto num = [&](std::string_view k, uint64_t v) {
     key(k);
-    fmt::format_to(it, "{},", v);
+    const fmt::format_int digits(v);
+    out.append(digits.data(), digits.size());
+    out.push_back(',');
   };
   auto details = [&](std::string_view k, double r) {
     key(k);
-    fmt::format_to(it, "{{\"rate\":{:.1f}}},", std::round(r * 10) / 10);
+    const double rounded = std::round(r * 10) / 10;
+    if (rounded == 0)  // the common case, without formatting
+      out += "{\"rate\":0.0},";
+    else
+      fmt::format_to(it, "{{\"rate\":{:.1f}}},", rounded);
   };
   out.push_back('{');
   key("name");
@@ -303,11 +310,19 @@ void write_queue_json(std::string& out, const QueueInfo& q, const Rates& rates) 
   num("message_bytes_ready", q.message_bytes_ready);
   key("message_stats");
   out.push_back('{');
-  for (auto [name, i] : {std::pair{"publish", kPublish}, {"deliver", kDeliver}, {"deliver_no_ack", kDeliverNoAck},
-                         {"get", kGet}, {"get_no_ack", kGetNoAck}, {"get_empty", kGetEmpty},
-                         {"deliver_get", kDeliverGet}, {"redeliver", kRedeliver}, {"ack", kAck}}) {
+  static constexpr std::tuple<std::string_view, std::string_view, Stat> kQueueStats[] = {
+      {"publish", "publish_details", kPublish},
+      {"deliver", "deliver_details", kDeliver},
+      {"deliver_no_ack", "deliver_no_ack_details", kDeliverNoAck},
+      {"get", "get_details", kGet},
+      {"get_no_ack", "get_no_ack_details", kGetNoAck},
+      {"get_empty", "get_empty_details", kGetEmpty},
+      {"deliver_get", "deliver_get_details", kDeliverGet},
+      {"redeliver", "redeliver_details", kRedeliver},
+      {"ack", "ack_details", kAck}};
+  for (const auto& [name, detail, i] : kQueueStats) {
     num(name, c[i]);
-    details(std::string(name) + "_details", rates[i]);
+    details(detail, rates[i]);
   }
   out.back() = '}';
   if (q.lock) fmt::format_to(it, ",\"lock\":{{\"holders\":{},\"waiters\":{}}}", q.lock_holders, q.lock_waiters);

@@ -4,6 +4,7 @@
 // on the HTTP threads, tested without a broker (mgmt_test.cpp).
 #include <array>
 #include <map>
+#include <unordered_map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -56,7 +57,7 @@ class RateTracker {
     double last_seen = 0;
   };
   std::mutex mu_;
-  std::map<std::string, Series, std::less<>> series_;
+  std::unordered_map<std::string, Series> series_;
   double last_prune_ = 0;
 };
 

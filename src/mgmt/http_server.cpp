@@ -35,7 +35,11 @@ HttpServer::HttpServer(const std::string& host, uint16_t port, Handler handler, 
     Response resp = h(r);
     out.status = resp.status;
     for (auto& [k, v] : resp.headers) out.set_header(k, v);
-    if (!resp.body.empty() || resp.status == 200) out.set_content(std::move(resp.body), resp.content_type.c_str());
+    // What set_content does, without copying the body (it takes a const&).
+    if (!resp.body.empty() || resp.status == 200) {
+      out.body = std::move(resp.body);
+      out.set_header("Content-Type", resp.content_type);
+    }
   };
   s.Get(".*", serve);
   s.Put(".*", serve);
