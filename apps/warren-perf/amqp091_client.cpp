@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "client/polled.hpp"
 #include "protocol.hpp"
@@ -156,6 +158,7 @@ class Amqp091Consumer final : public Consumer {
 
   void poll(std::chrono::milliseconds timeout, DeliverySink& sink) override {
     sink_ = &sink;
+    for (client::Delivery& d : std::exchange(early_, {})) on_delivery(std::move(d));
     conn_->poll(timeout);
     if (!error_.empty()) throw ClientError("channel closed by the broker: " + error_);
     if (conn_->session().state() == client::Session::State::Closed) throw ClientError("connection closed");
@@ -174,6 +177,10 @@ class Amqp091Consumer final : public Consumer {
 
  private:
   void on_delivery(client::Delivery&& d) {
+    if (!sink_) {  // a backlog's first deliveries come with consume-ok, before the first poll()
+      early_.push_back(std::move(d));
+      return;
+    }
     const std::string& body = d.message.body;
     sink_->on_delivery({reinterpret_cast<const uint8_t*>(body.data()), std::min(body.size(), kMinBodySize)}, body.size());
     counted_ = d.delivery_tag;
@@ -198,6 +205,7 @@ class Amqp091Consumer final : public Consumer {
   uint64_t counted_ = 0;  // of the last delivery counted
   uint64_t acked_ = 0;    // acked up to here
   DeliverySink* sink_ = nullptr;
+  std::vector<client::Delivery> early_;  // delivered before the first poll(): counted by it
   std::string error_;
 };
 
