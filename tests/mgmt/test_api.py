@@ -208,6 +208,29 @@ class ApiTest(MgmtCase):
             self.pump(conn2, 2)
         self.assertEqual(cm.exception.reply_text, "CONNECTION_FORCED - Closed via management plugin")
 
+    def test_amqp10_connection_session_and_link_show_as_rabbitmq_shows_them(self):
+        from proton import Message
+        from proton.utils import BlockingConnection
+        qn = self.qname()
+        conn = BlockingConnection(f"amqp://guest:guest@127.0.0.1:{self.port}")
+        self._closers.append(conn.close)
+        conn.create_sender(qn).send(Message(body="hi"))  # settled once accepted: a confirm
+        receiver = conn.create_receiver(qn, credit=5)
+        self.assertEqual(receiver.receive(timeout=5).body, "hi")
+        mine = [c for c in self.api.get("/api/connections") if c["protocol"] == "AMQP 1.0"]
+        self.assertEqual(len(mine), 1)
+        self.assertEqual((mine[0]["state"], mine[0]["auth_mechanism"], mine[0]["user"]), ("running", "PLAIN", "guest"))
+        self.assertIn("container_id", mine[0]["client_properties"])
+        sessions = self.api.get("/api/connections/" + q(mine[0]["name"]) + "/channels")
+        self.assertEqual(sum(ch["messages_unacknowledged"] for ch in sessions), 1)  # received, not yet accepted
+        links = [k for k in self.api.get("/api/consumers") if k["queue"]["name"] == qn]
+        self.assertEqual(len(links), 1)
+        self.assertTrue(links[0]["ack_required"])
+        stats = self.api.get(f"/api/queues/%2F/{q(qn)}")["message_stats"]
+        self.assertEqual((stats["publish"], stats["deliver"]), (1, 1))
+        receiver.accept()
+        conn.close()
+
     # ---------------------------------------------------------------- queues
 
     def test_queue_counters_are_exact_right_after_publishes_and_acks(self):
