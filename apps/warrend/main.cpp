@@ -244,9 +244,6 @@ int main(int argc, char** argv) {
             fmt::format("vhost '{}' is deleted", vhost));
         if (n) spdlog::info("vhost '{}' deleted: {} connections closed", vhost, n);
       };
-      o.amqp091.directory->on_refused = [](std::string_view user, const auth::Peer& from, auth::LoginResult why) {
-        spdlog::warn("login refused: user '{}' from {}: {}", user, from.address, auth::to_string(why));
-      };
       spdlog::info("AMQP 0-9-1 listening on {}:{} (and AMQP 1.0, same port)", o.host, amqp->port());
       if (tls.enabled)
         spdlog::info("AMQPS listening on {}:{} (TLS {} and later; client certificates {}; AMQP 1.0's TLS header "
