@@ -501,7 +501,7 @@ class Amqp10Consumer final : public Consumer {
 // Exchanges and named queues are declared over AMQP 0-9-1. RabbitMQ 3.x
 // declares a /queue/ address's queue itself, not auto-delete, and refuses the
 // link (precondition-failed) if ours differs: so no auto-delete then.
-void setup(const Options& o, const std::vector<std::pair<std::string, Route>>& queue_binds) {
+void setup_amqp10(const Options& o, const std::vector<std::pair<std::string, Route>>& queue_binds) {
   Options declared = o;
   if (o.amqp10_address_prefix == "/queue/") declared.auto_delete = false;
   amqp091_protocol().setup(declared, queue_binds);
@@ -511,7 +511,7 @@ void setup(const Options& o, const std::vector<std::pair<std::string, Route>>& q
 
 const ProtocolImpl& amqp10_protocol() {
   static const ProtocolImpl impl = {
-      .setup = setup,
+      .setup = setup_amqp10,
       .make_publisher = [](const Options& o, const Route& r) -> std::unique_ptr<Publisher> {
         return std::make_unique<Amqp10Publisher>(o, r);
       },

@@ -13,25 +13,25 @@ struct Percentile {
 };
 constexpr Percentile kPercentiles[] = {{"p50", 50}, {"p75", 75}, {"p95", 95}, {"p99", 99}, {"p99.9", 99.9}};
 
-double us(uint64_t ns) { return double(ns) / 1000.0; }
+double micros(uint64_t ns) { return double(ns) / 1000.0; }
 
 std::string histogram_line(const Histogram& h) {
   if (h.count() == 0) return "none";
   std::string s;
   char b[64];
-  std::snprintf(b, sizeof b, "min %.1f", us(h.min()));
+  std::snprintf(b, sizeof b, "min %.1f", micros(h.min()));
   s += b;
   for (const auto& p : kPercentiles) {
-    std::snprintf(b, sizeof b, ", %s %.1f", p.name, us(h.percentile(p.p)));
+    std::snprintf(b, sizeof b, ", %s %.1f", p.name, micros(h.percentile(p.p)));
     s += b;
   }
-  std::snprintf(b, sizeof b, ", max %.1f µs (%llu samples)", us(h.max()), (unsigned long long)h.count());
+  std::snprintf(b, sizeof b, ", max %.1f µs (%llu samples)", micros(h.max()), (unsigned long long)h.count());
   return s + b;
 }
 
 nlohmann::json histogram_json(const Histogram& h) {
-  nlohmann::json j = {{"count", h.count()}, {"min", us(h.min())}, {"max", us(h.max())}, {"mean", h.mean() / 1000.0}};
-  for (const auto& p : kPercentiles) j[p.name] = us(h.percentile(p.p));
+  nlohmann::json j = {{"count", h.count()}, {"min", micros(h.min())}, {"max", micros(h.max())}, {"mean", h.mean() / 1000.0}};
+  for (const auto& p : kPercentiles) j[p.name] = micros(h.percentile(p.p));
   return j;
 }
 

@@ -18,11 +18,6 @@ static_assert(FrameCutter::kOwnBodyAbove == broker::Message::kInlineBody);
 
 namespace {
 
-template <class M>
-const M* as(const Method& m) {
-  return std::get_if<M>(&m);
-}
-
 std::pair<uint16_t, uint16_t> ids(const Method& m) {
   return std::visit(
       [](const auto& x) -> std::pair<uint16_t, uint16_t> {

@@ -11,15 +11,15 @@
 namespace warren::amqp091 {
 namespace {
 
-struct Frame {
+struct ConfirmFrame {
   uint64_t tag;
   bool multiple;
   bool ack;
-  bool operator==(const Frame&) const = default;
+  bool operator==(const ConfirmFrame&) const = default;
 };
 
-std::vector<Frame> flush(ConfirmTracker& t) {
-  std::vector<Frame> out;
+std::vector<ConfirmFrame> flush(ConfirmTracker& t) {
+  std::vector<ConfirmFrame> out;
   t.flush([&](uint64_t tag, bool multiple, bool ack) { out.push_back({tag, multiple, ack}); });
   return out;
 }
@@ -27,9 +27,9 @@ std::vector<Frame> flush(ConfirmTracker& t) {
 TEST(ConfirmTracker, InOrderOutcomesAreOneMultipleAckPerFlush) {
   ConfirmTracker t;
   for (int i = 0; i < 5; ++i) t.complete(t.next(), true);
-  EXPECT_EQ(flush(t), (std::vector<Frame>{{5, true, true}}));
+  EXPECT_EQ(flush(t), (std::vector<ConfirmFrame>{{5, true, true}}));
   t.complete(t.next(), true);
-  EXPECT_EQ(flush(t), (std::vector<Frame>{{6, false, true}}));
+  EXPECT_EQ(flush(t), (std::vector<ConfirmFrame>{{6, false, true}}));
   EXPECT_TRUE(flush(t).empty());
   EXPECT_EQ(t.outstanding(), 0u);
 }
@@ -40,7 +40,7 @@ TEST(ConfirmTracker, ANackCutsTheRange) {
   t.complete(t.next(), true);
   t.complete(t.next(), false);
   t.complete(t.next(), true);
-  EXPECT_EQ(flush(t), (std::vector<Frame>{{2, true, true}, {3, false, false}, {4, false, true}}));
+  EXPECT_EQ(flush(t), (std::vector<ConfirmFrame>{{2, true, true}, {3, false, false}, {4, false, true}}));
 }
 
 TEST(ConfirmTracker, OutOfOrderOutcomesGoOneByOneThenTheRangeCloses) {
@@ -48,13 +48,13 @@ TEST(ConfirmTracker, OutOfOrderOutcomesGoOneByOneThenTheRangeCloses) {
   for (int i = 0; i < 5; ++i) t.next();
   t.complete(3, true);
   t.complete(5, false);
-  EXPECT_EQ(flush(t), (std::vector<Frame>{{3, false, true}, {5, false, false}}));
+  EXPECT_EQ(flush(t), (std::vector<ConfirmFrame>{{3, false, true}, {5, false, false}}));
   EXPECT_EQ(t.outstanding(), 3u);
   t.complete(1, true);
-  EXPECT_EQ(flush(t), (std::vector<Frame>{{1, false, true}}));
+  EXPECT_EQ(flush(t), (std::vector<ConfirmFrame>{{1, false, true}}));
   t.complete(2, true);
   t.complete(4, true);  // 1..5 all known: 2 and 4 are what is left to send
-  EXPECT_EQ(flush(t), (std::vector<Frame>{{4, true, true}}));
+  EXPECT_EQ(flush(t), (std::vector<ConfirmFrame>{{4, true, true}}));
   EXPECT_EQ(t.outstanding(), 0u);
   EXPECT_FALSE(t.due());
 }
@@ -74,8 +74,8 @@ TEST(ConfirmTracker, RandomOrdersSettleEveryTagOnceWithItsOutcomeAndNoneEarly) {
     // Mostly in order, with some tags swapped far: stores complete like that.
     for (int s = 0; s < n / 3; ++s) std::swap(order[rng() % n], order[rng() % n]);
     std::map<uint64_t, bool> known, settled;
-    auto apply = [&](const std::vector<Frame>& frames) {
-      for (const Frame& f : frames) {
+    auto apply = [&](const std::vector<ConfirmFrame>& frames) {
+      for (const ConfirmFrame& f : frames) {
         ASSERT_TRUE(known.contains(f.tag)) << "round " << round << ": tag " << f.tag << " settled before its outcome";
         if (f.multiple) {
           ASSERT_TRUE(f.ack) << "multiple nacks are never sent";

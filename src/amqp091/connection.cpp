@@ -53,11 +53,6 @@ bool credentials(std::string_view mechanism, std::string_view response, std::str
   return false;
 }
 
-template <class M>
-const M* as(const Method& m) {
-  return std::get_if<M>(&m);
-}
-
 // A call at `now` begins. What was sent since the last call went out at
 // that call's time (or, for deliveries another connection's publish caused,
 // later than it: a heartbeat may come early, never late).

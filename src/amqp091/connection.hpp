@@ -28,6 +28,11 @@
 
 namespace warren::amqp091 {
 
+// The method in m if it is an M, else null.
+template <class M>
+const M* as(const Method& m) {
+  return std::get_if<M>(&m);
+}
 
 using Transport = engine::Transport;
 

@@ -8,18 +8,6 @@ namespace warren::amqp10 {
 
 namespace {
 constexpr std::string_view kTlsHeader{"AMQP\2\1\0\0", 8};
-
-template <class T>
-const T* as(const Performative& p) {
-  return std::get_if<T>(&p);
-}
-
-Error make_error(std::string_view condition, std::string description) {
-  Error e;
-  e.condition = condition;
-  if (!description.empty()) e.description = std::move(description);
-  return e;
-}
 }  // namespace
 
 Connection::Call::Call(Connection& conn, TimePoint now) : c(conn) {

@@ -6,13 +6,6 @@
 
 namespace warren::amqp10 {
 
-namespace {
-uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
-uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
-uint64_t be64(const uint8_t* p) { return uint64_t(be32(p)) << 32 | be32(p + 4); }
-
-}  // namespace
-
 bool Decoder::need(size_t n) {
   if (error_) return false;
   if (remaining() < n) return fail("truncated value");

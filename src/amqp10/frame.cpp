@@ -5,8 +5,6 @@
 namespace warren::amqp10 {
 
 namespace {
-uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
-
 ParseResult error(std::string_view condition, std::string description) {
   return {ParseStatus::Error, 0, condition, std::move(description)};
 }

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 
 #include "amqp10/codec.hpp"
@@ -26,6 +27,20 @@ enum class FrameType : uint8_t { Amqp = 0, Sasl = 1 };
 using Performative = std::variant<std::monostate /* empty frame: heartbeat */, Open, Begin, Attach, Flow, Transfer,
                                   Disposition, Detach, End, Close, SaslMechanisms, SaslInit, SaslChallenge,
                                   SaslResponse, SaslOutcome>;
+
+// The performative in p if it is a T, else null.
+template <class T>
+const T* as(const Performative& p) {
+  return std::get_if<T>(&p);
+}
+
+// An error with a condition and, if not empty, a description.
+inline Error make_error(std::string_view condition, std::string description) {
+  Error e;
+  e.condition = condition;
+  if (!description.empty()) e.description = std::move(description);
+  return e;
+}
 
 struct Frame {
   FrameType type = FrameType::Amqp;

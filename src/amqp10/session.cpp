@@ -10,18 +10,6 @@
 namespace warren::amqp10 {
 
 namespace {
-template <class T>
-const T* as(const Performative& p) {
-  return std::get_if<T>(&p);
-}
-
-Error make_error(std::string_view condition, std::string description) {
-  Error e;
-  e.condition = condition;
-  if (!description.empty()) e.description = std::move(description);
-  return e;
-}
-
 std::string_view condition_of(const broker::Error& e) {
   switch (e.code) {
     case broker::ErrorCode::NotFound: return amqp_error::kNotFound;

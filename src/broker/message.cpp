@@ -9,8 +9,6 @@
 namespace warren::broker {
 
 namespace {
-// RabbitMQ's ?MAX_EXPIRY_TIMER: per-message and queue TTLs above it are refused.
-constexpr uint64_t kMaxExpiry = 4294967295;
 
 // The trailer's size for the next allocation, set by Message::make just
 // before allocate_shared. Passed aside so that the allocator stays empty:

@@ -16,6 +16,9 @@
 
 namespace warren::broker {
 
+// RabbitMQ's ?MAX_EXPIRY_TIMER: per-message and queue TTLs above it are refused.
+inline constexpr uint64_t kMaxExpiry = 4294967295;
+
 // The protocol-neutral message properties (AMQP 0-9-1 basic properties;
 // the AMQP 1.0 front end maps its header and properties sections onto them).
 struct Properties {

@@ -11,7 +11,6 @@ namespace warren::broker {
 
 namespace {
 
-constexpr uint64_t kMaxExpiry = 4294967295;  // RabbitMQ's ?MAX_EXPIRY_TIMER
 constexpr int64_t kMaxPriority = 255;        // RabbitMQ's ?MAX_SUPPORTED_PRIORITY
 
 // The keys RabbitMQ validates on declare and compares on redeclare, in its order.

@@ -15,19 +15,19 @@ namespace warren::store {
 
 namespace {
 
-constexpr char kMagic[6] = {'W', 'R', 'N', 'I', 'D', 'X'};
-constexpr std::string_view kSuffix = ".widx";
+constexpr char kIndexMagic[6] = {'W', 'R', 'N', 'I', 'D', 'X'};
+constexpr std::string_view kIndexSuffix = ".widx";
 
 uint32_t crc_of(std::span<const uint8_t> b) { return uint32_t(crc32(crc32(0L, Z_NULL, 0), b.data(), uInt(b.size()))); }
 
 }  // namespace
 
 std::string index_path(const std::string& dir, uint64_t number) {
-  return fmt::format("{}/{:020}{}", dir, number, kSuffix);
+  return fmt::format("{}/{:020}{}", dir, number, kIndexSuffix);
 }
 
 bool index_number(const std::string& name, uint64_t& out) {
-  if (name.size() != 20 + kSuffix.size() || !name.ends_with(kSuffix)) return false;
+  if (name.size() != 20 + kIndexSuffix.size() || !name.ends_with(kIndexSuffix)) return false;
   auto [p, ec] = std::from_chars(name.data(), name.data() + 20, out);
   return ec == std::errc() && p == name.data() + 20;
 }
@@ -63,7 +63,7 @@ void IndexBuilder::add(uint64_t offset, uint8_t type, std::span<const uint8_t> h
 namespace {
 
 void put_header(std::vector<uint8_t>& out, uint64_t segment, uint64_t end, uint64_t count) {
-  out.insert(out.end(), kMagic, kMagic + sizeof kMagic);
+  out.insert(out.end(), kIndexMagic, kIndexMagic + sizeof kIndexMagic);
   Out o(out);
   o.u8(uint8_t(kIndexVersion));
   o.u8(uint8_t(kIndexVersion >> 8));
@@ -115,8 +115,8 @@ std::string parse_index(std::vector<uint8_t> file, uint64_t segment, SegmentInde
   if (file.size() < kIndexHeaderSize + 4) return "shorter than its header";
   In trailer(std::span<const uint8_t>(file).subspan(file.size() - 4));
   if (crc_of(std::span<const uint8_t>(file).first(file.size() - 4)) != trailer.u32()) return "its CRC does not check";
-  if (std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) return "not an index";
-  In h(std::span<const uint8_t>(file).subspan(sizeof kMagic, kIndexHeaderSize - sizeof kMagic));
+  if (std::memcmp(file.data(), kIndexMagic, sizeof kIndexMagic) != 0) return "not an index";
+  In h(std::span<const uint8_t>(file).subspan(sizeof kIndexMagic, kIndexHeaderSize - sizeof kIndexMagic));
   const uint16_t version = uint16_t(h.u8() | h.u8() << 8);
   if (version != kIndexVersion) return fmt::format("unknown index version {}", version);
   SegmentIndex r;
@@ -156,7 +156,7 @@ uint64_t index_entries(Io& io, const std::string& dir, uint64_t number) {
   uint8_t header[kIndexHeaderSize];
   size_t got = 0;
   if (io.open(index_path(dir, number), OpenMode::Read, f) || f->read_at(header, 0, got) || got < kIndexHeaderSize ||
-      std::memcmp(header, kMagic, sizeof kMagic) != 0)
+      std::memcmp(header, kIndexMagic, sizeof kIndexMagic) != 0)
     return 0;
   return In(std::span<const uint8_t>(header + 24, 8)).u64();
 }
