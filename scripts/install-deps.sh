@@ -18,6 +18,7 @@ packages=(
   python3-qpid-proton libqpid-proton11-dev libqpid-proton-cpp12-dev libqpid-proton11-dev-examples  # AMQP 1.0 client tests (tests/amqp10)
   rabbitmq-server                     # src/recipes' tests run the lock recipes against RabbitMQ 3.10 too
   spin                                # the Promela models of models/ (tests/models, docs/models.md)
+  chromium chromium-driver python3-selenium  # the web console's test in a real browser (tests/console)
 )
 
 # One dpkg query for all of them: one per package took 30 s on a loaded

@@ -226,12 +226,36 @@ void LockQueue::lease_ended(locks::Token token) {
 }
 
 void LockQueue::tell(LockEvent::Kind k, const Grant& g) {
+  if (k == LockEvent::Kind::Granted) last_token_ = std::max(last_token_, g.token);
   if (!args_.observer) return;
   uint64_t connection = 0;
   std::string_view tag;
   for (const Member& m : members_)
     if (m.owner == g.owner) connection = m.connection, tag = m.tag;
   args_.observer->lock_event(LockEvent{k, q_.name(), connection, tag, g.token, g.mode == locks::Mode::Shared});
+}
+
+LockQueue::View LockQueue::view() const {
+  const locks::Snapshot ls = lock_.snapshot();
+  View v;
+  v.last_token = last_token_;
+  auto party = [&](locks::OwnerId owner, locks::Mode mode, locks::Token token) {
+    Party p;
+    p.shared = mode == locks::Mode::Shared;
+    p.token = token;
+    for (const Member& m : members_)
+      if (m.owner == owner) p.connection = m.connection, p.tag = m.tag;
+    for (const auto& [seq, g] : grants_)
+      if (g.owner == owner && g.token == token) p.delivery = seq;
+    return p;
+  };
+  for (const auto& h : ls.holders) v.holders.push_back(party(h.owner, h.mode, h.token));
+  if (ls.offer) {
+    v.waiters.push_back(party(ls.offer->owner, ls.offer->mode, ls.offer->token));
+    v.waiters.back().offered = true;
+  }
+  for (const auto& w : ls.waiters) v.waiters.push_back(party(w.owner, w.mode, 0));
+  return v;
 }
 
 // What a grant carries: the token in a header (and as the body, for

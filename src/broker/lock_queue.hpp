@@ -65,6 +65,22 @@ class LockQueue {
   const LockArgs& args() const { return args_; }
   locks::Snapshot snapshot() const { return lock_.snapshot(); }
 
+  // Who holds and who waits, for the management API (GET /api/locks).
+  struct Party {
+    uint64_t connection = 0;  // the consumer's; 0 for basic.get's grant
+    std::string tag;          // its consumer tag or link name ("" for basic.get)
+    bool shared = false;
+    locks::Token token = 0;   // held, or offered
+    uint64_t delivery = 0;    // a holder's grant: the queue's delivery seq
+    bool offered = false;     // a waiter granted the lock, waiting for its credit
+  };
+  struct View {
+    std::vector<Party> holders;
+    std::vector<Party> waiters;  // in line: an offer first, then the lock's order
+    locks::Token last_token = 0;  // the last this lock granted (0: none yet)
+  };
+  View view() const;
+
  private:
   struct Member {
     Consumer* consumer;
@@ -101,6 +117,7 @@ class LockQueue {
   locks::OwnerId next_owner_ = 1;
   locks::OwnerId getter_ = 0;     // basic.get's owner while it asks
   locks::Token got_ = 0;          // and what it was offered
+  locks::Token last_token_ = 0;   // the last granted (View::last_token)
   std::vector<locks::Event> events_;
   TimePoint last_now_{};
 };

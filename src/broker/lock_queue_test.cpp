@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "broker/test_util.hpp"
 #include "broker/unsettled.hpp"
 
@@ -328,6 +330,56 @@ TEST_F(LockQueueTest, AnObserverHearsGrantsReleasesAndEndedLeases) {
   v.advance(now);
   EXPECT_EQ(obs.seen, (std::vector<std::string>{"granted a conn 1", "released a conn 1", "granted b conn 1",
                                                 "lease-ended b conn 1"}));
+}
+
+// What the management API shows (GET /api/locks): holders with their
+// tokens and deliveries, waiters in line, the last token granted.
+TEST_F(LockQueueTest, ViewShowsHoldersWaitersInOrderAndTheLastToken) {
+  QueuePtr q = lock({{"x-lock-kind", Value(std::string("rwlock"))}});
+  EXPECT_EQ(q->lock()->view().last_token, 0u);
+  FakeConsumer r1(1), r2(1), w(1), r3(1);
+  ASSERT_FALSE(consume(*q, r1, LockMode::Shared, "r1"));
+  ASSERT_FALSE(consume(*q, r2, LockMode::Shared, "r2"));
+  ASSERT_FALSE(consume(*q, w, LockMode::Exclusive, "w"));
+  ASSERT_FALSE(consume(*q, r3, LockMode::Shared, "r3"));
+  LockQueue::View v = q->lock()->view();
+  ASSERT_EQ(v.holders.size(), 2u);
+  std::set<std::string> tags;
+  for (const LockQueue::Party& p : v.holders) {
+    tags.insert(p.tag);
+    EXPECT_TRUE(p.shared);
+    EXPECT_EQ(p.connection, kConn);
+    EXPECT_NE(p.delivery, 0u);
+  }
+  EXPECT_EQ(tags, (std::set<std::string>{"r1", "r2"}));
+  EXPECT_EQ(v.last_token, uint64_t(std::max(token_of(r1.got[0]), token_of(r2.got[0]))));
+  ASSERT_EQ(v.waiters.size(), 2u);  // FIFO: the writer, then the reader behind it
+  EXPECT_EQ(v.waiters[0].tag, "w");
+  EXPECT_FALSE(v.waiters[0].shared);
+  EXPECT_EQ(v.waiters[0].token, 0u);
+  EXPECT_EQ(v.waiters[1].tag, "r3");
+
+  ack(*q, r1);
+  ack(*q, r2);  // both readers release: the writer holds
+  v = q->lock()->view();
+  ASSERT_EQ(v.holders.size(), 1u);
+  EXPECT_EQ(v.holders[0].tag, "w");
+  EXPECT_EQ(int64_t(v.holders[0].token), token_of(w.got[0]));
+  EXPECT_EQ(v.holders[0].delivery, w.got[0].seq);
+  EXPECT_EQ(v.last_token, v.holders[0].token);
+  ASSERT_EQ(v.waiters.size(), 3u);  // r3, then r1 and r2 asking again
+  EXPECT_EQ(v.waiters[0].tag, "r3");
+
+  // basic.get's grant: a holder without a consumer.
+  QueuePtr m = lock({}, "m");
+  std::optional<Delivery> got = m->get(false, now);
+  ASSERT_TRUE(got);
+  v = m->lock()->view();
+  ASSERT_EQ(v.holders.size(), 1u);
+  EXPECT_EQ(v.holders[0].connection, 0u);
+  EXPECT_EQ(v.holders[0].tag, "");
+  EXPECT_EQ(v.holders[0].delivery, got->seq);
+  EXPECT_EQ(int64_t(v.last_token), token_of(*got));
 }
 
 }  // namespace
