@@ -50,6 +50,38 @@ void tune_malloc() {
   mallopt(M_TRIM_THRESHOLD, 8 << 20);
 }
 
+net::TlsOptions tls_options(const config::TlsConfig& c) {
+  net::TlsOptions t;
+  t.cert_file = c.cert;
+  t.key_file = c.key;
+  t.ca_file = c.ca;
+  t.ciphers = c.ciphers;
+  t.ciphersuites = c.ciphersuites;
+  t.min_version = c.min_version;
+  t.verify_peer = c.verify_peer;
+  t.fail_if_no_peer_cert = c.fail_if_no_peer_cert;
+  return t;
+}
+
+// The socketlock primary's gauges for /metrics, read on its own loop: the
+// HTTP thread waits up to a second (a stopping loop never answers).
+std::optional<mgmt::SocketlockGauges> socketlock_gauges(net::EventLoop& loop, const socketlock::Primary& primary) {
+  auto answer = std::make_shared<std::promise<mgmt::SocketlockGauges>>();
+  std::future<mgmt::SocketlockGauges> done = answer->get_future();
+  loop.post([&primary, answer] {
+    mgmt::SocketlockGauges g;
+    g.clients = primary.server().sessions();
+    const locks::Snapshot snap = primary.server().lock().snapshot();
+    for (const auto& h : snap.holders) ++(h.mode == locks::Mode::Exclusive ? g.exclusive_holders : g.shared_holders);
+    g.waiters = snap.waiters.size() + (snap.offer ? 1 : 0);
+    g.epoch = primary.epoch();
+    g.next_token = snap.next_token;
+    answer->set_value(g);
+  });
+  if (done.wait_for(std::chrono::seconds(1)) != std::future_status::ready) return std::nullopt;
+  return done.get();
+}
+
 // Opens the vhost's store, replaying it into the vhost; false (logged)
 // when it cannot be used.
 bool open_store(store::Io& io, const std::string& dir, const config::StoreConfig& cfg, uint64_t memory_budget,
@@ -224,16 +256,7 @@ int main(int argc, char** argv) {
       o.amqp10.max_message_size = cfg->amqp.max_message_size;
       const config::TlsConfig& tls = cfg->amqp.tls;
       if (tls.enabled) {
-        net::TlsOptions t;
-        t.cert_file = tls.cert;
-        t.key_file = tls.key;
-        t.ca_file = tls.ca;
-        t.ciphers = tls.ciphers;
-        t.ciphersuites = tls.ciphersuites;
-        t.min_version = tls.min_version;
-        t.verify_peer = tls.verify_peer;
-        t.fail_if_no_peer_cert = tls.fail_if_no_peer_cert;
-        o.tls = std::move(t);
+        o.tls = tls_options(tls);
         o.tls_host = tls.host.empty() ? cfg->amqp.host : tls.host;
         o.tls_port = tls.port;
       }
@@ -260,38 +283,57 @@ int main(int argc, char** argv) {
     // then gives up).
     struct Management {
       std::unique_ptr<mgmt::Api> api;
-      std::unique_ptr<mgmt::HttpServer> http, prometheus;
+      std::unique_ptr<mgmt::HttpServer> http, https, prometheus, prometheus_tls;
       ~Management() {
         if (api) api->stop();
         http.reset();
+        https.reset();
         prometheus.reset();
+        prometheus_tls.reset();
       }
     } management;
     if (cfg->management.enabled || cfg->prometheus.enabled) {
-      management.api = std::make_unique<mgmt::Api>(loop, node, amqp.get(),
-                                                    mgmt::ApiOptions{cfg->data_dir, cfg->management.host});
+      mgmt::ApiOptions api_opts{cfg->data_dir, cfg->management.host};
+      if (socketlock)
+        api_opts.socketlock = [&socketlock_loop, &primary = *socketlock] {
+          return socketlock_gauges(socketlock_loop, primary);
+        };
+      management.api = std::make_unique<mgmt::Api>(loop, node, amqp.get(), std::move(api_opts));
       mgmt::Api& api = *management.api;
       // A port that is taken (another broker's) leaves warrend serving AMQP
       // without it: said in the log, at error level.
-      auto listen = [](const config::HttpConfig& c, const char* what, mgmt::HttpServer::Handler h, unsigned threads)
-          -> std::unique_ptr<mgmt::HttpServer> {
+      auto listen = [](const std::string& host, uint16_t port, const char* what, mgmt::HttpServer::Handler h,
+                       unsigned threads, const net::TlsOptions* tls = nullptr) -> std::unique_ptr<mgmt::HttpServer> {
         try {
-          auto s = std::make_unique<mgmt::HttpServer>(c.host, c.port, std::move(h), threads);
-          spdlog::info("{} listening on {}:{}", what, c.host, s->port());
+          auto s = std::make_unique<mgmt::HttpServer>(host, port, std::move(h), threads, tls);
+          spdlog::info("{} listening on {}:{}", what, host, s->port());
           return s;
         } catch (const std::exception& e) {
           spdlog::error("{}: {}: not served", what, e.what());
           return nullptr;
         }
       };
-      if (cfg->management.enabled)
-        management.http = listen(cfg->management, "management HTTP API",
-                                 [&api](const mgmt::Request& r) { return api.handle(r); }, 2);
-      if (cfg->prometheus.enabled)
-        management.prometheus = listen(
-            cfg->prometheus, "Prometheus metrics",
-            [&api](const mgmt::Request& r) { return api.metrics(std::string_view(r.target).substr(0, r.target.find('?'))); },
-            1);
+      // HTTPS beside HTTP, on ports of their own (RabbitMQ's management.ssl).
+      auto listen_tls = [&](const config::HttpConfig& c, const char* what, mgmt::HttpServer::Handler h,
+                            unsigned threads) -> std::unique_ptr<mgmt::HttpServer> {
+        const net::TlsOptions tls = tls_options(c.tls);
+        return listen(c.tls.host.empty() ? c.host : c.tls.host, c.tls.port, what, std::move(h), threads, &tls);
+      };
+      auto api_handler = [&api](const mgmt::Request& r) { return api.handle(r); };
+      auto metrics_handler = [&api](const mgmt::Request& r) {
+        return api.metrics(std::string_view(r.target).substr(0, r.target.find('?')));
+      };
+      if (cfg->management.enabled) {
+        management.http = listen(cfg->management.host, cfg->management.port, "management HTTP API", api_handler, 2);
+        if (cfg->management.tls.enabled)
+          management.https = listen_tls(cfg->management, "management HTTPS API", api_handler, 2);
+      }
+      if (cfg->prometheus.enabled) {
+        management.prometheus =
+            listen(cfg->prometheus.host, cfg->prometheus.port, "Prometheus metrics", metrics_handler, 1);
+        if (cfg->prometheus.tls.enabled)
+          management.prometheus_tls = listen_tls(cfg->prometheus, "Prometheus metrics (HTTPS)", metrics_handler, 1);
+      }
       api.set_ports(management.http ? management.http->port() : 0,
                     management.prometheus ? management.prometheus->port() : 0);
     }

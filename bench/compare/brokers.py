@@ -45,9 +45,13 @@ def descendants(pid):
 class Warren:
     name = "Warren"
 
-    def __init__(self, warrend, log_level="warn"):
+    def __init__(self, warrend, log_level="warn", management=None):
+        """management: None, the management API and Prometheus off (as a
+        RabbitMQ without its management plugin, which compare.py runs); or
+        (api_port, prometheus_port) to serve them there."""
         self.warrend = warrend
         self.log_level = log_level
+        self.management = management
         self.proc = None
         self.dir = None
         self.port = None
@@ -58,16 +62,20 @@ class Warren:
             self.dir = tempfile.mkdtemp(prefix="compare-warren.")
         self.port = None
         self.log = os.path.join(self.dir, "warrend.log")
+        if self.management is None:
+            http = ["--no-management", "--no-prometheus"]
+        else:
+            http = ["--management-port", str(self.management[0]), "--prometheus-port", str(self.management[1])]
         self.proc = subprocess.Popen(
             [self.warrend, "--amqp-port", "0", "--data-dir", self.dir,
-             "--socketlock-path", os.path.join(self.dir, "sl.sock"), "--log-level", self.log_level, *extra],
+             "--socketlock-path", os.path.join(self.dir, "sl.sock"), "--log-level", self.log_level, *http, *extra],
             stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
         # The listening line is at info level: read the port from /proc instead of the log.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.port is None:
             if self.proc.poll() is not None:
                 raise RuntimeError("warrend exited: " + open(self.log).read())
-            self.port = listening_port(self.proc.pid)
+            self.port = listening_port(self.proc.pid, exclude=set(self.management or ()))
             time.sleep(0.05)
         if self.port is None:
             raise RuntimeError("warrend did not listen")
@@ -89,8 +97,9 @@ class Warren:
         self.proc = None
 
 
-def listening_port(pid):
-    """The TCP port a process listens on (the first, from /proc/net/tcp)."""
+def listening_port(pid, exclude=()):
+    """The TCP port a process listens on (the first, from /proc/net/tcp,
+    that is not in `exclude`)."""
     inodes = set()
     try:
         for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -109,7 +118,9 @@ def listening_port(pid):
             for line in f:
                 cols = line.split()
                 if cols[3] == "0A" and cols[9] in inodes:  # LISTEN
-                    return int(cols[1].split(":")[1], 16)
+                    port = int(cols[1].split(":")[1], 16)
+                    if port not in exclude:
+                        return port
     return None
 
 

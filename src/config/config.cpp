@@ -63,27 +63,28 @@ std::string tls_version_of(std::string_view text, std::string_view source, std::
   bad(source, key, "expected \"1.2\" or \"1.3\"");
 }
 
-// [amqp.tls]: keys alone; whether they fit together is check_tls's.
-void apply_tls(TlsConfig& c, const toml::table& t, std::string_view source) {
+// [amqp.tls], [management.tls], [prometheus.tls] (`name`): keys alone;
+// whether they fit together is check_tls's.
+void apply_tls(TlsConfig& c, const toml::table& t, std::string_view source, std::string_view name) {
   check_keys(t,
              {"enabled", "host", "port", "cert", "key", "ca", "ciphers", "ciphersuites", "min_version", "verify_peer",
               "fail_if_no_peer_cert"},
-             source, "amqp.tls.");
+             source, fmt::format("{}.", name));
   auto boolean = [&](const char* key, bool& out) {
     if (const toml::node* n = t.get(key)) {
       auto b = n->value<bool>();
-      if (!b) bad(source, fmt::format("amqp.tls.{}", key), "expected true or false");
+      if (!b) bad(source, fmt::format("{}.{}", name, key), "expected true or false");
       out = *b;
     }
   };
   auto text = [&](const char* key, std::string& out) {
-    if (const toml::node* n = t.get(key)) out = string_of(*n, source, fmt::format("amqp.tls.{}", key));
+    if (const toml::node* n = t.get(key)) out = string_of(*n, source, fmt::format("{}.{}", name, key));
   };
   boolean("enabled", c.enabled);
   text("host", c.host);
   if (const toml::node* n = t.get("port")) {
     auto v = n->value<int64_t>();
-    if (!v || *v < 0 || *v > 65535) bad(source, "amqp.tls.port", "expected an integer in 0..65535");
+    if (!v || *v < 0 || *v > 65535) bad(source, fmt::format("{}.port", name), "expected an integer in 0..65535");
     c.port = uint16_t(*v);
   }
   text("cert", c.cert);
@@ -92,7 +93,8 @@ void apply_tls(TlsConfig& c, const toml::table& t, std::string_view source) {
   text("ciphers", c.ciphers);
   text("ciphersuites", c.ciphersuites);
   if (const toml::node* n = t.get("min_version"))
-    c.min_version = tls_version_of(string_of(*n, source, "amqp.tls.min_version"), source, "amqp.tls.min_version");
+    c.min_version = tls_version_of(string_of(*n, source, fmt::format("{}.min_version", name)), source,
+                                   fmt::format("{}.min_version", name));
   boolean("verify_peer", c.verify_peer);
   boolean("fail_if_no_peer_cert", c.fail_if_no_peer_cert);
 }
@@ -118,7 +120,11 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
   for (auto [key, http] : {std::pair{"management", &cfg.management}, std::pair{"prometheus", &cfg.prometheus}}) {
     auto* t = root.get_as<toml::table>(key);
     if (!t) continue;
-    check_keys(*t, {"enabled", "host", "port"}, source, fmt::format("{}.", key));
+    check_keys(*t, {"enabled", "host", "port", "tls"}, source, fmt::format("{}.", key));
+    if (auto* tls = t->get("tls")) {
+      if (!tls->is_table()) bad(source, fmt::format("{}.tls", key), fmt::format("expected a table ([{}.tls])", key));
+      apply_tls(http->tls, *tls->as_table(), source, fmt::format("{}.tls", key));
+    }
     if (auto* n = t->get("enabled")) {
       auto b = n->value<bool>();
       if (!b) bad(source, fmt::format("{}.enabled", key), "expected true or false");
@@ -167,7 +173,7 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     }
     if (auto* t = a->get("tls")) {
       if (!t->is_table()) bad(source, "amqp.tls", "expected a table ([amqp.tls])");
-      apply_tls(c.tls, *t->as_table(), source);
+      apply_tls(c.tls, *t->as_table(), source, "amqp.tls");
     }
     if (auto* users = a->get_as<toml::table>("users")) {
       for (const auto& [name, pw] : *users) c.users[std::string(name.str())] = string_of(pw, source, "amqp.users");
@@ -250,14 +256,16 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
   }
 }
 
-void check_tls(const TlsConfig& t) {
+void check_tls(const TlsConfig& t, std::string_view name) {
   if (!t.enabled) return;
   if (t.cert.empty() || t.key.empty())
-    throw std::runtime_error("amqp.tls: TLS needs a certificate and its key (cert, key; --tls-cert, --tls-key)");
+    throw std::runtime_error(fmt::format("{}: TLS needs a certificate and its key (cert, key{})", name,
+                                         name == "amqp.tls" ? "; --tls-cert, --tls-key" : ""));
   if (t.verify_peer && t.ca.empty())
-    throw std::runtime_error("amqp.tls: verify_peer needs the CA file client certificates are checked against (ca)");
+    throw std::runtime_error(
+        fmt::format("{}: verify_peer needs the CA file client certificates are checked against (ca)", name));
   if (t.fail_if_no_peer_cert && !t.verify_peer)
-    throw std::runtime_error("amqp.tls: fail_if_no_peer_cert needs verify_peer");
+    throw std::runtime_error(fmt::format("{}: fail_if_no_peer_cert needs verify_peer", name));
 }
 
 std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) {
@@ -392,7 +400,9 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
     if (!tls_min.empty()) tls.min_version = tls_version_of(tls_min, "command line", "--tls-min-version");
     if (tls_verify >= 0) tls.verify_peer = tls_verify > 0;
     if (tls_require >= 0) tls.fail_if_no_peer_cert = tls_require > 0;
-    check_tls(tls);
+    check_tls(tls, "amqp.tls");
+    check_tls(cfg.management.tls, "management.tls");
+    check_tls(cfg.prometheus.tls, "prometheus.tls");
     if (reader_threads >= 0) cfg.amqp.reader_threads = reader_threads;
     if (watermark == 0 || (watermark < 0 && watermark != -1))
       throw std::runtime_error("--memory-high-watermark: must be positive");

@@ -101,6 +101,9 @@ struct HttpConfig {
   bool enabled = true;
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0: any free port
+  // HTTPS on a port of its own, beside HTTP (RabbitMQ's management.ssl.*:
+  // 15671 for the API, 15691 for Prometheus); `host` empty: the HTTP one's.
+  TlsConfig tls;
 };
 
 struct Config {
@@ -112,8 +115,8 @@ struct Config {
   Amqp10Config amqp10;
   StoreConfig store;
   AuthConfig auth;
-  HttpConfig management{true, "127.0.0.1", 15672};
-  HttpConfig prometheus{true, "127.0.0.1", 15692};
+  HttpConfig management{true, "127.0.0.1", 15672, {.port = 15671}};
+  HttpConfig prometheus{true, "127.0.0.1", 15692, {.port = 15691}};
   // The prover's planted bug (apps/prover selftest): lock queues grant an
   // exclusive lock to two holders at once. Never for anything else.
   bool unsafe_test_double_grant = false;
@@ -130,10 +133,11 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 // the key at fault, and rejects unknown keys so typos do not pass silently.
 void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source_name);
 
-// Whether [amqp.tls] holds together (a certificate and key when enabled,
-// a CA for verify_peer, verify_peer for fail_if_no_peer_cert); throws
+// Whether a TLS table (`name`: amqp.tls, management.tls, prometheus.tls)
+// holds together (a certificate and key when enabled, a CA for
+// verify_peer, verify_peer for fail_if_no_peer_cert); throws
 // std::runtime_error saying what is missing. parse_command_line calls it.
-void check_tls(const TlsConfig& tls);
+void check_tls(const TlsConfig& tls, std::string_view name = "amqp.tls");
 
 // Parses argv (CLI11). Returns nothing and sets `exit_code` when the program
 // should exit at once (--help, --version, or a usage error).

@@ -187,6 +187,40 @@ fail_if_no_peer_cert = true
   EXPECT_THROW(warren::config::apply_toml(c, "[amqp]\ntls = true\n", "t.toml"), std::runtime_error);
 }
 
+TEST(Config, HttpsForTheManagementApiAndPrometheusIsItsOwnTable) {
+  Config c;
+  EXPECT_FALSE(c.management.tls.enabled);
+  EXPECT_EQ(c.management.tls.port, 15671);  // RabbitMQ's management.ssl.port
+  EXPECT_EQ(c.prometheus.tls.port, 15691);
+  warren::config::apply_toml(c, R"(
+[management.tls]
+enabled = true
+port = 0
+cert = "s.pem"
+key = "s.key"
+min_version = "1.3"
+)", "t.toml");
+  EXPECT_TRUE(c.management.tls.enabled);
+  EXPECT_EQ(c.management.tls.port, 0);
+  EXPECT_EQ(c.management.tls.min_version, "1.3");
+  EXPECT_EQ(c.management.port, 15672);  // HTTP stays
+  EXPECT_FALSE(c.prometheus.tls.enabled);
+  try {
+    warren::config::apply_toml(c, "[prometheus.tls]\nverify = true\n", "t.toml");
+    ADD_FAILURE() << "an unknown key passed";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("prometheus.tls.verify"), std::string::npos) << e.what();
+  }
+  warren::config::TlsConfig t;
+  t.enabled = true;
+  try {
+    warren::config::check_tls(t, "management.tls");
+    ADD_FAILURE() << "TLS without a certificate passed";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), "management.tls: TLS needs a certificate and its key (cert, key)");
+  }
+}
+
 TEST(Config, TlsSettingsMustHoldTogether) {
   warren::config::TlsConfig t;
   t.enabled = true;

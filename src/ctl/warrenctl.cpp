@@ -36,7 +36,6 @@ const std::map<std::string, Listing>& listings() {
         "/api/bindings/{vhost}",
         {"source_name", "source_kind", "destination_name", "destination_kind", "routing_key", "arguments"},
         {{"source_name", "/source"},
-         {"source_kind", "/source_kind"},
          {"destination_name", "/destination"},
          {"destination_kind", "/destination_type"}}}},
       {"list_connections",
@@ -66,6 +65,7 @@ std::string cell(const json& v) {
   if (v.is_null()) return "";
   if (v.is_string()) return v.get<std::string>();
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_object() && v.empty()) return "[]";  // no arguments: Erlang's empty list, as rabbitmqctl prints it
   if (v.is_array()) {
     std::string out = "[";
     for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + cell(v[i]);
@@ -154,6 +154,7 @@ class Runner {
     if (!call("GET", fill(l.path, o_), nullptr, &rows)) return exit_;
     if (!rows.is_array()) rows = json::array();
     auto value = [&](const json& row, const std::string& col) -> json {
+      if (col == "source_kind") return "exchange";  // a binding's source always is (the API has no such field)
       auto f = l.fields.find(col);
       json::json_pointer ptr(f != l.fields.end() ? f->second : "/" + col);
       return row.contains(ptr) ? row.at(ptr) : json();

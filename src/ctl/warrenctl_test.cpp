@@ -67,7 +67,7 @@ TEST(Warrenctl, ColumnsMapOntoTheApisFields) {
   Outcome r = run_ctl(api, {"list_consumers"}, {.quiet = true});
   EXPECT_EQ(r.out,
             "queue_name\tchannel_pid\tconsumer_tag\tack_required\tprefetch_count\tactive\targuments\n"
-            "q\tc 1\tt\ttrue\t1\ttrue\t{}\n");
+            "q\tc 1\tt\ttrue\t1\ttrue\t[]\n");  // no arguments: rabbitmqctl's []
   api.answers["GET /api/users"] = {200, R"([{"name":"guest","tags":["administrator"]}])"};
   EXPECT_EQ(run_ctl(api, {"list_users"}, {.quiet = true}).out, "user\ttags\nguest\t[administrator]\n");
 }

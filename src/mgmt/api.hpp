@@ -10,11 +10,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "mgmt/format.hpp"
+#include "mgmt/snapshot.hpp"
 #include "net/event_loop.hpp"
 
 namespace warren::server {
@@ -46,6 +48,9 @@ struct ApiOptions {
   std::string management_host;
   uint16_t management_port = 0;
   uint16_t prometheus_port = 0;
+  // The socketlock primary's gauges, from its own loop (empty, or null
+  // returned: not served by this warrend). Called on an HTTP thread.
+  std::function<std::optional<SocketlockGauges>()> socketlock;
 };
 
 class Api {

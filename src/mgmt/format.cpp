@@ -203,9 +203,9 @@ json queue_json(const QueueInfo& q, const Rates& rates) {
       {"node", node_name()},
       {"type", q.type},
       {"state", "running"},
-      {"policy", nullptr},
+      {"policy", q.policy.empty() ? json(nullptr) : json(q.policy)},
       {"operator_policy", nullptr},
-      {"effective_policy_definition", json::object()},
+      {"effective_policy_definition", to_json(q.policy_definition)},
       {"exclusive_consumer_tag", nullptr},
       {"single_active_consumer_tag", nullptr},
       {"consumers", q.consumers},
@@ -295,8 +295,16 @@ void write_queue_json(std::string& out, const QueueInfo& q, const Rates& rates) 
   out.push_back(',');
   key("type");
   write_json_string(out, q.type);
-  out += ",\"state\":\"running\",\"policy\":null,\"operator_policy\":null,\"effective_policy_definition\":{},"
-         "\"exclusive_consumer_tag\":null,\"single_active_consumer_tag\":null,";
+  out += ",\"state\":\"running\",\"policy\":";
+  if (q.policy.empty()) {
+    out += "null,\"operator_policy\":null,\"effective_policy_definition\":{},";
+  } else {
+    write_json_string(out, q.policy);
+    out += ",\"operator_policy\":null,\"effective_policy_definition\":";
+    out += to_json(q.policy_definition).dump(-1, ' ', false, json::error_handler_t::replace);
+    out.push_back(',');
+  }
+  out += "\"exclusive_consumer_tag\":null,\"single_active_consumer_tag\":null,";
   num("consumers", q.consumers);
   num("memory", q.memory);
   num("messages", q.messages_ready + q.messages_unacknowledged);

@@ -9,12 +9,36 @@
 namespace warren::mgmt {
 
 struct HttpServer::Impl {
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;
 };
 
-HttpServer::HttpServer(const std::string& host, uint16_t port, Handler handler, unsigned threads)
+namespace {
+
+// HTTPS: httplib makes the SSL_CTX, net::configure_server_context sets it up
+// as the AMQPS listener's (versions, ciphers, certificates, client
+// verification); its error is kept to be thrown with its own words.
+std::unique_ptr<httplib::Server> https_server(const net::TlsOptions& tls) {
+  std::string error;
+  auto s = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+    try {
+      net::configure_server_context(&ctx, tls);
+      return true;
+    } catch (const std::exception& e) {
+      error = e.what();
+      return false;
+    }
+  });
+  if (!s->is_valid()) throw std::runtime_error(error.empty() ? "TLS: cannot create a context" : error);
+  return s;
+}
+
+}  // namespace
+
+HttpServer::HttpServer(const std::string& host, uint16_t port, Handler handler, unsigned threads,
+                       const net::TlsOptions* tls)
     : impl_(std::make_unique<Impl>()) {
-  httplib::Server& s = impl_->server;
+  impl_->server = tls ? https_server(*tls) : std::make_unique<httplib::Server>();
+  httplib::Server& s = *impl_->server;
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s.set_payload_max_length(64 << 20);  // a definitions file
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a
@@ -55,14 +79,14 @@ HttpServer::HttpServer(const std::string& host, uint16_t port, Handler handler, 
     if (!s.bind_to_port(host, port)) throw std::runtime_error("cannot bind " + host + ":" + std::to_string(port));
     port_ = port;
   }
-  thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
+  thread_ = std::thread([this] { impl_->server->listen_after_bind(); });
 }
 
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::stop() {
   if (!thread_.joinable()) return;
-  impl_->server.stop();
+  impl_->server->stop();
   thread_.join();
 }
 

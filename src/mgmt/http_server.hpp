@@ -1,12 +1,13 @@
 #pragma once
-// An HTTP listener (cpp-httplib) on threads of its own, handing every
-// request to a function: the management API's port and Prometheus's.
+// An HTTP or HTTPS listener (cpp-httplib) on threads of its own, handing
+// every request to a function: the management API's ports and Prometheus's.
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "mgmt/api.hpp"
+#include "net/tls.hpp"
 
 namespace warren::mgmt {
 
@@ -14,8 +15,10 @@ class HttpServer {
  public:
   using Handler = std::function<Response(const Request&)>;
   // Binds host:port (0: any free port); throws std::runtime_error when it
-  // cannot. `threads` serve requests (each waits for the broker's loop).
-  HttpServer(const std::string& host, uint16_t port, Handler handler, unsigned threads);
+  // cannot, or when `tls` (HTTPS; null: HTTP) does not hold together.
+  // `threads` serve requests (each waits for the broker's loop).
+  HttpServer(const std::string& host, uint16_t port, Handler handler, unsigned threads,
+             const net::TlsOptions* tls = nullptr);
   ~HttpServer();  // stop()
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -164,7 +164,7 @@ TEST(MgmtFormat, RatesOverTheLastSeconds) {
 // "name{labels} value" of a family declared by # TYPE before it.
 void check_exposition(const std::string& text, std::map<std::string, double>& values) {
   static const std::regex sample(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? (\S+)$)");
-  std::set<std::string> typed;
+  std::map<std::string, std::string> typed;  // family -> type
   std::istringstream in(text);
   std::string line;
   ASSERT_TRUE(text.empty() || text.back() == '\n');
@@ -175,12 +175,19 @@ void check_exposition(const std::string& text, std::map<std::string, double>& va
       std::string name, type;
       l >> name >> type;
       EXPECT_TRUE(type == "gauge" || type == "counter" || type == "untyped" || type == "histogram") << line;
-      EXPECT_TRUE(typed.insert(name).second) << "declared twice: " << name;
+      EXPECT_TRUE(typed.emplace(name, type).second) << "declared twice: " << name;
       continue;
     }
     std::smatch m;
     ASSERT_TRUE(std::regex_match(line, m, sample)) << "not a sample: " << line;
-    EXPECT_TRUE(typed.contains(m[1].str())) << "no # TYPE for " << m[1];
+    // A histogram's samples are its name with _bucket, _sum and _count.
+    std::string family = m[1].str();
+    for (std::string_view suffix : {"_bucket", "_sum", "_count"})
+      if (!typed.contains(family) && family.ends_with(suffix)) {
+        family.resize(family.size() - suffix.size());
+        EXPECT_EQ(typed[family], "histogram") << line;
+      }
+    EXPECT_TRUE(typed.contains(family)) << "no # TYPE for " << m[1];
     values[m[1].str() + m[2].str()] = std::stod(m[5].str());
   }
 }
@@ -213,6 +220,35 @@ TEST(MgmtPrometheus, TextFormatIsWellFormed) {
     else
       EXPECT_EQ(v["rabbitmq_queue_messages_ready"], 4);
   }
+}
+
+TEST(MgmtPrometheus, StoreSyncHistogramAndSocketlockGauges) {
+  LatencyHistogram h;
+  h.observe(std::chrono::microseconds(50));    // <= 0.0001
+  h.observe(std::chrono::microseconds(300));   // <= 0.0005
+  h.observe(std::chrono::microseconds(300));
+  h.observe(std::chrono::seconds(3));          // +Inf
+  Snapshot s;
+  s.store_sync.push_back({"/", h.read()});
+  std::map<std::string, double> v;
+  check_exposition(prometheus_text(s, ProcessInfo{}, false), v);
+  EXPECT_EQ(v[R"(warren_store_sync_seconds_bucket{vhost="/",le="0.0001"})"], 1);
+  EXPECT_EQ(v[R"(warren_store_sync_seconds_bucket{vhost="/",le="0.00025"})"], 1);
+  EXPECT_EQ(v[R"(warren_store_sync_seconds_bucket{vhost="/",le="0.0005"})"], 3);  // cumulative
+  EXPECT_EQ(v[R"(warren_store_sync_seconds_bucket{vhost="/",le="2.5"})"], 3);
+  EXPECT_EQ(v[R"(warren_store_sync_seconds_bucket{vhost="/",le="+Inf"})"], 4);
+  EXPECT_EQ(v[R"(warren_store_sync_seconds_count{vhost="/"})"], 4);
+  EXPECT_NEAR(v[R"(warren_store_sync_seconds_sum{vhost="/"})"], 3.00065, 1e-9);
+  EXPECT_FALSE(v.contains("warren_socketlock_clients"));  // not this warrend's
+  s.socketlock = SocketlockGauges{.clients = 3, .exclusive_holders = 1, .waiters = 2, .epoch = 7, .next_token = 42};
+  v.clear();
+  check_exposition(prometheus_text(s, ProcessInfo{}, false), v);
+  EXPECT_EQ(v["warren_socketlock_clients"], 3);
+  EXPECT_EQ(v[R"(warren_socketlock_holders{mode="exclusive"})"], 1);
+  EXPECT_EQ(v[R"(warren_socketlock_holders{mode="shared"})"], 0);
+  EXPECT_EQ(v["warren_socketlock_waiters"], 2);
+  EXPECT_EQ(v["warren_socketlock_epoch"], 7);
+  EXPECT_EQ(v["warren_socketlock_next_token"], 42);
 }
 
 // The core's counters: exact after each event.

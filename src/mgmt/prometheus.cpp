@@ -29,7 +29,12 @@ class Writer {
     else
       fmt::format_to(std::back_inserter(out_), "{}{{{}}} {}\n", name, labels, v);
   }
-  void sample_double(std::string_view name, double v) { fmt::format_to(std::back_inserter(out_), "{} {}\n", name, v); }
+  void sample_double(std::string_view name, double v, std::string_view labels = {}) {
+    if (labels.empty())
+      fmt::format_to(std::back_inserter(out_), "{} {}\n", name, v);
+    else
+      fmt::format_to(std::back_inserter(out_), "{}{{{}}} {}\n", name, labels, v);
+  }
   // A family with one unlabelled sample.
   void one(std::string_view name, std::string_view type, std::string_view help, uint64_t v) {
     family(name, type, help);
@@ -186,6 +191,36 @@ std::string prometheus_text(const Snapshot& s, const ProcessInfo& p, bool per_ob
   w.family("warren_lock_waiters", "gauge", "Consumers waiting for a lock queue's lock (an outstanding offer counts)");
   for (const QueueInfo& q : s.queues)
     if (q.lock) w.sample("warren_lock_waiters", q.lock_waiters, queue_labels(q));
+
+  // Storage: one sample per batch written and synced (group commit).
+  w.family("warren_store_sync_seconds", "histogram",
+           "Time a vhost store took to write and fdatasync a batch (one per group commit)");
+  for (const StoreSync& st : s.store_sync) {
+    const std::string vhost = fmt::format("vhost=\"{}\"", escape_label(st.vhost));
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < LatencyHistogram::kBuckets; ++i) {
+      cumulative += st.latency.buckets[i];
+      const std::string le =
+          i < LatencyHistogram::kBounds.size() ? fmt::format("{}", LatencyHistogram::kBounds[i]) : "+Inf";
+      w.sample("warren_store_sync_seconds_bucket", cumulative, fmt::format("{},le=\"{}\"", vhost, le));
+    }
+    w.sample_double("warren_store_sync_seconds_sum", st.latency.sum_seconds, vhost);
+    w.sample("warren_store_sync_seconds_count", st.latency.count, vhost);
+  }
+
+  // socketlock, when this warrend is its primary.
+  if (const auto& sl = s.socketlock) {
+    w.one("warren_socketlock_clients", "gauge", "Clients connected to the socketlock primary", sl->clients);
+    w.family("warren_socketlock_holders", "gauge", "Holders of the socketlock lock, by mode");
+    w.sample("warren_socketlock_holders", sl->exclusive_holders, "mode=\"exclusive\"");
+    w.sample("warren_socketlock_holders", sl->shared_holders, "mode=\"shared\"");
+    w.one("warren_socketlock_waiters", "gauge", "Requests waiting for the socketlock lock (an offer counts)",
+          sl->waiters);
+    w.one("warren_socketlock_epoch", "gauge", "The socketlock primary's epoch (one more at each takeover)",
+          sl->epoch);
+    w.one("warren_socketlock_next_token", "counter",
+          "The next fencing token socketlock grants (its increase is the grants made)", sl->next_token);
+  }
   return w.take();
 }
 

@@ -61,6 +61,9 @@ Snapshot take_snapshot(server::Node& node, const server::AmqpServer* amqp, const
   if (want.totals) {
     s.totals.counts = broker.deleted_vhost_counts();
     s.totals.publish = broker.deleted_vhost_publish_counts();
+    node.for_each_store_writer([&](const std::string& vhost, const server::StoreWriter& w) {
+      s.store_sync.push_back({vhost, w.sync_latency().read()});
+    });
   }
   for (const auto& [vname, vp] : broker.vhosts()) {
     const broker::VHost& v = *vp;
@@ -113,6 +116,11 @@ Snapshot take_snapshot(server::Node& node, const server::AmqpServer* amqp, const
         qi.messages_unacknowledged = q->unacked_count();
         qi.consumers = q->consumer_count();
         qi.counts = q->counts();
+        if (!q->policy_name().empty())
+          if (const broker::Policy* p = v.policies().match(qname, true); p && p->name == q->policy_name()) {
+            qi.policy = p->name;
+            qi.policy_definition = p->definition;
+          }
         if (const broker::LockQueue* l = q->lock()) {
           qi.lock = true;
           const locks::Snapshot ls = l->snapshot();

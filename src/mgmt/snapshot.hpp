@@ -10,6 +10,7 @@
 
 #include "broker/stats.hpp"
 #include "broker/value.hpp"
+#include "common/histogram.hpp"
 #include "common/engine/server_engine.hpp"
 #include "server/amqp_server.hpp"
 
@@ -32,6 +33,8 @@ struct QueueInfo {
   broker::MessageCounts counts;
   bool lock = false;  // a lock queue: holders and waiters below
   uint64_t lock_holders = 0, lock_waiters = 0;
+  std::string policy;  // the policy that applies to it, "" for none
+  broker::Table policy_definition;
 };
 
 struct ExchangeInfo {
@@ -83,6 +86,18 @@ struct Want {
   std::set<std::string> only;
 };
 
+// A vhost store's write-and-sync latency (with `totals`).
+struct StoreSync {
+  std::string vhost;
+  LatencyHistogram::Counts latency;
+};
+
+// The socketlock primary in this warrend (Api's socketlock_gauges).
+struct SocketlockGauges {
+  uint64_t clients = 0, exclusive_holders = 0, shared_holders = 0, waiters = 0;
+  uint64_t epoch = 0, next_token = 0;
+};
+
 struct Snapshot {
   int64_t taken_at_ms = 0;  // wall clock
   double taken_at = 0;      // monotonic seconds, for rates
@@ -93,6 +108,8 @@ struct Snapshot {
   std::vector<VHostStats> vhosts;
   Totals totals;
   NodeInfo node;
+  std::vector<StoreSync> store_sync;
+  std::optional<SocketlockGauges> socketlock;  // null: not served here
 };
 
 // On the broker's thread. `amqp` may be null (AMQP off).

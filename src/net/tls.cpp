@@ -71,60 +71,64 @@ BIO_METHOD* wire_method() {
   throw std::runtime_error(text);
 }
 
+void configure(SSL_CTX* ctx, bool server, const TlsOptions& o) {
+  int min = 0;
+  if (o.min_version == "1.2")
+    min = TLS1_2_VERSION;
+  else if (o.min_version == "1.3")
+    min = TLS1_3_VERSION;
+  else
+    throw std::runtime_error("TLS: min_version must be \"1.2\" or \"1.3\", not \"" + o.min_version + "\"");
+  if (!SSL_CTX_set_min_proto_version(ctx, min)) throw_openssl("cannot set the minimum version");
+  // Renegotiation only serves a client that wants to make us work; a
+  // passphrase would be asked on a terminal a daemon does not have.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_default_passwd_cb(ctx, [](char*, int, int, void*) { return 0; });
+  if (!o.ciphers.empty() && !SSL_CTX_set_cipher_list(ctx, o.ciphers.c_str()))
+    throw_openssl("no usable cipher in \"" + o.ciphers + "\"");
+  if (!o.ciphersuites.empty() && !SSL_CTX_set_ciphersuites(ctx, o.ciphersuites.c_str()))
+    throw_openssl("no usable TLS 1.3 ciphersuite in \"" + o.ciphersuites + "\"");
+  if (!o.cert_file.empty() && SSL_CTX_use_certificate_chain_file(ctx, o.cert_file.c_str()) != 1)
+    throw_openssl("cannot load the certificate chain " + o.cert_file);
+  if (!o.key_file.empty()) {
+    if (SSL_CTX_use_PrivateKey_file(ctx, o.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+      throw_openssl("cannot load the private key " + o.key_file + " (PEM, without a passphrase)");
+    if (SSL_CTX_check_private_key(ctx) != 1) throw_openssl("the key " + o.key_file + " does not match the certificate");
+  }
+  if (server && (o.cert_file.empty() || o.key_file.empty()))
+    throw std::runtime_error("TLS: a server needs a certificate and its key");
+  if (!o.ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx, o.ca_file.c_str(), nullptr) != 1)
+      throw_openssl("cannot load the CA file " + o.ca_file);
+    if (server) {
+      // The CAs a client is told we accept (the CertificateRequest's list).
+      STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.ca_file.c_str());
+      if (names == nullptr) throw_openssl("no CA certificate in " + o.ca_file);
+      SSL_CTX_set_client_CA_list(ctx, names);
+    }
+  }
+  if (server) {
+    if (o.fail_if_no_peer_cert && !o.verify_peer)
+      throw std::runtime_error("TLS: fail_if_no_peer_cert needs verify_peer");
+    if (o.verify_peer && o.ca_file.empty())
+      throw std::runtime_error("TLS: verify_peer needs a CA file to verify client certificates against");
+    int mode = SSL_VERIFY_NONE;
+    if (o.verify_peer) mode = SSL_VERIFY_PEER | (o.fail_if_no_peer_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
+    SSL_CTX_set_verify(ctx, mode, nullptr);
+    // Resumed sessions must be this context's (required with client certificates).
+    static const unsigned char kSid[] = "warrend";
+    SSL_CTX_set_session_id_context(ctx, kSid, sizeof kSid - 1);
+  } else {
+    SSL_CTX_set_verify(ctx, o.ca_file.empty() ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nullptr);
+  }
+  ERR_clear_error();
+}
+
 SSL_CTX* new_ctx(bool server, const TlsOptions& o) {
   SSL_CTX* ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
   if (ctx == nullptr) throw_openssl("cannot create a context");
   try {
-    int min = 0;
-    if (o.min_version == "1.2")
-      min = TLS1_2_VERSION;
-    else if (o.min_version == "1.3")
-      min = TLS1_3_VERSION;
-    else
-      throw std::runtime_error("TLS: min_version must be \"1.2\" or \"1.3\", not \"" + o.min_version + "\"");
-    if (!SSL_CTX_set_min_proto_version(ctx, min)) throw_openssl("cannot set the minimum version");
-    // Renegotiation only serves a client that wants to make us work; a
-    // passphrase would be asked on a terminal a daemon does not have.
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_default_passwd_cb(ctx, [](char*, int, int, void*) { return 0; });
-    if (!o.ciphers.empty() && !SSL_CTX_set_cipher_list(ctx, o.ciphers.c_str()))
-      throw_openssl("no usable cipher in \"" + o.ciphers + "\"");
-    if (!o.ciphersuites.empty() && !SSL_CTX_set_ciphersuites(ctx, o.ciphersuites.c_str()))
-      throw_openssl("no usable TLS 1.3 ciphersuite in \"" + o.ciphersuites + "\"");
-    if (!o.cert_file.empty() && SSL_CTX_use_certificate_chain_file(ctx, o.cert_file.c_str()) != 1)
-      throw_openssl("cannot load the certificate chain " + o.cert_file);
-    if (!o.key_file.empty()) {
-      if (SSL_CTX_use_PrivateKey_file(ctx, o.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
-        throw_openssl("cannot load the private key " + o.key_file + " (PEM, without a passphrase)");
-      if (SSL_CTX_check_private_key(ctx) != 1) throw_openssl("the key " + o.key_file + " does not match the certificate");
-    }
-    if (server && (o.cert_file.empty() || o.key_file.empty()))
-      throw std::runtime_error("TLS: a server needs a certificate and its key");
-    if (!o.ca_file.empty()) {
-      if (SSL_CTX_load_verify_locations(ctx, o.ca_file.c_str(), nullptr) != 1)
-        throw_openssl("cannot load the CA file " + o.ca_file);
-      if (server) {
-        // The CAs a client is told we accept (the CertificateRequest's list).
-        STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.ca_file.c_str());
-        if (names == nullptr) throw_openssl("no CA certificate in " + o.ca_file);
-        SSL_CTX_set_client_CA_list(ctx, names);
-      }
-    }
-    if (server) {
-      if (o.fail_if_no_peer_cert && !o.verify_peer)
-        throw std::runtime_error("TLS: fail_if_no_peer_cert needs verify_peer");
-      if (o.verify_peer && o.ca_file.empty())
-        throw std::runtime_error("TLS: verify_peer needs a CA file to verify client certificates against");
-      int mode = SSL_VERIFY_NONE;
-      if (o.verify_peer) mode = SSL_VERIFY_PEER | (o.fail_if_no_peer_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
-      SSL_CTX_set_verify(ctx, mode, nullptr);
-      // Resumed sessions must be this context's (required with client certificates).
-      static const unsigned char kSid[] = "warrend";
-      SSL_CTX_set_session_id_context(ctx, kSid, sizeof kSid - 1);
-    } else {
-      SSL_CTX_set_verify(ctx, o.ca_file.empty() ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nullptr);
-    }
-    ERR_clear_error();
+    configure(ctx, server, o);
     return ctx;
   } catch (...) {
     SSL_CTX_free(ctx);
@@ -133,6 +137,8 @@ SSL_CTX* new_ctx(bool server, const TlsOptions& o) {
 }
 
 }  // namespace
+
+void configure_server_context(ssl_ctx_st* ctx, const TlsOptions& opts) { configure(ctx, true, opts); }
 
 std::shared_ptr<TlsContext> TlsContext::server(const TlsOptions& opts) {
   return std::shared_ptr<TlsContext>(new TlsContext(new_ctx(true, opts), true));

@@ -46,6 +46,10 @@ struct TlsOptions {
   bool fail_if_no_peer_cert = false;
 };
 
+// Sets up an SSL_CTX made elsewhere (the management API's HTTPS server,
+// whose library makes its own) as TlsContext::server would; throws as it.
+void configure_server_context(ssl_ctx_st* ctx, const TlsOptions& opts);
+
 // An SSL_CTX: shared by every session it makes; used from one thread.
 class TlsContext {
  public:

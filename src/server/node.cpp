@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "auth/definitions.hpp"
+#include "server/policy_json.hpp"
 #include "store/epoch_file.hpp"
 
 namespace warren::server {
@@ -166,51 +167,15 @@ std::string Node::set_vhost_limits(std::string_view name, const auth::VHostLimit
   return "";
 }
 
-namespace {
-
-// Policy definitions hold scalars (numbers, strings, booleans) and lists of them.
-nlohmann::json to_json(const broker::Value& v) {
-  if (const auto* f = std::get_if<broker::Float>(&v.v)) return f->value;
-  if (auto i = v.as_int()) return *i;
-  if (const std::string* s = v.as_string()) return *s;
-  if (const bool* b = v.as_bool()) return *b;
-  if (const broker::Array* a = v.as_array()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const broker::Value& e : *a) out.push_back(to_json(e));
-    return out;
-  }
-  return nullptr;
-}
-
-broker::Value from_json(const nlohmann::json& j) {
-  if (j.is_number_integer()) return broker::Value(j.get<int64_t>());
-  if (j.is_number()) return broker::Value(j.get<double>());
-  if (j.is_string()) return broker::Value(j.get<std::string>());
-  if (j.is_boolean()) return broker::Value(j.get<bool>());
-  if (j.is_array()) {
-    broker::Array a;
-    for (const nlohmann::json& e : j) a.push_back(from_json(e));
-    return broker::Value(std::move(a));
-  }
-  return broker::Value();
-}
-
-}  // namespace
-
 void Node::import_policies(const nlohmann::json& defs) {
   auto it = defs.find("policies");
   if (it == defs.end() || it->is_null()) return;
   if (!it->is_array()) throw std::invalid_argument("\"policies\" must be a list");
   for (const nlohmann::json& p : *it) {
-    if (!p.is_object() || !p.contains("vhost") || !p.contains("name") || !p.contains("pattern") ||
-        !p.contains("definition") || !p["definition"].is_object())
-      throw std::invalid_argument("a policy needs vhost, name, pattern and a definition object");
-    broker::Policy policy{p["name"].get<std::string>(), p["pattern"].get<std::string>(),
-                          p.value("apply-to", std::string("all")), p.value("priority", 0), {}};
-    for (const auto& [k, v] : p["definition"].items()) policy.definition.emplace_back(k, from_json(v));
-    const std::string vhost = p["vhost"].get<std::string>();
-    if (std::string why = set_policy(vhost, std::move(policy)); !why.empty())
-      throw std::invalid_argument(fmt::format("policy {} in vhost {}: {}", p["name"].dump(), vhost, why));
+    PolicyEntry e = policy_entry_from_json(p);
+    const std::string name = e.policy.name;
+    if (std::string why = set_policy(e.vhost, std::move(e.policy)); !why.empty())
+      throw std::invalid_argument(fmt::format("policy '{}' in vhost '{}': {}", name, e.vhost, why));
   }
 }
 
@@ -229,18 +194,18 @@ std::string Node::clear_policy(std::string_view vhost, std::string_view name) {
   return "";
 }
 
+nlohmann::json Node::policies_json(std::string_view vhost) const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [name, v] : broker_.vhosts())
+    if (vhost.empty() || name == vhost)
+      for (const broker::Policy* p : v->policies().all()) out.push_back(policy_to_json(name, *p));
+  return out;
+}
+
 std::pair<std::string, uint64_t> Node::definitions() const {
   nlohmann::json out = {{"product_name", "Warren"}};
   auth::export_directory(*directory_, out);
-  nlohmann::json policies = nlohmann::json::array();
-  for (const auto& [name, v] : broker_.vhosts())
-    for (const broker::Policy* p : v->policies().all()) {
-      nlohmann::json def = nlohmann::json::object();
-      for (const auto& [k, val] : p->definition) def[k] = to_json(val);
-      policies.push_back({{"vhost", name}, {"name", p->name}, {"pattern", p->pattern}, {"apply-to", p->apply_to},
-                          {"definition", def}, {"priority", p->priority}});
-    }
-  out["policies"] = std::move(policies);
+  out["policies"] = policies_json("");
   // Every change counts: the directory's and the policies'.
   return {out.dump(2), directory_->generation() + policy_changes_};
 }

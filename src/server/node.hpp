@@ -73,6 +73,11 @@ class Node {
   // (RabbitMQ's validation text).
   std::string set_policy(std::string_view vhost, broker::Policy p);
   std::string clear_policy(std::string_view vhost, std::string_view name);
+  // The policies of `vhost` ("": all) in RabbitMQ's JSON (policy_json.hpp).
+  nlohmann::json policies_json(std::string_view vhost) const;
+  // The "policies" of RabbitMQ definitions `defs`, set on their vhosts;
+  // throws std::invalid_argument at the first that cannot be.
+  void import_policies(const nlohmann::json& defs);
   // Told a vhost's name before it goes: close the connections that opened it.
   std::function<void(std::string_view vhost)> on_vhost_deleting;
 
@@ -80,6 +85,12 @@ class Node {
   // directory's generation): for definitions_file().write, on any thread.
   std::pair<std::string, uint64_t> definitions() const;
   DefinitionsFile& definitions_file() { return file_; }
+  // `f(vhost, writer)` for each vhost with a store (its sync latency, for metrics).
+  template <class F>
+  void for_each_store_writer(F&& f) const {
+    for (const auto& [name, s] : storage_)
+      if (s.writer) f(name, *s.writer);
+  }
   // A vhost's store directory: DATA_DIR/store/<name, percent-encoded>.
   std::string store_dir(std::string_view vhost) const;
 
@@ -89,8 +100,6 @@ class Node {
     std::unique_ptr<StoreWriter> writer;  // after the store: destroyed first, writing what is left
   };
   bool open_vhost(const auth::VHostInfo& info, std::string& error);
-  // The "policies" of RabbitMQ definitions `defs`, set on their vhosts.
-  void import_policies(const nlohmann::json& defs);
   void remove_in_background(std::string path);
 
   net::EventLoop& loop_;

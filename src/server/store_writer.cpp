@@ -81,7 +81,9 @@ void StoreWriter::run() {
     todo_.pop_front();
     lock.unlock();
     const uint64_t index_failures = store_->log().index_failures();
+    const auto started = std::chrono::steady_clock::now();
     const int err = store_->log().write(b);
+    sync_latency_.observe(std::chrono::steady_clock::now() - started);
     const bool rotated = b.rotate;
     b = store::Batch{};  // freed here, not on the loop
     results_.push(err);

@@ -11,6 +11,7 @@
 #include <deque>
 #include <thread>
 
+#include "common/histogram.hpp"
 #include "net/deadline_timer.hpp"
 #include "net/event_loop.hpp"
 #include "net/mailbox.hpp"
@@ -37,6 +38,10 @@ class StoreWriter final : public net::Flushable {
   // net::Flushable: the end of a loop turn.
   void flush() override;
 
+  // How long each batch took to write and sync (group commit: one sample
+  // per sync, however many publishes it made durable). Any thread.
+  const LatencyHistogram& sync_latency() const { return sync_latency_; }
+
  private:
   void run();  // the writer thread
   void done(std::vector<int>& results);
@@ -53,6 +58,7 @@ class StoreWriter final : public net::Flushable {
   std::deque<store::Batch> todo_;  // handed to the thread, in order
   bool stop_ = false;
   net::Mailbox<int> results_;
+  LatencyHistogram sync_latency_;
   std::thread thread_;
 };
 

@@ -40,6 +40,7 @@ struct Result {
   size_t sent = 0, acked = 0, unknown = 0, nacked = 0, twice = 0, never = 0, lost = 0, unknown_arrived = 0;
   size_t duplicates = 0;
   std::vector<double> recovery_ms;
+  double handshake_ms = 0;  // a fresh connection's open, channel and declare, measured after the faults
 };
 
 double median(std::vector<double> v) {
@@ -148,6 +149,19 @@ Result run(FaultRig& rig, std::chrono::milliseconds duration, int restart_every)
     if (o == Outcome::Nacked) ++r.nacked;
   }
 
+  // What a recovery cannot beat: a new connection's handshake, a channel
+  // and a declare, on this machine at this moment (median of three).
+  std::vector<double> handshakes;
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto fresh = Connection::open(rig.uri());
+    BlockingChannel c(fresh->channel());
+    c.queue_declare({.name = kQueue, .durable = true});
+    handshakes.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    fresh->close();
+  }
+  r.handshake_ms = median(handshakes);
+
   // What the broker has now: every acked message, maybe some unknown ones.
   auto reader = Connection::open(rig.direct_uri());
   BlockingChannel ch(reader->channel());
@@ -164,10 +178,10 @@ Result run(FaultRig& rig, std::chrono::milliseconds duration, int restart_every)
   }
   std::printf(
       "faults %d: %zu sent, %zu acked, %zu unknown (%zu of them arrived), %zu nacked; %zu completed twice, %zu never; "
-      "%zu acked but lost; %zu duplicates; recovery median %.1f ms, max %.1f ms over %zu\n",
+      "%zu acked but lost; %zu duplicates; recovery median %.1f ms, max %.1f ms over %zu; a fresh handshake %.1f ms\n",
       fault, r.sent, r.acked, r.unknown, r.unknown_arrived, r.nacked, r.twice, r.never, r.lost, r.duplicates,
       median(r.recovery_ms), r.recovery_ms.empty() ? 0 : *std::max_element(r.recovery_ms.begin(), r.recovery_ms.end()),
-      r.recovery_ms.size());
+      r.recovery_ms.size(), r.handshake_ms);
   return r;
 }
 
@@ -178,8 +192,11 @@ void check(const Result& r) {
   EXPECT_EQ(r.never, 0u);
   EXPECT_EQ(r.lost, 0u);
   // A broker reachable again is found within ~50 ms (backoff_max) plus the
-  // handshake and re-declaration; generous here for sanitizer builds.
-  EXPECT_LT(median(r.recovery_ms), 250.0);
+  // handshake and re-declaration: 250 ms, generous for sanitizer builds on
+  // an idle machine. On a loaded one the handshake alone can take longer
+  // (RabbitMQ's took seconds while builds ran): the bound grows with it,
+  // so it still catches a backoff that waits too long, not a busy machine.
+  EXPECT_LT(median(r.recovery_ms), std::max(250.0, 200.0 + 3 * r.handshake_ms));
 }
 
 TEST(Warren, ConfirmsStayExactUnderCutsAndRestarts) {

@@ -105,7 +105,12 @@ def parse_exposition(text):
             continue
         m = sample.match(line)
         assert m, f"not a sample line: {line!r}"
-        assert m.group(1) in typed, f"no # TYPE before {m.group(1)}"
+        family = m.group(1)
+        for suffix in ("_bucket", "_sum", "_count"):  # a histogram's samples
+            if family not in typed and family.endswith(suffix):
+                family = family[: -len(suffix)]
+                assert typed.get(family) == "histogram", f"{m.group(1)} outside a histogram"
+        assert family in typed, f"no # TYPE before {m.group(1)}"
         value = float(m.group(3))
         out[m.group(1) + (m.group(2) or "")] = value
     return out, typed

@@ -8,16 +8,25 @@ checks, and /metrics read by a strict parser and checked against the API."""
 import base64
 import copy
 import hashlib
+import http.client
 import json
 import os
+import re
+import shutil
+import socket
+import ssl
 import sys
+import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 import pika
 import pika.exceptions as px
 
 from mgmt_harness import Api, MgmtCase, MgmtWarrend, parse_exposition, q
+from pki import client_context, make_certificates
 
 
 def rabbit_hash(password, salt=b"\x90\x8d\xa9\x0c"):
@@ -48,7 +57,8 @@ RABBITMQ_EXPORT = {
     "topic_permissions": [],
     "parameters": [{"value": {"max-queues": 50}, "vhost": "shop", "component": "vhost-limits", "name": "limits"}],
     "global_parameters": [{"name": "internal_cluster_id", "value": "rabbitmq-cluster-id-abc"}],
-    "policies": [],
+    "policies": [{"vhost": "shop", "name": "dead-letters", "pattern": "^orders$", "apply-to": "queues",
+                  "definition": {"dead-letter-exchange": "amq.fanout"}, "priority": 0}],
     "queues": [
         {"name": "orders", "vhost": "shop", "durable": True, "auto_delete": False,
          "arguments": {"x-queue-type": "classic", "x-max-length": 1000}},
@@ -70,7 +80,7 @@ RABBITMQ_EXPORT = {
 def normalised(defs):
     """The sections a round trip must keep, sorted (order carries no meaning)."""
     out = {}
-    for key in ("users", "vhosts", "permissions", "parameters", "queues", "exchanges", "bindings"):
+    for key in ("users", "vhosts", "permissions", "parameters", "policies", "queues", "exchanges", "bindings"):
         out[key] = sorted((json.dumps(e, sort_keys=True) for e in defs.get(key, [])))
     return out
 
@@ -316,12 +326,61 @@ class ApiTest(MgmtCase):
         self.assertEqual(api.delete(f"/api/queues/%2F/{q(qn)}"), 404)
         self.assertEqual(api.call("PATCH", "/api/overview", {})[0], 405)
 
-    def test_policies_are_not_implemented_yet(self):
-        self.assertEqual(self.api.get("/api/policies"), [])
-        self.assertEqual(self.api.get("/api/policies/%2F"), [])
-        status, body, _ = self.api.call("PUT", "/api/policies/%2F/ttl", {"pattern": ".*", "definition": {}})
-        self.assertEqual(status, 405)
-        self.assertIn("not implemented", body["reason"])
+    def test_policies_apply_at_once_and_follow_rabbitmq_rules(self):
+        api = self.api
+        conn = self.connect()
+        ch = conn.channel()
+        ch.confirm_delivery()
+        ch.queue_declare("pol.capped")
+        ch.queue_declare("other.q")
+        limit = {"pattern": "^pol\\.", "definition": {"max-length": 2, "overflow": "reject-publish"},
+                 "apply-to": "queues", "priority": 1}
+        self.assertEqual(api.put("/api/policies/%2F/cap", limit), 201)
+        self.assertEqual(api.put("/api/policies/%2F/cap", limit), 204)  # replaced, not created
+        got = api.get("/api/policies/%2F/cap")
+        self.assertEqual(got, {"vhost": "/", "name": "cap", "pattern": "^pol\\.", "apply-to": "queues",
+                               "definition": {"max-length": 2, "overflow": "reject-publish"}, "priority": 1})
+        self.assertIn(got, api.get("/api/policies"))
+        self.assertEqual(api.get("/api/policies/%2F"), [got])
+        queue = api.get("/api/queues/%2F/pol.capped")
+        self.assertEqual((queue["policy"], queue["effective_policy_definition"]),
+                         ("cap", {"max-length": 2, "overflow": "reject-publish"}))
+        self.assertIsNone(api.get("/api/queues/%2F/other.q")["policy"])
+        # Applied to the live queue at once: the third publish is refused.
+        ch.basic_publish("", "pol.capped", b"1")
+        ch.basic_publish("", "pol.capped", b"2")
+        with self.assertRaises(pika.exceptions.NackError):
+            ch.basic_publish("", "pol.capped", b"3")
+        for i in range(3):
+            ch.basic_publish("", "other.q", b"x")
+        self.assertEqual(ch.queue_declare("other.q", passive=True).method.message_count, 3)
+        # As RabbitMQ: max-priority cannot be set by a policy; bad bodies are 400.
+        status, body, _ = api.call("PUT", "/api/policies/%2F/prio", {"pattern": ".*", "definition": {"max-priority": 5}})
+        self.assertEqual(status, 400)
+        self.assertIn("are not recognised policy settings", body["reason"])
+        status, body, _ = api.call("PUT", "/api/policies/%2F/nopattern", {"definition": {}})
+        self.assertEqual((status, body["reason"]), (400, "key_missing: pattern"))
+        self.assertEqual(api.call("PUT", "/api/policies/nowhere/p", limit)[0], 404)
+        # Policymakers may; management users may not.
+        api.put("/api/users/pm", {"password": "pm-pw", "tags": "policymaker"})
+        api.put("/api/users/mg", {"password": "mg-pw", "tags": "management"})
+        api.put("/api/permissions/%2F/pm", {"configure": ".*", "write": ".*", "read": ".*"})
+        api.put("/api/permissions/%2F/mg", {"configure": ".*", "write": ".*", "read": ".*"})
+        pm, mg = Api(self.broker.mgmt_port, "pm", "pm-pw"), Api(self.broker.mgmt_port, "mg", "mg-pw")
+        self.assertEqual(mg.call("GET", "/api/policies")[0], 401)
+        self.assertEqual(mg.put("/api/policies/%2F/x", {"pattern": "^x", "definition": {}}), 401)
+        self.assertEqual(pm.put("/api/policies/%2F/x", {"pattern": "^x$", "definition": {"message-ttl": 1000}}), 201)
+        self.assertEqual(pm.delete("/api/policies/%2F/x"), 204)
+        # Cleared: the queue is unbounded again.
+        self.assertEqual(api.delete("/api/policies/%2F/cap"), 204)
+        self.assertEqual(api.delete("/api/policies/%2F/cap"), 404)
+        ch.basic_publish("", "pol.capped", b"3")
+        self.assertEqual(ch.queue_declare("pol.capped", passive=True).method.message_count, 3)
+        self.assertIsNone(api.get("/api/queues/%2F/pol.capped")["policy"])
+        # What Warren has no such thing as: runtime parameters.
+        self.assertEqual(api.get("/api/operator-policies"), [])
+        self.assertEqual(api.call("PUT", "/api/parameters/federation-upstream/%2F/u", {"value": {}})[0], 405)
+        conn.close()
 
     # ------------------------------------------------- overview and health
 
@@ -404,6 +463,27 @@ class ApiTest(MgmtCase):
         self.assertEqual(per[f'rabbitmq_queue_messages{{vhost="/",queue="{qn}"}}'],
                          self.api.get(f"/api/queues/%2F/{q(qn)}")["messages"])
         self.assertEqual(per[f'rabbitmq_queue_consumers{{vhost="/",queue="{lock}"}}'], 2)
+        # A confirmed persistent publish into a durable queue was synced:
+        # the store's sync histogram counted it.
+        count = 'warren_store_sync_seconds_count{vhost="/"}'
+        before = values.get(count, 0)
+        dq = self.qname("durable")
+        ch.queue_declare(dq, durable=True)
+        ch.basic_publish("", dq, b"d", pika.BasicProperties(delivery_mode=2))
+        values, types = self.scrape()
+        self.assertEqual(types["warren_store_sync_seconds"], "histogram")
+        self.assertGreater(values[count], before)
+        self.assertEqual(values['warren_store_sync_seconds_bucket{vhost="/",le="+Inf"}'], values[count])
+        self.assertGreater(values['warren_store_sync_seconds_sum{vhost="/"}'], 0)
+        # This warrend is the socketlock primary: a client shows.
+        self.assertEqual(values["warren_socketlock_clients"], 0)
+        self.assertGreaterEqual(values["warren_socketlock_epoch"], 1)
+        client = socket.socket(socket.AF_UNIX)
+        client.connect(os.path.join(self.broker.dir, "sl.sock"))
+        try:
+            self.wait_for(lambda: self.scrape()[0]["warren_socketlock_clients"] == 1, 5, "a socketlock client")
+        finally:
+            client.close()
 
 
 class DefinitionsTest(MgmtCase):
@@ -418,12 +498,17 @@ class DefinitionsTest(MgmtCase):
         api.put("/api/queues/defs/work", {"durable": True, "arguments": {"x-message-ttl": 60000,
                                                                          "x-dead-letter-exchange": "alt"}})
         api.put("/api/queues/defs/transient", {"durable": False})
+        self.assertEqual(api.put("/api/policies/defs/ttl", {"pattern": "^work$", "definition": {"message-ttl": 5000},
+                                                             "priority": 2, "apply-to": "queues"}), 201)
         api.post("/api/bindings/defs/e/events/q/work", {"routing_key": "", "arguments": {"x-match": "any", "k": "v"}})
         api.post("/api/bindings/defs/e/events/e/alt", {"routing_key": "r"})
         api.post("/api/bindings/defs/e/amq.topic/q/work", {"routing_key": "#"})
         exported = api.get("/api/definitions")
         self.assertEqual(exported["rabbitmq_version"], "3.10.0")
         self.assertNotIn("transient", [x["name"] for x in exported["queues"]])  # durable objects only
+        self.assertEqual([p for p in exported["policies"] if p["vhost"] == "defs"], [{"vhost": "defs", "name": "ttl", "pattern": "^work$",
+                                                 "apply-to": "queues", "definition": {"message-ttl": 5000},
+                                                 "priority": 2}])
         self.assertIn({"source": "events", "vhost": "defs", "destination": "work", "destination_type": "queue",
                        "routing_key": "", "arguments": {"x-match": "any", "k": "v"}}, exported["bindings"])
         fresh = MgmtWarrend().start()
@@ -457,6 +542,7 @@ class DefinitionsTest(MgmtCase):
         self.assertEqual(self.api.get("/api/queues/shop/orders")["arguments"],
                          {"x-queue-type": "classic", "x-max-length": 1000})
         self.assertEqual(self.api.get("/api/exchanges/shop/shop.events")["type"], "topic")
+        self.assertEqual(self.api.get("/api/queues/shop/orders")["policy"], "dead-letters")
         self.assertEqual(self.api.get("/api/vhost-limits/shop"), [{"vhost": "shop", "value": {"max-queues": 50}}])
         ops = Api(self.broker.mgmt_port, "ops", "ops-pw")
         self.assertEqual(ops.get("/api/whoami")["tags"], ["administrator"])
@@ -476,8 +562,102 @@ class DefinitionsTest(MgmtCase):
         status, body, _ = self.api.post("/api/definitions", bad)
         self.assertEqual(status, 400)
         self.assertEqual(self.api.call("GET", "/api/vhosts/never")[0], 404)
+        bad = copy.deepcopy(RABBITMQ_EXPORT)
+        bad["vhosts"].append({"name": "never"})
+        bad["policies"].append({"vhost": "shop", "name": "prio", "pattern": ".*", "definition": {"max-priority": 3}})
+        status, body, _ = self.api.post("/api/definitions", bad)
+        self.assertEqual(status, 400)
+        self.assertIn("are not recognised policy settings", body["reason"])
+        self.assertEqual(self.api.call("GET", "/api/vhosts/never")[0], 404)
         status, body, _ = self.api.call("POST", "/api/definitions", b"{not json")
         self.assertEqual((status, body["error"]), (400, "bad_request"))
+
+
+class HttpsTest(MgmtCase):
+    """[management.tls] and [prometheus.tls]: HTTPS beside HTTP, set up as
+    AMQPS is (versions, certificates, client verification)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki_dir = tempfile.mkdtemp(prefix="wmtls-", dir="/tmp")
+        cls.pki = make_certificates(cls.pki_dir)
+        conf = os.path.join(cls.pki_dir, "warrend.toml")
+        with open(conf, "w") as f:
+            f.write(f"""
+[management.tls]
+enabled = true
+port = 0
+cert = "{cls.pki['server']}"
+key = "{cls.pki['server_key']}"
+ca = "{cls.pki['ca']}"
+min_version = "1.3"
+verify_peer = true
+fail_if_no_peer_cert = true
+
+[prometheus.tls]
+enabled = true
+port = 0
+cert = "{cls.pki['server']}"
+key = "{cls.pki['server_key']}"
+""")
+        cls.broker_args = ("--config", conf)
+        super().setUpClass()
+        deadline = time.monotonic() + 10
+        while True:  # logged after the HTTP listeners' lines MgmtWarrend waited for
+            text = cls.broker.stdout_text()
+            api = re.search(r"management HTTPS API listening on [0-9.]+:(\d+)", text)
+            prom = re.search(r"Prometheus metrics \(HTTPS\) listening on [0-9.]+:(\d+)", text)
+            if api and prom:
+                break
+            if time.monotonic() > deadline or not cls.broker.alive():
+                raise AssertionError(f"no HTTPS listening lines\n{cls.broker.describe()}")
+            time.sleep(0.02)
+        cls.https_port, cls.prom_https_port = int(api.group(1)), int(prom.group(1))
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.pki_dir, ignore_errors=True)
+
+    def context(self, cert="client", key="client_key", **versions):
+        return client_context(self.pki, cert, key, **versions)
+
+    def fetch(self, port, path, ctx, auth=True):
+        req = urllib.request.Request(f"https://localhost:{port}{path}")
+        if auth:
+            req.add_header("Authorization", "Basic " + base64.b64encode(b"guest:guest").decode())
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+            return r.status, r.read().decode()
+
+    def test_the_api_over_https_with_a_client_certificate(self):
+        status, body = self.fetch(self.https_port, "/api/overview", self.context())
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(body)["product_name"], "Warren")
+        # The same API as on HTTP: a queue made there is seen here.
+        self.api.put("/api/queues/%2F/over-https", {"durable": False})
+        _, body = self.fetch(self.https_port, "/api/queues/%2F/over-https", self.context())
+        self.assertEqual(json.loads(body)["name"], "over-https")
+
+    def test_refusals(self):
+        for why, ctx in (("no client certificate", self.context(cert=None)),
+                         ("an untrusted client certificate", self.context("rogue", "rogue_key")),
+                         ("TLS 1.2, below min_version 1.3",
+                          self.context(maximum_version=ssl.TLSVersion.TLSv1_2))):
+            with self.subTest(why), self.assertRaises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
+                self.fetch(self.https_port, "/api/overview", ctx)
+        # A client that does not trust the server's CA refuses it.
+        with self.assertRaises(urllib.error.URLError):
+            self.fetch(self.https_port, "/api/overview", ssl.create_default_context())
+        # Plain HTTP on the HTTPS port gets no answer.
+        with self.assertRaises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+            urllib.request.urlopen(f"http://127.0.0.1:{self.https_port}/api/overview", timeout=10).read()
+        self.assertTrue(self.broker.alive())
+
+    def test_prometheus_over_https(self):
+        status, text = self.fetch(self.prom_https_port, "/metrics", self.context(cert=None), auth=False)
+        self.assertEqual(status, 200)
+        series, _ = parse_exposition(text)
+        self.assertIn("rabbitmq_connections", series)
 
 
 class LatencyTest(MgmtCase):
