@@ -104,6 +104,21 @@ Response Api::Route::list(json items) {
     });
   }
   if (param("sort_reverse") == "true") std::reverse(items.begin(), items.end());
+  if (auto page = page_asked()) {
+    const auto [p, size] = *page;
+    const int64_t total = int64_t(items.size());
+    if (p > std::max<int64_t>(1, (total + size - 1) / size) && total > 0) bad_request("page out of range");
+    json slice = json::array();
+    for (int64_t i = (p - 1) * size; i < std::min(total, p * size); ++i) slice.push_back(std::move(items[size_t(i)]));
+    apply_columns(slice);
+    return list_page(std::move(slice), p, size, total);
+  }
+  apply_columns(items);
+  return json_response(200, items);
+}
+
+// RabbitMQ's `columns`: only those fields (dotted paths keep their nesting).
+void Api::Route::apply_columns(json& items) const {
   if (std::string cols = param("columns"); !cols.empty()) {
     std::vector<std::string> want;
     for (size_t p = 0; p <= cols.size();) {
@@ -126,24 +141,25 @@ Response Api::Route::list(json items) {
       i = std::move(o);
     }
   }
-  if (std::string page = param("page"); !page.empty()) {
-    const int64_t p = std::max<int64_t>(1, std::atoll(page.c_str()));
-    const std::string ps = param("page_size");
-    const int64_t size = std::clamp<int64_t>(ps.empty() ? 100 : std::atoll(ps.c_str()), 1, 500);
-    const int64_t total = int64_t(items.size());
-    const int64_t pages = std::max<int64_t>(1, (total + size - 1) / size);
-    if (p > pages && total > 0) bad_request("page out of range");
-    json slice = json::array();
-    for (int64_t i = (p - 1) * size; i < std::min(total, p * size); ++i) slice.push_back(std::move(items[size_t(i)]));
-    return json_response(200, {{"filtered_count", total},
-                               {"item_count", slice.size()},
-                               {"items", std::move(slice)},
-                               {"page", p},
-                               {"page_count", pages},
-                               {"page_size", size},
-                               {"total_count", total}});
-  }
-  return json_response(200, items);
+}
+
+std::optional<std::pair<int64_t, int64_t>> Api::Route::page_asked() const {
+  const std::string page = param("page");
+  if (page.empty()) return std::nullopt;
+  const std::string ps = param("page_size");
+  return std::pair(std::max<int64_t>(1, std::atoll(page.c_str())),
+                   std::clamp<int64_t>(ps.empty() ? 100 : std::atoll(ps.c_str()), 1, 500));
+}
+
+Response Api::Route::list_page(json page_items, int64_t p, int64_t size, int64_t filtered) {
+  const size_t count = page_items.size();
+  return json_response(200, {{"filtered_count", filtered},
+                             {"item_count", count},
+                             {"items", std::move(page_items)},
+                             {"page", p},
+                             {"page_count", std::max<int64_t>(1, (filtered + size - 1) / size)},
+                             {"page_size", size},
+                             {"total_count", filtered}});
 }
 
 Response Api::Route::serve() {

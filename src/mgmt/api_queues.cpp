@@ -82,6 +82,27 @@ Response Api::Route::queues() {
   api_.rates_.prune(snap.taken_at);
   json out = json::array();
   std::string key;
+  auto rates = [&](const QueueInfo& q) {
+    key.assign(q.vhost).push_back('\0');
+    key += q.name;
+    return rates_of(key, snap.taken_at, counters_of(q.counts, nullptr, q.messages_ready, q.messages_unacknowledged));
+  };
+  // A page in the snapshot's order (the console's queues page): filtered by
+  // name and cut to the page first, so that only its queues become JSON
+  // (10,000 queues: 100 objects built, not 10,000).
+  if (auto page = page_asked(); page && n() < 3 && param("sort").empty() && param("sort_reverse") != "true") {
+    const auto [p, size] = *page;
+    const std::string name = param("name");
+    std::vector<const QueueInfo*> kept;
+    for (const QueueInfo& q : snap.queues)
+      if (name.empty() || q.name.find(name) != std::string::npos) kept.push_back(&q);
+    const int64_t total = int64_t(kept.size());
+    if (p > std::max<int64_t>(1, (total + size - 1) / size) && total > 0) bad_request("page out of range");
+    for (int64_t i = (p - 1) * size; i < std::min(total, p * size); ++i)
+      out.push_back(queue_json(*kept[size_t(i)], rates(*kept[size_t(i)])));
+    apply_columns(out);
+    return list_page(std::move(out), p, size, total);
+  }
   // A plain listing is written straight out (write_queue_json): building
   // nlohmann objects for 10,000 queues costs more than the rest together.
   const bool plain = n() < 3 && query_.empty();
@@ -90,10 +111,7 @@ Response Api::Route::queues() {
   if (plain) fast.body.push_back('[');
   for (const QueueInfo& q : snap.queues) {
     if (n() == 3 && q.name != s(2)) continue;
-    key.assign(q.vhost).push_back('\0');
-    key += q.name;
-    const Rates r =
-        rates_of(key, snap.taken_at, counters_of(q.counts, nullptr, q.messages_ready, q.messages_unacknowledged));
+    const Rates r = rates(q);
     if (n() == 3) return json_response(200, queue_json(q, r));
     if (plain) {
       if (fast.body.size() > 1) fast.body.push_back(',');

@@ -162,6 +162,14 @@ class Api::Route {
     return empty(status);
   }
   Response list(json items);
+  // The same for a page taken before its JSON was made (the caller
+  // filtered by name and kept page `p` of `filtered` items, no sort asked).
+  Response list_page(json page_items, int64_t p, int64_t size, int64_t filtered);
+  // The page a request asks for: its number (1 up) and size (100, at most
+  // 500); nullopt without `page`.
+  std::optional<std::pair<int64_t, int64_t>> page_asked() const;
+  // RabbitMQ's `columns`: each item keeps only those fields.
+  void apply_columns(json& items) const;
   Rates rates_of(const std::string& key, double t, const Counters& c) { return api_.rates_.update(key, t, c); }
 
   Response overview();
