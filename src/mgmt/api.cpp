@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "mgmt/api_route.hpp"
+#include "mgmt/console.hpp"
 #include "mgmt/prometheus.hpp"
 #include "server/node.hpp"
 
@@ -17,6 +18,8 @@ Api::Api(net::EventLoop& loop, server::Node& node, server::AmqpServer* amqp, Api
 Api::~Api() = default;
 
 Response Api::handle(const Request& r) {
+  // The web console's files (console.hpp): no login, nothing on the loop.
+  if (std::optional<Response> file = serve_console(r.method, r.target, r.if_none_match)) return *file;
   Route route(*this, r);
   try {
     Response out = route.serve();
@@ -198,6 +201,7 @@ Response Api::Route::serve() {
     return users();
   }
   if (top == "whoami") return whoami();
+  if (top == "locks") return locks();  // Warren's own
   if (top == "permissions") return permissions();
   if (top == "vhost-limits") return vhost_limits();
   if (top == "definitions") return definitions();

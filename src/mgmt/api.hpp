@@ -32,6 +32,7 @@ struct Request {
   std::string body;
   std::string authorization;  // the Authorization header
   std::string x_reason;       // the X-Reason header (DELETE of a connection)
+  std::string if_none_match;  // the If-None-Match header (the console's files)
   std::string peer;           // the client's address
 };
 

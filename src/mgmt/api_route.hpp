@@ -191,6 +191,7 @@ class Api::Route {
   Response import_definitions(const json& defs);
   Response policies();
   Response whoami();
+  Response locks();
 
   Api& api_;
   const Request& req_;

@@ -55,6 +55,7 @@ HttpServer::HttpServer(const std::string& host, uint16_t port, Handler handler, 
     r.body = in.body;
     r.authorization = in.get_header_value("Authorization");
     r.x_reason = in.get_header_value("X-Reason");
+    r.if_none_match = in.get_header_value("If-None-Match");
     r.peer = in.remote_addr;
     Response resp = h(r);
     out.status = resp.status;
@@ -65,6 +66,11 @@ HttpServer::HttpServer(const std::string& host, uint16_t port, Handler handler, 
       out.set_header("Content-Type", resp.content_type);
     }
   };
+  // httplib keeps a thread on each connection until it has been idle this
+  // long (5 s by default). A browser keeps a connection or two open, and
+  // opens some ahead of need: with a console open, other clients waited
+  // seconds for one of the API's threads.
+  s.set_keep_alive_timeout(1);
   s.Get(".*", serve);
   s.Put(".*", serve);
   s.Post(".*", serve);
