@@ -18,6 +18,8 @@ packages=(
   python3-qpid-proton libqpid-proton11-dev libqpid-proton-cpp12-dev libqpid-proton11-dev-examples  # AMQP 1.0 client tests (tests/amqp10)
   rabbitmq-server                     # src/recipes' tests run the lock recipes against RabbitMQ 3.10 too
   spin                                # the Promela models of models/ (tests/models, docs/models.md)
+  libsystemd-dev systemd              # warrend's sd_notify (Type=notify, watchdog); systemd-analyze, systemd-sysusers (tests/install)
+  dpkg-dev file adduser init-system-helpers  # make deb: CPack's dpkg-shlibdeps and file; the package's maintainer scripts
   chromium chromium-driver python3-selenium  # the web console's test in a real browser (tests/console)
 )
 

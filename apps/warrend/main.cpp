@@ -13,8 +13,11 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <future>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "config/config.hpp"
 #include "mgmt/api.hpp"
@@ -27,6 +30,9 @@
 #include "server/node.hpp"
 #include "server/store_writer.hpp"
 #include "server/system_env.hpp"
+#include "service/journal.hpp"
+#include "service/notify.hpp"
+#include "service/reload.hpp"
 #include "socketlock/primary.hpp"
 #include "store/epoch_file.hpp"
 #include "store/io.hpp"
@@ -147,14 +153,27 @@ int main(int argc, char** argv) {
   std::optional<config::Config> cfg = config::parse_command_line(argc, argv, exit_code);
   if (!cfg) return exit_code;
 
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  // Under systemd, stderr is the journal: lines with their priority and
+  // without a timestamp (journald adds its own); otherwise the terminal's.
+  if (service::stderr_is_journal())
+    service::log_to_journal();
+  else
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(cfg->log_level));
 
   try {
     std::filesystem::create_directories(cfg->data_dir);
     net::EventLoop loop;
-    net::SignalSet signals(loop, {SIGINT, SIGTERM}, [&](int sig) {
+    // SIGHUP re-reads the configuration (`systemctl reload`): `reload` is
+    // set once what it changes exists, before the loop runs.
+    std::function<void()> reload;
+    net::SignalSet signals(loop, {SIGINT, SIGTERM, SIGHUP}, [&](int sig) {
+      if (sig == SIGHUP) {
+        if (reload) reload();
+        return;
+      }
       spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      service::notify_stopping("stopping");
       loop.stop();
     });
 
@@ -204,9 +223,11 @@ int main(int argc, char** argv) {
     server::SystemEnv env;  // the broker's randomness and wall clock: the system's
     LockLog lock_log;  // outlives the broker, which tells it
     std::unique_ptr<store::Io> io = store::posix_io();
-    const double wm = cfg->amqp.memory_high_watermark;
-    const uint64_t watermark =
-        wm <= 1 ? uint64_t(double(server::default_memory_high_watermark()) / 0.4 * wm) : uint64_t(wm);
+    // Up to 1: a fraction of physical memory; above: bytes.
+    auto watermark_of = [](double wm) {
+      return wm <= 1 ? uint64_t(double(server::default_memory_high_watermark()) / 0.4 * wm) : uint64_t(wm);
+    };
+    const uint64_t watermark = watermark_of(cfg->amqp.memory_high_watermark);
     const uint64_t budget = cfg->store.memory_budget < 0 ? watermark / 2 : uint64_t(cfg->store.memory_budget);
     server::NodeOptions node_opts;
     node_opts.data_dir = cfg->data_dir;
@@ -339,7 +360,76 @@ int main(int argc, char** argv) {
     }
     spdlog::info("warrend ready (data dir {}{})", cfg->data_dir,
                  cfg->config_file.empty() ? ", embedded default configuration" : ", config " + cfg->config_file);
+    // What `systemctl status` shows: where it serves.
+    std::vector<std::string> serving;
+    if (amqp) {
+      serving.push_back(fmt::format("AMQP on {}:{}", cfg->amqp.host, amqp->port()));
+      if (amqp->tls_port())
+        serving.push_back(fmt::format("AMQPS on {}:{}",
+                                      cfg->amqp.tls.host.empty() ? cfg->amqp.host : cfg->amqp.tls.host,
+                                      amqp->tls_port()));
+    }
+    if (management.http)
+      serving.push_back(fmt::format("management on {}:{}", cfg->management.host, management.http->port()));
+    if (management.prometheus)
+      serving.push_back(fmt::format("Prometheus on {}:{}", cfg->prometheus.host, management.prometheus->port()));
+    if (socketlock) serving.push_back("socketlock on " + cfg->socketlock_path());
+    const std::string ready_status = fmt::format("serving {}", fmt::join(serving, ", "));
+
+    // SIGHUP: the same command line over the file as it is now
+    // (src/service/reload.hpp says what applies live).
+    config::Config running = *cfg;
+    reload = [&] {
+      service::notify_reloading("reloading the configuration");
+      spdlog::info("SIGHUP: reloading the configuration{}",
+                   cfg->config_file.empty() ? " (no file: the command line only)" : " from " + cfg->config_file);
+      int code = 0;
+      std::optional<config::Config> fresh = config::parse_command_line(argc, argv, code);
+      std::string outcome;
+      if (!fresh) {
+        spdlog::error("reload failed: the configuration does not hold (the error is above); warrend goes on with "
+                      "the one it runs");
+        outcome = "; the last reload failed";
+      } else {
+        service::ReloadPlan plan = service::plan_reload(running, *fresh);
+        for (const service::Change& c : plan.changes) {
+          if (c.live)
+            spdlog::info("reload: {}: {} -> {}: applied", c.key, c.from, c.to);
+          else
+            spdlog::warn("reload: {}: {} -> {}: needs a restart (systemctl restart warrend); {} until then", c.key,
+                         c.from, c.to, c.from);
+        }
+        if (plan.log_level) spdlog::set_level(spdlog::level::from_str(plan.next.log_level));
+        if (plan.resource_limits && amqp)
+          amqp->set_resource_limits(watermark_of(plan.next.amqp.memory_high_watermark),
+                                    plan.next.store.disk_free_limit);
+        if (plan.amqp_tls && amqp) {
+          try {
+            amqp->replace_tls(tls_options(plan.next.amqp.tls));
+            spdlog::info("reload: AMQPS certificate and settings reloaded: new connections use them");
+          } catch (const std::exception& e) {
+            spdlog::error("reload: AMQPS keeps the certificate and settings it had: {}", e.what());
+            plan.next.amqp.tls = running.amqp.tls;
+          }
+        }
+        running = std::move(plan.next);
+        const size_t restart = plan.restart_needed();
+        spdlog::info("reload done: {} settings changed, {} of them applied", plan.changes.size(),
+                     plan.changes.size() - restart);
+        if (restart) outcome = fmt::format("; {} changed settings wait for a restart", restart);
+      }
+      service::notify_ready(ready_status + outcome);
+    };
+    service::notify_ready(ready_status);
+    // The watchdog pings while both loops turn (the socketlock thread's too).
+    std::optional<service::Watchdog> watchdog;
+    if (const auto interval = service::watchdog_interval(); interval.count() > 0) {
+      std::vector<net::EventLoop*> also;
+      if (socketlock) also.push_back(&socketlock_loop);
+      watchdog.emplace(loop, interval, std::move(also));
+    }
     loop.run();
+    watchdog.reset();
     if (management.api) management.api->stop();
     management.http.reset();
     management.prometheus.reset();

@@ -375,6 +375,19 @@ AmqpServer::AmqpServer(net::EventLoop& loop, broker::Broker& broker, AmqpServerO
   check_resources();
 }
 
+bool AmqpServer::replace_tls(const net::TlsOptions& tls) {
+  if (!tls_) return false;
+  std::shared_ptr<net::TlsContext> fresh = net::TlsContext::server(tls);  // throws: the old one stays
+  tls_ = std::move(fresh);
+  opts_.tls = tls;
+  return true;
+}
+
+void AmqpServer::set_resource_limits(uint64_t memory_high_watermark, uint64_t disk_free_limit) {
+  opts_.memory_high_watermark = memory_high_watermark ? memory_high_watermark : default_memory_high_watermark();
+  opts_.disk_free_limit = disk_free_limit;
+}
+
 // RabbitMQ's memory and disk alarms: above the memory watermark, or below
 // the free disk limit, publishers are blocked. Checked ten times a
 // second, not per message (statvfs costs a microsecond).

@@ -76,6 +76,15 @@ class AmqpServer {
   uint64_t memory_high_watermark() const { return opts_.memory_high_watermark; }
   uint64_t disk_free_limit() const { return opts_.disk_free_limit; }
   const std::string& host() const { return opts_.host; }
+  // A reload (SIGHUP): AMQPS connections accepted from now on, and AMQP
+  // 1.0 TLS upgrades, use a context made from `tls`; those already up keep
+  // the one they began with (each session holds its own reference to it).
+  // Throws as TlsContext::server does (a file that does not load), keeping
+  // the old context. False when AMQPS was not configured at start.
+  bool replace_tls(const net::TlsOptions& tls);
+  // A reload: the resource alarms' thresholds, checked from the next tick
+  // (0.1 s). memory_high_watermark 0: 40% of RAM.
+  void set_resource_limits(uint64_t memory_high_watermark, uint64_t disk_free_limit);
   // Every connection, for the management API.
   void describe_connections(std::vector<ConnectionSummary>& out) const;
   // Closes the connection of that summary's name with `text` (320

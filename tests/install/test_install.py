@@ -1,0 +1,477 @@
+"""Installing Warren and running it as a service (issue 15, section 6).
+
+From one build tree (CTest passes WARREN_BUILD_DIR and WARREN_SOURCE_DIR),
+in a scratch directory, as `make install` and `make deb` would:
+
+- `cmake --install` into a DESTDIR with prefix /usr/local: the programs,
+  the unit pointing at /usr/local, the configuration (an edited one kept),
+  the client library's files;
+- `cpack -G DEB` (uncompressed: the test's time goes on checks, not xz),
+  then `dpkg-deb -I/-c` of both packages, and a chrootless
+  `dpkg --root --force-script-chrootless -i` of both into an empty root:
+  the maintainer scripts run with DPKG_ROOT set, make the warren user
+  there (systemd-sysusers) and enable the unit (deb-systemd-helper), and
+  start nothing;
+- `systemd-analyze verify` of the installed unit;
+- the installed warrend, started with the installed default configuration
+  moved to scratch paths and free ports, AMQPS on, as systemd would start
+  it: NOTIFY_SOCKET at a datagram socket of the test's, WATCHDOG_USEC,
+  JOURNAL_STREAM naming its stderr. READY=1 arrives with the addresses;
+  pika publishes and gets; the installed warrenctl and socketlock talk to
+  it; SIGHUP re-reads the file (RELOADING=1 then READY=1): a new log level
+  applies, a new port is reported as needing a restart, the AMQPS
+  certificate renewed in place is served to new connections; WATCHDOG=1
+  keeps coming; SIGTERM sends STOPPING=1 and exits 0;
+- a program built against the installed libwarren-client-dev with
+  pkg-config, and its CMake package found with find_package.
+
+WARREN_KEEP_TMP=1 keeps the scratch directory.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import pika
+
+BUILD = os.environ.get("WARREN_BUILD_DIR", "")
+SOURCE = os.environ.get("WARREN_SOURCE_DIR", "")
+SANITIZER = re.compile(r"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: \w+Sanitizer)")
+
+
+def read(path):
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
+def run(argv, **kw):
+    """Runs argv; its output on failure."""
+    kw.setdefault("timeout", 120)
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    if p.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, argv))}: exit {p.returncode}\n{p.stdout[-4000:]}")
+    return p.stdout
+
+
+def make_cert(directory, name, cn):
+    """A self-signed certificate and its key; returns the certificate's serial."""
+    cert, key = os.path.join(directory, name + ".pem"), os.path.join(directory, name + ".key")
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "2", "-subj", f"/CN={cn}", "-keyout", key, "-out", cert])
+    serial = run(["openssl", "x509", "-in", cert, "-noout", "-serial"]).strip().split("=", 1)[1]
+    return cert, key, int(serial, 16)
+
+
+def served_serial(port):
+    """The serial of the certificate a TLS server on 127.0.0.1:port presents."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw) as s:
+            der = s.getpeercert(binary_form=True)
+    pem = ssl.DER_cert_to_PEM_cert(der)
+    out = subprocess.run(["openssl", "x509", "-noout", "-serial"], input=pem, capture_output=True, text=True,
+                         check=True).stdout
+    return int(out.strip().split("=", 1)[1], 16)
+
+
+class Notifications:
+    """systemd's side of sd_notify: a datagram socket at a path, read by a
+    thread that notes when each message came."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.1)
+        self.lock = threading.Lock()
+        self.received = []  # (monotonic time, message)
+        self.stopped = False
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while not self.stopped:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            with self.lock:
+                self.received.append((time.monotonic(), data.decode()))
+
+    def close(self):
+        self.stopped = True
+        self.reader.join()
+        self.sock.close()
+
+    @property
+    def messages(self):
+        with self.lock:
+            return [m for _, m in self.received]
+
+    def times_of(self, message):
+        with self.lock:
+            return [t for t, m in self.received if m == message]
+
+    def wait_for(self, field, timeout, proc=None, after=0):
+        """The index of the first message from `after` on with `field` (e.g. "READY=1")."""
+        deadline = time.monotonic() + timeout
+        while True:
+            messages = self.messages
+            for i in range(after, len(messages)):
+                if field in messages[i].split("\n"):
+                    return i
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {field} in {timeout} s; got {messages}")
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError(f"warrend exited ({proc.returncode}) before {field}; got {messages}")
+            time.sleep(0.01)
+
+    @staticmethod
+    def status(message):
+        for line in message.split("\n"):
+            if line.startswith("STATUS="):
+                return line[len("STATUS="):]
+        return ""
+
+
+@unittest.skipUnless(BUILD and SOURCE, "run by CTest (WARREN_BUILD_DIR, WARREN_SOURCE_DIR)")
+class InstallTest(unittest.TestCase):
+    """One scratch directory for the class: the staged install, the packages,
+    the root they are installed into."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.t0 = time.monotonic()
+        cls.tmp = tempfile.mkdtemp(prefix="warren-install-", dir="/tmp")
+        cls.stage = os.path.join(cls.tmp, "stage")
+        cls.root = os.path.join(cls.tmp, "root")
+        cls.pkgs = os.path.join(cls.tmp, "packages")
+        cls.times = {}
+
+        # make install, staged.
+        t = time.monotonic()
+        run(["cmake", "--install", BUILD, "--prefix", "/usr/local"], env={**os.environ, "DESTDIR": cls.stage})
+        cls.times["cmake --install"] = time.monotonic() - t
+
+        # make deb, from this tree: no compression, no stripping (the test's
+        # time goes on the checks). dpkg-shlibdeps takes 6-10 s on the
+        # sanitized binaries (a dpkg query per library), so these packages
+        # are made without it, and a second cpack with it runs meanwhile in
+        # the background for test_shlibdeps, the last test.
+        cpack = ["cpack", "-G", "DEB", "--config", os.path.join(BUILD, "CPackConfig.cmake"),
+                 "-D", "CPACK_DEBIAN_COMPRESSION_TYPE=none", "-D", "CPACK_STRIP_FILES=OFF"]
+        t = time.monotonic()
+        cls.full_pkgs = os.path.join(cls.tmp, "packages-shlibdeps")
+        cls.full_cpack = subprocess.Popen([*cpack, "-B", cls.full_pkgs, "-D", "CPACK_COMPONENTS_ALL=server"],
+                                          cwd=BUILD, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        run([*cpack, "-B", cls.pkgs, "-D", "CPACK_DEBIAN_PACKAGE_SHLIBDEPS=OFF"], cwd=BUILD)
+        cls.times["cpack"] = time.monotonic() - t
+        debs = sorted(f for f in os.listdir(cls.pkgs) if f.endswith(".deb"))
+        cls.deb = {d.split("_", 1)[0]: os.path.join(cls.pkgs, d) for d in debs}
+
+        # A chrootless install into an empty root, as on a fresh system
+        # (--force-depends: the root has no other package).
+        t = time.monotonic()
+        admin = os.path.join(cls.root, "var", "lib", "dpkg")
+        for d in ("info", "updates", "triggers"):
+            os.makedirs(os.path.join(admin, d), exist_ok=True)
+        open(os.path.join(admin, "status"), "w").close()
+        cls.dpkg = ["dpkg", f"--root={cls.root}", f"--log={os.path.join(cls.tmp, 'dpkg.log')}",
+                    "--force-script-chrootless", "--force-depends", "--force-not-root"]
+        cls.dpkg_out = run([*cls.dpkg, "-i", *cls.deb.values()])
+        cls.times["dpkg -i"] = time.monotonic() - t
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.full_cpack.poll() is None:
+            cls.full_cpack.kill()
+            cls.full_cpack.wait()
+        cls.full_cpack.stdout.close()
+        print(f"\ntimes: {', '.join(f'{k} {v:.1f} s' for k, v in cls.times.items())}; "
+              f"whole class {time.monotonic() - cls.t0:.1f} s", file=sys.stderr)
+        if os.environ.get("WARREN_KEEP_TMP"):
+            print(f"kept {cls.tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def in_root(self, path):
+        return os.path.join(self.root, path.lstrip("/"))
+
+    # --- make install -------------------------------------------------------
+
+    def test_staged_install(self):
+        s = lambda p: os.path.join(self.stage, p.lstrip("/"))  # noqa: E731
+        for prog in ("/usr/local/sbin/warrend", "/usr/local/bin/socketlock", "/usr/local/bin/warrenctl",
+                     "/usr/local/bin/warren-store"):
+            self.assertTrue(os.access(s(prog), os.X_OK), prog)
+        unit = read(s("/usr/local/lib/systemd/system/warrend.service"))
+        self.assertIn("\nExecStart=/usr/local/sbin/warrend --config /usr/local/etc/warren/warrend.toml\n", unit)
+        for f in ("/usr/local/etc/warren/warrend.toml", "/usr/local/lib/sysusers.d/warren.conf",
+                  "/usr/local/include/warren/client/connection.hpp",
+                  "/usr/local/include/warren/amqp091/generated/methods.hpp",
+                  "/usr/local/lib/libwarren_client.a", "/usr/local/lib/pkgconfig/warren-client.pc",
+                  "/usr/local/lib/cmake/WarrenClient/WarrenClientConfig.cmake",
+                  "/usr/local/share/doc/warren/README.md"):
+            self.assertTrue(os.path.exists(s(f)), f)
+        # Installing again over an edited configuration keeps it.
+        conf = s("/usr/local/etc/warren/warrend.toml")
+        with open(conf, "a") as f:
+            f.write("# edited by the administrator\n")
+        run(["cmake", "--install", BUILD, "--prefix", "/usr/local", "--component", "server"],
+            env={**os.environ, "DESTDIR": self.stage})
+        self.assertIn("# edited by the administrator", read(conf))
+        self.assertEqual(read(conf + ".dist"), read(os.path.join(SOURCE, "packaging", "warrend.toml")))
+
+    # --- make deb -----------------------------------------------------------
+
+    def test_packages(self):
+        self.assertEqual(sorted(self.deb), ["libwarren-client-dev", "warren"])
+        info = run(["dpkg-deb", "-I", self.deb["warren"]])
+        fields = dict(re.findall(r"^ ([A-Z][\w-]*): (.*)$", info, re.M))
+        self.assertEqual(fields["Package"], "warren")
+        self.assertRegex(fields["Version"], r"^\d+\.\d+\.\d+-1$")
+        self.assertEqual(fields["Section"], "net")
+        self.assertEqual(fields["Depends"], "adduser, init-system-helpers (>= 1.54~)")  # no shlibdeps here
+        for script in ("postinst", "prerm", "postrm", "conffiles"):
+            self.assertRegex(info, rf"\n\s+\d+ bytes,\s+\d+ lines\s+\*?\s*{script}\b")
+        files = run(["dpkg-deb", "-c", self.deb["warren"]])
+        for path in ("./usr/sbin/warrend", "./usr/bin/socketlock", "./usr/bin/warrenctl", "./usr/bin/warren-store",
+                     "./lib/systemd/system/warrend.service", "./etc/warren/warrend.toml",
+                     "./usr/lib/sysusers.d/warren.conf", "./usr/share/doc/warren/README.md"):
+            self.assertRegex(files, rf"\s{re.escape(path)}\n", path)
+        self.assertRegex(files, r"-rwxr-xr-x root/root .* \./usr/sbin/warrend\n")
+        self.assertNotIn("include/", files)  # those are the -dev package's
+        dev = run(["dpkg-deb", "-c", self.deb["libwarren-client-dev"]])
+        for path in ("include/warren/client/connection.hpp", "libwarren_client.a", "pkgconfig/warren-client.pc",
+                     "cmake/WarrenClient/WarrenClientConfig.cmake"):
+            self.assertIn(path, dev)
+        self.assertIn("Section: libdevel", run(["dpkg-deb", "-I", self.deb["libwarren-client-dev"]]))
+
+    def test_chrootless_install(self):
+        status = run(["dpkg-query", f"--admindir={self.in_root('/var/lib/dpkg')}", "-W",
+                      "-f=${Package} ${Status}\n"])
+        self.assertIn("warren install ok installed", status)
+        self.assertIn("libwarren-client-dev install ok installed", status)
+        self.assertTrue(os.access(self.in_root("/usr/sbin/warrend"), os.X_OK))
+        unit = read(self.in_root("/lib/systemd/system/warrend.service"))
+        self.assertIn("\nExecStart=/usr/sbin/warrend --config /etc/warren/warrend.toml\n", unit)
+        self.assertIn("\nType=notify\n", unit)
+        # postinst, with DPKG_ROOT: the unit enabled in the root, the warren
+        # user made there (not on this machine).
+        link = self.in_root("/etc/systemd/system/multi-user.target.wants/warrend.service")
+        self.assertTrue(os.path.islink(link), self.dpkg_out)
+        self.assertEqual(os.readlink(link), "/lib/systemd/system/warrend.service")
+        if shutil.which("systemd-sysusers"):
+            passwd = read(self.in_root("/etc/passwd"))
+            self.assertRegex(passwd, r"(?m)^warren:x:\d+:\d+:.*:/var/lib/warren:/usr/sbin/nologin$")
+        # The conffile is registered as one.
+        conffiles = run(["dpkg-query", f"--admindir={self.in_root('/var/lib/dpkg')}", "-W",
+                         "-f=${Conffiles}\n", "warren"])
+        self.assertIn("/etc/warren/warrend.toml", conffiles)
+        # Removing and purging: the files, the enable link and the data go.
+        os.makedirs(self.in_root("/var/lib/warren/store"), exist_ok=True)
+        run([*self.dpkg, "--purge", "warren"])
+        self.assertFalse(os.path.exists(self.in_root("/usr/sbin/warrend")))
+        self.assertFalse(os.path.lexists(link))
+        self.assertFalse(os.path.exists(self.in_root("/var/lib/warren")))
+        self.assertFalse(os.path.exists(self.in_root("/etc/warren/warrend.toml")))
+        # And back, for the tests that use the installed tree.
+        run([*self.dpkg, "-i", self.deb["warren"]])
+        self.assertTrue(os.path.lexists(link))
+
+    def test_unit_verifies(self):
+        # systemd-analyze checks the unit against this machine: its ExecStart
+        # must exist here, so a copy names the installed binary in the root.
+        unit = read(self.in_root("/lib/systemd/system/warrend.service"))
+        unit = unit.replace("ExecStart=/usr/sbin/warrend", "ExecStart=" + self.in_root("/usr/sbin/warrend"))
+        d = os.path.join(self.tmp, "unit")
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, "warrend.service")
+        with open(path, "w") as f:
+            f.write(unit)
+        p = subprocess.run(["systemd-analyze", "verify", "--man=no", path], capture_output=True, text=True,
+                           timeout=60)
+        problems = [line for line in (p.stdout + p.stderr).splitlines() if "warrend.service" in line]
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(problems, [])
+        for setting in ("User=warren", "StateDirectory=warren", "RuntimeDirectory=warren",
+                        "ConfigurationDirectory=warren", "ExecReload=/bin/kill -HUP $MAINPID", "WatchdogSec=",
+                        "NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=\n",
+                        "SystemCallFilter=@system-service", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"):
+            self.assertIn(setting, unit)
+
+    # --- the installed warrend, as systemd starts it -------------------------
+
+    def test_service(self):
+        run_dir = os.path.join(self.tmp, "svc")
+        os.makedirs(run_dir, exist_ok=True)
+        cert, key, serial1 = make_cert(run_dir, "server", "warren-1")
+        # The packaged default, moved to scratch paths and free ports, AMQPS on.
+        conf = read(self.in_root("/etc/warren/warrend.toml"))
+        conf = conf.replace('data_dir = "/var/lib/warren"', f'data_dir = "{run_dir}/data"')
+        conf = conf.replace('path = "/run/warren/socketlock.sock"', f'path = "{run_dir}/socketlock.sock"')
+        conf = re.sub(r"(?m)^port = \d+$", "port = 0", conf)
+        self.assertEqual(conf.count("port = 0"), 3)  # amqp, management, prometheus
+        tls = f'\n[amqp.tls]\nenabled = true\nport = 0\ncert = "{cert}"\nkey = "{key}"\n'
+        conf_path = os.path.join(run_dir, "warrend.toml")
+        with open(conf_path, "w") as f:
+            f.write(conf + tls)
+
+        notes = Notifications(os.path.join(run_dir, "notify"))
+        err_path = os.path.join(run_dir, "stderr")
+        err = open(err_path, "wb")
+        st = os.fstat(err.fileno())
+        env = {**os.environ, "NOTIFY_SOCKET": notes.path, "WATCHDOG_USEC": "1500000",
+               "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+        warrend = self.in_root("/usr/sbin/warrend")
+        p = subprocess.Popen([warrend, "--config", conf_path], stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                             env=env, start_new_session=True)
+        log = lambda: read(err_path)  # noqa: E731
+        try:
+            ready = notes.wait_for("READY=1", 30, p)
+            t_ready = time.monotonic()
+            status = notes.status(notes.messages[ready])
+            m = re.search(r"AMQP on 127\.0\.0\.1:(\d+), AMQPS on 127\.0\.0\.1:(\d+), management on "
+                          r"127\.0\.0\.1:(\d+)", status)
+            self.assertIsNotNone(m, status)
+            amqp, amqps, mgmt = (int(x) for x in m.groups())
+            self.assertIn(f"socketlock on {run_dir}/socketlock.sock", status)
+            # journald's format: a priority, no timestamp of its own.
+            first = log().splitlines()[0]
+            self.assertRegex(first, r"^<[0-7]>[^0-9]")
+
+            # It serves: pika; the installed warrenctl; the installed socketlock.
+            c = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", amqp))
+            ch = c.channel()
+            ch.queue_declare("installed")
+            ch.basic_publish("", "installed", b"hello")
+            ch.confirm_delivery()
+            out = run([self.in_root("/usr/bin/warrenctl"), "--url", f"http://127.0.0.1:{mgmt}",
+                       "list_queues", "name", "messages"])
+            self.assertRegex(out, r"(?m)^installed\s+1\s*$")
+            self.assertEqual(ch.basic_get("installed", auto_ack=True)[2], b"hello")
+            c.close()
+            out = run([self.in_root("/usr/bin/socketlock"), "run", "--write", "--socket",
+                       f"{run_dir}/socketlock.sock", "--", "echo", "locked"])
+            self.assertIn("locked", out)
+            self.assertEqual(served_serial(amqps), serial1)
+
+            # Reload: a certificate renewed in place, a log level, a port.
+            _, _, serial2 = make_cert(run_dir, "server", "warren-2")
+            self.assertNotEqual(serial1, serial2)
+            with open(conf_path, "w") as f:
+                f.write(conf.replace('level = "info"', 'level = "debug"').replace("#heartbeat = 60", "heartbeat = 30")
+                        + tls)
+            n = len(notes.messages)
+            p.send_signal(signal.SIGHUP)
+            reloading = notes.wait_for("RELOADING=1", 15, p, after=n)
+            ready = notes.wait_for("READY=1", 15, p, after=reloading)
+            self.assertIn("MONOTONIC_USEC=", notes.messages[reloading])
+            text = log()
+            self.assertIn('log.level: "info" -> "debug": applied', text)
+            self.assertIn("amqp.heartbeat: 60 -> 30: needs a restart", text)
+            self.assertIn("AMQPS certificate and settings reloaded", text)
+            self.assertEqual(served_serial(amqps), serial2)
+            # A file that no longer parses: the running configuration stays.
+            with open(conf_path, "a") as f:
+                f.write("\nno_such_key = 1\n")
+            n = len(notes.messages)
+            p.send_signal(signal.SIGHUP)
+            notes.wait_for("READY=1", 15, p, after=notes.wait_for("RELOADING=1", 15, p, after=n))
+            self.assertIn("reload failed", log())
+            self.assertIsNone(p.poll())
+
+            # The watchdog: 1.5 s asked, a ping every 0.5 s all along, through
+            # the connections and the reloads above (systemd would kill it
+            # after a gap of 1.5 s).
+            deadline = time.monotonic() + 5
+            while len(notes.times_of("WATCHDOG=1")) < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            pings = notes.times_of("WATCHDOG=1")
+            gaps = [round(b - a, 2) for a, b in zip([t_ready] + pings, pings + [time.monotonic()])]
+            self.assertGreaterEqual(len(pings), 4, f"{time.monotonic() - t_ready:.1f} s since READY: {gaps}")
+            self.assertLess(max(gaps), 1.5, gaps)
+
+            n = len(notes.messages)
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(30), 0, log())
+            notes.wait_for("STOPPING=1", 5, None, after=n)
+            self.assertIsNone(SANITIZER.search(log()), log())
+        except BaseException:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            print(f"--- warrend's log ---\n{log()[-6000:]}\n--- notifications ---\n{notes.messages}",
+                  file=sys.stderr)
+            raise
+        finally:
+            err.close()
+            notes.close()
+
+    # --- make deb's Depends: dpkg-shlibdeps ---------------------------------
+
+    def test_shlibdeps(self):
+        out, _ = self.full_cpack.communicate(timeout=120)
+        self.assertEqual(self.full_cpack.returncode, 0, out)
+        self.times["cpack with shlibdeps (background)"] = time.monotonic() - self.t0
+        deb = [f for f in os.listdir(self.full_pkgs) if f.startswith("warren_") and f.endswith(".deb")]
+        self.assertEqual(len(deb), 1, os.listdir(self.full_pkgs))
+        info = run(["dpkg-deb", "-f", os.path.join(self.full_pkgs, deb[0]), "Depends"])
+        depends = [d.strip().split(" ")[0] for d in info.split(",")]
+        # Ours, then what the binaries link, found by dpkg-shlibdeps.
+        self.assertEqual(depends[:2], ["adduser", "init-system-helpers"])
+        for lib in ("libc6", "libstdc++6", "libsystemd0", "libssl3", "libfmt9", "libcpp-httplib0.11"):
+            self.assertIn(lib, depends)
+
+    # --- libwarren-client-dev -----------------------------------------------
+
+    def test_client_dev_package(self):
+        usr = self.in_root("/usr")
+        pcdir = os.path.dirname(run(["find", usr, "-name", "warren-client.pc"]).split()[0])
+        env = {**os.environ, "PKG_CONFIG_PATH": pcdir}
+        flags = run(["pkg-config", "--cflags", "--libs", "--static", "warren-client"], env=env).split()
+        # Relocatable: the prefix is found from the .pc file's place.
+        self.assertIn(f"-I{usr}/include/warren", [os.path.normpath(f) for f in flags])
+        prog = os.path.join(self.tmp, "uses_client.cpp")
+        with open(prog, "w") as f:
+            f.write('#include "client/uri.hpp"\n#include <cstdio>\n'
+                    "int main() { auto u = warren::client::parse_uri(\"amqp://u:p@h:5673/v\");\n"
+                    "  std::printf(\"%s %d\\n\", u.host.c_str(), int(u.port)); }\n")
+        san = ["-fsanitize=address,undefined"] if "asan" in run(["ldd", self.in_root("/usr/sbin/warrend")]) else []
+        exe = os.path.join(self.tmp, "uses_client")
+        run(["g++", "-std=c++20", *san, prog, "-o", exe, *flags])
+        self.assertEqual(run([exe]).strip(), "h 5673")
+        # The CMake package: found, with its imported target.
+        proj = os.path.join(self.tmp, "cmake_consumer")
+        os.makedirs(proj, exist_ok=True)
+        with open(os.path.join(proj, "CMakeLists.txt"), "w") as f:
+            f.write("cmake_minimum_required(VERSION 3.20)\nproject(consumer CXX)\n"
+                    "find_package(WarrenClient REQUIRED)\n"
+                    "get_target_property(inc Warren::client INTERFACE_INCLUDE_DIRECTORIES)\n"
+                    'message(STATUS "warren-client ${WarrenClient_VERSION} includes ${inc}")\n')
+        out = run(["cmake", "-S", proj, "-B", os.path.join(proj, "build"), f"-DCMAKE_PREFIX_PATH={usr}"])
+        self.assertIn(f"includes {usr}/include/warren", out)
+
+
+def load_tests(loader, standard_tests, pattern):
+    """In this order: the packages before what installs them, the slow
+    background cpack last."""
+    order = ["test_staged_install", "test_packages", "test_chrootless_install", "test_unit_verifies",
+             "test_service", "test_client_dev_package", "test_shlibdeps"]
+    missing = set(loader.getTestCaseNames(InstallTest)) - set(order)
+    assert not missing, f"add {missing} to load_tests' order"
+    return unittest.TestSuite(InstallTest(name) for name in order)
+
+
+if __name__ == "__main__":
+    unittest.main()
