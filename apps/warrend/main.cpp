@@ -344,10 +344,14 @@ int main(int argc, char** argv) {
       auto metrics_handler = [&api](const mgmt::Request& r) {
         return api.metrics(std::string_view(r.target).substr(0, r.target.find('?')));
       };
+      // Threads per listener: a browser keeps connections open (each holds
+      // a thread until idle for 1 s), so two left tools waiting behind it.
+      constexpr unsigned kApiThreads = 8;
       if (cfg->management.enabled) {
-        management.http = listen(cfg->management.host, cfg->management.port, "management HTTP API", api_handler, 2);
+        management.http =
+            listen(cfg->management.host, cfg->management.port, "management HTTP API", api_handler, kApiThreads);
         if (cfg->management.tls.enabled)
-          management.https = listen_tls(cfg->management, "management HTTPS API", api_handler, 2);
+          management.https = listen_tls(cfg->management, "management HTTPS API", api_handler, kApiThreads);
       }
       if (cfg->prometheus.enabled) {
         management.prometheus =

@@ -91,6 +91,7 @@ void Api::Route::persist(std::pair<std::string, uint64_t> defs) {
 // RabbitMQ's list parameters: sort, sort_reverse, columns, name, page,
 // page_size (a page answers with the counts around the items).
 Response Api::Route::list(json items) {
+  const int64_t all = int64_t(items.size());
   if (std::string name = param("name"); !name.empty()) {
     json kept = json::array();
     for (json& i : items)
@@ -109,12 +110,12 @@ Response Api::Route::list(json items) {
   if (param("sort_reverse") == "true") std::reverse(items.begin(), items.end());
   if (auto page = page_asked()) {
     const auto [p, size] = *page;
-    const int64_t total = int64_t(items.size());
-    if (p > std::max<int64_t>(1, (total + size - 1) / size) && total > 0) bad_request("page out of range");
+    const int64_t filtered = int64_t(items.size());
+    if (p > std::max<int64_t>(1, (filtered + size - 1) / size) && filtered > 0) bad_request("page out of range");
     json slice = json::array();
-    for (int64_t i = (p - 1) * size; i < std::min(total, p * size); ++i) slice.push_back(std::move(items[size_t(i)]));
+    for (int64_t i = (p - 1) * size; i < std::min(filtered, p * size); ++i) slice.push_back(std::move(items[size_t(i)]));
     apply_columns(slice);
-    return list_page(std::move(slice), p, size, total);
+    return list_page(std::move(slice), p, size, filtered, all);
   }
   apply_columns(items);
   return json_response(200, items);
@@ -154,7 +155,7 @@ std::optional<std::pair<int64_t, int64_t>> Api::Route::page_asked() const {
                    std::clamp<int64_t>(ps.empty() ? 100 : std::atoll(ps.c_str()), 1, 500));
 }
 
-Response Api::Route::list_page(json page_items, int64_t p, int64_t size, int64_t filtered) {
+Response Api::Route::list_page(json page_items, int64_t p, int64_t size, int64_t filtered, int64_t total) {
   const size_t count = page_items.size();
   return json_response(200, {{"filtered_count", filtered},
                              {"item_count", count},
@@ -162,7 +163,7 @@ Response Api::Route::list_page(json page_items, int64_t p, int64_t size, int64_t
                              {"page", p},
                              {"page_count", std::max<int64_t>(1, (filtered + size - 1) / size)},
                              {"page_size", size},
-                             {"total_count", filtered}});
+                             {"total_count", total}});
 }
 
 Response Api::Route::serve() {

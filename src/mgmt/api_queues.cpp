@@ -101,7 +101,7 @@ Response Api::Route::queues() {
     for (int64_t i = (p - 1) * size; i < std::min(total, p * size); ++i)
       out.push_back(queue_json(*kept[size_t(i)], rates(*kept[size_t(i)])));
     apply_columns(out);
-    return list_page(std::move(out), p, size, total);
+    return list_page(std::move(out), p, size, total, int64_t(snap.queues.size()));
   }
   // A plain listing is written straight out (write_queue_json): building
   // nlohmann objects for 10,000 queues costs more than the rest together.

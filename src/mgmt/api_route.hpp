@@ -18,6 +18,7 @@
 #include "broker/message.hpp"
 #include "mgmt/api.hpp"
 #include "mgmt/snapshot.hpp"
+#include "server/node.hpp"  // change() calls the Node
 
 namespace warren::mgmt {
 
@@ -162,9 +163,10 @@ class Api::Route {
     return empty(status);
   }
   Response list(json items);
-  // The same for a page taken before its JSON was made (the caller
-  // filtered by name and kept page `p` of `filtered` items, no sort asked).
-  Response list_page(json page_items, int64_t p, int64_t size, int64_t filtered);
+  // A page of a listing: page `p` of the `filtered` items that passed the
+  // name filter, out of `total` (RabbitMQ's filtered_count, total_count).
+  // Also for a page taken before its JSON was made (queues, no sort asked).
+  Response list_page(json page_items, int64_t p, int64_t size, int64_t filtered, int64_t total);
   // The page a request asks for: its number (1 up) and size (100, at most
   // 500); nullopt without `page`.
   std::optional<std::pair<int64_t, int64_t>> page_asked() const;
