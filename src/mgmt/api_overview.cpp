@@ -1,6 +1,7 @@
 // The management API: /api/overview, /api/nodes, health checks, aliveness.
 #include "mgmt/api_route.hpp"
 
+#include "mgmt/prometheus.hpp"
 #include "server/amqp_server.hpp"
 #include "server/node.hpp"
 
