@@ -6,6 +6,7 @@
 // not depend on how busy the broker is. Why this split:
 // docs/architecture.md#threads.
 #include <malloc.h>
+#include <sys/stat.h>
 #include <spdlog/spdlog.h>
 
 #include <cctype>
@@ -194,7 +195,15 @@ int main(int argc, char** argv) {
         try {
           socketlock = socketlock::Primary::start(socketlock_loop, path, opts,
                                                   [](std::string_view line) { spdlog::info("socketlock: {}", line); });
-          started.set_value(socketlock ? "" : "another process is already the socketlock primary for " + path);
+          // [socketlock] socket_mode: who else may connect (warrend.service:
+          // the warren group), whatever the umask of warrend's data files.
+          const int mode = cfg->socketlock.socket_mode;
+          if (socketlock && mode >= 0 && ::chmod(path.c_str(), mode_t(mode)) != 0) {
+            started.set_value(fmt::format("cannot set {} to mode {:04o}: {}", path, mode, std::strerror(errno)));
+            socketlock.reset();
+          } else {
+            started.set_value(socketlock ? "" : "another process is already the socketlock primary for " + path);
+          }
         } catch (const std::exception& e) {
           started.set_value(e.what());
         }

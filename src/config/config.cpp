@@ -99,6 +99,18 @@ void apply_tls(TlsConfig& c, const toml::table& t, std::string_view source, std:
   boolean("fail_if_no_peer_cert", c.fail_if_no_peer_cert);
 }
 
+// "0660": permission bits, in octal.
+int mode_of(std::string_view text, std::string_view source, std::string_view key) {
+  int mode = 0;
+  if (text.empty() || text.size() > 4) bad(source, key, "expected permission bits in octal, as \"0660\"");
+  for (char c : text) {
+    if (c < '0' || c > '7') bad(source, key, "expected permission bits in octal, as \"0660\"");
+    mode = mode * 8 + (c - '0');
+  }
+  if (mode > 0777) bad(source, key, "expected permission bits in octal, at most 0777");
+  return mode;
+}
+
 locks::Policy policy_of(std::string_view text, std::string_view source, std::string_view key) {
   if (auto p = locks::parse_policy(text)) return *p;
   bad(source, key, "expected ReaderPreferred, WriterPreferred or FIFO");
@@ -239,7 +251,9 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     if (auto* n = a->get("default_user")) c.default_user = string_of(*n, source, "amqp10.default_user");
   }
   if (auto* sl = root.get_as<toml::table>("socketlock")) {
-    check_keys(*sl, {"enabled", "path", "policy", "request_timeout", "confirm_timeout", "max_ttl", "hello_timeout"},
+    check_keys(*sl,
+               {"enabled", "path", "socket_mode", "policy", "request_timeout", "confirm_timeout", "max_ttl",
+                "hello_timeout"},
                source, "socketlock.");
     SocketlockConfig& s = cfg.socketlock;
     if (auto* n = sl->get("enabled")) {
@@ -248,6 +262,8 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
       s.enabled = *b;
     }
     if (auto* n = sl->get("path")) s.path = string_of(*n, source, "socketlock.path");
+    if (auto* n = sl->get("socket_mode"))
+      s.socket_mode = mode_of(string_of(*n, source, "socketlock.socket_mode"), source, "socketlock.socket_mode");
     if (auto* n = sl->get("policy")) s.lock.policy = policy_of(string_of(*n, source, "socketlock.policy"), source, "socketlock.policy");
     if (auto* n = sl->get("request_timeout")) s.lock.request_timeout = duration_of(*n, source, "socketlock.request_timeout");
     if (auto* n = sl->get("confirm_timeout")) s.lock.confirm_timeout = duration_of(*n, source, "socketlock.confirm_timeout");
@@ -275,7 +291,7 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
   app.get_formatter()->column_width(44);
 
   // Flags are kept as strings so that only those given override the file.
-  std::string config_file, data_dir, log_level, sl_path, policy, req_to, conf_to, max_ttl, hello_to;
+  std::string config_file, data_dir, log_level, sl_path, sl_mode, policy, req_to, conf_to, max_ttl, hello_to;
   bool no_socketlock = false, no_amqp = false;
   std::string amqp_host;
   int amqp_port = -1;
@@ -326,6 +342,8 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
       ->check(CLI::NonNegativeNumber);
   app.add_option("--socketlock-path", sl_path, "Unix socket where socketlock is served")
       ->default_str("<data-dir>/socketlock.sock");
+  app.add_option("--socketlock-socket-mode", sl_mode, "The socket's permission bits, in octal (0660: its group may connect)")
+      ->default_str("as the umask makes them");
   app.add_flag("--no-socketlock", no_socketlock, "Do not serve socketlock");
   int management_port = -1, prometheus_port = -1;
   bool no_management = false, no_prometheus = false;
@@ -382,6 +400,7 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
     if (cert_login) cfg.auth.cert_login = true;
     if (!log_level.empty()) cfg.log_level = log_level;
     if (!sl_path.empty()) cfg.socketlock.path = sl_path;
+    if (!sl_mode.empty()) cfg.socketlock.socket_mode = mode_of(sl_mode, "command line", "--socketlock-socket-mode");
     if (!amqp_host.empty()) cfg.amqp.host = amqp_host;
     if (amqp_port >= 0) {
       if (amqp_port > 65535) throw std::runtime_error("--amqp-port: out of range");

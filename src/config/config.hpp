@@ -15,6 +15,9 @@ namespace warren::config {
 struct SocketlockConfig {
   bool enabled = true;
   std::string path;  // empty: <data_dir>/socketlock.sock
+  // The socket's permission bits, set once it is bound (0660: its group may
+  // connect, as warrend.service's warren group); -1: as the umask made them.
+  int socket_mode = -1;
   locks::Options lock;
   std::chrono::milliseconds hello_timeout = std::chrono::seconds(10);
 };

@@ -45,6 +45,19 @@ TEST(Config, DefaultSocketPathLivesInTheDataDir) {
   EXPECT_EQ(c.socketlock_path(), "/d/socketlock.sock");
 }
 
+TEST(Config, SocketModeIsOctal) {
+  Config c;
+  EXPECT_EQ(c.socketlock.socket_mode, -1);  // the umask's
+  warren::config::apply_toml(c, "[socketlock]\nsocket_mode = \"0660\"\n", "x.toml");
+  EXPECT_EQ(c.socketlock.socket_mode, 0660);
+  warren::config::apply_toml(c, "[socketlock]\nsocket_mode = \"770\"\n", "x.toml");
+  EXPECT_EQ(c.socketlock.socket_mode, 0770);
+  for (const char* bad : {"\"0668\"", "\"01777\"", "\"\"", "\"rw-rw----\"", "660"})
+    EXPECT_THROW(warren::config::apply_toml(c, std::string("[socketlock]\nsocket_mode = ") + bad + "\n", "x.toml"),
+                 std::runtime_error)
+        << bad;
+}
+
 TEST(Config, UnknownKeysAndBadValuesAreNamed) {
   Config c;
   try {

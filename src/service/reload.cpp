@@ -111,6 +111,7 @@ std::vector<Setting> settings_of(const config::Config& c) {
   Out sl = root.sub("socketlock");
   sl("enabled", c.socketlock.enabled);
   sl("path", c.socketlock_path());  // its default follows data_dir
+  sl("socket_mode", c.socketlock.socket_mode < 0 ? std::string() : fmt::format("{:04o}", c.socketlock.socket_mode));
   sl("policy", std::string(locks::to_string(c.socketlock.lock.policy)));
   sl("request_timeout", c.socketlock.lock.request_timeout);
   sl("confirm_timeout", c.socketlock.lock.confirm_timeout);

@@ -33,6 +33,7 @@ import shutil
 import signal
 import socket
 import ssl
+import stat
 import subprocess
 import sys
 import tempfile
@@ -304,7 +305,11 @@ class InstallTest(unittest.TestCase):
         problems = [line for line in (p.stdout + p.stderr).splitlines() if "warrend.service" in line]
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertEqual(problems, [])
-        for setting in ("User=warren", "StateDirectory=warren", "RuntimeDirectory=warren",
+        # Its hardening: an exposure level of 2.0 at most (1.2 when written).
+        p = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--threshold=20", path],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr)
+        for setting in ("User=warren", "StateDirectory=warren", "StateDirectoryMode=0750", "UMask=0077",
                         "ConfigurationDirectory=warren", "ExecReload=/bin/kill -HUP $MAINPID", "WatchdogSec=",
                         "NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=\n",
                         "SystemCallFilter=@system-service", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"):
@@ -319,7 +324,6 @@ class InstallTest(unittest.TestCase):
         # The packaged default, moved to scratch paths and free ports, AMQPS on.
         conf = read(self.in_root("/etc/warren/warrend.toml"))
         conf = conf.replace('data_dir = "/var/lib/warren"', f'data_dir = "{run_dir}/data"')
-        conf = conf.replace('path = "/run/warren/socketlock.sock"', f'path = "{run_dir}/socketlock.sock"')
         conf = re.sub(r"(?m)^port = \d+$", "port = 0", conf)
         self.assertEqual(conf.count("port = 0"), 3)  # amqp, management, prometheus
         tls = f'\n[amqp.tls]\nenabled = true\nport = 0\ncert = "{cert}"\nkey = "{key}"\n'
@@ -334,8 +338,9 @@ class InstallTest(unittest.TestCase):
         env = {**os.environ, "NOTIFY_SOCKET": notes.path, "WATCHDOG_USEC": "1500000",
                "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
         warrend = self.in_root("/usr/sbin/warrend")
+        # The unit's UMask=0077.
         p = subprocess.Popen([warrend, "--config", conf_path], stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                             env=env, start_new_session=True)
+                             env=env, start_new_session=True, preexec_fn=lambda: os.umask(0o077))
         log = lambda: read(err_path)  # noqa: E731
         try:
             ready = notes.wait_for("READY=1", 30, p)
@@ -345,7 +350,14 @@ class InstallTest(unittest.TestCase):
                           r"127\.0\.0\.1:(\d+)", status)
             self.assertIsNotNone(m, status)
             amqp, amqps, mgmt = (int(x) for x in m.groups())
-            self.assertIn(f"socketlock on {run_dir}/socketlock.sock", status)
+            sock = f"{run_dir}/data/socketlock.sock"  # in data_dir, by default
+            self.assertIn(f"socketlock on {sock}", status)
+            # The socket is the group's too (socket_mode = "0660"); the rest
+            # is warrend's alone.
+            self.assertEqual(stat.S_IMODE(os.stat(sock).st_mode), 0o660)
+            self.assertEqual(stat.S_IMODE(os.stat(sock + ".lock").st_mode), 0o600)
+            self.assertEqual(stat.S_IMODE(os.stat(f"{run_dir}/data/definitions.json").st_mode), 0o600)
+            self.assertEqual(stat.S_IMODE(os.stat(f"{run_dir}/data/store").st_mode), 0o700)
             # journald's format: a priority, no timestamp of its own.
             first = log().splitlines()[0]
             self.assertRegex(first, r"^<[0-7]>[^0-9]")
@@ -361,8 +373,8 @@ class InstallTest(unittest.TestCase):
             self.assertRegex(out, r"(?m)^installed\s+1\s*$")
             self.assertEqual(ch.basic_get("installed", auto_ack=True)[2], b"hello")
             c.close()
-            out = run([self.in_root("/usr/bin/socketlock"), "run", "--write", "--socket",
-                       f"{run_dir}/socketlock.sock", "--", "echo", "locked"])
+            out = run([self.in_root("/usr/bin/socketlock"), "run", "--write", "--socket", sock, "--", "echo",
+                       "locked"])
             self.assertIn("locked", out)
             self.assertEqual(served_serial(amqps), serial1)
 
