@@ -335,7 +335,7 @@ class InstallTest(unittest.TestCase):
         err_path = os.path.join(run_dir, "stderr")
         err = open(err_path, "wb")
         st = os.fstat(err.fileno())
-        env = {**os.environ, "NOTIFY_SOCKET": notes.path, "WATCHDOG_USEC": "1500000",
+        env = {**os.environ, "NOTIFY_SOCKET": notes.path, "WATCHDOG_USEC": "3000000",
                "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
         warrend = self.in_root("/usr/sbin/warrend")
         # The unit's UMask=0077.
@@ -403,16 +403,17 @@ class InstallTest(unittest.TestCase):
             self.assertIn("reload failed", log())
             self.assertIsNone(p.poll())
 
-            # The watchdog: 1.5 s asked, a ping every 0.5 s all along, through
+            # The watchdog: 3 s asked, a ping every second all along, through
             # the connections and the reloads above (systemd would kill it
-            # after a gap of 1.5 s).
-            deadline = time.monotonic() + 5
+            # after a gap of 3 s). The test waits for the background cpack
+            # anyway: these seconds cost nothing.
+            deadline = time.monotonic() + 10
             while len(notes.times_of("WATCHDOG=1")) < 4 and time.monotonic() < deadline:
                 time.sleep(0.05)
             pings = notes.times_of("WATCHDOG=1")
             gaps = [round(b - a, 2) for a, b in zip([t_ready] + pings, pings + [time.monotonic()])]
             self.assertGreaterEqual(len(pings), 4, f"{time.monotonic() - t_ready:.1f} s since READY: {gaps}")
-            self.assertLess(max(gaps), 1.5, gaps)
+            self.assertLess(max(gaps), 3, gaps)
 
             n = len(notes.messages)
             p.send_signal(signal.SIGTERM)
