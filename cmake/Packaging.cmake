@@ -27,11 +27,28 @@ install(SCRIPT ${CMAKE_SOURCE_DIR}/cmake/InstallService.cmake COMPONENT server)
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT server)
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs COMPONENT server FILES_MATCHING PATTERN "*.md")
 install(FILES docs/client.md DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/libwarren-client-dev COMPONENT client)
-if(EXISTS ${CMAKE_SOURCE_DIR}/packaging/man)
-  install(FILES packaging/man/warrend.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8 COMPONENT server)
-  install(FILES packaging/man/socketlock.1 packaging/man/warrenctl.1 packaging/man/warren-store.1
-    DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT server)
-endif()
+# Man pages from each program's --help (cmake/InstallManPages.cmake, help2man).
+foreach(page
+    "warrend|8|the Warren message broker (AMQP 0-9-1 and 1.0) and lock service|warrend|"
+    "socketlock|1|read/write locks for the processes of one host over a Unix socket|socketlock_cli|run,serve,status"
+    "warrenctl|1|rabbitmqctl's verbs over Warren's management HTTP API|warrenctl|"
+    "warren-store|1|inspect warrend's durable storage without opening it|warren-store|ls,verify")
+  string(REPLACE "|" ";" page "${page}")
+  list(GET page 0 name)
+  list(GET page 1 section)
+  list(GET page 2 summary)
+  list(GET page 3 target)
+  list(GET page 4 subcommands)
+  string(REPLACE "," " " subcommands "${subcommands}")
+  install(CODE "set(WARREN_MAN_NAME \"${name}\")
+set(WARREN_MAN_SECTION ${section})
+set(WARREN_MAN_SUMMARY \"${summary}\")
+set(WARREN_MAN_BINARY \"$<TARGET_FILE:${target}>\")
+separate_arguments(WARREN_MAN_SUBCOMMANDS UNIX_COMMAND \"${subcommands}\")
+set(WARREN_VERSION ${PROJECT_VERSION})
+set(WARREN_MANDIR \"${CMAKE_INSTALL_MANDIR}\")" COMPONENT server)
+  install(SCRIPT ${CMAKE_SOURCE_DIR}/cmake/InstallManPages.cmake COMPONENT server)
+endforeach()
 
 # CPack, Debian packages. `make deb` builds them from build/release.
 set(CPACK_GENERATOR DEB)
@@ -46,9 +63,11 @@ set(CPACK_PACKAGE_DIRECTORY ${CMAKE_BINARY_DIR}/packages)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_ALL server client)
-set(WARREN_PACKAGE_MAINTAINER "Warren developers <warren@localhost>" CACHE STRING "Maintainer: of the .deb packages")
-set(CPACK_PACKAGE_CONTACT "${WARREN_PACKAGE_MAINTAINER}")
-set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${WARREN_PACKAGE_MAINTAINER}")
+# A placeholder (.invalid: it reaches no one) for whoever builds packages to set.
+set(WARREN_DEB_MAINTAINER "Warren developers <maintainers@warren.invalid>" CACHE STRING
+  "Maintainer: of the .deb packages")
+set(CPACK_PACKAGE_CONTACT "${WARREN_DEB_MAINTAINER}")
+set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${WARREN_DEB_MAINTAINER}")
 set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # warren_0.1.0-1_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
@@ -93,4 +112,16 @@ warren-client is a C++20 client for Warren and RabbitMQ whose publisher
 confirms stay exact across automatic connection recovery. This package
 has the static library, its headers, a pkg-config file (warren-client)
 and a CMake package (find_package(WarrenClient), target Warren::client).")
+# Debian's changelog.Debian.gz in each package's doc directory.
+foreach(component server client)
+  if(component STREQUAL server)
+    set(docdir ${CMAKE_INSTALL_DOCDIR})
+  else()
+    set(docdir ${CMAKE_INSTALL_DATAROOTDIR}/doc/libwarren-client-dev)
+  endif()
+  install(CODE "set(WARREN_CHANGELOG_DOCDIR \"${docdir}\")
+set(WARREN_VERSION ${PROJECT_VERSION})
+set(WARREN_MAINTAINER \"${WARREN_DEB_MAINTAINER}\")" COMPONENT ${component})
+  install(SCRIPT ${CMAKE_SOURCE_DIR}/cmake/InstallChangelog.cmake COMPONENT ${component})
+endforeach()
 include(CPack)

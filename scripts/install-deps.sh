@@ -20,6 +20,7 @@ packages=(
   spin                                # the Promela models of models/ (tests/models, docs/models.md)
   libsystemd-dev systemd              # warrend's sd_notify (Type=notify, watchdog); systemd-analyze, systemd-sysusers (tests/install)
   dpkg-dev file adduser init-system-helpers  # make deb: CPack's dpkg-shlibdeps and file; the package's maintainer scripts
+  help2man                            # make install / make deb: man pages from each program's --help
   chromium chromium-driver python3-selenium  # the web console's test in a real browser (tests/console)
 )
 

@@ -296,7 +296,7 @@ std::optional<Config> parse_command_line(int argc, char** argv, int& exit_code) 
   std::string amqp_host;
   int amqp_port = -1;
   int reader_threads = -2;
-  app.add_option("-c,--config", config_file, "TOML configuration file (see docs/configuration.md)");
+  app.add_option("-c,--config", config_file, "TOML configuration file (README.md, section Configuration)");
   app.add_option("--data-dir", data_dir, "Directory for the broker's data")->default_str(defaults.data_dir);
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
       ->default_str(defaults.log_level);
