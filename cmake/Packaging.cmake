@@ -27,28 +27,36 @@ install(SCRIPT ${CMAKE_SOURCE_DIR}/cmake/InstallService.cmake COMPONENT server)
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT server)
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs COMPONENT server FILES_MATCHING PATTERN "*.md")
 install(FILES docs/client.md DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/libwarren-client-dev COMPONENT client)
-# Man pages from each program's --help (cmake/InstallManPages.cmake, help2man).
-foreach(page
-    "warrend|8|the Warren message broker (AMQP 0-9-1 and 1.0) and lock service|warrend|"
-    "socketlock|1|read/write locks for the processes of one host over a Unix socket|socketlock_cli|run,serve,status"
-    "warrenctl|1|rabbitmqctl's verbs over Warren's management HTTP API|warrenctl|"
-    "warren-store|1|inspect warrend's durable storage without opening it|warren-store|ls,verify")
-  string(REPLACE "|" ";" page "${page}")
-  list(GET page 0 name)
-  list(GET page 1 section)
-  list(GET page 2 summary)
-  list(GET page 3 target)
-  list(GET page 4 subcommands)
-  string(REPLACE "," " " subcommands "${subcommands}")
-  install(CODE "set(WARREN_MAN_NAME \"${name}\")
-set(WARREN_MAN_SECTION ${section})
-set(WARREN_MAN_SUMMARY \"${summary}\")
-set(WARREN_MAN_BINARY \"$<TARGET_FILE:${target}>\")
-separate_arguments(WARREN_MAN_SUBCOMMANDS UNIX_COMMAND \"${subcommands}\")
-set(WARREN_VERSION ${PROJECT_VERSION})
-set(WARREN_MANDIR \"${CMAKE_INSTALL_MANDIR}\")" COMPONENT server)
-  install(SCRIPT ${CMAKE_SOURCE_DIR}/cmake/InstallManPages.cmake COMPONENT server)
-endforeach()
+# Man pages from each program's --help, made by help2man when the program
+# is built (cmake/ManPage.cmake; the man_pages target, in ALL).
+find_program(WARREN_HELP2MAN help2man)
+if(WARREN_HELP2MAN)
+  set(man_pages)
+  foreach(page
+      "warrend|8|the Warren message broker (AMQP 0-9-1 and 1.0) and lock service|warrend|"
+      "socketlock|1|read/write locks for the processes of one host over a Unix socket|socketlock_cli|run,serve,status"
+      "warrenctl|1|rabbitmqctl's verbs over Warren's management HTTP API|warrenctl|"
+      "warren-store|1|inspect warrend's durable storage without opening it|warren-store|ls,verify")
+    string(REPLACE "|" ";" page "${page}")
+    list(GET page 0 name)
+    list(GET page 1 section)
+    list(GET page 2 summary)
+    list(GET page 3 target)
+    list(GET page 4 subcommands)
+    set(out ${CMAKE_BINARY_DIR}/man/${name}.${section}.gz)
+    add_custom_command(OUTPUT ${out}
+      COMMAND ${CMAKE_COMMAND} -DWARREN_MAN_NAME=${name} -DWARREN_MAN_SECTION=${section} "-DWARREN_MAN_SUMMARY=${summary}"
+              -DWARREN_MAN_BINARY=$<TARGET_FILE:${target}> -DWARREN_MAN_SUBCOMMANDS=${subcommands}
+              -DWARREN_VERSION=${PROJECT_VERSION} -DWARREN_MAN_OUT=${out} -P ${CMAKE_SOURCE_DIR}/cmake/ManPage.cmake
+      DEPENDS ${target} ${CMAKE_SOURCE_DIR}/cmake/ManPage.cmake
+      COMMENT "Man page ${name}(${section}) from its --help" VERBATIM)
+    list(APPEND man_pages ${out})
+    install(FILES ${out} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section} COMPONENT server)
+  endforeach()
+  add_custom_target(man_pages ALL DEPENDS ${man_pages})
+else()
+  message(STATUS "help2man not found: no man pages (apt install help2man)")
+endif()
 
 # CPack, Debian packages. `make deb` builds them from build/release.
 set(CPACK_GENERATOR DEB)

@@ -312,6 +312,14 @@ class InstallTest(unittest.TestCase):
         conffiles = run(["dpkg-query", f"--admindir={self.in_root('/var/lib/dpkg')}", "-W",
                          "-f=${Conffiles}\n", "warren"])
         self.assertIn("/etc/warren/warrend.toml", conffiles)
+        # Installing again, as an upgrade does (postinst configure with the
+        # old version): an edited conffile is kept, without a question.
+        conffile = self.in_root("/etc/warren/warrend.toml")
+        with open(conffile, "a") as f:
+            f.write("# edited by the administrator\n")
+        run([*self.dpkg, "-i", self.deb["warren"]], stdin=subprocess.DEVNULL)
+        self.assertIn("# edited by the administrator", read(conffile))
+        self.assertTrue(os.path.lexists(link))
         # Removing and purging: the files, the enable link and the data go.
         os.makedirs(self.in_root("/var/lib/warren/store"), exist_ok=True)
         run([*self.dpkg, "--purge", "warren"])
@@ -371,9 +379,31 @@ class InstallTest(unittest.TestCase):
         env = {**os.environ, "NOTIFY_SOCKET": notes.path, "WATCHDOG_USEC": "2000000",
                "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
         warrend = self.in_root("/usr/sbin/warrend")
-        # The unit's UMask=0077.
+
+        # As the unit runs it: an unprivileged user (nobody, for the warren
+        # user the root has but this machine need not), umask 0077.
+        as_user = os.getuid() == 0
+        nobody = 65534
+
+        def give(path):  # the files of the run directory are that user's
+            if as_user:
+                for d, _, files in os.walk(path):
+                    for f in [d, *(os.path.join(d, f) for f in files)]:
+                        os.chown(f, nobody, nobody)
+
+        def drop():
+            if as_user:
+                os.setgroups([])
+                os.setgid(nobody)
+                os.setuid(nobody)
+            os.umask(0o077)
+
+        if as_user:
+            os.chmod(self.tmp, 0o711)
+            os.chmod(notes.path, 0o666)
+        give(run_dir)
         p = subprocess.Popen([warrend, "--config", conf_path], stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                             env=env, start_new_session=True, preexec_fn=lambda: os.umask(0o077))
+                             env=env, start_new_session=True, preexec_fn=drop)
         log = lambda: read(err_path)  # noqa: E731
         try:
             ready = notes.wait_for("READY=1", 30, p)
@@ -385,6 +415,8 @@ class InstallTest(unittest.TestCase):
             amqp, amqps, mgmt = (int(x) for x in m.groups())
             sock = f"{run_dir}/data/socketlock.sock"  # in data_dir, by default
             self.assertIn(f"socketlock on {sock}", status)
+            if as_user:
+                self.assertEqual(os.stat(f"{run_dir}/data/store").st_uid, nobody)
             # The socket is the group's too (socket_mode = "0660"); the rest
             # is warrend's alone.
             self.assertEqual(stat.S_IMODE(os.stat(sock).st_mode), 0o660)
@@ -417,6 +449,7 @@ class InstallTest(unittest.TestCase):
             with open(conf_path, "w") as f:
                 f.write(conf.replace('level = "info"', 'level = "debug"').replace("#heartbeat = 60", "heartbeat = 30")
                         + tls)
+            give(run_dir)
             n = len(notes.messages)
             p.send_signal(signal.SIGHUP)
             reloading = notes.wait_for("RELOADING=1", 15, p, after=n)
