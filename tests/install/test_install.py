@@ -27,7 +27,7 @@ in a scratch directory, as `make install` and `make deb` would:
   and exits 0; the files it made have the modes the unit's umask and
   socket_mode give;
 - a program built against the installed libwarren-client-dev with
-  pkg-config, and its CMake package found with find_package.
+  pkg-config, and again with its CMake package (find_package).
 
 WARREN_KEEP_TMP=1 keeps the scratch directory.
 """
@@ -514,31 +514,43 @@ class InstallTest(unittest.TestCase):
     # --- libwarren-client-dev -----------------------------------------------
 
     def test_client_dev_package(self):
+        # A program that uses the library, built against the installed
+        # package twice, with pkg-config and with find_package, at once.
         usr = self.in_root("/usr")
-        pcdir = os.path.dirname(run(["find", usr, "-name", "warren-client.pc"]).split()[0])
-        env = {**os.environ, "PKG_CONFIG_PATH": pcdir}
-        flags = run(["pkg-config", "--cflags", "--libs", "--static", "warren-client"], env=env).split()
-        # Relocatable: the prefix is found from the .pc file's place.
-        self.assertIn(f"-I{usr}/include/warren", [os.path.normpath(f) for f in flags])
         prog = os.path.join(self.tmp, "uses_client.cpp")
         with open(prog, "w") as f:
             f.write('#include "client/uri.hpp"\n#include <cstdio>\n'
                     "int main() { auto u = warren::client::parse_uri(\"amqp://u:p@h:5673/v\");\n"
                     "  std::printf(\"%s %d\\n\", u.host.c_str(), int(u.port)); }\n")
-        san = ["-fsanitize=address,undefined"] if "asan" in run(["ldd", self.in_root("/usr/sbin/warrend")]) else []
-        exe = os.path.join(self.tmp, "uses_client")
-        run(["g++", "-std=c++20", *san, prog, "-o", exe, *flags])
-        self.assertEqual(run([exe]).strip(), "h 5673")
-        # The CMake package: found, with its imported target.
+        san = "-fsanitize=address,undefined" if "asan" in run(["ldd", self.in_root("/usr/sbin/warrend")]) else ""
         proj = os.path.join(self.tmp, "cmake_consumer")
         os.makedirs(proj, exist_ok=True)
         with open(os.path.join(proj, "CMakeLists.txt"), "w") as f:
-            f.write("cmake_minimum_required(VERSION 3.20)\nproject(consumer CXX)\n"
+            f.write("cmake_minimum_required(VERSION 3.20)\nproject(consumer CXX)\nset(CMAKE_CXX_STANDARD 20)\n"
                     "find_package(WarrenClient REQUIRED)\n"
                     "get_target_property(inc Warren::client INTERFACE_INCLUDE_DIRECTORIES)\n"
-                    'message(STATUS "warren-client ${WarrenClient_VERSION} includes ${inc}")\n')
-        out = run(["cmake", "-S", proj, "-B", os.path.join(proj, "build"), f"-DCMAKE_PREFIX_PATH={usr}"])
+                    'message(STATUS "warren-client ${WarrenClient_VERSION} includes ${inc}")\n'
+                    f"add_executable(uses_client {prog})\n"
+                    "target_link_libraries(uses_client PRIVATE Warren::client)\n")
+        build = os.path.join(proj, "build")
+        with_cmake = subprocess.Popen(
+            ["sh", "-c", 'cmake -S "$1" -B "$2" -DCMAKE_PREFIX_PATH="$3" -DCMAKE_CXX_FLAGS="$4" '
+             '-DCMAKE_EXE_LINKER_FLAGS="$4" && cmake --build "$2"', "sh", proj, build, usr, san],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            pcdir = os.path.dirname(run(["find", usr, "-name", "warren-client.pc"]).split()[0])
+            env = {**os.environ, "PKG_CONFIG_PATH": pcdir}
+            flags = run(["pkg-config", "--cflags", "--libs", "--static", "warren-client"], env=env).split()
+            # Relocatable: the prefix is found from the .pc file's place.
+            self.assertIn(f"-I{usr}/include/warren", [os.path.normpath(f) for f in flags])
+            exe = os.path.join(self.tmp, "uses_client")
+            run(["g++", "-std=c++20", *san.split(), prog, "-o", exe, *flags])
+            self.assertEqual(run([exe]).strip(), "h 5673")
+        finally:
+            out, _ = with_cmake.communicate(timeout=120)
+        self.assertEqual(with_cmake.returncode, 0, out)
         self.assertIn(f"includes {usr}/include/warren", out)
+        self.assertEqual(run([os.path.join(build, "uses_client")]).strip(), "h 5673")
 
 
 def load_tests(loader, standard_tests, pattern):
