@@ -221,8 +221,14 @@ Response Api::metrics(std::string_view path) {
   w.queues = per_object;
   w.lock_queues = true;
   Snapshot snap;
+  int64_t loop_us = 0;
   try {
-    snap = on_loop([&] { return take_snapshot(node_, amqp_, w); });
+    snap = on_loop([&] {
+      const auto t0 = std::chrono::steady_clock::now();
+      Snapshot taken = take_snapshot(node_, amqp_, w);
+      loop_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+      return taken;
+    });
   } catch (const Unavailable&) {
     return error_response({503, "service_unavailable", "the broker is stopping"});
   }
@@ -230,6 +236,7 @@ Response Api::metrics(std::string_view path) {
   Response r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = prometheus_text(snap, process_info(opts_.data_dir), per_object);
+  r.headers.emplace_back("X-Warren-Loop-Microseconds", std::to_string(loop_us));  // as the API's answers
   return r;
 }
 
