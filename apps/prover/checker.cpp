@@ -14,6 +14,7 @@ struct Interval {
   int p;
   int64_t from, to;
   uint64_t token;
+  uint32_t permit = 0;  // a semaphore's slot (0: none)
 };
 
 // When a fault was in force: from its injection to its heal (a kill:
@@ -55,18 +56,20 @@ std::vector<Interval> beliefs(const History& h, int64_t end) {
   for (const Op& op : h) {
     if (op.f == Fn::Acquire && op.type == Type::Ok) {
       close(op.process, op.t_us);
-      open[op.process] = Interval{op.process, op.t_us, end, op.value};
+      open[op.process] = Interval{op.process, op.t_us, end, op.value, op.permit};
     } else if ((op.f == Fn::Release && op.type == Type::Invoke) || (op.f == Fn::Acquire && op.type == Type::Info) ||
                (op.f == Fn::Release && op.type == Type::Info) || (op.f == Fn::Fault && op.detail == "kill")) {
       close(op.process, op.t_us);
     }
   }
-  for (auto& [p, i] : open) out.push_back(Interval{p, i.from, end, i.token});
+  for (auto& [p, i] : open) out.push_back(Interval{p, i.from, end, i.token, i.permit});
   return out;
 }
 
 // Calls fn(active) each time opening an interval makes more than `permits`
-// active at once. Intervals touching at an instant do not overlap.
+// active at once, or makes two active with one permit slot (a semaphore
+// fenced per slot: each slot is a mutex). Intervals touching at an instant
+// do not overlap.
 template <class Fn>
 void overlaps(std::vector<Interval> intervals, uint32_t permits, Fn&& fn) {
   struct Edge {
@@ -89,7 +92,11 @@ void overlaps(std::vector<Interval> intervals, uint32_t permits, Fn&& fn) {
       continue;
     }
     active.insert(e.i);
-    if (active.size() <= permits) continue;
+    const uint32_t slot = intervals[e.i].permit;
+    const bool slot_shared = slot != 0 && std::any_of(active.begin(), active.end(), [&](size_t i) {
+      return i != e.i && intervals[i].permit == slot;
+    });
+    if (active.size() <= permits && !slot_shared) continue;
     std::vector<Interval> now;
     for (size_t i : active) now.push_back(intervals[i]);
     fn(now, e.t);
@@ -107,8 +114,8 @@ std::vector<int> processes_of(const std::vector<Interval>& v) {
 std::string list(const std::vector<Interval>& v) {
   std::string s;
   for (const Interval& i : v)
-    s += fmt::format("{}client {} (token {}, {:.3f}-{:.3f} s)", s.empty() ? "" : ", ", i.p, i.token, i.from / 1e6,
-                     i.to / 1e6);
+    s += fmt::format("{}client {} (token {}{}, {:.3f}-{:.3f} s)", s.empty() ? "" : ", ", i.p, i.token,
+                     i.permit ? fmt::format(", permit {}", i.permit) : std::string(), i.from / 1e6, i.to / 1e6);
   return s;
 }
 
@@ -133,7 +140,7 @@ void check_beliefs(const History& h, const LockCheck& c, Verdict& v) {
 
 // The sessions the fenced resource accepted whole.
 void check_resource(const History& h, const LockCheck& c, Verdict& v) {
-  std::map<std::pair<int, uint64_t>, int64_t> begun;
+  std::map<std::pair<int, uint64_t>, std::pair<int64_t, uint32_t>> begun;  // when, which slot
   std::vector<Interval> sessions;
   for (const Op& op : h) {
     if (op.f != Fn::Write) continue;
@@ -144,11 +151,11 @@ void check_resource(const History& h, const LockCheck& c, Verdict& v) {
     if (op.type != Type::Ok) continue;
     ++v.writes_accepted;
     if (op.detail == "begin") {
-      begun[{op.process, op.value}] = op.t_us;
+      begun[{op.process, op.value}] = {op.t_us, op.permit};
     } else if (op.detail == "end") {
       auto it = begun.find({op.process, op.value});
       if (it == begun.end()) continue;
-      sessions.push_back({op.process, it->second, op.t_us, op.value});
+      sessions.push_back({op.process, it->second.first, op.t_us, op.value, it->second.second});
       begun.erase(it);
     }
   }

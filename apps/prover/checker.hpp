@@ -3,11 +3,13 @@
 //
 // Lock workload. Each client cycles: acquire, write "begin" to the fenced
 // resource with its token, hold, write "end", release. The resource (the
-// prover's ledger) accepts a write unless a higher token has been accepted
-// before it. Two views of mutual exclusion:
+// prover's ledger, ledger.hpp) accepts a write unless a higher token has
+// been accepted before it (for a semaphore: for the same permit slot). Two
+// views of mutual exclusion:
 //   - as the resource saw it: the sessions it accepted whole (begin and end
-//     both accepted) never overlap beyond the permits. A violation here is
-//     a real corruption: fencing did not (or could not) stop it.
+//     both accepted) never overlap beyond the permits, and two of one
+//     permit slot never overlap. A violation here is a real corruption:
+//     fencing did not (or could not) stop it.
 //   - as the holders believed it: from acquire ok to release (or death,
 //     or a lost connection). Overlaps here are what fencing exists for: a
 //     holder paused or cut off still believes. An overlap is a violation

@@ -1,8 +1,11 @@
 // The checkers on histories written by hand: each property's violation is
 // found, and the histories that keep it are passed.
 #include "checker.hpp"
+#include "ledger.hpp"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 namespace warren::prover {
 namespace {
@@ -95,6 +98,67 @@ TEST(Checker, ASemaphoreAllowsItsPermits) {
   EXPECT_EQ(kinds(check_locks(b.h, until(100, 2))), std::vector<std::string>{"double-grant"});
 }
 
+// The resource's view of a semaphore of 2 fenced per permit slot: a
+// session is its begin and end writes, with the token and the slot.
+TEST(Checker, ASemaphoreSessionSharingItsSlotIsAResourceViolation) {
+  struct Session { int p; uint64_t token; uint32_t permit; int64_t from, to; };
+  auto check = [](std::vector<Session> sessions) {
+    Builder b;
+    for (const Session& x : sessions) {
+      b.op(x.from, x.p, Type::Ok, Fn::Write, x.token, "begin").h.back().permit = x.permit;
+      b.op(x.to, x.p, Type::Ok, Fn::Write, x.token, "end").h.back().permit = x.permit;
+    }
+    std::stable_sort(b.h.begin(), b.h.end(), [](const Op& a, const Op& z) { return a.t_us < z.t_us; });
+    return check_locks(b.h, until(100, 2));
+  };
+  // Two holders of two slots at once: what a semaphore of 2 is for.
+  EXPECT_TRUE(check({{0, 10, 1, 0, 8}, {1, 11, 2, 2, 9}}).violations.empty());
+  // Two of one slot: the paused holder of slot 1 wrote on after the slot
+  // went to another (the ledger would have refused it).
+  Verdict v = check({{0, 10, 1, 0, 8}, {1, 12, 1, 2, 9}});
+  EXPECT_EQ(kinds(v), std::vector<std::string>{"resource"});
+  EXPECT_NE(v.violations[0].text.find("permit 1"), std::string::npos) << v.violations[0].text;
+  // Three at once, each with its own slot: more than the permits.
+  EXPECT_EQ(kinds(check({{0, 10, 1, 0, 8}, {1, 11, 2, 1, 9}, {2, 12, 3, 2, 9}})), std::vector<std::string>{"resource"});
+  // Slot 1 again once its first holder is done: no overlap.
+  EXPECT_TRUE(check({{0, 10, 1, 0, 3}, {1, 12, 1, 3, 9}}).violations.empty());
+  // A recipe without slots (permit 0) is counted, as before, only beyond the permits.
+  EXPECT_TRUE(check({{0, 10, 0, 0, 8}, {1, 11, 0, 2, 9}}).violations.empty());
+}
+
+// The holders' view: two beliefs in one slot with no fault on either is a
+// double grant even within the permits.
+TEST(Checker, TwoHoldersOfOneSlotWithNoFaultIsADoubleGrant) {
+  Builder b;
+  b.op(0, 0, Type::Invoke, Fn::Acquire).op(1, 0, Type::Ok, Fn::Acquire, 10).h.back().permit = 1;
+  b.op(2, 1, Type::Invoke, Fn::Acquire).op(3, 1, Type::Ok, Fn::Acquire, 11).h.back().permit = 1;
+  b.op(4, 0, Type::Invoke, Fn::Release).op(5, 1, Type::Invoke, Fn::Release);
+  EXPECT_EQ(kinds(check_locks(b.h, until(100, 2))), std::vector<std::string>{"double-grant"});
+  b.h[3].permit = 2;
+  EXPECT_TRUE(check_locks(b.h, until(100, 2)).violations.empty());
+}
+
+TEST(Ledger, AMutexIsFencedByOneHighestToken) {
+  Ledger l(true);
+  EXPECT_TRUE(l.write(10));
+  EXPECT_TRUE(l.write(12));
+  EXPECT_FALSE(l.write(11));
+  EXPECT_TRUE(l.write(12));  // the holder's own "end"
+}
+
+TEST(Ledger, ASemaphoreIsFencedPerPermitSlot) {
+  Ledger l(false);
+  EXPECT_TRUE(l.write(10, 1));
+  EXPECT_TRUE(l.write(11, 2));
+  EXPECT_TRUE(l.write(10, 1));   // an older token in another slot than the newest: accepted
+  EXPECT_TRUE(l.write(12, 1));   // slot 1 went to a newer holder
+  EXPECT_FALSE(l.write(10, 1));  // its old holder is stale now
+  EXPECT_TRUE(l.write(11, 2));   // and slot 2 is not concerned
+  // Writes without a slot to a semaphore (a recipe without permits): recorded, never refused.
+  EXPECT_TRUE(l.write(5, 0));
+  EXPECT_TRUE(l.write(3, 0));
+}
+
 TEST(Checker, TokensMustFollowRealTime) {
   Builder b;
   b.cycle(0, 0, 20).cycle(10, 1, 19);
@@ -147,6 +211,11 @@ TEST(History, JsonLinesRoundTrip) {
   std::optional<Op> back = from_json_line(to_json_line(op));
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, op);
+  Op slot{7, 1, Type::Ok, Fn::Write, 99, "begin", 3};
+  back = from_json_line(to_json_line(slot));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->permit, 3u);
+  EXPECT_EQ(to_json_line(op).find("permit"), std::string::npos);
   EXPECT_FALSE(from_json_line("{\"t\":1}"));
   EXPECT_FALSE(from_json_line("not json"));
   EXPECT_FALSE(from_json_line("{\"t\":1,\"type\":\"ok\",\"f\":\"jump\"}"));

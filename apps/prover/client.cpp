@@ -74,13 +74,13 @@ class Session {
  public:
   explicit Session(const ClientOptions& o) : o_(o) {}
 
-  void emit(Type type, Fn f, uint64_t value = 0, std::string detail = {}) {
-    Op op{monotonic_us() - o_.epoch_us, o_.id, type, f, value, std::move(detail)};
+  void emit(Type type, Fn f, uint64_t value = 0, std::string detail = {}, uint32_t permit = 0) {
+    Op op{monotonic_us() - o_.epoch_us, o_.id, type, f, value, std::move(detail), permit};
     std::cout << "op " << to_json_line(op) << std::endl;
   }
   // The ledger's answer; false: refused (a higher token wrote first).
-  bool write(uint64_t token, const char* what) {
-    std::cout << "write " << token << ' ' << what << std::endl;
+  bool write(uint64_t token, uint32_t permit, const char* what) {
+    std::cout << "write " << token << ' ' << permit << ' ' << what << std::endl;
     std::string answer;
     if (!std::getline(std::cin, answer)) std::exit(0);  // the prover is gone
     return answer == "ok";
@@ -123,12 +123,14 @@ int run_client(const ClientOptions& o) {
       s.emit(Type::Fail, Fn::Acquire, 0, "timeout");
       continue;
     }
-    s.emit(Type::Ok, Fn::Acquire, held->token);
-    // A holder writes only while the resource accepts its token.
+    s.emit(Type::Ok, Fn::Acquire, held->token, {}, held->permit);
+    // A holder writes only while the resource accepts its token (for its
+    // permit slot, on a semaphore).
     const uint64_t shown = o.unfenced ? 0 : held->token;
-    if (s.write(shown, "begin")) {
+    const uint32_t slot = o.unfenced ? 0 : held->permit;
+    if (s.write(shown, slot, "begin")) {
       std::this_thread::sleep_for(o.hold + std::chrono::milliseconds(jitter(rng)));
-      s.write(shown, "end");
+      s.write(shown, slot, "end");
     }
     s.emit(Type::Invoke, Fn::Release);
     try {

@@ -3,7 +3,8 @@
 // nemesis can kill -9 it or SIGSTOP it. It talks to the prover over its
 // stdin/stdout, one line each way:
 //   out: "op <history json line>"          an invoke / ok / fail / info of its own
-//   out: "write <token> begin|end"         a write to the fenced resource...
+//   out: "write <token> <permit> begin|end"  a write to the fenced resource
+//                                          (permit: a semaphore's slot, 0: none)...
 //   in:  "ok" | "refused"                  ...and the ledger's answer
 // Times in its ops are CLOCK_MONOTONIC µs, minus the run's start it is given.
 #include <chrono>

@@ -31,6 +31,7 @@ std::string to_json_line(const Op& op) {
   nlohmann::json j = {{"t", op.t_us}, {"p", op.process}, {"type", to_string(op.type)}, {"f", to_string(op.f)},
                       {"value", op.value}};
   if (!op.detail.empty()) j["detail"] = op.detail;
+  if (op.permit) j["permit"] = op.permit;
   return j.dump();
 }
 
@@ -48,6 +49,7 @@ std::optional<Op> from_json_line(std::string_view line) {
     op.f = *f;
     op.value = j.value("value", uint64_t(0));
     op.detail = j.value("detail", std::string());
+    op.permit = j.value("permit", uint32_t(0));
     return op;
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;

@@ -78,23 +78,25 @@ void write_report(const std::string& dir, const RunOptions& o, const RunResult& 
     }
   }
   // Holders' beliefs and refused writes.
-  std::map<int, std::pair<int64_t, uint64_t>> held;
+  std::map<int, const Op*> held;  // each holder's acquire
   auto close = [&](int p, int64_t t) {
     auto it = held.find(p);
     if (it == held.end()) return;
-    svg += fmt::format(R"(<rect x="{}" y="{}" width="{}" height="{}" fill="#3a3"><title>client {} token {} {:.3f}-{:.3f} s</title></rect>)",
-                       x(it->second.first), y(p) + 3, std::max(1.0, x(t) - x(it->second.first)), row - 8, p,
-                       it->second.second, it->second.first / 1e6, t / 1e6);
+    const Op& a = *it->second;
+    svg += fmt::format(R"(<rect x="{}" y="{}" width="{}" height="{}" fill="#3a3"><title>client {} token {}{} {:.3f}-{:.3f} s</title></rect>)",
+                       x(a.t_us), y(p) + 3, std::max(1.0, x(t) - x(a.t_us)), row - 8, p, a.value,
+                       a.permit ? fmt::format(" permit {}", a.permit) : std::string(), a.t_us / 1e6, t / 1e6);
     held.erase(it);
   };
   for (const Op& op : r.history) {
-    if (op.f == Fn::Acquire && op.type == Type::Ok) held[op.process] = {op.t_us, op.value};
+    if (op.f == Fn::Acquire && op.type == Type::Ok) held[op.process] = &op;
     if ((op.f == Fn::Release && op.type == Type::Invoke) || (op.type == Type::Info && op.f == Fn::Acquire) ||
         (op.f == Fn::Fault && op.detail == "kill"))
       close(op.process, op.t_us);
     if (op.f == Fn::Write && op.type == Type::Fail)
-      svg += fmt::format(R"(<rect x="{}" y="{}" width="2" height="{}" fill="#e80"><title>refused stale token {}</title></rect>)",
-                         x(op.t_us), y(op.process), row - 2, op.value);
+      svg += fmt::format(R"(<rect x="{}" y="{}" width="2" height="{}" fill="#e80"><title>refused stale token {}{}</title></rect>)",
+                         x(op.t_us), y(op.process), row - 2, op.value,
+                         op.permit ? fmt::format(" (permit {})", op.permit) : std::string());
   }
   while (!held.empty()) close(held.begin()->first, end);
   for (const Violation& v : r.verdict.violations)

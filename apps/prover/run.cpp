@@ -22,6 +22,7 @@
 
 #include "broker.hpp"
 #include "client.hpp"
+#include "ledger.hpp"
 #include "proxy.hpp"
 #include "recipes/lock_client.hpp"
 
@@ -30,23 +31,6 @@ namespace warren::prover {
 namespace {
 
 using namespace std::chrono;
-
-// The fenced resource: accepts a write unless a higher token was accepted
-// before it. A semaphore's holders have different tokens at once, so for
-// permits > 1 it records without refusing.
-class Ledger {
- public:
-  explicit Ledger(bool fenced) : fenced_(fenced) {}
-  bool write(uint64_t token) {
-    if (fenced_ && token < highest_) return false;
-    highest_ = std::max(highest_, token);
-    return true;
-  }
-
- private:
-  bool fenced_;
-  uint64_t highest_ = 0;
-};
 
 struct Shared {
   std::mutex mu;
@@ -128,14 +112,18 @@ class ClientProcess {
       if (l.starts_with("op ")) {
         if (auto op = from_json_line(l.substr(3))) shared_.record(*op);
       } else if (l.starts_with("write ")) {
-        uint64_t token = std::strtoull(std::string(l.substr(6)).c_str(), nullptr, 10);
+        // "write TOKEN PERMIT WHAT"
+        const std::string args(l.substr(6));
+        char* rest = nullptr;
+        const uint64_t token = std::strtoull(args.c_str(), &rest, 10);
+        const uint32_t permit = uint32_t(std::strtoul(rest, nullptr, 10));
         std::string what(l.substr(l.rfind(' ') + 1));
         bool ok;
         {
           std::lock_guard lock(shared_.mu);
-          ok = shared_.ledger.write(token);
+          ok = shared_.ledger.write(token, permit);
           shared_.history.push_back(
-              Op{monotonic_us() - shared_.epoch_us, id_, ok ? Type::Ok : Type::Fail, Fn::Write, token, what});
+              Op{monotonic_us() - shared_.epoch_us, id_, ok ? Type::Ok : Type::Fail, Fn::Write, token, what, permit});
         }
         const char* answer = ok ? "ok\n" : "refused\n";
         if (::write(in_, answer, std::strlen(answer)) < 0) break;

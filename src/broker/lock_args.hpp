@@ -21,6 +21,7 @@ struct LockEvent {
   std::string_view consumer;  // its consumer tag or link name ("" for basic.get)
   uint64_t token;
   bool shared;
+  uint32_t permit = 0;  // a semaphore's slot (0: not a semaphore)
 };
 class LockObserver {
  public:

@@ -114,6 +114,7 @@ std::optional<Delivery> LockQueue::get(TimePoint now) {
   const locks::Mode mode = args_.kind == LockKind::Semaphore ? locks::Mode::Shared : locks::Mode::Exclusive;
   getter_ = owner;
   got_ = 0;
+  got_permit_ = 0;
   if (lock_.request(owner, mode, args_.lease, now) == locks::Failure::None) pump(now);
   getter_ = 0;
   if (!got_) {
@@ -122,9 +123,9 @@ std::optional<Delivery> LockQueue::get(TimePoint now) {
     return std::nullopt;
   }
   const uint64_t seq = q_.next_seq_++;
-  const Grant& g = grants_.emplace(seq, Grant{owner, got_, mode, nullptr}).first->second;
+  const Grant& g = grants_.emplace(seq, Grant{owner, got_, mode, nullptr, got_permit_}).first->second;
   tell(LockEvent::Kind::Granted, g);
-  return Delivery{q_.shared_from_this(), seq, grant_message(got_, mode)};
+  return Delivery{q_.shared_from_this(), seq, grant_message(g)};
 }
 
 bool LockQueue::verify(const Message& msg, TimePoint now) {
@@ -176,10 +177,14 @@ void LockQueue::pump(TimePoint now) {
       switch (e.kind) {
         case locks::Event::Kind::Offered:
           if (e.owner == getter_) {
-            if (lock_.confirm(e.owner, e.token, now) == locks::Failure::None) got_ = e.token;
+            if (lock_.confirm(e.owner, e.token, now) == locks::Failure::None) {
+              got_ = e.token;
+              got_permit_ = e.permit;
+            }
           } else if (Member* m = member_of(e.owner)) {
             m->state = Member::State::Offered;
             m->token = e.token;
+            m->permit = e.permit;
             if (has_credit(m->consumer)) deliver(*m, now);
           } else {
             lock_.reject(e.owner, e.token, now);  // its asker left meanwhile
@@ -205,9 +210,10 @@ void LockQueue::deliver(Member& m, TimePoint now) {
   auto slot = std::find_if(q_.consumers_.begin(), q_.consumers_.end(),
                            [&](const ConsumerSlot& s) { return s.consumer == m.consumer; });
   const uint64_t seq = q_.next_seq_++;
-  tell(LockEvent::Kind::Granted, grants_.emplace(seq, Grant{m.owner, m.token, m.mode, m.consumer}).first->second);
+  const Grant& g = grants_.emplace(seq, Grant{m.owner, m.token, m.mode, m.consumer, m.permit}).first->second;
+  tell(LockEvent::Kind::Granted, g);
   QueuePtr self;
-  q_.push_delivery(*slot, QueueEntry(grant_message(m.token, m.mode), seq), false, self);
+  q_.push_delivery(*slot, QueueEntry(grant_message(g), seq), false, self);
 }
 
 // The holder did not renew in time: its grant is gone, and so is its
@@ -232,42 +238,47 @@ void LockQueue::tell(LockEvent::Kind k, const Grant& g) {
   std::string_view tag;
   for (const Member& m : members_)
     if (m.owner == g.owner) connection = m.connection, tag = m.tag;
-  args_.observer->lock_event(LockEvent{k, q_.name(), connection, tag, g.token, g.mode == locks::Mode::Shared});
+  args_.observer->lock_event(
+      LockEvent{k, q_.name(), connection, tag, g.token, g.mode == locks::Mode::Shared, g.permit});
 }
 
 LockQueue::View LockQueue::view() const {
   const locks::Snapshot ls = lock_.snapshot();
   View v;
   v.last_token = last_token_;
-  auto party = [&](locks::OwnerId owner, locks::Mode mode, locks::Token token) {
+  auto party = [&](locks::OwnerId owner, locks::Mode mode, locks::Token token, locks::Permit permit) {
     Party p;
     p.shared = mode == locks::Mode::Shared;
     p.token = token;
+    p.permit = permit;
     for (const Member& m : members_)
       if (m.owner == owner) p.connection = m.connection, p.tag = m.tag;
     for (const auto& [seq, g] : grants_)
       if (g.owner == owner && g.token == token) p.delivery = seq;
     return p;
   };
-  for (const auto& h : ls.holders) v.holders.push_back(party(h.owner, h.mode, h.token));
+  for (const auto& h : ls.holders) v.holders.push_back(party(h.owner, h.mode, h.token, h.permit));
   if (ls.offer) {
-    v.waiters.push_back(party(ls.offer->owner, ls.offer->mode, ls.offer->token));
+    v.waiters.push_back(party(ls.offer->owner, ls.offer->mode, ls.offer->token, ls.offer->permit));
     v.waiters.back().offered = true;
   }
-  for (const auto& w : ls.waiters) v.waiters.push_back(party(w.owner, w.mode, 0));
+  for (const auto& w : ls.waiters) v.waiters.push_back(party(w.owner, w.mode, 0, 0));
   return v;
 }
 
 // What a grant carries: the token in a header (and as the body, for
-// clients that only read bodies), the lock and the mode.
-MessagePtr LockQueue::grant_message(locks::Token token, locks::Mode mode) const {
+// clients that only read bodies), the lock and the mode; a semaphore's
+// grant, its permit slot (x-lock-permit, 1..x-permits), which a resource
+// fences by: the highest token it accepted for that slot.
+MessagePtr LockQueue::grant_message(const Grant& g) const {
   Properties p;
-  p.headers = Table{{"x-fencing-token", Value(int64_t(token))},
+  p.headers = Table{{"x-fencing-token", Value(int64_t(g.token))},
                     {"x-lock", Value(std::string(q_.name()))},
-                    {"x-lock-mode", Value(std::string(mode == locks::Mode::Shared ? "shared" : "exclusive"))}};
+                    {"x-lock-mode", Value(std::string(g.mode == locks::Mode::Shared ? "shared" : "exclusive"))}};
+  if (g.permit) p.headers->emplace_back("x-lock-permit", Value(int64_t(g.permit)));
   p.content_type = "text/plain";
   p.delivery_mode = 1;
-  return Message::built("", q_.name(), std::move(p), std::make_shared<const std::string>(fmt::format("{}", token)));
+  return Message::built("", q_.name(), std::move(p), std::make_shared<const std::string>(fmt::format("{}", g.token)));
 }
 
 }  // namespace warren::broker

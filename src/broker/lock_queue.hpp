@@ -4,7 +4,8 @@
 // queue's calls map onto the lock (docs/locks.md is the user's view):
 //
 //   consumer added            a standing request, in its x-lock-mode
-//   request granted           a delivery carrying the fencing token, unsettled
+//   request granted           a delivery carrying the fencing token (and a
+//                             semaphore's permit slot, x-lock-permit), unsettled
 //   delivery settled          release, whatever the outcome; the consumer
 //                             asks again (it stays a standing request)
 //   consumer cancelled,       release (a session's close settles Released)
@@ -71,6 +72,7 @@ class LockQueue {
     std::string tag;          // its consumer tag or link name ("" for basic.get)
     bool shared = false;
     locks::Token token = 0;   // held, or offered
+    locks::Permit permit = 0; // a semaphore's slot, 1..permits (0: not a semaphore)
     uint64_t delivery = 0;    // a holder's grant: the queue's delivery seq
     bool offered = false;     // a waiter granted the lock, waiting for its credit
   };
@@ -90,12 +92,14 @@ class LockQueue {
     std::string tag;
     enum class State : uint8_t { Idle, Waiting, Offered, Held } state = State::Idle;
     locks::Token token = 0;  // Offered, Held
+    locks::Permit permit = 0;
   };
   struct Grant {
     locks::OwnerId owner;
     locks::Token token;
     locks::Mode mode;
     Consumer* consumer;  // null: basic.get's
+    locks::Permit permit = 0;
   };
   void tell(LockEvent::Kind k, const Grant& g);
 
@@ -107,7 +111,7 @@ class LockQueue {
   void pump(TimePoint now);
   void deliver(Member& m, TimePoint now);
   void lease_ended(locks::Token token);
-  MessagePtr grant_message(locks::Token token, locks::Mode mode) const;
+  MessagePtr grant_message(const Grant& g) const;
 
   Queue& q_;
   LockArgs args_;
@@ -117,6 +121,7 @@ class LockQueue {
   locks::OwnerId next_owner_ = 1;
   locks::OwnerId getter_ = 0;     // basic.get's owner while it asks
   locks::Token got_ = 0;          // and what it was offered
+  locks::Permit got_permit_ = 0;
   locks::Token last_token_ = 0;   // the last granted (View::last_token)
   std::vector<locks::Event> events_;
   TimePoint last_now_{};

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "broker/test_util.hpp"
@@ -18,6 +19,12 @@ using namespace test;
 int64_t token_of(const Delivery& d) {
   const Properties& p = d.message->properties();
   const Value* v = p.headers ? find(*p.headers, "x-fencing-token") : nullptr;
+  return v && v->as_int() ? *v->as_int() : -1;
+}
+
+// x-lock-permit: a semaphore's slot; -1 when the grant has none.
+int64_t permit_of(const Delivery& d) {
+  const Value* v = find(*d.message->properties().headers, "x-lock-permit");
   return v && v->as_int() ? *v->as_int() : -1;
 }
 
@@ -141,6 +148,43 @@ TEST_F(LockQueueTest, ASemaphoreGrantsUpToItsPermits) {
   ack(*q, b);
   EXPECT_EQ(c.got.size(), 1u);
   EXPECT_NE(token_of(c.got[0]), token_of(a.got[0]));
+}
+
+// Each grant of a semaphore names its permit slot, the lowest free one, so
+// that a resource can fence per slot; a mutex's and an rwlock's grants have
+// none.
+TEST_F(LockQueueTest, ASemaphoreGrantCarriesItsPermitSlot) {
+  QueuePtr q = lock({{"x-lock-kind", Value(std::string("semaphore"))}, {"x-permits", Value(3)}});
+  FakeConsumer a(1), b(1), c(1), d(1);
+  ASSERT_FALSE(consume(*q, a, LockMode::Default, "a"));
+  ASSERT_FALSE(consume(*q, b, LockMode::Default, "b"));
+  ASSERT_FALSE(consume(*q, c, LockMode::Default, "c"));
+  ASSERT_FALSE(consume(*q, d, LockMode::Default, "d"));
+  EXPECT_EQ(permit_of(a.got[0]), 1);
+  EXPECT_EQ(permit_of(b.got[0]), 2);
+  EXPECT_EQ(permit_of(c.got[0]), 3);
+  EXPECT_TRUE(d.got.empty());
+  ack(*q, b);  // slot 2 frees: d, first in line, takes it
+  ASSERT_EQ(d.got.size(), 1u);
+  EXPECT_EQ(permit_of(d.got[0]), 2);
+  EXPECT_GT(token_of(d.got[0]), token_of(c.got[0]));
+  // Cancelling frees a slot as an ack does; basic.get's grant has one too.
+  q->remove_consumer(&b, now);  // b asked again when it acked: withdrawn
+  q->remove_consumer(&a, now);
+  std::optional<Delivery> got = q->get(false, now);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(permit_of(*got), 1);
+
+  LockQueue::View v = q->lock()->view();
+  std::map<std::string, uint32_t> slots;
+  for (const LockQueue::Party& p : v.holders) slots[p.tag] = p.permit;
+  EXPECT_EQ(slots, (std::map<std::string, uint32_t>{{"", 1}, {"c", 3}, {"d", 2}}));
+
+  QueuePtr m = lock({}, "m");
+  std::optional<Delivery> mg = m->get(false, now);
+  ASSERT_TRUE(mg);
+  EXPECT_EQ(permit_of(*mg), -1);
+  EXPECT_EQ(m->lock()->view().holders.at(0).permit, 0u);
 }
 
 TEST_F(LockQueueTest, AnRwLockSharesReadersAndGivesWritersItAlone) {

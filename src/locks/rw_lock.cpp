@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 
 namespace warren::locks {
 
@@ -72,7 +73,7 @@ Failure RwLock::confirm(OwnerId owner, Token token, TimePoint now) {
   }
   std::optional<TimePoint> expires;
   if (offer_->ttl) expires = after(now, *offer_->ttl);
-  held_.emplace(token, Held{owner, offer_->mode, now, expires, offer_->ttl});
+  held_.emplace(token, Held{owner, offer_->mode, now, expires, offer_->ttl, offer_->permit});
   if (offer_->mode == Mode::Exclusive) ++exclusive_held_;
   offer_.reset();
   grant(now);
@@ -83,6 +84,7 @@ Failure RwLock::reject(OwnerId owner, Token token, TimePoint now) {
   advance(now);
   if (!offer_ || offer_->owner != owner || offer_->token != token) return Failure::InvalidLockId;
   end_token(owner, token, Failure::OfferRejected);
+  free_permit(offer_->permit);
   offer_.reset();
   grant(now);
   return Failure::None;
@@ -92,6 +94,7 @@ bool RwLock::cancel(OwnerId owner, TimePoint now) {
   expire(now);  // not advance(): granting before withdrawing could offer to this very request
   if (offer_ && offer_->owner == owner) {
     end_token(owner, offer_->token, Failure::Cancelled);
+    free_permit(offer_->permit);
     offer_.reset();
     grant(now);
     return true;
@@ -111,6 +114,7 @@ Failure RwLock::release(OwnerId owner, Token token, TimePoint now) {
   auto it = held_.find(token);
   if (it == held_.end() || it->second.owner != owner) return Failure::InvalidLockId;
   if (it->second.mode == Mode::Exclusive) --exclusive_held_;
+  free_permit(it->second.permit);
   held_.erase(it);
   end_token(owner, token, Failure::None);
   grant(now);
@@ -145,11 +149,15 @@ Status RwLock::status(OwnerId owner, Token token, TimePoint now) {
 
 void RwLock::disconnect(OwnerId owner, TimePoint now) {
   expire(now);  // not advance(): granting before withdrawing could offer to the leaving owner
-  if (offer_ && offer_->owner == owner) offer_.reset();
+  if (offer_ && offer_->owner == owner) {
+    free_permit(offer_->permit);
+    offer_.reset();
+  }
   std::erase_if(queue_, [&](const Waiting& w) { return w.owner == owner; });
   for (auto it = held_.begin(); it != held_.end();) {
     if (it->second.owner == owner) {
       if (it->second.mode == Mode::Exclusive) --exclusive_held_;
+      free_permit(it->second.permit);
       it = held_.erase(it);
     } else {
       ++it;
@@ -169,16 +177,19 @@ void RwLock::expire(TimePoint now) {
     if (it->second.expires && *it->second.expires <= now) {
       const Held& h = it->second;
       if (h.mode == Mode::Exclusive) --exclusive_held_;
-      emit(Event::Kind::Expired, h.owner, it->first, h.mode, Failure::None);
+      emit(Event::Kind::Expired, h.owner, it->first, h.mode, Failure::None, h.permit);
       end_token(h.owner, it->first, Failure::None);
+      free_permit(h.permit);
       it = held_.erase(it);
     } else {
       ++it;
     }
   }
   if (offer_ && offer_->deadline <= now) {
-    emit(Event::Kind::Failed, offer_->owner, offer_->token, offer_->mode, Failure::TimeoutWaitingForConfirm);
+    emit(Event::Kind::Failed, offer_->owner, offer_->token, offer_->mode, Failure::TimeoutWaitingForConfirm,
+         offer_->permit);
     end_token(offer_->owner, offer_->token, Failure::TimeoutWaitingForConfirm);
+    free_permit(offer_->permit);
     offer_.reset();
   }
   for (auto it = queue_.begin(); it != queue_.end();) {
@@ -224,8 +235,35 @@ void RwLock::grant(TimePoint now) {
   Waiting w = queue_[*i];
   queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(*i));
   Token token = tokens_ ? (*tokens_)++ : next_token_++;
-  offer_ = Offered{w.owner, token, w.mode, w.ttl, now + opts_.confirm_timeout};
-  emit(Event::Kind::Offered, w.owner, token, w.mode, Failure::None);
+  const Permit permit = take_permit(w.mode);
+  offer_ = Offered{w.owner, token, w.mode, w.ttl, now + opts_.confirm_timeout, permit};
+  emit(Event::Kind::Offered, w.owner, token, w.mode, Failure::None, permit);
+}
+
+Permit RwLock::take_permit(Mode m) {
+  if (opts_.max_shared == 0 || m != Mode::Shared) return 0;
+  if (!permits_free_.empty()) return permits_free_.extract(permits_free_.begin()).value();
+  return ++permits_top_;
+}
+
+void RwLock::free_permit(Permit p) {
+  if (p == 0) return;
+  if (p != permits_top_) {
+    permits_free_.insert(p);
+    return;
+  }
+  // The top slot: shrink past every free slot under it, so that the set
+  // holds only slots below the top.
+  --permits_top_;
+  while (!permits_free_.empty() && *permits_free_.rbegin() == permits_top_) {
+    permits_free_.erase(std::prev(permits_free_.end()));
+    --permits_top_;
+  }
+}
+
+Permit RwLock::permit_of(Token token) const {
+  auto it = held_.find(token);
+  return it == held_.end() ? 0 : it->second.permit;
 }
 
 void RwLock::end_token(OwnerId owner, Token token, Failure why) {
@@ -260,9 +298,9 @@ void RwLock::take_events(std::vector<Event>& out) {
 
 Snapshot RwLock::snapshot() const {
   Snapshot s;
-  for (const auto& [t, h] : held_) s.holders.push_back({h.owner, t, h.mode, h.since, h.expires});
+  for (const auto& [t, h] : held_) s.holders.push_back({h.owner, t, h.mode, h.since, h.expires, h.permit});
   std::sort(s.holders.begin(), s.holders.end(), [](auto& a, auto& b) { return a.token < b.token; });
-  if (offer_) s.offer = Snapshot::Offer{offer_->owner, offer_->token, offer_->mode, offer_->deadline};
+  if (offer_) s.offer = Snapshot::Offer{offer_->owner, offer_->token, offer_->mode, offer_->deadline, offer_->permit};
   for (const Waiting& w : queue_) s.waiters.push_back({w.owner, w.mode, w.since, w.deadline});
   s.next_token = next_token();
   return s;

@@ -13,10 +13,18 @@
 //
 // The same class is a mutex (every request Exclusive), a read/write lock,
 // and a counting semaphore (every request Shared, max_shared permits).
+//
+// Permits: with max_shared > 0, each Shared grant is for a permit slot
+// 1..max_shared, the lowest not held and not under the outstanding offer,
+// free again when the grant ends (release, expiry, disconnect, reject,
+// cancel, confirm timeout). A resource fences a semaphore per permit: the
+// highest token it accepted for that slot (docs/locks.md). Permit 0: not a
+// semaphore's permit (Exclusive grants, Shared ones without max_shared).
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -32,6 +40,8 @@ enum class Policy : uint8_t { ReaderPreferred, WriterPreferred, Fifo };
 using OwnerId = uint64_t;
 // A lock id. Strictly increasing in grant order, never reused: a fencing token.
 using Token = uint64_t;
+// A semaphore's permit slot, 1..max_shared; 0: none.
+using Permit = uint32_t;
 
 enum class Failure : uint8_t {
   None,
@@ -73,6 +83,7 @@ struct Event {
   Token token;  // 0 when the failure concerns a request never offered
   Mode mode;
   Failure reason;
+  Permit permit = 0;  // Offered (and Failed/Expired of a grant): its slot
 };
 
 enum class Status : uint8_t {
@@ -83,8 +94,8 @@ enum class Status : uint8_t {
 
 // What `socketlock status` shows.
 struct Snapshot {
-  struct Holder { OwnerId owner; Token token; Mode mode; TimePoint since; std::optional<TimePoint> expires; };
-  struct Offer { OwnerId owner; Token token; Mode mode; TimePoint deadline; };
+  struct Holder { OwnerId owner; Token token; Mode mode; TimePoint since; std::optional<TimePoint> expires; Permit permit = 0; };
+  struct Offer { OwnerId owner; Token token; Mode mode; TimePoint deadline; Permit permit = 0; };
   struct Waiter { OwnerId owner; Mode mode; TimePoint since; TimePoint deadline; };
   std::vector<Holder> holders;
   std::optional<Offer> offer;
@@ -132,11 +143,13 @@ class RwLock {
   // Permits free now (max_shared minus Shared holders); 0 while held
   // exclusively. Without max_shared: 1 when free, else 0.
   uint32_t available() const;
+  // The permit slot of held `token` (0: not held, or no permit).
+  Permit permit_of(Token token) const;
 
  private:
   struct Waiting { OwnerId owner; Mode mode; std::optional<Duration> ttl; TimePoint since; TimePoint deadline; };
-  struct Offered { OwnerId owner; Token token; Mode mode; std::optional<Duration> ttl; TimePoint deadline; };
-  struct Held { OwnerId owner; Mode mode; TimePoint since; std::optional<TimePoint> expires; std::optional<Duration> ttl; };
+  struct Offered { OwnerId owner; Token token; Mode mode; std::optional<Duration> ttl; TimePoint deadline; Permit permit; };
+  struct Held { OwnerId owner; Mode mode; TimePoint since; std::optional<TimePoint> expires; std::optional<Duration> ttl; Permit permit; };
   // Tokens an owner recently had, so STATUS/CONFIRM can answer precisely.
   struct History { std::deque<std::pair<Token, Failure>> ended; };
   static constexpr size_t kHistory = 16;
@@ -147,7 +160,11 @@ class RwLock {
   bool compatible(Mode m) const;
   void end_token(OwnerId owner, Token token, Failure why);
   Failure ended_reason(OwnerId owner, Token token) const;
-  void emit(Event::Kind k, OwnerId o, Token t, Mode m, Failure f) { events_.push_back({k, o, t, m, f}); }
+  void emit(Event::Kind k, OwnerId o, Token t, Mode m, Failure f, Permit p = 0) { events_.push_back({k, o, t, m, f, p}); }
+  // The lowest free slot for a grant in `m` (0: no slot for this grant),
+  // and a slot given back.
+  Permit take_permit(Mode m);
+  void free_permit(Permit p);
 
   Options opts_;
   Token next_token_;
@@ -156,6 +173,10 @@ class RwLock {
   std::optional<Offered> offer_;
   std::unordered_map<Token, Held> held_;
   size_t exclusive_held_ = 0;
+  // Slots 1..permits_top_ have been taken; those of them in permits_free_
+  // are free again. So the lowest free slot is the set's first, or top + 1.
+  Permit permits_top_ = 0;
+  std::set<Permit> permits_free_;
   std::unordered_map<OwnerId, History> history_;
   std::vector<Event> events_;
 };

@@ -103,5 +103,27 @@ TEST(Console, LockJsonNamesHoldersAndWaiters) {
   EXPECT_TRUE(j["waiters"][0]["token"].is_null());
 }
 
+// A semaphore's holders, and a waiter it was offered to, show their permit
+// slots; anyone else's permit is null.
+TEST(Console, LockJsonShowsEachSemaphoreHoldersPermit) {
+  LockInfo l;
+  l.name = "pool";
+  l.kind = "semaphore";
+  l.permits = 3;
+  l.holders.push_back({.consumer_tag = "a", .shared = true, .token = 11, .permit = 2, .delivery = 1});
+  l.holders.push_back({.consumer_tag = "b", .shared = true, .token = 12, .permit = 1, .delivery = 2});
+  l.waiters.push_back({.consumer_tag = "c", .shared = true, .token = 13, .permit = 3, .offered = true});
+  l.waiters.push_back({.consumer_tag = "d", .shared = true});
+  const json j = lock_json(l);
+  EXPECT_EQ(j["permits"], 3);
+  EXPECT_EQ(j["holders"][0]["permit"], 2);
+  EXPECT_EQ(j["holders"][1]["permit"], 1);
+  EXPECT_EQ(j["waiters"][0]["permit"], 3);
+  EXPECT_TRUE(j["waiters"][1]["permit"].is_null());
+  LockInfo m;
+  m.holders.push_back({.token = 5, .delivery = 1});
+  EXPECT_TRUE(lock_json(m)["holders"][0]["permit"].is_null());
+}
+
 }  // namespace
 }  // namespace warren::mgmt

@@ -40,8 +40,8 @@ LockInfo lock_info(const std::string& vhost, const std::string& name, const brok
   const broker::LockQueue::View v = l.view();
   li.last_token = v.last_token;
   auto party = [&](const broker::LockQueue::Party& p) {
-    LockParty out{.consumer_tag = p.tag, .shared = p.shared, .token = p.token, .delivery = p.delivery,
-                  .offered = p.offered};
+    LockParty out{.consumer_tag = p.tag, .shared = p.shared, .token = p.token, .permit = p.permit,
+                  .delivery = p.delivery, .offered = p.offered};
     for (const server::ConnectionSummary& c : conns) {
       if (p.connection == 0 || c.id != p.connection) continue;
       out.connection = c.name;
@@ -63,13 +63,17 @@ json party_json(const LockParty& p, bool waiting) {
             {"channel", p.channel ? json(p.channel) : json(nullptr)},
             {"consumer_tag", p.connection.empty() ? json(nullptr) : json(p.consumer_tag)},
             {"mode", p.shared ? "shared" : "exclusive"}};
+  // A semaphore's slot: a holder's, or an offered waiter's (null otherwise).
+  const json permit = p.permit ? json(p.permit) : json(nullptr);
   if (!waiting) {
     o["token"] = p.token;
+    o["permit"] = permit;
     o["delivery"] = p.delivery;
   } else {
     // A waiter the lock was offered to holds its token once it has credit.
     o["offered"] = p.offered;
     o["token"] = p.offered ? json(p.token) : json(nullptr);
+    o["permit"] = permit;
   }
   return o;
 }

@@ -29,6 +29,7 @@ struct LockParty {
   std::string consumer_tag;
   bool shared = false;
   uint64_t token = 0;      // held, or offered
+  uint32_t permit = 0;     // a semaphore's slot, 1..permits (0: not a semaphore)
   uint64_t delivery = 0;   // a holder's grant, as the queue numbers its deliveries
   bool offered = false;    // granted, waiting for its consumer's credit
 };

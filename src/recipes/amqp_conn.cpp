@@ -50,6 +50,7 @@ Delivery convert(client::Delivery&& d) {
   out.tag = d.delivery_tag;
   out.consumer_tag = std::move(d.consumer_tag);
   out.token = int_field(d.message.properties, "x-fencing-token");
+  out.permit = int_field(d.message.properties, "x-lock-permit");
   out.body = std::move(d.message.body);
   out.redelivered = d.redelivered;
   return out;

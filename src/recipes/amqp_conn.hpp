@@ -74,6 +74,7 @@ struct Delivery {
   uint64_t tag = 0;
   std::string consumer_tag;
   std::optional<int64_t> token;  // header x-fencing-token, when it has one
+  std::optional<int64_t> permit; // header x-lock-permit: a Warren semaphore's slot
   std::string body;              // (the prover's queue workload reads its message ids here)
   bool redelivered = false;
 };

@@ -34,7 +34,11 @@ struct Options {
 };
 
 struct Held {
-  uint64_t token = 0;  // 0: this recipe has no fencing token
+  uint64_t token = 0;   // 0: this recipe has no fencing token
+  // A Warren semaphore's permit slot, 1..permits (x-lock-permit); 0: none
+  // (a mutex, or a recipe without tokens). A resource fences a semaphore
+  // per slot: the highest token it accepted for that slot.
+  uint32_t permit = 0;
 };
 
 // Connection lost / protocol failure.

@@ -73,7 +73,8 @@ class Native final : public Recipe {
     if (!d.token) throw Error("native: a grant without x-fencing-token from " + lock_);
     tag_ = d.tag;
     token_ = *d.token;
-    return Held{uint64_t(token_)};
+    const uint32_t permit = d.permit && *d.permit > 0 ? uint32_t(*d.permit) : 0;
+    return Held{uint64_t(token_), permit};
   }
 
   bool still_held() override {

@@ -20,6 +20,7 @@ class Holder:
         self.ch = self.conn.channel()
         self.ch.basic_qos(prefetch_count=1)
         self.grants = []  # (delivery_tag, token)
+        self.permits = []  # x-lock-permit of each grant (None: a mutex's, an rwlock's)
         self.cancelled = False
         self.ch.add_on_cancel_callback(lambda _frame: setattr(self, "cancelled", True))
         args = {"x-lock-mode": mode} if mode else None
@@ -29,6 +30,7 @@ class Holder:
         token = props.headers["x-fencing-token"]
         assert body.decode() == str(token), (body, token)
         self.grants.append((method.delivery_tag, token))
+        self.permits.append(props.headers.get("x-lock-permit"))
 
     def pump(self, seconds=0.05):
         self.conn.process_data_events(time_limit=seconds)
@@ -143,12 +145,21 @@ class LockTest(BrokerCase):
         self.pump_all(hs, 0.5)
         self.assertEqual(sorted(len(h.grants) for h in hs), [0, 1, 1])
         self.assertEqual(ch.queue_declare(sem, passive=True).method.message_count, 0)
+        # Each grant names its permit slot; the waiter takes the slot freed.
+        held = [h for h in hs if h.grants]
+        self.assertEqual(sorted(h.permits[0] for h in held), [1, 2])
+        waiter = next(h for h in hs if not h.grants)
+        freed = held[0].permits[0]
+        held[0].release()
+        self.wait_grant(waiter, 1, hs)
+        self.assertEqual(waiter.permits, [freed])
 
         rw = self.lock(ch, **{"x-lock-kind": "rwlock"})
         r1, r2 = Holder(self, rw, "shared"), Holder(self, rw, "read")
         w = Holder(self, rw, "exclusive")
         self.pump_all([r1, r2, w], 0.5)
         self.assertEqual((len(r1.grants), len(r2.grants), len(w.grants)), (1, 1, 0))
+        self.assertEqual(r1.permits + r2.permits, [None, None])
         r1.release()
         r2.release()
         self.wait_grant(w, 1, (r1, r2))

@@ -83,6 +83,24 @@ class LockTest(Amqp10Case):
         self.pump(w_conn, 0.3)
         self.assertEqual(w.fetcher.has_message, 0)
 
+    def test_a_semaphore_grant_carries_its_permit_slot(self):
+        name = self.lock(**{"x-lock-kind": "semaphore", "x-permits": 2})
+        conns = [self.connect() for _ in range(3)]
+        rcvs = [self.receiver(c, f"/queue/{name}") for c in conns]
+        slots = []
+        for c, r in zip(conns[:2], rcvs[:2]):
+            r.link.flow(1)
+            m = self.take(c, r, 1, 5)[0]
+            slots.append((m.properties["x-lock-permit"], r.fetcher.unsettled.popleft()))
+        self.assertEqual(sorted(p for p, _ in slots), [1, 2])
+        # The first holder lets go: the third link gets its slot.
+        slots[0][1].update(Delivery.ACCEPTED)
+        slots[0][1].settle()
+        self.pump(conns[0], 0.1)
+        rcvs[2].link.flow(1)
+        m = self.take(conns[2], rcvs[2], 1, 5)[0]
+        self.assertEqual(m.properties["x-lock-permit"], slots[0][0])
+
     def test_a_presettled_receiver_is_refused(self):
         name = self.lock()
         conn = self.connect()

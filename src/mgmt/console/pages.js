@@ -280,7 +280,9 @@ function queue(main, [vhost, name]) {
 
 // ------------------------------------------------------------------- locks
 
-const partyColumns = (waiting) => [
+// A semaphore's holders (and its offered waiter) each have a permit slot,
+// 1..permits: a resource fences per slot.
+const partyColumns = (waiting, semaphore) => [
   ...(waiting ? [{ key: "position", label: "#", value: (p) => p.position, num: true }] : []),
   { key: "connection", label: "Connection", value: (p) => p.connection ?? "(basic.get)" },
   { key: "channel", label: "Channel", value: (p) => p.channel ?? "", num: true },
@@ -288,6 +290,7 @@ const partyColumns = (waiting) => [
   { key: "user", label: "User", value: (p) => p.user ?? "" },
   { key: "mode", label: "Mode", value: (p) => p.mode },
   { key: "token", label: waiting ? "Offered token" : "Fencing token", value: (p) => p.token ?? "", num: true },
+  ...(semaphore ? [{ key: "permit", label: "Permit", value: (p) => p.permit ?? "", num: true }] : []),
 ];
 
 function locks(main) {
@@ -307,9 +310,9 @@ function locks(main) {
           l.ttl !== null && l.ttl !== undefined ? ` · lease ${l.ttl} ms` : "",
           " · last token ", el("b", { "data-col": "last_token" }, l.last_token || "none")),
         el("h3", {}, `Holders (${l.holders.length})`),
-        table(partyColumns(false), l.holders, (p) => ({ class: "holder", "data-token": p.token }), "Free."),
+        table(partyColumns(false, l.kind === "semaphore"), l.holders, (p) => ({ class: "holder", "data-token": p.token }), "Free."),
         el("h3", {}, `Waiting (${l.waiters.length})`),
-        table(partyColumns(true), l.waiters.map((p, i) => ({ ...p, position: i + 1 })),
+        table(partyColumns(true, l.kind === "semaphore"), l.waiters.map((p, i) => ({ ...p, position: i + 1 })),
           (p) => ({ class: "waiter", "data-position": p.position }), "Nobody waits."))));
     },
   };
