@@ -22,7 +22,7 @@
 
 #include "config/config.hpp"
 #include "mgmt/api.hpp"
-#include "mgmt/http_server.hpp"
+#include "mgmt/endpoints.hpp"
 #include "net/event_loop.hpp"
 #include "net/signals.hpp"
 #include "amqp091/convert.hpp"
@@ -309,68 +309,21 @@ int main(int argc, char** argv) {
     }
     // The management API and Prometheus, on threads of their own; they reach
     // the broker through its loop (src/mgmt/api.hpp). Stopped before the
-    // loop's objects go, on every way out (a request waiting for the loop
-    // then gives up).
-    struct Management {
-      std::unique_ptr<mgmt::Api> api;
-      std::unique_ptr<mgmt::HttpServer> http, https, prometheus, prometheus_tls;
-      ~Management() {
-        if (api) api->stop();
-        http.reset();
-        https.reset();
-        prometheus.reset();
-        prometheus_tls.reset();
-      }
-    } management;
-    if (cfg->management.enabled || cfg->prometheus.enabled) {
-      mgmt::ApiOptions api_opts{cfg->data_dir, cfg->management.host};
-      if (socketlock)
-        api_opts.socketlock = [&socketlock_loop, &primary = *socketlock] {
-          return socketlock_gauges(socketlock_loop, primary);
-        };
-      management.api = std::make_unique<mgmt::Api>(loop, node, amqp.get(), std::move(api_opts));
-      mgmt::Api& api = *management.api;
-      // A port that is taken (another broker's) leaves warrend serving AMQP
-      // without it: said in the log, at error level.
-      auto listen = [](const std::string& host, uint16_t port, const char* what, mgmt::HttpServer::Handler h,
-                       unsigned threads, const net::TlsOptions* tls = nullptr) -> std::unique_ptr<mgmt::HttpServer> {
-        try {
-          auto s = std::make_unique<mgmt::HttpServer>(host, port, std::move(h), threads, tls);
-          spdlog::info("{} listening on {}:{}", what, host, s->port());
-          return s;
-        } catch (const std::exception& e) {
-          spdlog::error("{}: {}: not served", what, e.what());
-          return nullptr;
-        }
+    // loop's objects go, on every way out.
+    auto endpoint = [](const config::HttpConfig& c) {
+      mgmt::Endpoint e{c.enabled, c.host, c.port, std::nullopt};
+      if (c.tls.enabled)
+        e.tls = mgmt::Endpoint::Tls{tls_options(c.tls), c.tls.host.empty() ? c.host : c.tls.host, c.tls.port};
+      return e;
+    };
+    mgmt::ApiOptions api_opts{cfg->data_dir, cfg->management.host};
+    if (socketlock)
+      api_opts.socketlock = [&socketlock_loop, &primary = *socketlock] {
+        return socketlock_gauges(socketlock_loop, primary);
       };
-      // HTTPS beside HTTP, on ports of their own (RabbitMQ's management.ssl).
-      auto listen_tls = [&](const config::HttpConfig& c, const char* what, mgmt::HttpServer::Handler h,
-                            unsigned threads) -> std::unique_ptr<mgmt::HttpServer> {
-        const net::TlsOptions tls = tls_options(c.tls);
-        return listen(c.tls.host.empty() ? c.host : c.tls.host, c.tls.port, what, std::move(h), threads, &tls);
-      };
-      auto api_handler = [&api](const mgmt::Request& r) { return api.handle(r); };
-      auto metrics_handler = [&api](const mgmt::Request& r) {
-        return api.metrics(std::string_view(r.target).substr(0, r.target.find('?')));
-      };
-      // Threads per listener: a browser keeps connections open (each holds
-      // a thread until idle for 1 s), so two left tools waiting behind it.
-      constexpr unsigned kApiThreads = 8;
-      if (cfg->management.enabled) {
-        management.http =
-            listen(cfg->management.host, cfg->management.port, "management HTTP API", api_handler, kApiThreads);
-        if (cfg->management.tls.enabled)
-          management.https = listen_tls(cfg->management, "management HTTPS API", api_handler, kApiThreads);
-      }
-      if (cfg->prometheus.enabled) {
-        management.prometheus =
-            listen(cfg->prometheus.host, cfg->prometheus.port, "Prometheus metrics", metrics_handler, 1);
-        if (cfg->prometheus.tls.enabled)
-          management.prometheus_tls = listen_tls(cfg->prometheus, "Prometheus metrics (HTTPS)", metrics_handler, 1);
-      }
-      api.set_ports(management.http ? management.http->port() : 0,
-                    management.prometheus ? management.prometheus->port() : 0);
-    }
+    std::optional<mgmt::Endpoints> management;
+    management.emplace(loop, node, amqp.get(), std::move(api_opts), endpoint(cfg->management),
+                       endpoint(cfg->prometheus));
     spdlog::info("warrend ready (data dir {}{})", cfg->data_dir,
                  cfg->config_file.empty() ? ", embedded default configuration" : ", config " + cfg->config_file);
     // What `systemctl status` shows: where it serves.
@@ -382,10 +335,10 @@ int main(int argc, char** argv) {
                                       cfg->amqp.tls.host.empty() ? cfg->amqp.host : cfg->amqp.tls.host,
                                       amqp->tls_port()));
     }
-    if (management.http)
-      serving.push_back(fmt::format("management on {}:{}", cfg->management.host, management.http->port()));
-    if (management.prometheus)
-      serving.push_back(fmt::format("Prometheus on {}:{}", cfg->prometheus.host, management.prometheus->port()));
+    if (management->management_port())
+      serving.push_back(fmt::format("management on {}:{}", cfg->management.host, management->management_port()));
+    if (management->prometheus_port())
+      serving.push_back(fmt::format("Prometheus on {}:{}", cfg->prometheus.host, management->prometheus_port()));
     if (socketlock) serving.push_back("socketlock on " + cfg->socketlock_path());
     const std::string ready_status = fmt::format("serving {}", fmt::join(serving, ", "));
 
@@ -443,9 +396,7 @@ int main(int argc, char** argv) {
     }
     loop.run();
     watchdog.reset();
-    if (management.api) management.api->stop();
-    management.http.reset();
-    management.prometheus.reset();
+    management.reset();  // the API goes before what it reads
     amqp.reset();
     spdlog::info("warrend stopped");
   } catch (const std::exception& e) {
