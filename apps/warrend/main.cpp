@@ -136,7 +136,8 @@ class LockLog final : public broker::LockObserver {
  public:
   void lock_event(const broker::LockEvent& e) override {
     using K = broker::LockEvent::Kind;
-    const char* mode = e.shared ? "shared" : "exclusive";
+    // A semaphore's grant names its slot: the resource fences per permit.
+    const std::string mode = e.permit ? fmt::format("permit {}", e.permit) : e.shared ? "shared" : "exclusive";
     if (e.kind == K::LeaseEnded)
       spdlog::info("lock '{}': the lease of token {} ({}, connection {} '{}') ended unrenewed: released", e.lock, e.token,
                    mode, e.connection, e.consumer);
