@@ -255,7 +255,9 @@ TEST(SemaphorePermit, RandomOperationsNeverShareASlot) {
         ASSERT_TRUE(after.offer);
         EXPECT_EQ(after.offer->permit, e.permit);
       }
-      if (after.offer) EXPECT_FALSE(taken.contains(after.offer->permit)) << "seed " << seed;
+      if (after.offer) {
+        EXPECT_FALSE(taken.contains(after.offer->permit)) << "seed " << seed;
+      }
     }
   }
 }
