@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -18,6 +20,8 @@
 namespace warren::prover {
 
 namespace {
+
+constexpr const char* kRabbitServer = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 
 std::string temp_dir(const char* prefix) {
   std::string t = (std::filesystem::temp_directory_path() / (std::string(prefix) + "XXXXXX")).string();
@@ -55,6 +59,31 @@ void kill_group(pid_t& pid, int sig) {
   pid = -1;
 }
 
+// SIGTERM to the group, SIGKILL after `grace`; the exit status, or nullopt
+// when it had to be killed.
+std::optional<int> terminate(pid_t& pid, std::chrono::seconds grace) {
+  if (pid <= 0) return 0;
+  ::kill(-pid, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      pid = -1;
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill_group(pid, SIGKILL);
+  return std::nullopt;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
 class Warrend : public Broker {
  public:
   Warrend(std::string binary, std::vector<std::string> extra) : bin_(std::move(binary)), extra_(std::move(extra)) {
@@ -67,14 +96,28 @@ class Warrend : public Broker {
   }
   void start() override {
     std::vector<std::string> argv = {bin_, "--data-dir", dir_ + "/data", "--socketlock-path", socketlock_path(),
-                                     "--amqp-port", std::to_string(port_), "--log-level", "warn"};
+                                     "--amqp-port", std::to_string(port_), "--log-level", "warn",
+                                     "--no-management", "--no-prometheus"};
     argv.insert(argv.end(), extra_.begin(), extra_.end());
     pid_ = spawn(argv, log_path());
     if (!wait_listening(port_, std::chrono::seconds(30)))
       throw std::runtime_error("warrend did not listen on port " + std::to_string(port_) + ": see " + log_path());
   }
   void kill9() override { kill_group(pid_, SIGKILL); }
-  void stop() override { kill_group(pid_, SIGTERM); }
+  std::string stop() override {
+    if (pid_ <= 0) return "";
+    const std::optional<int> status = terminate(pid_, std::chrono::seconds(30));
+    std::string problem;
+    if (!status)
+      problem = "warrend did not exit within 30 s of SIGTERM";
+    else if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0)
+      problem = "warrend exited with status " + std::to_string(*status) + " after SIGTERM";
+    const std::string log = read_file(log_path());
+    for (const char* report : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"})
+      if (log.find(report) != std::string::npos) problem += "\nwarrend's log has a sanitizer report";
+    if (problem.empty()) return "";
+    return problem + "\n--- " + log_path() + ":\n" + log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
+  }
   std::string log_path() const override { return dir_ + "/warrend.log"; }
 
  private:
@@ -96,7 +139,7 @@ class RabbitMQ : public Broker {
   }
   void start() override {
     const std::string node = "warren-prover-" + std::to_string(port_) + "@localhost";
-    pid_ = spawn({"/usr/lib/rabbitmq/bin/rabbitmq-server"}, log_path(),
+    pid_ = spawn({kRabbitServer}, log_path(),
                  {{"HOME", dir_},
                   {"RABBITMQ_MNESIA_BASE", dir_ + "/mnesia"},
                   {"RABBITMQ_LOG_BASE", dir_ + "/log"},
@@ -109,7 +152,10 @@ class RabbitMQ : public Broker {
       throw std::runtime_error("RabbitMQ did not listen on port " + std::to_string(port_) + ": see " + log_path());
   }
   void kill9() override { kill_group(pid_, SIGKILL); }
-  void stop() override { kill_group(pid_, SIGTERM); }
+  std::string stop() override {
+    terminate(pid_, std::chrono::seconds(30));
+    return "";
+  }
   std::string log_path() const override { return dir_ + "/rabbitmq.log"; }
 };
 
@@ -120,6 +166,8 @@ std::unique_ptr<Broker> make_warrend(const std::string& binary, std::vector<std:
 }
 
 std::unique_ptr<Broker> make_rabbitmq() { return std::make_unique<RabbitMQ>(); }
+
+bool rabbitmq_installed() { return ::access(kRabbitServer, X_OK) == 0; }
 
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -311,7 +311,7 @@ RunResult run(const RunOptions& o, std::ostream& log) {
     if (!drain.wait_exit(seconds(120))) log << "the drain did not finish within 120 s\n";
   }
   int64_t end = now_us();
-  broker->stop();
+  if (std::string problem = broker->stop(); !problem.empty()) log << "stopping the broker: " << problem << "\n";
 
   {
     std::lock_guard lock(shared.mu);

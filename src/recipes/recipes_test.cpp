@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <map>
+#include <stdexcept>
 #include <thread>
 
+#include "broker.hpp"  // apps/prover's: the brokers a test starts and stops, as the prover does
 #include "recipes/amqp_conn.hpp"
-#include "recipes/broker_process.hpp"
 #include "recipes/lock_client.hpp"
 
 namespace warren::recipes {
@@ -21,15 +23,37 @@ using Clock = std::chrono::steady_clock;
 
 enum class BrokerKind { Warren, RabbitMQ };
 
+// $WARREN_WARREND (set by CTest), or a private RabbitMQ node; null when
+// rabbitmq-server is not installed.
+std::unique_ptr<prover::Broker> start_broker(BrokerKind k) {
+  std::unique_ptr<prover::Broker> b;
+  if (k == BrokerKind::Warren) {
+    const char* bin = std::getenv("WARREN_WARREND");
+    if (!bin) throw std::runtime_error("$WARREN_WARREND must name warrend (set by CTest)");
+    b = prover::make_warrend(bin);
+  } else {
+    if (!prover::rabbitmq_installed()) return nullptr;
+    b = prover::make_rabbitmq();
+  }
+  b->start();
+  return b;
+}
+
+Endpoint endpoint_of(const prover::Broker& b) {
+  Endpoint ep;
+  ep.port = b.port();
+  return ep;
+}
+
 // One broker of each kind for the whole binary, started by the first test
 // that needs it and stopped (and checked) at the end.
 class Brokers : public ::testing::Environment {
  public:
   // null: RabbitMQ is not installed.
-  static harness::BrokerProcess* get(BrokerKind k) {
+  static prover::Broker* get(BrokerKind k) {
     auto it = started().find(k);
     if (it == started().end())
-      it = started().emplace(k, k == BrokerKind::Warren ? harness::start_warrend() : harness::start_rabbitmq()).first;
+      it = started().emplace(k, start_broker(k)).first;
     return it->second.get();
   }
   void TearDown() override {
@@ -40,8 +64,8 @@ class Brokers : public ::testing::Environment {
   }
 
  private:
-  static std::map<BrokerKind, std::unique_ptr<harness::BrokerProcess>>& started() {
-    static std::map<BrokerKind, std::unique_ptr<harness::BrokerProcess>> m;
+  static std::map<BrokerKind, std::unique_ptr<prover::Broker>>& started() {
+    static std::map<BrokerKind, std::unique_ptr<prover::Broker>> m;
     return m;
   }
 };
@@ -69,7 +93,7 @@ class RecipeTest : public ::testing::TestWithParam<Case> {
   }
 
   std::unique_ptr<LockClient> client(const std::string& lock, const Options& o = {}) const {
-    return make_lock_client(recipe(), broker_->endpoint(), lock, o);
+    return make_lock_client(recipe(), endpoint_of(*broker_), lock, o);
   }
 
   // A token goes with a grant of a native lock only.
@@ -82,7 +106,7 @@ class RecipeTest : public ::testing::TestWithParam<Case> {
     }
   }
 
-  harness::BrokerProcess* broker_ = nullptr;
+  prover::Broker* broker_ = nullptr;
 };
 
 TEST_P(RecipeTest, OneHolderAtATime) {
@@ -192,7 +216,7 @@ TEST_P(RecipeTest, VerifySeesTheLockGone) {
   auto a = client(lock);
   ASSERT_TRUE(a->acquire(5s));
   ASSERT_TRUE(a->verify());
-  amqp::Connection admin(broker_->endpoint(), 5s);
+  amqp::Connection admin(endpoint_of(*broker_), 5s);
   const uint16_t ch = admin.open_channel();
   ASSERT_TRUE(admin.delete_queue(ch, *queue).ok());
   EXPECT_FALSE(a->verify()) << "verify did not notice that " << *queue << " was deleted";
@@ -230,8 +254,8 @@ class ConnTest : public ::testing::TestWithParam<BrokerKind> {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     return "recipes." + std::to_string(getpid()) + ".conn." + info->test_suite_name() + "." + info->name() + "." + what;
   }
-  Endpoint ep() const { return broker_->endpoint(); }
-  harness::BrokerProcess* broker_ = nullptr;
+  Endpoint ep() const { return endpoint_of(*broker_); }
+  prover::Broker* broker_ = nullptr;
 };
 
 TEST_P(ConnTest, ChannelErrorsCloseOnlyTheirChannel) {
@@ -350,9 +374,9 @@ INSTANTIATE_TEST_SUITE_P(RabbitMQ, ConnTest, ::testing::Values(BrokerKind::Rabbi
 // that both find the new queue empty both publish a token, and then two
 // single-queue clients hold the lock at once.
 TEST(SingleQueueFlaw, RacedCreationMakesTwoHolders) {
-  harness::BrokerProcess* broker = Brokers::get(BrokerKind::Warren);
+  prover::Broker* broker = Brokers::get(BrokerKind::Warren);
   const std::string lock = "recipes." + std::to_string(getpid()) + ".single-queue-flaw";
-  amqp::Connection c1(broker->endpoint(), 5s), c2(broker->endpoint(), 5s);
+  amqp::Connection c1(endpoint_of(*broker), 5s), c2(endpoint_of(*broker), 5s);
   const uint16_t ch1 = c1.open_channel(), ch2 = c2.open_channel();
   amqp::DeclareOk d1 = c1.declare(ch1, lock, {.durable = true});
   amqp::DeclareOk d2 = c2.declare(ch2, lock, {.durable = true});
@@ -367,8 +391,8 @@ TEST(SingleQueueFlaw, RacedCreationMakesTwoHolders) {
   amqp::DeclareOk after = c1.declare(ch1, lock, {.passive = true});
   EXPECT_EQ(after.messages, 2u);
 
-  auto a = make_lock_client("single-queue", broker->endpoint(), lock);
-  auto b = make_lock_client("single-queue", broker->endpoint(), lock);
+  auto a = make_lock_client("single-queue", endpoint_of(*broker), lock);
+  auto b = make_lock_client("single-queue", endpoint_of(*broker), lock);
   EXPECT_TRUE(a->acquire(5s));
   EXPECT_TRUE(b->acquire(5s)) << "the flaw is gone? update docs/locks.md";
   a->release();
@@ -378,12 +402,12 @@ TEST(SingleQueueFlaw, RacedCreationMakesTwoHolders) {
 // native with Options::shared: readers of an rwlock hold together; a
 // writer waits for them.
 TEST(NativeReaders, ShareTheLockAndKeepWritersOut) {
-  harness::BrokerProcess* broker = Brokers::get(BrokerKind::Warren);
+  prover::Broker* broker = Brokers::get(BrokerKind::Warren);
   const std::string lock = "recipes." + std::to_string(getpid()) + ".native-readers";
   const Options reader{.shared = true};
-  auto r1 = make_lock_client("native", broker->endpoint(), lock, reader);
-  auto r2 = make_lock_client("native", broker->endpoint(), lock, reader);
-  auto w = make_lock_client("native", broker->endpoint(), lock);
+  auto r1 = make_lock_client("native", endpoint_of(*broker), lock, reader);
+  auto r2 = make_lock_client("native", endpoint_of(*broker), lock, reader);
+  auto w = make_lock_client("native", endpoint_of(*broker), lock);
   std::optional<Held> h1 = r1->acquire(5s), h2 = r2->acquire(5s);
   ASSERT_TRUE(h1 && h2) << "two readers did not hold together";
   EXPECT_NE(h1->token, h2->token);
@@ -401,9 +425,9 @@ TEST(NativeReaders, ShareTheLockAndKeepWritersOut) {
 // A broker that goes away is an Error (not a crash, not a hang, not a
 // "false"), and acquire tries to connect again.
 TEST(BrokerGone, IsAnError) {
-  std::unique_ptr<harness::BrokerProcess> own = harness::start_warrend();
+  std::unique_ptr<prover::Broker> own = start_broker(BrokerKind::Warren);
   const std::string lock = "recipes." + std::to_string(getpid()) + ".broker-gone";
-  auto a = make_lock_client("single-queue", own->endpoint(), lock);
+  auto a = make_lock_client("single-queue", endpoint_of(*own), lock);
   ASSERT_TRUE(a->acquire(5s));
   ASSERT_EQ(own->stop(), "");
   EXPECT_THROW(a->verify(), Error);
