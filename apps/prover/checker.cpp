@@ -17,14 +17,15 @@ struct Interval {
   uint32_t permit = 0;  // a semaphore's slot (0: none)
 };
 
-// When a fault was in force: from its injection to its heal (a kill:
-// only its instant; the process's own intervals end there anyway).
+// When a fault was in force: from its injection to its heal plus the
+// aftermath (LockCheck::aftermath_us); a kill: only its instant (the
+// process's own intervals end there anyway).
 struct Window {
   int target;  // -1: the broker, or every client
   int64_t from, to;
 };
 
-std::vector<Window> fault_windows(const History& h, int64_t end) {
+std::vector<Window> fault_windows(const History& h, int64_t end, int64_t aftermath) {
   std::vector<Window> out;
   std::map<std::pair<int, std::string>, size_t> open;
   for (const Op& op : h) {
@@ -34,7 +35,7 @@ std::vector<Window> fault_windows(const History& h, int64_t end) {
     } else if (op.f == Fn::Heal) {
       auto it = open.find({op.process, op.detail});
       if (it == open.end()) continue;
-      out[it->second].to = op.t_us;
+      out[it->second].to = op.t_us + aftermath;
       open.erase(it);
     }
   }
@@ -120,7 +121,7 @@ std::string list(const std::vector<Interval>& v) {
 }
 
 void check_beliefs(const History& h, const LockCheck& c, Verdict& v) {
-  const std::vector<Window> faults = fault_windows(h, c.end_us);
+  const std::vector<Window> faults = fault_windows(h, c.end_us, c.aftermath_us);
   overlaps(beliefs(h, c.end_us), c.permits, [&](const std::vector<Interval>& active, int64_t t) {
     int64_t from = t;
     for (const Interval& i : active) from = std::min(from, i.from);
@@ -165,26 +166,14 @@ void check_resource(const History& h, const LockCheck& c, Verdict& v) {
   });
 }
 
-void check_tokens(const History& h, Verdict& v) {
-  struct Grant {
-    int p;
-    int64_t invoked, ok;
-    uint64_t token;
-  };
-  std::map<int, int64_t> asked;
-  std::vector<Grant> grants;
-  std::map<uint64_t, int> seen;
-  for (const Op& op : h) {
-    if (op.f != Fn::Acquire) continue;
-    if (op.type == Type::Invoke) asked[op.process] = op.t_us;
-    if (op.type != Type::Ok || op.value == 0) continue;
-    grants.push_back({op.process, asked.count(op.process) ? asked[op.process] : op.t_us, op.t_us, op.value});
-    if (auto [it, fresh] = seen.emplace(op.value, op.process); !fresh)
-      v.violations.push_back({"token-repeat", op.t_us, {it->second, op.process},
-                              fmt::format("token {} granted to client {} and again to client {}", op.value, it->second,
-                                          op.process)});
-  }
-  // A grant completed before another was asked for must have the lower token.
+struct Grant {
+  int p;
+  int64_t invoked, ok;
+  uint64_t token;
+};
+
+// A grant completed before another was asked for must have the lower token.
+void check_token_order(std::vector<Grant> grants, Verdict& v) {
   std::vector<Grant> by_ok = grants;
   std::sort(by_ok.begin(), by_ok.end(), [](const Grant& a, const Grant& b) { return a.ok < b.ok; });
   std::sort(grants.begin(), grants.end(), [](const Grant& a, const Grant& b) { return a.invoked < b.invoked; });
@@ -200,6 +189,26 @@ void check_tokens(const History& h, Verdict& v) {
                               fmt::format("client {} got token {} after client {} had been granted {}", g.p, g.token,
                                           highest->p, highest->token)});
   }
+}
+
+// Tokens are compared within a permit slot: the recipes count them per slot
+// (Warren's semaphores count per vhost, which passes per slot too).
+void check_tokens(const History& h, Verdict& v) {
+  std::map<int, int64_t> asked;
+  std::map<uint32_t, std::vector<Grant>> by_slot;
+  std::map<std::pair<uint32_t, uint64_t>, int> seen;
+  for (const Op& op : h) {
+    if (op.f != Fn::Acquire) continue;
+    if (op.type == Type::Invoke) asked[op.process] = op.t_us;
+    if (op.type != Type::Ok || op.value == 0) continue;
+    by_slot[op.permit].push_back({op.process, asked.count(op.process) ? asked[op.process] : op.t_us, op.t_us, op.value});
+    if (auto [it, fresh] = seen.emplace(std::pair{op.permit, op.value}, op.process); !fresh)
+      v.violations.push_back({"token-repeat", op.t_us, {it->second, op.process},
+                              fmt::format("token {}{} granted to client {} and again to client {}", op.value,
+                                          op.permit ? fmt::format(" (permit {})", op.permit) : std::string(),
+                                          it->second, op.process)});
+  }
+  for (auto& [slot, grants] : by_slot) check_token_order(std::move(grants), v);
 }
 
 void check_liveness(const History& h, const LockCheck& c, Verdict& v) {

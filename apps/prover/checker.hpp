@@ -39,6 +39,12 @@ struct LockCheck {
   // this, every client that asks must be served before the run ends.
   int64_t liveness_bound_us = 20'000'000;
   int64_t end_us = 0;  // when the run stopped (its open intervals end here)
+  // How long a fault's effects outlast its heal, for the belief check: a
+  // client that wakes from SIGSTOP (or a black hole's end) first reads what
+  // its socket buffered meanwhile, such as a grant the broker has since
+  // taken back when it declared the client dead, and believes it until
+  // its next call fails. The prover uses 2 heartbeats.
+  int64_t aftermath_us = 0;
 };
 
 struct Verdict {

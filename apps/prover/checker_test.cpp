@@ -72,6 +72,31 @@ TEST(Checker, AnOverlapDuringAFaultIsExplainedAndCounted) {
   EXPECT_EQ(v.belief_overlaps, 1u);
 }
 
+// What warren-recipe-single-queue showed under pauses (2026-12-07): client 0
+// was stopped while it waited, the broker declared it dead and passed the
+// token on; woken, it read the grant its socket had buffered and believed
+// it until its release failed. Within the aftermath of the heal that is the
+// fault's doing; past it, a double grant.
+TEST(Checker, AWokenClientsStaleGrantIsTheFaultsAftermath) {
+  auto run = [](int64_t aftermath_ms) {
+    Builder b;
+    b.op(0, 0, Type::Invoke, Fn::Acquire);
+    b.op(1, -1, Type::Info, Fn::Fault, 0, "stop");
+    b.h.back().process = 0;
+    b.op(50, 0, Type::Info, Fn::Heal, 0, "stop");
+    b.op(51, 0, Type::Ok, Fn::Acquire, 0);  // the buffered grant
+    b.op(60, 1, Type::Invoke, Fn::Acquire).op(61, 1, Type::Ok, Fn::Acquire, 0);
+    b.op(80, 0, Type::Invoke, Fn::Release).op(81, 0, Type::Info, Fn::Release, 0, "connection lost");
+    b.op(90, 1, Type::Invoke, Fn::Release);
+    LockCheck c = until(200);
+    c.aftermath_us = aftermath_ms * ms;
+    return check_locks(b.h, c);
+  };
+  EXPECT_TRUE(run(20).violations.empty());
+  EXPECT_EQ(run(20).belief_overlaps, 1u);
+  EXPECT_EQ(kinds(run(0)), std::vector<std::string>{"double-grant"});
+}
+
 TEST(Checker, AFencedStaleWriteIsNoViolationButAnUnfencedOneIs) {
   // Client 0 is paused holding token 10; client 1 takes token 11 and writes;
   // client 0 wakes and writes "end".
@@ -172,6 +197,30 @@ TEST(Checker, TokensMustFollowRealTime) {
   concurrent.op(2, 1, Type::Ok, Fn::Acquire, 30).op(3, 1, Type::Invoke, Fn::Release);
   concurrent.op(4, 0, Type::Ok, Fn::Acquire, 31).op(5, 0, Type::Invoke, Fn::Release);
   EXPECT_TRUE(check_locks(concurrent.h, until(100)).violations.empty());
+}
+
+// The recipes count a semaphore's tokens per permit slot: tokens of two
+// slots are not ordered, those of one slot are, and one token may be given
+// once per slot.
+TEST(Checker, SemaphoreTokensAreOrderedPerSlot) {
+  auto grant = [](Builder& b, int64_t t, int p, uint64_t token, uint32_t permit) {
+    b.op(t, p, Type::Invoke, Fn::Acquire).op(t + 1, p, Type::Ok, Fn::Acquire, token).h.back().permit = permit;
+    b.op(t + 2, p, Type::Invoke, Fn::Release);
+  };
+  Builder slots;
+  grant(slots, 0, 0, 7, 1);
+  grant(slots, 10, 1, 3, 2);  // lower than slot 1's, in another slot
+  grant(slots, 20, 2, 7, 2);  // slot 1's number, in slot 2
+  grant(slots, 30, 0, 8, 1);
+  EXPECT_TRUE(check_locks(slots.h, until(100, 2)).violations.empty());
+  Builder stale;
+  grant(stale, 0, 0, 7, 1);
+  grant(stale, 10, 1, 6, 1);
+  EXPECT_EQ(kinds(check_locks(stale.h, until(100, 2))), std::vector<std::string>{"token-order"});
+  Builder repeat;
+  grant(repeat, 0, 0, 7, 2);
+  grant(repeat, 10, 1, 7, 2);
+  EXPECT_EQ(kinds(check_locks(repeat.h, until(100, 2))), (std::vector<std::string>{"token-repeat", "token-order"}));
 }
 
 TEST(Checker, AClientNeverServedAfterTheFaultsHealIsALivenessViolation) {

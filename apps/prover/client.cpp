@@ -105,6 +105,7 @@ int run_client(const ClientOptions& o) {
     ep.heartbeat_s = o.heartbeat_s;
     recipes::Options ro;
     ro.permits = o.permits;
+    ro.fence = !o.no_fence;
     lock = recipes::make_lock_client(o.target, ep, o.lock, ro);
   }
   std::mt19937_64 rng(o.seed * 7919 + uint64_t(o.id));

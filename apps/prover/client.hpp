@@ -27,6 +27,7 @@ struct ClientOptions {
   std::chrono::milliseconds acquire_timeout{5000};
   uint64_t seed = 1;
   bool unfenced = false;  // a planted bug: the resource is shown token 0, so it cannot fence
+  bool no_fence = false;  // the recipes without their counter queue: no token at all (recipes::Options::fence)
   // Queue workload: "producer" (persistent publishes with confirms),
   // "consumer" (manual acks), or "drain" (takes what is left, then exits).
   std::string role;

@@ -126,6 +126,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--clients", o.clients, "client processes")->check(CLI::Range(1, 256));
   run_cmd->add_option("--report", o.report_dir, "write report.html and history.jsonl here");
   run_cmd->add_option("--warrend", warrend, "the warrend to start (default: beside this program)");
+  run_cmd->add_flag("--no-fence", o.no_fence,
+                    "recipes without their counter queue's fencing token, as amqp-locks wrote them");
   run_cmd->add_option("--heartbeat", o.heartbeat_s, "AMQP heartbeat the clients ask for, seconds")->check(CLI::Range(1, 60));
 
   std::string st_warrend;
@@ -147,6 +149,7 @@ int main(int argc, char** argv) {
   client_cmd->add_option("--seed", c.seed);
   client_cmd->add_option("--socketlock-path", c.socketlock_path);
   client_cmd->add_flag("--unfenced", c.unfenced);
+  client_cmd->add_flag("--no-fence", c.no_fence);
   client_cmd->add_option("--role", c.role);
 
   CLI11_PARSE(app, argc, argv);

@@ -235,6 +235,7 @@ RunResult run(const RunOptions& o, std::ostream& log) {
                                      "--seed", std::to_string(o.seed), "--socketlock-path", broker->socketlock_path()};
     if (o.workload == "queue") argv.insert(argv.end(), {"--role", i % 2 == 0 ? "producer" : "consumer"});
     if (o.unfenced) argv.push_back("--unfenced");
+    if (o.no_fence) argv.push_back("--no-fence");
     clients.push_back(std::make_unique<ClientProcess>(i, argv, client_log, shared));
     clients.back()->start();
   }
@@ -323,14 +324,14 @@ RunResult run(const RunOptions& o, std::ostream& log) {
     end = stopped;
   }
   r.verdict = o.workload == "queue" ? check_queue(r.history, QueueCheck{end})
-                                    : check_locks(r.history, LockCheck{target.permits, tail, end});
+                                    : check_locks(r.history, LockCheck{target.permits, tail, end, 2 * int64_t(o.heartbeat_s) * 1'000'000});
   return r;
 }
 
 void print_summary(std::ostream& out, const RunOptions& o, const RunResult& r) {
   const Verdict& v = r.verdict;
-  out << fmt::format("target {}, workload {}, {} clients, {} s, seed {}, faults {}\n", o.target, o.workload, o.clients,
-                     o.seconds, o.seed, r.faults.size());
+  out << fmt::format("target {}{}, workload {}, {} clients, {} s, seed {}, faults {}\n", o.target,
+                     o.no_fence ? " (no fence)" : "", o.workload, o.clients, o.seconds, o.seed, r.faults.size());
   if (o.workload == "queue") {
     out << fmt::format("confirmed {}, delivered {} (duplicates {}), confirmed and never delivered {}\n", v.confirmed,
                        v.delivered, v.duplicates, v.lost);

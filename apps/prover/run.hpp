@@ -29,6 +29,7 @@ struct RunOptions {
   int heartbeat_s = 2;
   std::vector<std::string> warrend_args;  // extra (selftest's planted bugs)
   bool unfenced = false;                  // clients show the resource token 0 (selftest's planted bug)
+  bool no_fence = false;                  // recipes as their authors wrote them, with no token
   bool harsh = false;                     // every fault at the holder, and long enough to matter (selftest)
 };
 

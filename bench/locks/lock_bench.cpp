@@ -43,7 +43,7 @@ double percentile(std::vector<double>& v, double p) {
   return v[i];
 }
 
-Result run_locks(const Endpoint& ep, const std::string& recipe, int clients, double seconds, int run) {
+Result run_locks(const Endpoint& ep, const std::string& recipe, bool fence, int clients, double seconds, int run) {
   const std::string lock = fmt::format("bench-{}-{}-{}", recipe, clients, run);
   std::atomic<bool> go{false}, stop{false};
   std::vector<std::vector<double>> lat(static_cast<size_t>(clients));
@@ -53,6 +53,7 @@ Result run_locks(const Endpoint& ep, const std::string& recipe, int clients, dou
     threads.emplace_back([&, i] {
       Options o;
       o.permits = 1;
+      o.fence = fence;
       auto c = make_lock_client(recipe, ep, lock, o);
       try {
         c->acquire(std::chrono::seconds(30));  // connects, declares
@@ -136,7 +137,7 @@ int main(int argc, char** argv) {
   Endpoint ep;
   std::string recipe = "native", broker = "warren", client_list = "1,64";
   double seconds = 5;
-  bool baseline = false, json = false;
+  bool baseline = false, json = false, fence = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -148,8 +149,9 @@ int main(int argc, char** argv) {
     else if (a == "--broker") broker = next();
     else if (a == "--baseline") baseline = true;
     else if (a == "--json") json = true;
+    else if (a == "--no-fence") fence = false;
     else {
-      std::cerr << "usage: lock_bench --port P [--host H] [--broker NAME] (--recipe NAME [--clients 1,64] | --baseline) "
+      std::cerr << "usage: lock_bench --port P [--host H] [--broker NAME] (--recipe NAME [--clients 1,64] [--no-fence] | --baseline) "
                    "[--seconds S] [--json]\n";
       return 2;
     }
@@ -171,6 +173,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   int run = 0;
-  for (int c : parse_list(client_list)) print(recipe, c, run_locks(ep, recipe, c, seconds, run++));
+  const std::string what = fence || recipe.starts_with("native") ? recipe : recipe + " (no fence)";
+  for (int c : parse_list(client_list)) print(what, c, run_locks(ep, recipe, fence, c, seconds, run++));
   return 0;
 }

@@ -3,7 +3,8 @@
 
 For each broker: a publish + consume round trip (the floor), then
 lock_bench's cycle (acquire, release) with 1 and 64 contending clients for
-Warren's native lock and for each mutex recipe of amqp-locks, and
+Warren's native lock and for each mutex recipe of amqp-locks (with the
+counter queue's fencing token, and single-queue also without), and
 socketlock_bench's write cycle for socketlock. Writes a markdown table.
 
   bench/locks/run.py --seconds 5 --out bench/results/locks-DATE.md
@@ -51,6 +52,8 @@ def main():
             for r in recipes:
                 rows += bench(args.build_dir, broker.port, name, ["--recipe", r, "--clients", args.clients, *secs])
                 print(rows[-1], flush=True)
+            rows += bench(args.build_dir, broker.port, name,
+                          ["--recipe", "single-queue", "--no-fence", "--clients", args.clients, *secs])
         finally:
             broker.stop()
     sl = subprocess.run([os.path.join(args.build_dir, "bench/socketlock/socketlock_bench"), "--only", "write",

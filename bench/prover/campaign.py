@@ -43,25 +43,27 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--only", action="append", help="a target (repeatable); default: all")
     ap.add_argument("--faults", action="append", choices=sorted(FAULT_SETS), help="fault sets; default: both")
+    ap.add_argument("--fault-list", help="one fault list for every target instead of the sets (e.g. all)")
+    ap.add_argument("--no-fence", action="store_true", help="the recipes without their counter queue's token")
     ap.add_argument("--out", default=os.path.join(ROOT, f"bench/results/prover-{datetime.date.today()}.md"))
     args = ap.parse_args()
 
     prover = os.path.join(args.build_dir, "apps/prover/warren-prover")
     warrend = os.path.join(args.build_dir, "apps/warrend/warrend")
     targets = args.only or subprocess.run([prover, "list"], capture_output=True, text=True, check=True).stdout.split()
-    sets = args.faults or list(FAULT_SETS)
+    sets = ["custom"] if args.fault_list else (args.faults or list(FAULT_SETS))
     reports = os.path.splitext(args.out)[0]
     rows = []
     for target in targets:
         for name in sets:
-            faults = FAULT_SETS[name]
+            faults = args.fault_list if args.fault_list else FAULT_SETS[name]
             if target == "socketlock":
                 faults = faults.replace(",cut", "").replace(",delay", "").replace("blackhole", "kill")
             report = os.path.join(reports, f"{target}-{name}")
             cmd = [prover, "run", "--target", target, "--workload", "socketlock" if target == "socketlock" else "lock",
                    "--faults", faults, "--seconds", str(args.seconds), "--clients", str(args.clients),
                    "--heartbeat", str(args.heartbeat), "--seed", str(args.seed), "--report", report,
-                   "--warrend", warrend]
+                   "--warrend", warrend] + (["--no-fence"] if args.no_fence else [])
             t0 = time.monotonic()
             r = subprocess.run(cmd, capture_output=True, text=True)
             took = time.monotonic() - t0
@@ -90,8 +92,9 @@ def main():
 def write(args, rows):
     with open(args.out, "w") as f:
         f.write(f"# warren-prover campaign, {datetime.date.today()}\n\n")
+        extra = (" --no-fence" if args.no_fence else "") + (f" --fault-list {args.fault_list}" if args.fault_list else "")
         f.write(f"`bench/prover/campaign.py --seconds {args.seconds} --clients {args.clients} "
-                f"--heartbeat {args.heartbeat} --seed {args.seed}`, one run per row, on this 2-core VM. "
+                f"--heartbeat {args.heartbeat} --seed {args.seed}{extra}`, one run per row, on this 2-core VM. "
                 "Violations: see docs/prover.md. 'Stale refused': writes the fenced resource refused; "
                 "'belief overlaps': holders believing at once during a fault (what fencing is for).\n\n")
         f.write("| target | faults | operations | violations | by kind | stale refused | belief overlaps | "

@@ -53,6 +53,7 @@ Delivery convert(client::Delivery&& d) {
   out.permit = int_field(d.message.properties, "x-lock-permit");
   out.body = std::move(d.message.body);
   out.redelivered = d.redelivered;
+  out.remaining = d.message_count;
   return out;
 }
 

@@ -77,6 +77,7 @@ struct Delivery {
   std::optional<int64_t> permit; // header x-lock-permit: a Warren semaphore's slot
   std::string body;              // (the prover's queue workload reads its message ids here)
   bool redelivered = false;
+  uint32_t remaining = 0;        // basic.get-ok: the messages still ready in the queue after this one
 };
 
 // What the broker said about a publish (confirms or a transaction).

@@ -31,13 +31,18 @@ struct Options {
   uint32_t permits = 1;
   Verify verify = Verify::Confirm;
   bool shared = false;  // rwlock reader, native only
+  // The recipes other than native take a fencing token from a counter
+  // queue after each grant (recipes/fence.hpp). false: the recipe as its
+  // authors wrote it, with no token (Held::token 0).
+  bool fence = true;
 };
 
 struct Held {
-  uint64_t token = 0;   // 0: this recipe has no fencing token
-  // A Warren semaphore's permit slot, 1..permits (x-lock-permit); 0: none
-  // (a mutex, or a recipe without tokens). A resource fences a semaphore
-  // per slot: the highest token it accepted for that slot.
+  uint64_t token = 0;   // 0: no fencing token (Options::fence false)
+  // A semaphore's permit slot, 1..permits (Warren's x-lock-permit, or the
+  // recipe's own slot); 0: a mutex, or no token. A resource fences a
+  // semaphore per slot: the highest token it accepted for that slot. The
+  // recipes' tokens are counted per slot, Warren's per vhost.
   uint32_t permit = 0;
 };
 

@@ -104,6 +104,7 @@ class Native final : public Recipe {
 
   void abandon() override { close_quietly(conn(), ch_); }
   void forget() override { ch_ = vch_ = 0; }
+  bool tokens_from_broker() const override { return true; }
 
   const bool semaphore_;
   uint16_t ch_ = 0;   // holds the consumer and its grant

@@ -14,10 +14,14 @@ std::optional<Held> Recipe::acquire(std::chrono::milliseconds timeout) {
   if (held_) return held_;
   if (!conn_) {
     conn_ = std::make_unique<amqp::Connection>(ep_, kConnectTimeout);
+    fence_.forget();
     forget();
   }
   try {
-    held_ = take(Clock::now() + timeout);
+    const Clock::time_point deadline = Clock::now() + timeout;
+    std::optional<Held> h = take(deadline);
+    if (h && opts_.fence && !tokens_from_broker()) h = fenced(*h, deadline);
+    held_ = h;
   } catch (const Error&) {
     lost();
     throw;
@@ -58,7 +62,19 @@ void Recipe::disconnect() {
 void Recipe::lost() {
   conn_.reset();
   held_.reset();
+  fence_.forget();
   forget();
+}
+
+std::optional<Held> Recipe::fenced(Held h, Clock::time_point deadline) {
+  const std::string counter = lock_ + ".fence" + (h.permit ? "." + std::to_string(h.permit) : std::string());
+  std::optional<uint64_t> token = fence_.next(*conn_, counter, deadline);
+  if (!token) {
+    let_go();  // held, but no token in time: give it back
+    return std::nullopt;
+  }
+  h.token = *token;
+  return h;
 }
 
 bool pause_before_retry(Clock::time_point deadline, int attempt) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "recipes/amqp_conn.hpp"
+#include "recipes/fence.hpp"
 #include "recipes/lock_client.hpp"
 
 namespace warren::recipes {
@@ -31,6 +32,8 @@ class Recipe : public LockClient {
   virtual void abandon() = 0;
   // The connection is gone: forget channel numbers and the like.
   virtual void forget() = 0;
+  // Warren's lock queues carry their own tokens: no counter queue then.
+  virtual bool tokens_from_broker() const { return false; }
 
   amqp::Connection& conn() { return *conn_; }
   const std::string lock_;
@@ -38,8 +41,12 @@ class Recipe : public LockClient {
 
  private:
   void lost();
+  // Takes the hold's token from its counter queue (recipes/fence.hpp):
+  // "LOCK.fence", or "LOCK.fence.SLOT" for a semaphore's slot.
+  std::optional<Held> fenced(Held h, Clock::time_point deadline);
 
   Endpoint ep_;
+  Fence fence_;
   std::unique_ptr<amqp::Connection> conn_;
   std::optional<Held> held_;
 };

@@ -96,14 +96,11 @@ class RecipeTest : public ::testing::TestWithParam<Case> {
     return make_lock_client(recipe(), endpoint_of(*broker_), lock, o);
   }
 
-  // A token goes with a grant of a native lock only.
+  // Every grant has a token: the broker's (native), or the recipe's counter
+  // queue's (recipes/fence.hpp).
   void expect_token(const std::optional<Held>& h) const {
     ASSERT_TRUE(h);
-    if (native()) {
-      EXPECT_GT(h->token, 0u);
-    } else {
-      EXPECT_EQ(h->token, 0u);
-    }
+    EXPECT_GT(h->token, 0u);
   }
 
   prover::Broker* broker_ = nullptr;
@@ -124,9 +121,7 @@ TEST_P(RecipeTest, OneHolderAtATime) {
   EXPECT_FALSE(a->verify()) << "released, yet held";
   std::optional<Held> hb = b->acquire(5s);
   expect_token(hb);
-  if (native() && ha && hb) {
-    EXPECT_GT(hb->token, ha->token) << "tokens must increase";
-  }
+  if (ha && hb) EXPECT_GT(hb->token, ha->token) << "tokens must increase";
   EXPECT_TRUE(b->verify());
   EXPECT_FALSE(a->acquire(300ms)) << "two holders at once";
   b->release();
@@ -140,10 +135,13 @@ TEST_P(RecipeTest, OneHolderAtATime) {
 TEST_P(RecipeTest, DisconnectReleases) {
   const std::string lock = lock_name();
   auto a = client(lock), b = client(lock);
-  ASSERT_TRUE(a->acquire(5s));
+  std::optional<Held> ha = a->acquire(5s);
+  ASSERT_TRUE(ha);
   a->disconnect();
   EXPECT_FALSE(a->verify());
-  ASSERT_TRUE(b->acquire(10s)) << "the broker did not release a dead holder's lock";
+  std::optional<Held> hb = b->acquire(10s);
+  ASSERT_TRUE(hb) << "the broker did not release a dead holder's lock";
+  EXPECT_GT(hb->token, ha->token) << "a dead holder's token must be below the next one's";
   EXPECT_TRUE(b->verify());
 
   // a reconnects, and waits its turn.
@@ -173,12 +171,13 @@ TEST_P(RecipeTest, SemaphoreAdmitsItsPermits) {
   a->release();
   std::optional<Held> hc = c->acquire(5s);
   ASSERT_TRUE(hc);
-  // Warren's semaphore names each holder's permit slot (x-lock-permit): the
-  // lowest free, so c takes a's. The recipes without tokens have none.
-  const bool permits = recipe() == "native-semaphore";
-  EXPECT_EQ(ha->permit, permits ? 1u : 0u);
-  EXPECT_EQ(hb->permit, permits ? 2u : 0u);
-  EXPECT_EQ(hc->permit, permits ? 1u : 0u);
+  // Each holder has a permit slot: Warren's x-lock-permit (the lowest free),
+  // semaphore-ab's slot (scanned from 1), the token semaphores' token (a
+  // rejected one goes back to the head). So c takes a's, with a higher token.
+  EXPECT_EQ(ha->permit, 1u);
+  EXPECT_EQ(hb->permit, 2u);
+  EXPECT_EQ(hc->permit, 1u);
+  EXPECT_GT(hc->token, ha->token) << "a slot's tokens must increase";
   EXPECT_TRUE(b->verify());
   EXPECT_TRUE(c->verify());
   b->disconnect();
@@ -367,6 +366,59 @@ TEST_P(ConnTest, DeliveriesAndTheBrokersCancel) {
 std::string broker_name(const ::testing::TestParamInfo<BrokerKind>& i) {
   return i.param == BrokerKind::Warren ? "Warren" : "RabbitMQ";
 }
+// The recipes' fencing counter (recipes/fence.hpp), step by step on a
+// mutex recipe: seeded on first use, a counter someone holds unacknowledged
+// waited for, several counters (left by a holder that died between publish
+// and ack) folded into one above them all, and a holder that cannot get a
+// token in time gives the lock back.
+TEST_P(ConnTest, FenceCounter) {
+  const std::string lock = name("fence"), counter = lock + ".fence";
+  amqp::Connection x(ep(), 5s);
+  uint16_t ch = x.open_channel();
+  ASSERT_TRUE(x.declare(ch, counter, {.durable = true}).status.ok());  // a seeder that died before it published
+
+  auto a = make_lock_client("exclusive-queue", ep(), lock);
+  std::optional<Held> h = a->acquire(5s);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->token, 1u);
+  a->release();
+
+  std::optional<amqp::Delivery> d = x.get(ch, counter);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->body, "1");
+  EXPECT_EQ(d->remaining, 0u);
+  std::thread settle([&] {
+    std::this_thread::sleep_for(300ms);
+    x.close_channel(ch);  // gives it back
+  });
+  const auto t0 = Clock::now();
+  h = a->acquire(5s);
+  settle.join();
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->token, 2u);
+  EXPECT_GE(Clock::now() - t0, 250ms) << "took a token while the counter was out";
+  a->release();
+
+  ch = x.open_channel();
+  ASSERT_TRUE(x.confirm_select(ch).ok());
+  ASSERT_EQ(x.wait_confirm(ch, x.publish(ch, counter, "10", {.persistent = true})), amqp::Verdict::Acked);
+  h = a->acquire(5s);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->token, 11u) << "not above every counter in the queue";
+  a->release();
+  EXPECT_EQ(x.declare(ch, counter, {.passive = true}).messages, 1u) << "the counters were not folded into one";
+
+  d = x.get(ch, counter);
+  ASSERT_TRUE(d);
+  EXPECT_FALSE(a->acquire(300ms)) << "a token while the counter was out";
+  auto b = make_lock_client("exclusive-queue", ep(), lock, Options{.fence = false});
+  std::optional<Held> hb = b->acquire(2s);
+  ASSERT_TRUE(hb) << "a kept the lock it had no token for";
+  EXPECT_EQ(hb->token, 0u) << "Options::fence false has no token";
+  b->release();
+  x.close_channel(ch);
+}
+
 INSTANTIATE_TEST_SUITE_P(Warren, ConnTest, ::testing::Values(BrokerKind::Warren), broker_name);
 INSTANTIATE_TEST_SUITE_P(RabbitMQ, ConnTest, ::testing::Values(BrokerKind::RabbitMQ), broker_name);
 
@@ -420,6 +472,32 @@ TEST(NativeReaders, ShareTheLockAndKeepWritersOut) {
   EXPECT_GT(hw->token, std::max(h1->token, h2->token));
   EXPECT_FALSE(r1->acquire(300ms)) << "a reader got in with a writer";
   w->release();
+}
+
+// The recipes' tokens survive a broker's kill -9: the counter is a
+// persistent message in a durable queue, confirmed once it is on disk.
+TEST(FenceCounter, SurvivesABrokerRestart) {
+  std::unique_ptr<prover::Broker> own = start_broker(BrokerKind::Warren);
+  const std::string lock = "recipes." + std::to_string(getpid()) + ".fence-restart";
+  uint64_t before = 0;
+  {
+    auto a = make_lock_client("single-queue", endpoint_of(*own), lock);
+    for (int i = 0; i < 3; ++i) {
+      std::optional<Held> h = a->acquire(5s);
+      ASSERT_TRUE(h);
+      EXPECT_GT(h->token, before);
+      before = h->token;
+      a->release();
+    }
+    own->kill9();
+  }
+  own->start();
+  auto a = make_lock_client("single-queue", endpoint_of(*own), lock);
+  std::optional<Held> h = a->acquire(5s);
+  ASSERT_TRUE(h);
+  EXPECT_GT(h->token, before) << "a token repeated across a restart";
+  a->release();
+  EXPECT_EQ(own->stop(), "");
 }
 
 // A broker that goes away is an Error (not a crash, not a hang, not a

@@ -65,7 +65,7 @@ class SemaphoreAB final : public Recipe {
           break;  // lost a race: back to L = 1 after a pause
         }
         slot_ = l;
-        if (still_held()) return Held{};
+        if (still_held()) return Held{.permit = l};
         let_go();
       }
       if (!pause_before_retry(deadline, attempt)) return std::nullopt;

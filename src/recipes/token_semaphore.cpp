@@ -31,12 +31,20 @@
 //
 // Both: a holder cut off from the broker (partition, missed heartbeats,
 // RabbitMQ's consumer_timeout) still believes it holds after the broker has
-// given its token to another. docs/locks.md has the rest.
+// given its token to another. Each token names its slot, and the fencing
+// token (recipes/fence.hpp) is counted per slot, so a resource can refuse
+// that holder's late writes. docs/locks.md has the rest.
 #include "recipes/primitives.hpp"
 
 namespace warren::recipes {
 
 namespace {
+
+// A token's body names its permit slot ("token 3", as fill() makes them).
+uint32_t permit_of(const std::string& body) {
+  constexpr std::string_view kPrefix = "token ";
+  return body.starts_with(kPrefix) ? uint32_t(parse_counter(body.substr(kPrefix.size()))) : 0;
+}
 
 class TokenSemaphore final : public Recipe {
  public:
@@ -110,7 +118,8 @@ class TokenSemaphore final : public Recipe {
       return std::nullopt;
     }
     tag_ = d->tag;
-    return Held{};
+    // A token's body names its permit slot ("token 3"), which fences per slot.
+    return Held{.permit = permit_of(d->body)};
   }
 
   bool still_held() override {
