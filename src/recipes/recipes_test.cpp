@@ -422,10 +422,12 @@ TEST_P(ConnTest, FenceCounter) {
 INSTANTIATE_TEST_SUITE_P(Warren, ConnTest, ::testing::Values(BrokerKind::Warren), broker_name);
 INSTANTIATE_TEST_SUITE_P(RabbitMQ, ConnTest, ::testing::Values(BrokerKind::RabbitMQ), broker_name);
 
-// single-queue's flaw (docs/locks.md), played step by step: two clients
-// that both find the new queue empty both publish a token, and then two
-// single-queue clients hold the lock at once.
-TEST(SingleQueueFlaw, RacedCreationMakesTwoHolders) {
+// single-queue's first creation (docs/locks.md), played step by step: two
+// clients that both find the new queue empty both publish a token, and two
+// holders then take the lock at once. The recipe's fill (under the
+// administration mutex, marked by LOCK.filled) starts the queue again with
+// one token.
+TEST(SingleQueueCreation, CheckThenPublishRacesTheFillDoesNot) {
   prover::Broker* broker = Brokers::get(BrokerKind::Warren);
   const std::string lock = "recipes." + std::to_string(getpid()) + ".single-queue-flaw";
   amqp::Connection c1(endpoint_of(*broker), 5s), c2(endpoint_of(*broker), 5s);
@@ -442,12 +444,22 @@ TEST(SingleQueueFlaw, RacedCreationMakesTwoHolders) {
   ASSERT_EQ(c2.wait_confirm(ch2, s2), amqp::Verdict::Acked);
   amqp::DeclareOk after = c1.declare(ch1, lock, {.passive = true});
   EXPECT_EQ(after.messages, 2u);
+  std::string t1, t2;
+  ASSERT_TRUE(c1.qos(ch1, 1).ok() && c2.qos(ch2, 1).ok());
+  ASSERT_TRUE(c1.consume(ch1, lock, false, false, {}, &t1).ok() && c2.consume(ch2, lock, false, false, {}, &t2).ok());
+  EXPECT_TRUE(c1.next_delivery(ch1, Clock::now() + 5s)) << "no token for the first";
+  EXPECT_TRUE(c2.next_delivery(ch2, Clock::now() + 5s)) << "check-then-publish made two holders";
+  c1.close_channel(ch1);
+  c2.close_channel(ch2);
 
   auto a = make_lock_client("single-queue", endpoint_of(*broker), lock);
   auto b = make_lock_client("single-queue", endpoint_of(*broker), lock);
-  EXPECT_TRUE(a->acquire(5s));
-  EXPECT_TRUE(b->acquire(5s)) << "the flaw is gone? update docs/locks.md";
+  std::optional<Held> ha = a->acquire(5s);
+  ASSERT_TRUE(ha);
+  EXPECT_EQ(ha->permit, 0u) << "a mutex has no permit slot";
+  EXPECT_FALSE(b->acquire(500ms)) << "the fill left two tokens";
   a->release();
+  EXPECT_TRUE(b->acquire(5s));
   b->release();
 }
 
