@@ -78,6 +78,21 @@ int selftest(const std::string& warrend) {
     plants.push_back(p);
   }
   {
+    // A recipe that hands out no token, its holder paused past the
+    // heartbeat. (A black hole does not do it: the holder finishes its
+    // short write before the broker gives up on it, and then waits.)
+    Plant p{"recipe without its counter", "exclusive-queue --no-fence, the holder paused past the heartbeat", base,
+            "resource"};
+    p.opts.target = "warren-recipe-exclusive-queue";
+    p.opts.no_fence = true;
+    p.opts.harsh = true;
+    p.opts.faults = {"stop"};
+    p.opts.seconds = 17;
+    p.opts.clients = 3;
+    p.opts.seed = 3;
+    plants.push_back(p);
+  }
+  {
     Plant p{"fenced (control)", "the same pauses with tokens: the resource refuses the stale writes", base, ""};
     p.opts.harsh = true;
     p.opts.faults = {"stop"};
