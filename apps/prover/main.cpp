@@ -67,40 +67,29 @@ int selftest(const std::string& warrend) {
     p.opts.clients = 3;
     plants.push_back(p);
   }
+  // Long SIGSTOPs at whoever holds the lock, the same schedule each time.
+  RunOptions paused = base;
+  paused.harsh = true;
+  paused.faults = {"stop"};
+  paused.seconds = 17;
+  paused.clients = 3;
+  paused.seed = 3;
   {
-    Plant p{"unfenced", "holders ignore their token, paused past the heartbeat (SIGSTOP)", base, "resource"};
+    Plant p{"unfenced", "holders ignore their token, paused past the heartbeat (SIGSTOP)", paused, "resource"};
     p.opts.unfenced = true;
-    p.opts.harsh = true;
-    p.opts.faults = {"stop"};
-    p.opts.seconds = 17;
-    p.opts.clients = 3;
-    p.opts.seed = 3;
     plants.push_back(p);
   }
   {
-    // A recipe that hands out no token, its holder paused past the
-    // heartbeat. (A black hole does not do it: the holder finishes its
-    // short write before the broker gives up on it, and then waits.)
-    Plant p{"recipe without its counter", "exclusive-queue --no-fence, the holder paused past the heartbeat", base,
+    // A recipe that hands out no token. (A black hole does not do it: the
+    // holder finishes its short write before the broker gives up on it.)
+    Plant p{"recipe without its counter", "exclusive-queue --no-fence, the holder paused past the heartbeat", paused,
             "resource"};
     p.opts.target = "warren-recipe-exclusive-queue";
     p.opts.no_fence = true;
-    p.opts.harsh = true;
-    p.opts.faults = {"stop"};
-    p.opts.seconds = 17;
-    p.opts.clients = 3;
-    p.opts.seed = 3;
     plants.push_back(p);
   }
-  {
-    Plant p{"fenced (control)", "the same pauses with tokens: the resource refuses the stale writes", base, ""};
-    p.opts.harsh = true;
-    p.opts.faults = {"stop"};
-    p.opts.seconds = 17;
-    p.opts.clients = 3;
-    p.opts.seed = 3;
-    plants.push_back(p);
-  }
+  plants.push_back(
+      Plant{"fenced (control)", "the same pauses with tokens: the resource refuses the stale writes", paused, ""});
   int missed = 0;
   for (Plant& p : plants) {
     std::cout << fmt::format("== {}: {}\n", p.name, p.why) << std::flush;
