@@ -1,6 +1,8 @@
 // Writes the seed corpus of fuzz_store_recovery: a few valid logs, made by
 // a vhost and its store on a simulated disk, in the fuzzer's input format
-// (recovery_input.hpp). Between them they hold every record type.
+// (recovery_input.hpp). Between them they hold every record type, and
+// sealed segments' indexes: as written, and stale, misplaced, damaged,
+// torn, stray and made of arbitrary entries.
 //
 //   make_store_corpus fuzz/corpus/fuzz_store_recovery
 //
@@ -23,6 +25,7 @@
 #include "broker/vhost.hpp"
 #include "recovery_input.hpp"
 #include "store/segment.hpp"
+#include "store/segment_index.hpp"
 #include "store/sim_io.hpp"
 #include "store/vhost_store.hpp"
 
@@ -100,25 +103,38 @@ class Writer {
   }
 
   // Every segment file in the log directory, in the input format: with
-  // `strip`, their headers left to the fuzzer (options bit 0).
-  std::string dump(uint8_t options) {
+  // `strip`, their headers left to the fuzzer (options bit 0). Each index
+  // beside them as built from its segment (checked to be the very index
+  // the store wrote), or as `index_spec` says for segment number `n`.
+  std::string dump(uint8_t options, const std::function<std::string(uint64_t n)>& index_spec = {}) {
     std::vector<std::string> names;
     check(io.list(kDir, names) == 0, "list");
-    std::vector<fuzz::SegmentFile> files;
+    std::vector<fuzz::InputFile> files;
+    std::vector<std::pair<uint64_t, std::string>> segments;  // as on the disk
     for (const std::string& n : names) {
       if (!n.ends_with(".wlog")) continue;
-      fuzz::SegmentFile f;
+      fuzz::InputFile f;
       std::from_chars(n.data(), n.data() + 20, f.number);
       f.contents = io.contents(kDir + "/" + n);
+      segments.emplace_back(f.number, f.contents);
       if (options & fuzz::kAddHeader) {
         check(f.contents.size() >= kSegmentHeaderSize, "short segment");
         f.contents.erase(0, kSegmentHeaderSize);
       }
       files.push_back(std::move(f));
     }
-    check(files.size() <= fuzz::kMaxFiles, "too many segments");
+    for (const std::string& n : names) {
+      fuzz::InputFile f;
+      if (!index_number(n, f.number)) continue;
+      f.index = true;
+      f.contents = std::string(1, char(fuzz::kBuilt));
+      check(fuzz::index_file(f, segments) == io.contents(kDir + "/" + n), "an index not as built from its segment");
+      if (index_spec) f.contents = index_spec(f.number);
+      files.push_back(std::move(f));
+    }
+    check(files.size() <= fuzz::kMaxFiles, "too many files");
     std::string out;
-    check(fuzz::encode_input(options, files, out), "separator inside a segment");
+    check(fuzz::encode_input(options, files, out), "separator inside a file");
     return out;
   }
 
@@ -223,10 +239,10 @@ std::string redeclared() {
   return w.dump(options(true, 1, broker::Outcome::Released));
 }
 
-// Small segments: rotation, snapshots at each segment's start, and the
-// old segments removed once nothing in them is live.
-std::string rotated() {
-  Writer w(256);
+// Small segments: rotation, snapshots at each segment's start, the old
+// segments removed once nothing in them is live, and the sealed ones'
+// indexes.
+void rotate(Writer& w) {
   w.queue("q");
   w.queue("r", {{"x-max-length", int64_t(3)}, {"x-overflow", "drop-head"}});
   for (int i = 0; i < 12; ++i) {
@@ -235,7 +251,48 @@ std::string rotated() {
     if (i % 2) w.take("q", broker::Outcome::Accepted);
   }
   w.flush();
+}
+
+std::string rotated() {
+  Writer w(256);
+  rotate(w);
   return w.dump(options(true, 2, broker::Outcome::Modified, fuzz::kDeleteFirst));
+}
+
+// The same log, its sealed segments' indexes not as written: stale (of
+// fewer records), beside the wrong segment, damaged (its CRC made good),
+// torn, and its entries behind a header made to fit, or the file as is;
+// and a stray one, of the newest segment or of one that is gone (`stray`
+// after the newest).
+std::string indexes_spoiled(uint8_t options, int first_variant, uint64_t stray) {
+  Writer w(256);
+  rotate(w);
+  std::vector<std::string> names;
+  check(w.io.list(kDir, names) == 0, "list");
+  uint64_t newest = 0;
+  for (const std::string& n : names)
+    if (n.ends_with(".wlog")) std::from_chars(n.data(), n.data() + 20, newest);
+  const uint64_t k = newest + stray;
+  const std::string segment = w.io.exists(segment_path(kDir, k)) ? w.io.contents(segment_path(kDir, k)) : "";
+  w.io.set_contents(index_path(kDir, k), fuzz::built_index(k, segment));
+  int variant = first_variant;
+  return w.dump(options, [&](uint64_t n) -> std::string {
+    using namespace fuzz;
+    const std::string real = w.io.contents(index_path(kDir, n));
+    switch (variant++ % 6) {
+      case 0: return {char(kBuilt | kFirstRecords), 1};
+      case 1: return {char(kBuilt | kFrom | kStampSource), 0};
+      case 2: return {char(kBuilt | kEdits | kFixCrc), 40, 0, 1};
+      case 3: return {char(kBuilt | kCut), 50, 0};
+      case 4: return char(kRawEntries) + real.substr(kIndexHeaderSize, real.size() - kIndexHeaderSize - 4);
+      default: return char(kRawFile) + real;
+    }
+  });
+}
+
+std::string indexes_spoiled_a() { return indexes_spoiled(options(true, 2, broker::Outcome::Accepted), 0, 0); }
+std::string indexes_spoiled_b() {
+  return indexes_spoiled(options(false, 1, broker::Outcome::Rejected, fuzz::kPowerLoss), 3, 1);
 }
 
 // As it is on disk, headers and all; the exercise's batch is torn.
@@ -253,7 +310,8 @@ int main(int argc, char** argv) {
   check(argc == 2, "usage: make_store_corpus <dir>");
   const std::pair<const char*, std::function<std::string()>> seeds[] = {
       {"definitions", definitions}, {"messages", messages}, {"redeclared", redeclared},
-      {"rotated", rotated},         {"raw-headers", raw_headers},
+      {"rotated", rotated},         {"raw-headers", raw_headers}, {"indexes-spoiled-a", indexes_spoiled_a},
+      {"indexes-spoiled-b", indexes_spoiled_b},
   };
   for (const auto& [name, make] : seeds) {
     const std::string bytes = make();

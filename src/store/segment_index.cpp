@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -155,10 +156,14 @@ uint64_t index_entries(Io& io, const std::string& dir, uint64_t number) {
   std::unique_ptr<File> f;
   uint8_t header[kIndexHeaderSize];
   size_t got = 0;
+  uint64_t size = 0;
   if (io.open(index_path(dir, number), OpenMode::Read, f) || f->read_at(header, 0, got) || got < kIndexHeaderSize ||
-      std::memcmp(header, kIndexMagic, sizeof kIndexMagic) != 0)
+      std::memcmp(header, kIndexMagic, sizeof kIndexMagic) != 0 || f->size(size) || size < kIndexHeaderSize + 4)
     return 0;
-  return In(std::span<const uint8_t>(header + 24, 8)).u64();
+  // No more than the file can hold (an entry takes at least its type and
+  // length octets): the header is not checked here, and a damaged count
+  // must not size the reader's tables.
+  return std::min(In(std::span<const uint8_t>(header + 24, 8)).u64(), (size - kIndexHeaderSize - 4) / 2);
 }
 
 int load_index(Io& io, const std::string& dir, uint64_t number, File& segment, SegmentIndex& out, std::string& why) {

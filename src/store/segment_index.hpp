@@ -103,8 +103,9 @@ struct SegmentIndex {
 std::string parse_index(std::vector<uint8_t> file, uint64_t segment, SegmentIndex& out);
 
 // How many entries segment `number`'s index in `dir` says it has, from its
-// header alone (0 when there is no index, or no header): a hint for the
-// reader's tables, nothing is checked.
+// header alone (0 when there is no index, or no header), at most as many
+// as its size could hold: a hint for the reader's tables, nothing else is
+// checked.
 uint64_t index_entries(Io& io, const std::string& dir, uint64_t number);
 
 // Reads segment `number`'s index from `dir` and checks it against the

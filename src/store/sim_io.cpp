@@ -20,7 +20,7 @@ class SimFile final : public File {
     const uint64_t grows = end > node_->data.size() ? end - node_->data.size() : 0;
     if (io_.used() + grows > io_.capacity_) return ENOSPC;
     if (node_->data.size() < end) node_->data.resize(size_t(end), '\0');
-    std::memcpy(node_->data.data() + offset, data.data(), n);
+    if (n) std::memcpy(node_->data.data() + offset, data.data(), n);  // (an empty span's data() may be null)
     written = n;
     return 0;
   }
@@ -34,7 +34,7 @@ class SimFile final : public File {
     got = 0;
     if (offset >= node_->data.size()) return 0;
     got = std::min<size_t>(out.size(), node_->data.size() - size_t(offset));
-    std::memcpy(out.data(), node_->data.data() + offset, got);
+    if (got) std::memcpy(out.data(), node_->data.data() + offset, got);  // (an empty span's data() may be null)
     return 0;
   }
   int sync() override {

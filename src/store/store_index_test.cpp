@@ -271,6 +271,27 @@ TEST(StoreIndex, ATornDamagedOrMissingIndexIsReadAroundThenWrittenAgain) {
   EXPECT_EQ(h.consume(), kilobytes(0, 60));
 }
 
+// A damaged index header's entry count (a hint read before the index is
+// checked) once sized recovery's message table: 2^40 entries asked for
+// 48 GiB and the start-up died. The count is held to what the file can
+// hold; the index is then refused on its CRC and its segment read.
+TEST(StoreIndex, AnIndexCountingTooManyEntriesIsReadAround) {
+  Backlog h(60);
+  h.stop();
+  const std::string two = index_path("data/vhost", 2);
+  std::string bytes = h.io.contents(two);
+  ASSERT_GT(bytes.size(), kIndexHeaderSize);
+  bytes[24 + 5] = 1;  // the entry count, little-endian at 24: + 2^40
+  h.io.set_contents(two, bytes);
+  EXPECT_LE(index_entries(h.io, "data/vhost", 2), (bytes.size() - kIndexHeaderSize - 4) / 2);
+  ASSERT_EQ(h.open(), 0);
+  EXPECT_EQ(h.report.segments_read, 1u);
+  ASSERT_EQ(h.report.index_notes.size(), 1u);
+  EXPECT_NE(h.report.index_notes[0].what.find("CRC"), std::string::npos) << h.report.index_notes[0].what;
+  EXPECT_TRUE(h.report.damage.empty());
+  EXPECT_EQ(h.consume(), kilobytes(0, 60));
+}
+
 // The power goes after a segment is sealed and before its index is synced:
 // the index is torn or gone, the segment is read, nothing is lost.
 TEST(StoreIndex, PowerLostBetweenASealAndItsIndexSync) {
