@@ -66,7 +66,7 @@ class Channel final : public broker::Publisher {
   void handle_body(const Frame& f, TimePoint now);
   bool take_placed(const Frame& f);
   // basic.publish at frame i, with its content in frames [i + 1, end):
-  // published at once if it may be (see channel.cpp). Returns the content
+  // published at once if it may be (see channel_publish.cpp). Returns the content
   // frames it took; 0: none, the frames go one by one.
   size_t publish_whole(const BasicPublish& p, const FrameBatch& batch, size_t i, size_t end, TimePoint now);
   bool expecting_content() const { return receiving_; }

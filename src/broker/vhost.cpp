@@ -1,33 +1,28 @@
-// VHost: declarations, deletions, bindings and routing with RabbitMQ 3.10's
-// rules and texts (rabbit_channel, rabbit_exchange, rabbit_binding,
-// rabbit_amqqueue). Dead-lettering is in dead_letter.cpp.
+// VHost: declarations and deletions of exchanges and queues with RabbitMQ
+// 3.10's rules and texts (rabbit_channel, rabbit_exchange,
+// rabbit_amqqueue), and the queues' deadlines. Bindings are in
+// vhost_bindings.cpp, routing and publishing in vhost_routing.cpp,
+// dead-lettering in dead_letter.cpp.
 #include "broker/vhost.hpp"
 
 #include <fmt/format.h>
 
-#include "auth/directory.hpp"
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
-#include <algorithm>
-#include <array>
+#include "broker/vhost_checks.hpp"
 
 namespace warren::broker {
 
 namespace {
 
-Error default_exchange_refused() {
-  return Error::make(ErrorCode::AccessRefused, "operation not permitted on the default exchange");
-}
+using vhost_checks::default_exchange_refused;
+using vhost_checks::permitted;
 
 std::string quoted(bool b) { return b ? "'true'" : "'false'"; }
 
-// RabbitMQ's check_*_permitted: 403 with "<perm> access to <resource>
-// refused for user '<u>'". No Access: nothing to check.
-Error permitted(auth::Access* access, auth::Perm p, auth::Resource r, std::string_view name) {
-  if (!access) return Error::none();
-  if (std::optional<std::string> refused = access->check(p, r, name))
-    return Error::make(ErrorCode::AccessRefused, std::move(*refused));
-  return Error::none();
-}
 using auth::Perm;
 using auth::Resource;
 
@@ -62,51 +57,6 @@ Error check_args(const Table& current, const Table& requested, Pred compared, co
   for (const auto& [key, _] : current)
     if (Error e = check(key)) return e;
   return Error::none();
-}
-
-// Bindings are identified with their arguments sorted by key, as RabbitMQ does.
-Table sorted(const Table& args) {
-  Table t = args;
-  std::stable_sort(t.begin(), t.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  return t;
-}
-
-// rabbit_exchange_type_headers:validate_binding.
-Error validate_binding(const Exchange& x, const Table& args) {
-  if (x.type() != ExchangeType::Headers) return Error::none();
-  const Value* m = find(args, "x-match");
-  if (!m) return Error::none();
-  if (const std::string* s = m->as_string()) {
-    if (*s == "all" || *s == "any" || *s == "all-with-x" || *s == "any-with-x") return Error::none();
-    return Error::make(ErrorCode::PreconditionFailed,
-                       fmt::format("Invalid x-match field value <<\"{}\">>; expected all, any, all-with-x, or any-with-x",
-                                   *s));
-  }
-  return Error::make(ErrorCode::PreconditionFailed,
-                     fmt::format("Invalid x-match field type {} (value {}); expected longstr", type_name(*m),
-                                 to_text(*m)));
-}
-
-// RabbitMQ's ?ROUTING_HEADERS, in its order.
-constexpr std::array<std::string_view, 2> kRoutingHeaders = {"CC", "BCC"};
-
-// rabbit_basic:header_routes: the string elements of the CC and BCC arrays
-// (other elements are ignored); false, with RabbitMQ's error term, when
-// either header is not an array.
-bool header_routes(const Table* headers, std::vector<std::string_view>& keys, std::string* problem) {
-  if (!headers) return true;
-  for (std::string_view name : kRoutingHeaders) {
-    const Value* v = find(*headers, name);
-    if (!v) continue;
-    const Array* routes = v->as_array();
-    if (!routes) {
-      if (problem) *problem = fmt::format("{{unacceptable_type_in_header,\"{}\",{}}}", name, type_name(*v));
-      return false;
-    }
-    for (const Value& r : *routes)
-      if (const std::string* k = r.as_string()) keys.push_back(*k);
-  }
-  return true;
 }
 
 }  // namespace
@@ -390,303 +340,6 @@ void VHost::connection_closed(ConnectionId who, TimePoint now) {
   for (const auto& [_, q] : queues_)
     if (q->exclusive_owner() == who) owned.push_back(q);
   for (const QueuePtr& q : owned) delete_queue_now(q);
-}
-
-// ------------------------------------------------------------------ bindings
-
-// rabbit_channel:binding_action's order: write on the destination, the
-// default exchange refused, read on the source, then existence.
-Error VHost::check_bind_permitted(std::string_view source, const Destination& dest, auth::Access* access) {
-  if (Error e = permitted(access, Perm::Write, dest.is_exchange ? Resource::Exchange : Resource::Queue, dest.name))
-    return e;
-  if (source.empty() || (dest.is_exchange && dest.name.empty())) return default_exchange_refused();
-  return permitted(access, Perm::Read, Resource::Exchange, source);
-}
-
-Error VHost::check_bind_ends(std::string_view source, const Destination& dest, ConnectionId who, const Table& args,
-                             Exchange*& x) {
-  if (source.empty() || (dest.is_exchange && dest.name.empty())) return default_exchange_refused();
-  ExchangePtr src = find_exchange(source);
-  if (!src) return Error::make(ErrorCode::NotFound, "no " + resource("exchange", source, name_));
-  if (dest.is_exchange) {
-    if (!find_exchange(dest.name)) return Error::make(ErrorCode::NotFound, "no " + resource("exchange", dest.name, name_));
-  } else if (!find_queue(dest.name)) {
-    return Error::make(ErrorCode::NotFound, "no " + resource("queue", dest.name, name_));
-  }
-  if (Error e = validate_binding(*src, args)) return e;
-  if (!dest.is_exchange) {
-    Error err;
-    queue_for(dest.name, who, err);
-    if (err) return err;
-  }
-  x = src.get();
-  return Error::none();
-}
-
-Error VHost::bind_queue(std::string_view queue, std::string_view exchange, std::string_view key, const Table& args,
-                        ConnectionId who, auth::Access* access) {
-  Outbox::Operation op(outbox_);
-  Destination dest{std::string(queue), false};
-  if (Error e = check_bind_permitted(exchange, dest, access)) return e;
-  Exchange* x = nullptr;
-  if (Error e = check_bind_ends(exchange, dest, who, args, x)) return e;
-  bound(*x, Binding{std::move(dest), std::string(key), sorted(args)});
-  return Error::none();
-}
-
-Error VHost::bind_exchange(std::string_view destination, std::string_view source, std::string_view key,
-                           const Table& args, auth::Access* access) {
-  Outbox::Operation op(outbox_);
-  Destination dest{std::string(destination), true};
-  if (Error e = check_bind_permitted(source, dest, access)) return e;
-  Exchange* x = nullptr;
-  if (Error e = check_bind_ends(source, dest, 0, args, x)) return e;
-  bound(*x, Binding{std::move(dest), std::string(key), sorted(args)});
-  return Error::none();
-}
-
-bool VHost::durable_binding(const Exchange& source, const Destination& d) const {
-  if (!source.options().durable) return false;
-  if (d.is_exchange) {
-    ExchangePtr x = find_exchange(d.name);
-    return x && x->options().durable;
-  }
-  QueuePtr q = find_queue(d.name);
-  return q && q->durable();
-}
-
-void VHost::bound(Exchange& x, Binding b) {
-  ++routing_version_;
-  if (!definition_log_ || !durable_binding(x, b.destination)) {
-    x.bind(std::move(b));
-    return;
-  }
-  if (x.bind(b)) definition_log_->bound(x, b);
-}
-
-Error VHost::unbind_queue(std::string_view queue, std::string_view exchange, std::string_view key, const Table& args,
-                          ConnectionId who, auth::Access* access) {
-  Outbox::Operation op(outbox_);
-  if (Error e = check_bind_permitted(exchange, Destination{std::string(queue), false}, access)) return e;
-  ExchangePtr x = find_exchange(exchange);
-  if (!x || !find_queue(queue)) return Error::none();
-  Binding b{Destination{std::string(queue), false}, std::string(key), sorted(args)};
-  const auto& all = x->bindings();
-  if (std::find(all.begin(), all.end(), b) == all.end()) return Error::none();
-  Error err;
-  queue_for(queue, who, err);
-  if (err) return err;
-  x->unbind(b);
-  ++routing_version_;
-  if (definition_log_ && durable_binding(*x, b.destination)) definition_log_->unbound(*x, b);
-  after_unbind(x->name());
-  return Error::none();
-}
-
-Error VHost::unbind_exchange(std::string_view destination, std::string_view source, std::string_view key,
-                             const Table& args, auth::Access* access) {
-  Outbox::Operation op(outbox_);
-  if (Error e = check_bind_permitted(source, Destination{std::string(destination), true}, access)) return e;
-  ExchangePtr x = find_exchange(source);
-  if (!x || !find_exchange(destination)) return Error::none();
-  Binding b{Destination{std::string(destination), true}, std::string(key), sorted(args)};
-  if (x->unbind(b)) {
-    ++routing_version_;
-    if (definition_log_ && durable_binding(*x, b.destination)) definition_log_->unbound(*x, b);
-    after_unbind(x->name());
-  }
-  return Error::none();
-}
-
-Error VHost::may_publish(auth::Access* access, std::string_view exchange) {
-  return permitted(access, Perm::Write, Resource::Exchange, exchange);
-}
-
-Error VHost::may_consume(auth::Access* access, std::string_view queue) {
-  return permitted(access, Perm::Read, Resource::Queue, queue);
-}
-
-// ------------------------------------------------------------------- routing
-
-void VHost::route(const Exchange& x, const Message& msg, std::vector<QueuePtr>& out) {
-  if (!msg.sender_selected()) {
-    std::string_view key = msg.routing_key();
-    return route(x, msg, {&key, 1}, out);
-  }
-  std::vector<std::string_view> keys{msg.routing_key()};
-  header_routes(msg.properties().headers ? &*msg.properties().headers : nullptr, keys, nullptr);
-  for (const std::string& k : msg.bcc_keys()) keys.push_back(k);
-  route(x, msg, keys, out);
-}
-
-void VHost::route(const Exchange& x, const Message& msg, std::span<const std::string_view> keys,
-                  std::vector<QueuePtr>& out) {
-  out.clear();
-  if (x.name().empty()) {  // the default exchange: the queues named by the routing keys
-    for (std::string_view key : keys)
-      if (QueuePtr q = find_queue(key)) out.push_back(std::move(q));
-  } else {
-    route_exchanges(x, msg, keys, out);
-  }
-  unique_in_order(out);
-}
-
-void VHost::route_exchanges(const Exchange& x, const Message& msg, std::span<const std::string_view> keys,
-                            std::vector<QueuePtr>& out) {
-  // rabbit_exchange:route/2: a work list of exchanges, each visited once;
-  // an exchange that routes nowhere itself hands over to its alternate.
-  std::vector<const Exchange*> work{&x}, seen{&x};
-  std::vector<Destination>& dests = scratch_;
-  while (!work.empty()) {
-    const Exchange* cur = work.back();
-    work.pop_back();
-    dests.clear();
-    // Fanout and headers exchanges ignore routing keys: one pass is enough.
-    const bool keyed = cur->type() == ExchangeType::Direct || cur->type() == ExchangeType::Topic;
-    if (cur->type() == ExchangeType::Headers) route_read_headers_ = true;
-    for (size_t i = 0; i < (keyed ? keys.size() : 1); ++i) cur->route(msg, keys[i], dests);
-    if (dests.empty())
-      if (const std::string* ae = cur->alternate_exchange()) dests.push_back(Destination{*ae, true});
-    for (const Destination& d : dests) {
-      if (d.is_exchange) {
-        ExchangePtr next = find_exchange(d.name);
-        if (next && std::find(seen.begin(), seen.end(), next.get()) == seen.end()) {
-          seen.push_back(next.get());
-          work.push_back(next.get());
-        }
-      } else if (QueuePtr q = find_queue(d.name)) {
-        out.push_back(std::move(q));
-      }
-    }
-  }
-}
-
-size_t VHost::deliver_replies(std::span<const std::string_view> keys, const MessagePtr& msg) {
-  size_t delivered = 0;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    std::string_view key = keys[i];
-    if (!is_reply_to_name(key) || std::find(keys.begin(), keys.begin() + i, key) != keys.begin() + i) continue;
-    if (ReplyReceiver* r = direct_reply_.find(key); r && r->deliver_reply(msg)) ++delivered;
-  }
-  return delivered;
-}
-
-// Each queue once, in the order first reached.
-void VHost::unique_in_order(std::vector<QueuePtr>& out) {
-  if (out.size() > 1) {
-    std::vector<QueuePtr> unique;
-    unique.reserve(out.size());
-    if (out.size() <= 16) {
-      for (QueuePtr& q : out)
-        if (std::find(unique.begin(), unique.end(), q) == unique.end()) unique.push_back(std::move(q));
-    } else {
-      std::vector<const Queue*> keys;
-      keys.reserve(out.size());
-      for (const QueuePtr& q : out) keys.push_back(q.get());
-      std::sort(keys.begin(), keys.end());
-      std::vector<bool> taken(keys.size(), false);
-      for (QueuePtr& q : out) {
-        size_t i = size_t(std::lower_bound(keys.begin(), keys.end(), q.get()) - keys.begin());
-        if (!taken[i]) {
-          taken[i] = true;
-          unique.push_back(std::move(q));
-        }
-      }
-    }
-    out.swap(unique);
-  }
-}
-
-Error VHost::publish(std::string_view exchange, const MessagePtr& msg, TimePoint now, PublishResult& result,
-                     const PublishWaiter& waiter) {
-  ExchangePtr x = find_exchange(exchange);
-  if (!x) {
-    result = PublishResult{};
-    return Error::make(ErrorCode::NotFound, "no " + resource("exchange", exchange, name_));
-  }
-  return publish(*x, msg, now, result, nullptr, waiter);
-}
-
-// The caller keeps `xr` alive (a pointer it holds) for the call.
-Error VHost::publish(Exchange& xr, const MessagePtr& msg, TimePoint now, PublishResult& result, RouteCache* cache,
-                     const PublishWaiter& waiter) {
-  Outbox::Operation op(outbox_);
-  result = PublishResult{};
-  Exchange* x = &xr;
-  const std::string& exchange = x->name();
-  if (x->options().internal)
-    return Error::make(ErrorCode::AccessRefused, "cannot publish to internal " + resource("exchange", exchange, name_));
-  ++publish_counts_.received;
-  std::vector<QueuePtr> targets;
-  const bool default_exchange = x->name().empty();
-  if (!msg->sender_selected()) {
-    std::string_view key = msg->routing_key();
-    if (default_exchange && is_reply_to_name(key)) {  // no queue has such a name ("amq." is reserved)
-      result.replies = deliver_replies({&key, 1}, msg);
-      ++(result.replies ? publish_counts_.routed : publish_counts_.unroutable);
-      return Error::none();
-    }
-    if (cache && cache->version == routing_version_ && cache->exchange == x && cache->key == key) {
-      enqueue(cache->queues, msg, now, result, waiter);
-      return Error::none();
-    }
-    route_read_headers_ = false;
-    route(*x, *msg, {&key, 1}, targets);
-    if (cache && !route_read_headers_) {  // a headers exchange's route is the message's, not the key's
-      cache->exchange = x;
-      cache->key.assign(key);
-      cache->version = routing_version_;
-      cache->queues = targets;
-    }
-  } else {
-    // Rare: decode the headers. The keys view the original message's
-    // properties, which outlive the routing.
-    const Properties& props = msg->properties();
-    const Table* headers = props.headers ? &*props.headers : nullptr;
-    std::vector<std::string_view> keys{msg->routing_key()};
-    std::string problem;
-    if (!header_routes(headers, keys, &problem))
-      return Error::make(ErrorCode::PreconditionFailed, "invalid message: " + problem);
-    MessagePtr routed = msg;
-    if (headers && find(*headers, "BCC")) {
-      // The BCC keys stay the message's routing keys (dead-lettering uses them).
-      std::vector<std::string> bcc;
-      if (const Array* a = find(*headers, "BCC")->as_array())
-        for (const Value& k : *a)
-          if (const std::string* s = k.as_string()) bcc.push_back(*s);
-      Properties stripped = props;
-      erase(*stripped.headers, "BCC");
-      routed = msg->with(std::move(stripped), msg->exchange(), msg->routing_key(), std::move(bcc));
-      result.rewritten = routed;
-    }
-    if (default_exchange) result.replies = deliver_replies(keys, routed);
-    route(*x, *routed, keys, targets);
-    enqueue(targets, routed, now, result, waiter);
-    return Error::none();
-  }
-  enqueue(targets, msg, now, result, waiter);
-  return Error::none();
-}
-
-// Without a Durability this is the whole cost of outcomes: one test per queue.
-void VHost::enqueue(std::span<const QueuePtr> queues, const MessagePtr& msg, TimePoint now, PublishResult& result,
-                    const PublishWaiter& waiter) {
-  result.queues = queues.size();
-  ++(queues.empty() && result.replies == 0 ? publish_counts_.unroutable : publish_counts_.routed);
-  OutcomeTicket ticket = 0;
-  for (const QueuePtr& q : queues) {
-    if (q->publish(msg, now) == Queue::Accept::Rejected) {
-      result.rejected = true;
-      continue;
-    }
-    // A transient queue never waits: no call for it. Nor does a lock,
-    // which keeps nothing it is sent (a verification).
-    if (!durability_ || !q->durable() || q->lock() || !durability_->must_wait(*q, *msg)) continue;
-    if (!ticket && waiter.publisher) ticket = outcomes_.open(waiter);
-    if (ticket) outcomes_.add_part(ticket);
-    durability_->wait(*q, msg, ticket);
-  }
-  if (ticket) result.pending = !outcomes_.seal(ticket, !result.rejected);
 }
 
 // ---------------------------------------------------------------------- time
