@@ -197,6 +197,16 @@ int load_index(Io& io, const std::string& dir, uint64_t number, File& segment, S
     if (err || type != out.last.type || payload.size() != out.last.size)
       return why = fmt::format("the segment's record at offset {} does not match it", out.last.offset), EBADMSG;
   }
+  // warrend indexes a segment whole; one that stops short (damage that
+  // kept its CRC) would hide the records after it. Past the end there is
+  // only what was never written, which never reads as a record.
+  if (segment_size > out.end) {
+    uint8_t type = 0;
+    std::vector<uint8_t> payload;
+    const int err = read_record(segment, out.end, type, payload);
+    if (err && err != EBADMSG) return err;
+    if (!err) return why = fmt::format("the segment has a record past its end, at offset {}", out.end), EBADMSG;
+  }
   return 0;
 }
 

@@ -292,6 +292,41 @@ TEST(StoreIndex, AnIndexCountingTooManyEntriesIsReadAround) {
   EXPECT_EQ(h.consume(), kilobytes(0, 60));
 }
 
+// An index that stands for only the first records of its segment (good
+// CRC, good entries, its last record where it says) is not one warrend
+// writes, but damage could make one: recovery must not take it and skip
+// the records after its end. A valid record where it ends gives it away.
+TEST(StoreIndex, AnIndexOfOnlyAPrefixOfItsSegmentIsReadAround) {
+  Backlog h(60);
+  h.stop();
+  SegmentIndex good;
+  std::string why;
+  {
+    std::unique_ptr<File> seg;
+    ASSERT_EQ(h.io.open(segment_path("data/vhost", 2), OpenMode::Read, seg), 0);
+    ASSERT_EQ(load_index(h.io, "data/vhost", 2, *seg, good, why), 0) << why;
+    ASSERT_GT(good.count, 2u);
+    IndexBuilder prefix(2);
+    const Summarize whole = [](uint8_t, std::span<const uint8_t>, uint64_t, std::vector<uint8_t>&) { return false; };
+    uint64_t n = 0;
+    good.for_each([&](const IndexEntry& e) {
+      if (n++ >= good.count / 2) return;
+      uint8_t type = 0;
+      std::vector<uint8_t> payload;
+      ASSERT_EQ(read_record(*seg, e.offset, type, payload), 0);
+      prefix.add(e.offset, type, payload, {}, whole);
+    });
+    ASSERT_LT(prefix.end(), good.end);
+    const std::vector<uint8_t> bytes = prefix.file_bytes();
+    h.io.set_contents(index_path("data/vhost", 2), std::string(bytes.begin(), bytes.end()));
+  }
+  ASSERT_EQ(h.open(), 0);
+  ASSERT_EQ(h.report.index_notes.size(), 1u);
+  EXPECT_NE(h.report.index_notes[0].what.find("past"), std::string::npos) << h.report.index_notes[0].what;
+  EXPECT_TRUE(h.report.damage.empty());
+  EXPECT_EQ(h.consume(), kilobytes(0, 60));
+}
+
 // The power goes after a segment is sealed and before its index is synced:
 // the index is torn or gone, the segment is read, nothing is lost.
 TEST(StoreIndex, PowerLostBetweenASealAndItsIndexSync) {
