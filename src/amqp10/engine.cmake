@@ -10,7 +10,8 @@ target_link_libraries(warren_amqp10_engine PUBLIC warren_amqp10 warren_broker)
 if(WARREN_TESTS AND NOT WARREN_FUZZERS_ONLY)
   add_executable(amqp10_engine_test
     ${CMAKE_CURRENT_LIST_DIR}/connection_test.cpp ${CMAKE_CURRENT_LIST_DIR}/session_test.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/link_test.cpp ${CMAKE_CURRENT_LIST_DIR}/link_outcomes_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/link_publish_test.cpp ${CMAKE_CURRENT_LIST_DIR}/link_consume_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/link_address_test.cpp ${CMAKE_CURRENT_LIST_DIR}/link_outcomes_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine_release_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/address_test.cpp ${CMAKE_CURRENT_LIST_DIR}/convert_test.cpp)
   target_link_libraries(amqp10_engine_test PRIVATE warren_amqp10_engine GTest::gtest GTest::gtest_main)
