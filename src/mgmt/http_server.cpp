@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <chrono>
 #include <stdexcept>
 
 namespace warren::mgmt {
@@ -85,13 +86,20 @@ HttpServer::HttpServer(const std::string& host, uint16_t port, Handler handler, 
     if (!s.bind_to_port(host, port)) throw std::runtime_error("cannot bind " + host + ":" + std::to_string(port));
     port_ = port;
   }
-  thread_ = std::thread([this] { impl_->server->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    impl_->server->listen_after_bind();
+    listen_returned_ = true;
+  });
 }
 
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::stop() {
   if (!thread_.joinable()) return;
+  // httplib's stop() does nothing until listen_after_bind() has begun, and
+  // the thread would then listen for ever: a warrend told to stop right
+  // after it started (under load, the thread may not have run yet) hung.
+  while (!impl_->server->is_running() && !listen_returned_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   impl_->server->stop();
   thread_.join();
 }

@@ -1,6 +1,7 @@
 #pragma once
 // An HTTP or HTTPS listener (cpp-httplib) on threads of its own, handing
 // every request to a function: the management API's ports and Prometheus's.
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,6 +33,7 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
   uint16_t port_ = 0;
   std::thread thread_;
+  std::atomic<bool> listen_returned_{false};
 };
 
 }  // namespace warren::mgmt

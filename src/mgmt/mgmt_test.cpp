@@ -9,6 +9,7 @@
 #include "broker/test_util.hpp"
 #include "broker/vhost.hpp"
 #include "mgmt/format.hpp"
+#include "mgmt/http_server.hpp"
 #include "mgmt/prometheus.hpp"
 
 namespace warren::mgmt {
@@ -284,6 +285,16 @@ TEST(MgmtCounters, QueueAndVHostCountEveryEvent) {
   uint64_t n = 0;
   ASSERT_FALSE(v.delete_queue("q", false, false, 0, t0, n));
   EXPECT_EQ(v.deleted_queue_counts().ack, 4u);
+}
+
+// A listener stopped at once, before its thread has begun to listen (a
+// warrend told to stop as it starts): httplib's stop() alone would leave
+// that thread listening for ever, and the join would hang (ctest's timeout).
+TEST(MgmtHttpServer, StoppedBeforeItListensStops) {
+  for (int i = 0; i < 200; ++i) {
+    HttpServer s("127.0.0.1", 0, [](const Request&) { return Response{}; }, 1);
+    EXPECT_GT(s.port(), 0);
+  }
 }
 
 }  // namespace

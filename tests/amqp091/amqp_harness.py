@@ -86,6 +86,18 @@ class Warrend:
                 f"--- warrend stdout (log):\n{cut(self.stdout_text())}\n"
                 f"--- warrend stderr:\n{cut(self.stderr_text())}")
 
+    def stacks(self):
+        """Every thread's stack of a warrend that hangs (gdb, when there is one)."""
+        gdb = shutil.which("gdb")
+        if not gdb:
+            return "--- (no gdb: no stacks)"
+        try:
+            out = subprocess.run([gdb, "-batch", "-p", str(self.p.pid), "-ex", "thread apply all bt"],
+                                 capture_output=True, text=True, timeout=60).stdout
+        except subprocess.TimeoutExpired:
+            out = "(gdb took too long)"
+        return f"--- warrend's threads:\n{out[-20000:]}"
+
     def stop(self, timeout=30, keep_dir=False):
         """SIGTERM, wait; returns a problem description or None when it exited 0
         cleanly. Its temp dir goes then, unless keep_dir (to start it again)."""
@@ -96,9 +108,10 @@ class Warrend:
             try:
                 self.p.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                stacks = self.stacks()
                 os.killpg(self.p.pid, signal.SIGKILL)
                 self.p.wait(timeout=10)
-                return f"warrend did not exit within {timeout}s of SIGTERM\n{self.describe()}"
+                return f"warrend did not exit within {timeout}s of SIGTERM\n{self.describe()}\n{stacks}"
         rc = self.p.returncode
         problem = None
         if rc != 0:
