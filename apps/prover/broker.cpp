@@ -29,14 +29,17 @@ std::string temp_dir(const char* prefix) {
   return t;
 }
 
-// Runs argv in a new session (so its whole group can be killed), output
-// appended to `log`, with `env` added to ours.
+// Runs argv in a process group of its own (so that the whole group can be
+// killed), output appended to `log`, with `env` added to ours. Both sides
+// set the group: a kill of the group that comes before the child has run
+// must not miss it (the prover once waited for good on a RabbitMQ it had
+// "killed" as it started).
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log,
             const std::vector<std::pair<std::string, std::string>>& env = {}) {
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    ::setsid();
+    ::setpgid(0, 0);
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     int null = ::open("/dev/null", O_RDONLY);
     ::dup2(null, 0);
@@ -49,13 +52,18 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log,
     ::execvp(args[0], args.data());
     ::_exit(127);
   }
+  ::setpgid(pid, pid);  // EACCES once it has exec'd: it has set it itself then
   return pid;
 }
 
 void kill_group(pid_t& pid, int sig) {
   if (pid <= 0) return;
-  ::kill(-pid, sig);
+  if (::kill(-pid, sig) != 0) ::kill(pid, sig);
   ::waitpid(pid, nullptr, 0);
+  // The rest of the group too (RabbitMQ's beam under its shell): until the
+  // last has gone, its listening socket may still accept, and a restart's
+  // start() would take that for the new broker (it did: a "restart" of 10 ms).
+  for (int i = 0; i < 1000 && ::kill(-pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   pid = -1;
 }
 
