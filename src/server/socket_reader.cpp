@@ -98,7 +98,7 @@ class SocketReader::Source final : public net::Pollable {
     const size_t limit = kReadBudget;
     bool end = false;
     int error = 0;
-    while (size < limit && total < limit) {
+    while (size < limit && total < kBodyBudget) {
       const amqp091::FrameCutter::ReadPlan plan = cutter_.plan_read();
       const size_t room = std::min(limit - size, plan.then);
       iovec iov[2];

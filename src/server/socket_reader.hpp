@@ -51,6 +51,9 @@ class SocketReader {
   // input, and the incomplete frame its cutter keeps (outside the memory
   // high watermark's count, like socket buffers).
   static constexpr unsigned kMaxInFlight = 2;
+  // Octets of large bodies a read may place straight into their strings
+  // (where they would go anyway), beside kReadBudget of frames.
+  static constexpr size_t kBodyBudget = 4 * 1024 * 1024;
   static constexpr size_t kMaxSpare = 16;  // buffers kept for reuse
 
   // `deliver` runs on `core`'s thread with the batches that arrived, in
