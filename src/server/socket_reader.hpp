@@ -4,7 +4,8 @@
 // which moves here from the broker's loop: the broker's thread gets whole
 // reads, cut and decoded as it would have done it, and runs them through
 // the engine's one entry for input (Connection::feed_frames): one hand-off
-// per read of up to 256 KiB, not one per message. A connection moves here
+// per read of up to 256 KiB (and 4 MiB of large bodies read straight into
+// their strings), not one per message. A connection moves here
 // when its reads show it streams faster than the broker's loop serves it
 // (AmqpServer); the others stay on that loop, where a message costs no
 // hand-off between threads.
