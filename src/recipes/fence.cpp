@@ -43,23 +43,12 @@ std::optional<uint64_t> Fence::next(amqp::Connection& c, const std::string& coun
       for (uint64_t tag : tags) c.ack(ch_, tag);
       return token;
     }
-    if (!seeded(c, counter)) {
+    if (!queue_exists(c, counter + ".seeded")) {
       seed(c, counter);
       continue;
     }
     if (!pause_before_retry(deadline, attempt)) return std::nullopt;
   }
-}
-
-bool Fence::seeded(amqp::Connection& c, const std::string& counter) {
-  uint16_t ch = c.open_channel();
-  amqp::DeclareOk ok = c.declare(ch, counter + ".seeded", {.passive = true});
-  if (ok.status.ok()) {
-    close_quietly(c, ch);
-    return true;
-  }
-  if (ok.status.code != amqp::kNotFound) unexpected("declare " + counter + ".seeded", ok.status);
-  return false;  // the 404 closed the channel
 }
 
 void Fence::seed(amqp::Connection& c, const std::string& counter) {

@@ -46,7 +46,6 @@ class Fence {
   }
 
  private:
-  bool seeded(amqp::Connection& c, const std::string& counter);
   void seed(amqp::Connection& c, const std::string& counter);
 
   uint16_t ch_ = 0;                  // confirm mode

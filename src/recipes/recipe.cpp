@@ -92,6 +92,17 @@ void close_quietly(amqp::Connection& c, uint16_t& ch) {
   ch = 0;
 }
 
+bool queue_exists(amqp::Connection& c, const std::string& queue) {
+  uint16_t ch = c.open_channel();
+  amqp::DeclareOk ok = c.declare(ch, queue, {.passive = true});
+  if (ok.status.ok()) {
+    close_quietly(c, ch);
+    return true;
+  }
+  if (ok.status.code != amqp::kNotFound) unexpected("declare " + queue, ok.status);
+  return false;  // the 404 closed the channel
+}
+
 void unexpected(const std::string& what, const amqp::Status& s) {
   throw Error(what + ": " + std::to_string(s.code) + " " + s.text);
 }

@@ -58,6 +58,10 @@ bool pause_before_retry(Clock::time_point deadline, int attempt);
 // Closes a channel if it is open and zeroes the number.
 void close_quietly(amqp::Connection& c, uint16_t& ch);
 
+// Whether `queue` exists: a passive declare on a channel of its own (the
+// 404 closes that channel). Any other refusal is an Error.
+bool queue_exists(amqp::Connection& c, const std::string& queue);
+
 // Channel errors a recipe does not expect end the attempt as an Error.
 [[noreturn]] void unexpected(const std::string& what, const amqp::Status& s);
 

@@ -64,16 +64,7 @@ class TokenSemaphore final : public Recipe {
   std::string marker() const { return lock_ + ".filled"; }
 
   // Has the fill been done (and not undone)?
-  bool filled() {
-    uint16_t ch = conn().open_channel();
-    amqp::DeclareOk ok = conn().declare(ch, amo_ ? lock_ : marker(), {.passive = true});
-    if (ok.status.ok()) {
-      close_quietly(conn(), ch);
-      return true;
-    }
-    if (ok.status.code != amqp::kNotFound) unexpected("declare " + lock_, ok.status);
-    return false;  // the 404 closed the channel
-  }
+  bool filled() { return queue_exists(conn(), amo_ ? lock_ : marker()); }
 
   // Under the administration mutex, after filled() said no.
   void fill() {
