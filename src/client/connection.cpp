@@ -1,5 +1,7 @@
 #include "client/connection.hpp"
 
+#include "client/output_queue.hpp"
+
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -92,8 +94,7 @@ void ConnectionCore::cut(TimePoint now, Error why) {
 }
 
 void ConnectionCore::run() {
-  std::string wbuf;
-  size_t woff = 0;
+  OutputQueue out;
   std::vector<uint8_t> rbuf(kReadChunk);
   std::vector<ReadyItem> ready;
   std::vector<std::unique_ptr<Delivery>> spent;
@@ -105,22 +106,22 @@ void ConnectionCore::run() {
       auto now = Clock::now();
       session_.recycle(spent);
       if (fd_ >= 0 && (drop_requested_.exchange(false) || stopping_)) {
-        wbuf.clear(), woff = 0;
+        out.clear();
         cut(now, {0, stopping_ ? "the connection object was destroyed" : "transport cut (drop_transport_for_test)"});
       }
       if (fd_ >= 0) session_.tick(now);
       if (fd_ >= 0 && session_.wants_transport_closed()) {
         // Last words (a close-ok, a close) go out if the socket takes them.
-        session_.take_output(wbuf, now);
-        if (woff < wbuf.size()) [[maybe_unused]] auto n = ::send(fd_, wbuf.data() + woff, wbuf.size() - woff, MSG_NOSIGNAL);
-        wbuf.clear(), woff = 0;
+        out.take(session_, now);
+        out.write(fd_);
+        out.clear();
         cut(now, *session_.drop_reason());
       }
       if (stopping_ && session_.state() != Session::State::Closed) {
         session_.close(nullptr);  // no socket: closes at once
       }
       want_connect = fd_ < 0 && session_.wants_transport(now);
-      if (fd_ >= 0) session_.take_output(wbuf, now);
+      if (fd_ >= 0) out.take(session_, now);
       session_.take_ready(ready);
       deadline = session_.next_deadline();
       done = session_.state() == Session::State::Closed;
@@ -135,7 +136,7 @@ void ConnectionCore::run() {
     run_ready(ready, &spent);
     if (fd_ >= 0) {  // what the callbacks published or acked goes out in this turn
       std::lock_guard l(mu_);
-      session_.take_output(wbuf, Clock::now());
+      out.take(session_, Clock::now());
     }
     if (done) {
       std::lock_guard l(mu_);
@@ -157,25 +158,20 @@ void ConnectionCore::run() {
       cv_.notify_all();
       continue;
     }
-    if (fd_ >= 0 && woff < wbuf.size()) {
-      ssize_t n = ::send(fd_, wbuf.data() + woff, wbuf.size() - woff, MSG_NOSIGNAL);
-      if (n > 0) {
-        woff += size_t(n);
-        if (woff == wbuf.size()) wbuf.clear(), woff = 0;
-      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        std::lock_guard l(mu_);
-        wbuf.clear(), woff = 0;
-        cut(Clock::now(), os_error("send", errno));
-        continue;
-      }
+    if (fd_ >= 0 && !out.empty() && !out.write(fd_)) {
+      int err = errno;
+      std::lock_guard l(mu_);
+      out.clear();
+      cut(Clock::now(), os_error("send", err));
+      continue;
     }
-    unsent_ = wbuf.size() - woff;
+    unsent_ = out.size();
     if (throttled_.load() > 0) {  // a publisher waits: tell it once the output is under the low water
       std::lock_guard l(mu_);  // (so it cannot miss it)
       if (session_.output_size() + unsent_.load() < kLowWater) cv_.notify_all();
     }
     pollfd fds[2] = {{.fd = wake_fd_, .events = POLLIN, .revents = 0},
-                     {.fd = fd_, .events = short(POLLIN | (woff < wbuf.size() ? POLLOUT : 0)), .revents = 0}};
+                     {.fd = fd_, .events = short(POLLIN | (out.empty() ? 0 : POLLOUT)), .revents = 0}};
     int timeout = -1;
     if (deadline) {
       auto ms = std::chrono::ceil<milliseconds>(*deadline - Clock::now()).count();
@@ -205,7 +201,7 @@ void ConnectionCore::run() {
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
         if (n < 0 && errno == EINTR) continue;
         std::lock_guard l(mu_);
-        wbuf.clear(), woff = 0;
+        out.clear();
         cut(Clock::now(), n == 0 ? Error{0, "the broker closed the connection"} : os_error("recv", errno));
         break;
       }

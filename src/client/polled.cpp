@@ -42,22 +42,14 @@ std::unique_ptr<PolledConnection> PolledConnection::open(ConnectionOptions opts)
 void PolledConnection::cut(Error why) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
-  wbuf_.clear();
-  woff_ = 0;
+  out_.clear();
   session_.transport_down(Clock::now(), std::move(why));
 }
 
 void PolledConnection::write_some() {
   if (fd_ < 0) return;
-  session_.take_output(wbuf_, Clock::now());
-  if (woff_ >= wbuf_.size()) return;
-  ssize_t n = ::send(fd_, wbuf_.data() + woff_, wbuf_.size() - woff_, MSG_NOSIGNAL);
-  if (n > 0) {
-    woff_ += size_t(n);
-    if (woff_ == wbuf_.size()) wbuf_.clear(), woff_ = 0;
-  } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-    cut(os_error("send", errno));
-  }
+  out_.take(session_, Clock::now());
+  if (!out_.write(fd_)) cut(os_error("send", errno));
 }
 
 void PolledConnection::read_some() {
@@ -95,7 +87,7 @@ void PolledConnection::poll(milliseconds timeout) {
   if (auto deadline = session_.next_deadline())
     wait = std::min(wait, std::max(milliseconds(0), std::chrono::ceil<milliseconds>(*deadline - now)));
   if (fd_ >= 0) {
-    pollfd p{.fd = fd_, .events = short(POLLIN | (woff_ < wbuf_.size() ? POLLOUT : 0)), .revents = 0};
+    pollfd p{.fd = fd_, .events = short(POLLIN | (out_.empty() ? 0 : POLLOUT)), .revents = 0};
     if (::poll(&p, 1, int(wait.count())) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) read_some();
   } else if (wait.count() > 0 && session_.state() != Session::State::Closed) {
     ::poll(nullptr, 0, int(wait.count()));  // waiting to reconnect
@@ -106,8 +98,8 @@ void PolledConnection::poll(milliseconds timeout) {
     now = Clock::now();
     session_.tick(now);
     if (session_.wants_transport_closed()) {
-      session_.take_output(wbuf_, now);  // last words, if the socket takes them
-      if (woff_ < wbuf_.size()) [[maybe_unused]] auto n = ::send(fd_, wbuf_.data() + woff_, wbuf_.size() - woff_, MSG_NOSIGNAL);
+      out_.take(session_, now);  // last words, if the socket takes them
+      out_.write(fd_);
       cut(*session_.drop_reason());
     }
   }

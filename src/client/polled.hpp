@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "client/connection.hpp"
+#include "client/output_queue.hpp"
 
 namespace warren::client {
 
@@ -37,7 +38,7 @@ class PolledConnection {
   bool poll_until(const std::function<bool()>& done, milliseconds timeout);
   // Polls until everything pending is written (callbacks run meanwhile).
   void flush();
-  size_t unsent() const { return wbuf_.size() - woff_ + session_.output_size(); }
+  size_t unsent() const { return out_.size() + session_.output_size(); }
 
   // Blocking conveniences over the session's calls: issue(callback), then
   // poll until the callback ran. Throw ClientError on an error or timeout.
@@ -73,8 +74,7 @@ class PolledConnection {
   ConnectionOptions opts_;
   Session session_;
   int fd_ = -1;
-  std::string wbuf_;
-  size_t woff_ = 0;
+  OutputQueue out_;
   std::vector<uint8_t> rbuf_;
   std::vector<ReadyItem> ready_;
   std::vector<std::unique_ptr<Delivery>> spent_;

@@ -101,6 +101,7 @@ void Session::transport_up(TimePoint now) {
   trace("transport up", 0, "");
   state_ = State::Handshake;
   in_.clear();
+  body_in_ = {};
   out_.clear();
   drop_transport_.reset();
   frame_max_ = kFrameMinSize;
@@ -145,6 +146,7 @@ void Session::transport_down(TimePoint now, Error why) {
   }
   recovery_channel_ = 0;
   in_.clear();
+  body_in_ = {};
   out_.clear();
   drop_transport_.reset();
   bool was_open = state_ == State::Open || state_ == State::Recovering;
@@ -246,6 +248,10 @@ void Session::take_ready(std::vector<ReadyItem>& into) {
 void Session::feed(std::span<const uint8_t> bytes, TimePoint now) {
   last_in_ = now;
   if (state_ == State::Idle || state_ == State::Closed || drop_transport_) return;
+  if (body_in_.active) {
+    bytes = feed_body(bytes);
+    if (body_in_.active || drop_transport_) return;
+  }
   std::span<const uint8_t> input = bytes;
   if (!in_.empty()) {
     in_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -264,12 +270,68 @@ void Session::feed(std::span<const uint8_t> bytes, TimePoint now) {
     drop({uint16_t(reader.error().code), std::string(reader.error().text)});
     return;
   }
+  if (drop_transport_) return;
   size_t used = reader.consumed();
+  if (start_body(input.subspan(used))) {
+    in_.clear();
+    return;
+  }
   if (!in_.empty()) {
     in_.erase(0, used);
   } else if (used < bytes.size()) {
     in_.assign(reinterpret_cast<const char*>(bytes.data()) + used, bytes.size() - used);
   }
+}
+
+// A large body frame is not held whole before it is used: once its header
+// is in, its payload goes into its message's body as it arrives, so each
+// octet is copied once (from the read buffer) instead of three times (into
+// the partial-frame buffer, along it as frames leave, into the body).
+bool Session::start_body(std::span<const uint8_t> rest) {
+  constexpr uint32_t kStreamAbove = 16 * 1024;  // smaller frames are cheaper to keep whole
+  if (state_ == State::Handshake || rest.size() < kFrameHeaderSize) return false;
+  const FrameHead head = read_frame_head(rest.first<kFrameHeaderSize>());
+  if (head.type != kFrameBody || head.channel == 0 || head.size < kStreamAbove ||
+      head.size > max_payload(frame_max_) || rest.size() >= kFrameOverhead + size_t(head.size))
+    return false;
+  auto it = channels_.find(head.channel);
+  if (it == channels_.end()) return false;
+  Channel& c = *it->second;
+  // Anything the whole frame would be refused or ignored for takes the
+  // ordinary path, which says so when the frame is complete.
+  if (c.state == Channel::State::Closed || c.in.kind == Incoming::None || !c.in.have_header ||
+      c.in.message().body.size() + head.size > c.in.body_size)
+    return false;
+  body_in_ = {.channel = head.channel, .left = head.size, .size = head.size,
+              .start = c.in.message().body.size(), .active = true};
+  feed_body(rest.subspan(kFrameHeaderSize));
+  return true;
+}
+
+std::span<const uint8_t> Session::feed_body(std::span<const uint8_t> bytes) {
+  auto it = channels_.find(body_in_.channel);
+  // The application may have closed the channel between feeds: the rest of
+  // the frame is read and dropped, as a whole frame would have been.
+  Incoming* in = it != channels_.end() && it->second->state != Channel::State::Closed &&
+                         it->second->in.kind != Incoming::None
+                     ? &it->second->in
+                     : nullptr;
+  size_t n = std::min<size_t>(body_in_.left, bytes.size());
+  if (in) in->message().body.append(reinterpret_cast<const char*>(bytes.data()), n);
+  body_in_.left -= n;
+  bytes = bytes.subspan(n);
+  if (body_in_.left > 0 || bytes.empty()) return bytes;  // the frame-end octet is still to come
+  body_in_.active = false;
+  std::string why;
+  std::span<const uint8_t> payload;
+  if (in) payload = as_bytes(std::string_view(in->message().body).substr(body_in_.start, body_in_.size));
+  if (!frame_sound(kFrameBody, payload, bytes[0], why)) {
+    send_method(0, ConnectionClose{.reply_code = uint16_t(ReplyCode::FrameError), .reply_text = why});
+    drop({uint16_t(ReplyCode::FrameError), why});
+    return {};
+  }
+  if (in && in->message().body.size() == in->body_size) content_done(*it->second);
+  return bytes.subspan(1);
 }
 
 void Session::on_frame(uint16_t channel, uint8_t type, std::span<const uint8_t> payload) {

@@ -178,6 +178,8 @@ class Session {
 
   // session.cpp: the connection.
   void on_frame(uint16_t channel, uint8_t type, std::span<const uint8_t> payload);
+  bool start_body(std::span<const uint8_t> rest);
+  std::span<const uint8_t> feed_body(std::span<const uint8_t> bytes);
   void on_connection_method(const amqp091::Method& m);
   void drop(Error why);
   template <class M>
@@ -227,6 +229,13 @@ class Session {
 
   // transport state of the current epoch
   std::string in_;   // a partial frame kept between feeds
+  // A body frame read straight into its message (start_body): its channel,
+  // the payload octets still to come, and where it starts in the body.
+  struct BodyIn {
+    uint16_t channel = 0;
+    size_t left = 0, size = 0, start = 0;
+    bool active = false;
+  } body_in_;
   std::string out_;
   bool header_sent_ = false;
   uint32_t frame_max_ = 4096;
