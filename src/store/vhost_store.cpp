@@ -240,12 +240,16 @@ bool VHostStore::take_batch(Batch& out) {
   if (writing_.size() >= kMaxInFlight) return false;
   if (adds_.empty() && removes_.empty() && pending_.empty() && waiting_.empty()) return false;
   frame_pending();
+  if (adds_.empty() && removes_.empty() && !rotation_due() && removal_floor() <= removed_below_) {
+    settle_unwritten();
+    return false;
+  }
   adds_.append(removes_);
   removes_.clear();
   const uint64_t floor = removal_floor();
   out = std::move(adds_);
   Position next = out.end();
-  if (next.offset >= opts_.segment_bytes && next > snapshot_end_) {
+  if (next.offset >= opts_.segment_bytes && next > snapshot_end_) {  // rotation_due(), for `out`
     out.rotate = true;
     next = Position{next.segment + 1, kSegmentHeaderSize};
   }
@@ -264,6 +268,30 @@ bool VHostStore::take_batch(Batch& out) {
     snapshot_end_ = adds_.end();
   }
   return true;
+}
+
+bool VHostStore::rotation_due() const {
+  const Position next = adds_.end();
+  return next.offset >= opts_.segment_bytes && next > snapshot_end_;
+}
+
+// Nothing to write: every message the waiting publishers sent left its
+// queues before its enqueue was framed (a consumer that keeps up). Their
+// outcomes need no sync of their own, only not to overtake an earlier
+// one: they complete now when no batch is in flight, else with the last
+// one. The writer thread is not woken for an empty batch, nor the loop
+// by its answer.
+void VHostStore::settle_unwritten() {
+  if (waiting_.empty()) return;
+  if (!writing_.empty()) {
+    writing_.back().insert(writing_.back().end(), waiting_.begin(), waiting_.end());
+    waiting_.clear();
+    return;
+  }
+  broker::PendingOutcomes& outcomes = vhost_.outcomes();
+  for (broker::OutcomeTicket t : waiting_) outcomes.complete(t, true);
+  waiting_.clear();
+  outcomes.deliver();
 }
 
 void VHostStore::batch_done(int err) {

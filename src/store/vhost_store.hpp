@@ -121,8 +121,9 @@ class VHostStore final : public broker::Durability,
            (!adds_.empty() || !removes_.empty() || !pending_.empty() || !waiting_.empty());
   }
   // Takes what was recorded since the last take, to be written with
-  // log().write(), in the order taken. False when there is nothing, or
-  // kMaxInFlight batches are taken and not done.
+  // log().write(), in the order taken. False when there is nothing to
+  // write (the publishers waiting hear now, or with the last batch in
+  // flight), or kMaxInFlight batches are taken and not done.
   bool take_batch(Batch& out);
   // The oldest batch not done is written and synced (err 0), or failed:
   // its publishers' outcomes complete (vhost.outcomes().deliver() is called).
@@ -226,6 +227,8 @@ class VHostStore final : public broker::Durability,
   void refuse_all();
   // The lowest segment an old segment's removal must stop at.
   uint64_t removal_floor() const;
+  bool rotation_due() const;  // the batch being built would close its segment
+  void settle_unwritten();    // take_batch() with nothing to write
 
   Io& io_;
   broker::VHost& vhost_;

@@ -434,6 +434,41 @@ TEST(VHostStore, AMessageSettledBeforeItsBatchIsTakenIsNeverWritten) {
   EXPECT_EQ(h.bodies("b"), (std::vector<std::string>{body}));
 }
 
+// With nothing to write, no batch is taken (the writer thread is not woken
+// for it): the waiting publishers hear at once, or, with a batch in
+// flight, together with it, never before an earlier sync.
+TEST(VHostStore, NothingToWriteCompletesWithoutABatchButNotBeforeAnEarlierOne) {
+  StoreHarness h;
+  ASSERT_EQ(h.open(), 0);
+  h.declare_queue("kept");
+  h.declare_queue("gone");
+  ASSERT_EQ(h.flush(), 0);
+  h.publish(persistent("kept", "kept"), 1);
+  Batch first, none;
+  ASSERT_TRUE(h.store->take_batch(first));
+  auto consume = [&](uint64_t id) {
+    h.publish(persistent("consumed at once", "gone"), id);
+    auto d = h.get("gone");
+    ASSERT_TRUE(d);
+    h.queue("gone")->settle(d->seq, Outcome::Accepted, h.now);
+  };
+  consume(2);
+  EXPECT_FALSE(h.store->take_batch(none));  // nothing to write
+  EXPECT_TRUE(h.outcomes.heard.empty());    // but the batch before it is not synced yet
+  ASSERT_EQ(h.store->log().write(first), 0);
+  h.store->batch_done(0);
+  EXPECT_EQ(h.outcomes.heard, (std::map<uint64_t, bool>{{1, true}, {2, true}}));
+  // No batch in flight: heard at once, and nothing written.
+  const uint64_t end = h.store->log().end().offset;
+  consume(3);
+  EXPECT_FALSE(h.store->take_batch(none));
+  EXPECT_EQ(h.outcomes.heard, (std::map<uint64_t, bool>{{1, true}, {2, true}, {3, true}}));
+  EXPECT_EQ(h.store->log().end().offset, end);
+  h.restart();
+  EXPECT_EQ(h.bodies("kept"), (std::vector<std::string>{"kept"}));
+  EXPECT_TRUE(h.bodies("gone").empty());
+}
+
 TEST(VHostStore, InspectionReadsTheLogWithoutOpeningIt) {
   StoreHarness h(1, /*segment_bytes=*/1024);
   ASSERT_EQ(h.open(), 0);
