@@ -129,6 +129,8 @@ def machine():
         # -dirty: the tree had uncommitted changes (other work in progress) when it was built
         "commit": sh(f"git -C {ROOT} describe --always --dirty"),
         "load": sh("cat /proc/loadavg"),
+        # BBR paces loopback too: large bodies run ~40% slower under it here (README)
+        "cc": sh("cat /proc/sys/net/ipv4/tcp_congestion_control"),
     }
 
 
@@ -235,7 +237,8 @@ def write_report(out, args, results, mem, raw, mach, rabbit_version, elapsed):
              f"{' --only ' + args.only if args.only else ''}` "
              f"({args.rounds} round(s), brokers alternated A B / B A; medians; scenarios 7 and 9 run once; "
              f"{elapsed / 60:.1f} min in all)\n")
-    L.append(f"- machine: {mach['cpu']}, {mach['cores']} cores, {mach['ram']} RAM, Linux {mach['kernel']}")
+    L.append(f"- machine: {mach['cpu']}, {mach['cores']} cores, {mach['ram']} RAM, Linux {mach['kernel']}, "
+             f"TCP congestion control {mach['cc']}")
     L.append(f"- Warren commit {mach['commit']} (Release); RabbitMQ {rabbit_version} (Debian), "
              f"Erlang defaults, its own node and data dir")
     L.append(f"- load generator: warren-perf on the same 2 cores as the broker; load average (/proc/loadavg) {mach['load']}")
