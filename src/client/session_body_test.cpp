@@ -116,5 +116,20 @@ TEST_F(ClientSessionBody, FrameLargerThanTheBodyLeftIsStillRefused) {
   EXPECT_EQ(s.drop_reason()->code, 505);
 }
 
+// The announced size is the broker's word: a wrong one (2^60 octets) is
+// not reserved up front; the frames that do come are taken.
+TEST_F(ClientSessionBody, AnAbsurdAnnouncedSizeIsNotAllocated) {
+  std::string wire = FakeBroker::frame(ch, a::BasicDeliver{.consumer_tag = "c1", .delivery_tag = 1});
+  size_t head = a::begin_frame(wire, a::kFrameHeader, ch);
+  ASSERT_TRUE(a::encode_content_header(wire, uint64_t(1) << 60, {}));
+  a::end_frame(wire, head);
+  a::append_frame(wire, a::kFrameBody, ch, a::as_bytes(random_body(20'000, 10)));
+  b.feed(std::string_view(wire).substr(0, wire.size() - 5000));
+  b.feed(std::string_view(wire).substr(wire.size() - 5000));
+  EXPECT_FALSE(s.wants_transport_closed());
+  b.run();
+  EXPECT_TRUE(got.empty());  // 20,000 of 2^60 octets: not done
+}
+
 }  // namespace
 }  // namespace warren::client

@@ -526,7 +526,12 @@ void Session::on_content_header(Channel& c, std::span<const uint8_t> payload) {
   c.in.have_header = true;
   c.in.body_size = h.body_size;
   msg.body.clear();
-  if (msg.body.capacity() < h.body_size) msg.body.reserve(h.body_size);
+  // Room for the body as announced, up to a bound: the size is the
+  // broker's word, and a wrong one must not make us allocate it (found by
+  // fuzz_amqp091_client). A larger body grows as its frames come.
+  constexpr uint64_t kReserveAtMost = 64u << 20;
+  const size_t room = size_t(std::min<uint64_t>(h.body_size, kReserveAtMost));
+  if (msg.body.capacity() < room) msg.body.reserve(room);
   if (h.body_size == 0) content_done(c);
 }
 
