@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -266,9 +267,33 @@ RunResult run(const RunOptions& o, std::ostream& log) {
       if (h) return p;
     return 0;
   };
+  // Harsh faults (the selftest's) strike a holder inside its hold: the next
+  // grant after the fault is due (up to 2 s later), at once. Whoever held
+  // at the instant may be between its last write and its release, or no
+  // one may hold, and a planted bug would then go unseen by chance.
+  auto fresh_holder = [&]() {
+    size_t seen;
+    {
+      std::lock_guard lock(shared.mu);
+      seen = shared.history.size();
+    }
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (std::chrono::steady_clock::now() < give_up) {
+      {
+        std::lock_guard lock(shared.mu);
+        for (; seen < shared.history.size(); ++seen) {
+          const Op& op = shared.history[seen];
+          if (op.f == Fn::Acquire && op.type == Type::Ok) return op.process;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return holder();
+  };
   for (Fault& f : r.faults) {
     sleep_to(f.at_us);
-    if (f.client == kHolder) f.client = holder();
+    if (f.client == kHolder) f.client = o.harsh ? fresh_holder() : holder();
+    const int64_t began = std::max(f.at_us, now_us());  // a fresh holder may have been awaited
     note(Fn::Fault, f.client, f.kind);
     if (f.kind == "kill") {
       clients[f.client]->kill9();
@@ -290,7 +315,7 @@ RunResult run(const RunOptions& o, std::ostream& log) {
     if (f.kind == "stop") clients[f.client]->signal(SIGSTOP);
     if (f.kind == "blackhole") proxy.set_mode(size_t(f.client), Proxy::Mode::Blackhole);
     if (f.kind == "delay") proxy.set_mode(size_t(f.client), Proxy::Mode::Delay, milliseconds(200));
-    sleep_to(f.at_us + f.duration_us);
+    sleep_to(began + f.duration_us);
     if (f.kind == "stop") clients[f.client]->signal(SIGCONT);
     if (f.kind == "blackhole" || f.kind == "delay") proxy.set_mode(size_t(f.client), Proxy::Mode::Pass);
     note(Fn::Heal, f.client, f.kind);
